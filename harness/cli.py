@@ -1,0 +1,150 @@
+"""The ``distbench`` command: run, validate, list, report.
+
+User mistakes (a bad config, a missing results directory) end with a one-line message on stderr
+and exit status 2, never a traceback. A safety violation ends ``run`` with exit status 1, after
+every result has been written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import sys
+from pathlib import Path
+
+import click
+
+from harness import __version__
+from harness.config import ConfigError, load_suite
+
+
+def _fail(message: str) -> None:
+    click.echo(f"distbench: error: {message}", err=True)
+    sys.exit(2)
+
+
+def _load(config: str | None, overrides: tuple[str, ...], seeds: int | None):
+    try:
+        return load_suite(config, overrides, seeds)
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+def _default_out(suite_name: str) -> Path:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = Path("results") / suite_name / stamp
+    k = 2
+    while out.exists():
+        out = Path("results") / suite_name / f"{stamp}-{k}"
+        k += 1
+    return out
+
+
+def _fmt(value: object, digits: int = 1) -> str:
+    if isinstance(value, float):
+        return "-" if math.isnan(value) else f"{value:,.{digits}f}"
+    return str(value)
+
+
+def _summary(rows: list[dict], swept: list[str]) -> str:
+    keys = [k for k in swept if k != "protocol"]
+    head = ["protocol", *keys, "seed", "ops/s", "p50 ms", "p99 ms", "abort", "safety"]
+    body = [[str(r.get("protocol")), *[str(r.get(k)) for k in keys], str(r.get("seed")),
+             _fmt(r.get("throughput_ops_s", float("nan")), 0), _fmt(r.get("latency_p50_ms", float("nan")), 2),
+             _fmt(r.get("latency_p99_ms", float("nan")), 2), _fmt(r.get("abort_rate", float("nan")), 3),
+             str(r.get("safety"))[:60]] for r in rows]
+    widths = [max(len(x) for x in col) for col in zip(head, *body)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(line, widths)) for line in [head, *body]]
+    return "\n".join(lines)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="distbench")
+def main() -> None:
+    """Benchmark and compare distributed protocols in deterministic simulation."""
+
+
+@main.command()
+@click.argument("config", required=False)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Results directory (default: results/<suite>/<timestamp>/).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
+              help="Override a config key, e.g. --set cluster.nodes=5 (repeatable).")
+@click.option("--seeds", type=click.IntRange(min=1), help="Number of seeds per matrix point.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Runs executed in parallel processes.")
+@click.option("--no-report", is_flag=True, help="Do not write the report at the end.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table.")
+def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds: int | None,
+        jobs: int, no_report: bool, quiet: bool) -> None:
+    """Run a suite (CONFIG, or the built-in quickstart when omitted) and write its results."""
+    from harness.executor import run_suite
+
+    suite = _load(config, overrides, seeds)
+    out = out or _default_out(suite.name)
+    specs = suite.runs()
+    if not quiet:
+        click.echo(f"distbench: suite '{suite.name}' from {suite.source}: {len(specs)} runs -> {out}", err=True)
+    rows = run_suite(suite, out, jobs=jobs, progress=not quiet)
+    if not quiet:
+        click.echo(_summary(rows, suite.swept))
+    click.echo(f"results: {out}")
+    if not no_report:
+        from harness.report import ReportError, write_report
+
+        try:
+            paths = write_report(out)
+            click.echo(f"report: {paths['html']}")
+        except ReportError as exc:
+            click.echo(f"distbench: report not written: {exc}", err=True)
+    bad = [r for r in rows if str(r.get("safety", "")).startswith(("violation", "error"))]
+    unknown = [r for r in rows if r.get("safety") == "unknown"]
+    if unknown:
+        click.echo(f"distbench: warning: {len(unknown)} run(s) with safety 'unknown' "
+                   "(linearizability budget exhausted; raise checkers.budget)", err=True)
+    if bad:
+        for r in bad:
+            click.echo(f"distbench: SAFETY {r['run_id']} ({r['protocol']}): {r['safety']}", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("config")
+@click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE")
+def validate(config: str, overrides: tuple[str, ...]) -> None:
+    """Check a suite without running it."""
+    suite = _load(config, overrides, None)
+    specs = suite.runs()
+    protocols = sorted({s.config.protocol for s in specs})
+    click.echo(f"{suite.source}: ok: suite '{suite.name}' ({suite.kind}), {len(specs)} runs, "
+               f"protocols {', '.join(protocols)}, sweeping {', '.join(suite.swept) or 'nothing'}")
+
+
+@main.command(name="list")
+def list_() -> None:
+    """Print the registered protocols, workloads, distributions and fault kinds."""
+    from harness import catalog
+
+    click.echo(catalog.describe())
+
+
+@main.command()
+@click.argument("results_dir", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Where to write the report (default: RESULTS_DIR).")
+@click.option("--format", "formats", default="html,md", show_default=True,
+              help="Comma-separated: html, md.")
+def report(results_dir: Path, out: Path | None, formats: str) -> None:
+    """Write report.html / report.md and charts for a results directory."""
+    from harness.report import ReportError, write_report
+
+    wanted = [f.strip() for f in formats.split(",") if f.strip()]
+    unknown = [f for f in wanted if f not in ("html", "md")]
+    if unknown or not wanted:
+        _fail(f"--format: expected a comma-separated subset of html,md, got {formats!r}")
+    try:
+        paths = write_report(results_dir, out, wanted)
+    except ReportError as exc:
+        _fail(str(exc))
+    for fmt in wanted:
+        click.echo(f"{fmt}: {paths[fmt]}")

@@ -1,0 +1,61 @@
+"""Runs a suite's runs, in this process or in a local process pool, saving each as it finishes.
+
+A run that raises (a protocol bug, not a user mistake) does not take the suite down: its row
+says ``safety = error: ...``, the traceback goes to ``errors.log``, and every other run is kept.
+"""
+
+from __future__ import annotations
+
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any, Callable
+
+from tqdm import tqdm
+
+from harness import runner
+from harness.results import ResultsWriter
+
+
+def _safe_run(spec: Any, suite: str) -> tuple[Any, str | None]:
+    try:
+        return runner.run(spec, suite), None
+    except Exception as exc:  # noqa: BLE001 - reported per run, never swallowed
+        row = {"suite": suite, "kind": spec.config.kind, "run_id": spec.run_id,
+               "protocol": spec.config.protocol, "seed": spec.seed, **{
+                   k: v for k, v in spec.params.items() if k != "protocol"},
+               "safety": f"error: {type(exc).__name__}: {exc}"}
+        return runner.RunResult(row), f"run {spec.run_id}:\n{traceback.format_exc()}"
+
+
+def run_suite(suite: Any, out: Path, jobs: int = 1, progress: bool = True,
+              on_result: Callable[[Any], None] | None = None) -> list[dict[str, Any]]:
+    """Run every run of ``suite`` into ``out``; returns the rows in matrix order."""
+    specs = suite.runs()
+    writer = ResultsWriter(out, suite, specs)
+    rows: dict[str, dict[str, Any]] = {}
+    bar = tqdm(total=len(specs), desc=suite.name, unit="run", disable=not progress, leave=False)
+
+    def done(result: Any, error: str | None) -> None:
+        writer.add(result)
+        rows[result.row["run_id"]] = result.row
+        if error:
+            with (out / "errors.log").open("a") as f:
+                f.write(error + "\n")
+        if on_result:
+            on_result(result)
+        bar.update(1)
+
+    try:
+        if jobs <= 1 or len(specs) == 1:
+            for spec in specs:
+                done(*_safe_run(spec, suite.name))
+        else:
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                futures = [pool.submit(_safe_run, spec, suite.name) for spec in specs]
+                for future in as_completed(futures):
+                    done(*future.result())
+    finally:
+        bar.close()
+        writer.close()
+    return [rows[s.run_id] for s in specs if s.run_id in rows]

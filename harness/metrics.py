@@ -1,0 +1,190 @@
+"""Streaming run metrics: latency histogram, throughput, time series, leadership and failover.
+
+Memory stays bounded whatever the run length: latencies go into an HDR histogram (3 significant
+digits, 1 us .. 1 h), the time series keeps only the current bucket's samples, and per-operation
+state lives in the history (columnar) and the clients (outstanding operations only).
+
+Measurement window: operations *invoked* after warm-up feed the latency histogram; operations
+*completed* in ``[warmup, duration]`` count for throughput; message and CPU counters are taken
+over the same window.
+"""
+
+from __future__ import annotations
+
+from array import array
+from typing import Any, Callable
+
+import numpy as np
+from hdrh.histogram import HdrHistogram
+
+US = 1_000_000
+
+
+class Metrics:
+    def __init__(self, warmup: float, duration: float, bucket: float, gap: float):
+        self.warmup = warmup
+        self.duration = duration
+        self.bucket = bucket
+        self.gap = gap
+        self.hist = HdrHistogram(1, 3600 * US, 3)
+        self.attempts = 0
+        self.timeouts = 0
+        self.failed = 0
+        self.committed = 0
+        self.acked: Callable[[int], None] = lambda uid: None
+        self.events: list[tuple[float, int | str, str, str, float | None]] = []
+        # leadership
+        self.leader_node: int | None = None
+        self.leader_term = -1
+        self.leader_elections = 0
+        self.failovers: list[float] = []
+        self._failover_from: tuple[float, int] | None = None
+        self._busy: Callable[[int], float] = lambda node: 0.0
+        self._lead_since = 0.0
+        self._lead_busy0 = 0.0
+        self.lead_time = 0.0
+        self.lead_busy = 0.0
+        # availability
+        self._last_done = 0.0
+        self.gaps: list[tuple[float, float]] = []
+        # time series
+        self.series: list[tuple[float, float, float, float, int | None]] = []
+        self._bucket_end = bucket
+        self._bucket_count = 0
+        self._bucket_lat = array("d")
+
+    # -- client side -----------------------------------------------------------------------
+    def completed(self, invoke: float, done: float) -> None:
+        if done >= self._bucket_end:
+            self._roll(done)
+        latency = done - invoke
+        self._bucket_count += 1
+        self._bucket_lat.append(latency)
+        if invoke >= self.warmup:
+            self.hist.record_value(max(1, int(latency * US)))
+        if done >= self.warmup:
+            self.committed += 1
+        if done - self._last_done > self.gap:
+            self.gaps.append((self._last_done, done))
+        self._last_done = done
+
+    def gave_up(self, invoke: float) -> None:
+        if invoke >= self.warmup:
+            self.failed += 1
+
+    def acked_write(self, uid: int) -> None:
+        self.acked(uid)
+
+    # -- leadership ------------------------------------------------------------------------
+    def watch_cpu(self, busy: Callable[[int], float]) -> None:
+        self._busy = busy
+
+    def leader(self, node: int, term: int, t: float) -> None:
+        if term <= self.leader_term:
+            return  # a stale announcement (a deposed leader re-elected in an old term cannot happen)
+        self._close_lead(t)
+        self.leader_elections += 1
+        self.leader_node, self.leader_term = node, term
+        self._lead_since, self._lead_busy0 = t, self._busy(node)
+        self.events.append((t, node, "leader", f"term {term}", None))
+        if self._failover_from is not None:
+            start, _ = self._failover_from
+            self._failover_from = None
+            self.failovers.append(t - start)
+            self.events.append((t, node, "failover", "new leader established", (t - start) * 1000))
+
+    def leader_lost(self, t: float, why: str) -> None:
+        """A fault hit the current leader: time the failover until a newer leader is elected."""
+        if self.leader_node is None or self._failover_from is not None:
+            return
+        self._failover_from = (t, self.leader_term)
+        if why == "crash":
+            self._close_lead(t)
+            self.leader_node = None
+
+    def _close_lead(self, t: float) -> None:
+        if self.leader_node is not None and t > self.warmup:
+            since = max(self._lead_since, self.warmup)
+            self.lead_time += t - since
+            self.lead_busy += self._busy(self.leader_node) - self._lead_busy0
+        self._lead_since = t
+        if self.leader_node is not None:
+            self._lead_busy0 = self._busy(self.leader_node)
+
+    def begin_measurement(self, t: float) -> None:
+        """Called at the end of warm-up: leader CPU accounting restarts here."""
+        if self.leader_node is not None:
+            self._lead_since, self._lead_busy0 = t, self._busy(self.leader_node)
+
+    # -- time series ---------------------------------------------------------------------
+    def _roll(self, t: float) -> None:
+        while t >= self._bucket_end:
+            start = self._bucket_end - self.bucket
+            lat = self._bucket_lat
+            if lat:
+                p50, p99 = np.percentile(np.frombuffer(lat, dtype=float), [50, 99]) * 1000
+            else:
+                p50 = p99 = float("nan")
+            self.series.append((start, self._bucket_count / self.bucket, p50, p99, self.leader_node))
+            self._bucket_count = 0
+            self._bucket_lat = array("d")
+            self._bucket_end += self.bucket
+
+    def finish(self, end: float, fault_windows: list[tuple[float, float]]) -> dict[str, Any]:
+        """Close the books at ``end`` and return the metric columns (units in the names)."""
+        self._roll(end - 1e-12 if end > 0 else 0)
+        self._close_lead(end)
+        if self._failover_from is not None:  # never recovered: count it up to the end
+            start, _ = self._failover_from
+            self.failovers.append(end - start)
+            self.events.append((end, "-", "failover", "no new leader before the end", (end - start) * 1000))
+        if end - self._last_done > self.gap:
+            self.gaps.append((self._last_done, end))
+        window = max(end - self.warmup, 1e-12)
+        h = self.hist
+        n = h.get_total_count()
+
+        def pct(p: float) -> float:
+            return h.get_value_at_percentile(p) / 1000 if n else float("nan")
+
+        attempts_done = max(self.attempts, 1)
+        return {
+            "throughput_ops_s": self.committed / window,
+            "latency_mean_ms": h.get_mean_value() / 1000 if n else float("nan"),
+            "latency_p50_ms": pct(50),
+            "latency_p95_ms": pct(95),
+            "latency_p99_ms": pct(99),
+            "latency_p999_ms": pct(99.9),
+            "latency_max_ms": h.get_max_value() / 1000 if n else float("nan"),
+            "ops_committed": self.committed,
+            "ops_failed": self.failed,
+            "abort_rate": (self.timeouts + self.failed) / attempts_done if self.attempts else 0.0,
+            "leader_changes": max(self.leader_elections - 1, 0),
+            "failover_ms_mean": float(np.mean(self.failovers)) * 1000 if self.failovers else float("nan"),
+            "failover_ms_max": max(self.failovers) * 1000 if self.failovers else float("nan"),
+            "unavailable_ms": _overlap(self.gaps, fault_windows, self.warmup, end) * 1000,
+            "leader_cpu_utilization": self.lead_busy / self.lead_time if self.lead_time else float("nan"),
+        }
+
+    def latency_histogram(self) -> list[tuple[float, int]]:
+        """(latency_ms, count) for every distinct recorded value, for CDFs."""
+        return [(it.value_iterated_to / 1000, it.count_at_value_iterated_to)
+                for it in self.hist.get_recorded_iterator()]
+
+
+def _overlap(gaps: list[tuple[float, float]], windows: list[tuple[float, float]],
+             lo: float, hi: float) -> float:
+    """Total length of ``gaps`` that lies inside the union of ``windows``, within [lo, hi]."""
+    merged: list[list[float]] = []
+    for a, b in sorted((max(a, lo), min(b, hi)) for a, b in windows):
+        if a >= b:
+            continue
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    total = 0.0
+    for ga, gb in gaps:
+        for wa, wb in merged:
+            total += max(0.0, min(gb, wb, hi) - max(ga, wa, lo))
+    return total

@@ -1,0 +1,157 @@
+"""The simulated network: per-link latency distributions, loss, duplication, bandwidth, partitions.
+
+Reordering is not injected separately: it is what jitter does when two messages on one link draw
+different latencies. Partitions are checked on delivery, so a message in flight when a cut starts
+is lost, as it would be on a real network. Endpoints are nodes (ids ``0..n-1``) and clients
+(ids ``n..``); per-link overrides apply between nodes, clients always use the default link.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any, Callable
+
+INF = math.inf
+
+
+def latency_sampler(spec: Any, rng: random.Random) -> Callable[[], float]:
+    """A zero-argument function drawing one-way latencies (seconds) from the configured law."""
+    dist = spec.dist
+    if dist == "constant":
+        value = spec.value
+        return lambda: value
+    if dist == "uniform":
+        return lambda: rng.uniform(spec.low, spec.high)
+    if dist == "normal":
+        mean, std, gauss = spec.mean, spec.std, rng.gauss
+
+        def normal() -> float:  # truncated at 0 by resampling, not by clamping to a spike at 0
+            while True:
+                x = gauss(mean, std)
+                if x >= 0.0:
+                    return x
+        return normal
+    if dist == "exponential":
+        rate = 1.0 / spec.mean
+        return lambda: rng.expovariate(rate)
+    if dist == "lognormal":
+        mu, sigma = math.log(spec.median), spec.sigma
+        return lambda: rng.lognormvariate(mu, sigma)
+    if dist == "pareto":
+        scale, shape = spec.scale, spec.shape
+        return lambda: scale * rng.paretovariate(shape)
+    raise ValueError(f"unknown latency distribution {dist!r}")
+
+
+class Link:
+    __slots__ = ("sample", "loss", "duplicate", "bandwidth", "free_at")
+
+    def __init__(self, sample: Callable[[], float], loss: float, duplicate: float,
+                 bandwidth: float | None):
+        self.sample = sample
+        self.loss = loss
+        self.duplicate = duplicate
+        self.bandwidth = bandwidth
+        self.free_at = 0.0
+
+
+class Network:
+    """Carries messages between endpoints. ``attach`` an endpoint's receive function first."""
+
+    def __init__(self, sim: Any, cfg: Any, nodes: int, clients: int):
+        self.sim = sim
+        self.nodes = nodes
+        self.rng = sim.rng("network")
+        self.receivers: list[Callable[[int, Any], None] | None] = [None] * (nodes + clients)
+        self.ends: list[list[float]] = [[INF] for _ in range(nodes + clients)]
+        self.blocked: dict[tuple[int, int], int] = {}
+        self.messages = 0
+        self.bytes = 0
+        self.dropped = 0
+        self._default = cfg
+        self.links: dict[tuple[int, int], Link] = {}
+        for src in range(nodes):
+            for dst in range(nodes):
+                if src != dst:
+                    self.links[(src, dst)] = self._link_for(cfg, src, dst)
+        self._client_links: dict[tuple[int, int], Link] = {}
+
+    def _link_for(self, cfg: Any, src: int, dst: int) -> Link:
+        latency, loss, dup, bw = cfg.latency, cfg.loss, cfg.duplicate, cfg.bandwidth
+        for o in cfg.links:
+            if _matches(o.src, src) and _matches(o.dst, dst):
+                latency = o.latency if o.latency is not None else latency
+                loss = o.loss if o.loss is not None else loss
+                dup = o.duplicate if o.duplicate is not None else dup
+                bw = o.bandwidth if o.bandwidth is not None else bw
+        rng = self.sim.rng(f"network/link/{src}-{dst}")
+        return Link(latency_sampler(latency, rng), loss, dup, bw)
+
+    def link(self, src: int, dst: int) -> Link:
+        link = self.links.get((src, dst))
+        if link is None:  # client <-> node: one default link per pair, created on first use
+            link = self._client_links.get((src, dst))
+            if link is None:
+                link = self._client_links[(src, dst)] = Link(
+                    latency_sampler(self._default.latency, self.sim.rng(f"network/client/{src}-{dst}")),
+                    self._default.loss, self._default.duplicate, self._default.bandwidth)
+        return link
+
+    def attach(self, endpoint: int, receive: Callable[[int, Any], None], ends: list[float]) -> None:
+        """``ends[k]`` is when incarnation ``k`` of the endpoint crashed (inf while it lives)."""
+        self.receivers[endpoint] = receive
+        self.ends[endpoint] = ends
+
+    def send(self, src: int, dst: int, msg: Any, depart: float, incarnation: int) -> None:
+        """Put ``msg`` on the wire at time ``depart``; it arrives after the link's delay unless lost."""
+        link = self.links.get((src, dst)) or self.link(src, dst)
+        self.messages += 1
+        self.bytes += msg.size
+        rng = self.rng
+        if link.loss and rng.random() < link.loss:
+            self.dropped += 1
+            return
+        copies = 2 if link.duplicate and rng.random() < link.duplicate else 1
+        for _ in range(copies):
+            t = depart
+            if link.bandwidth:
+                t = max(t, link.free_at) + msg.size / link.bandwidth
+                link.free_at = t
+            self.sim.at(t + link.sample(), self._deliver, (src, dst, incarnation, depart, msg))
+
+    def _deliver(self, item: tuple) -> None:
+        src, dst, incarnation, depart, msg = item
+        if self.ends[src][incarnation] < depart:
+            return  # the sender crashed before this output left it
+        if self.blocked and (src, dst) in self.blocked:
+            self.dropped += 1
+            return
+        self.receivers[dst](src, msg)
+
+    # -- partitions ------------------------------------------------------------------------
+    def cut(self, group: set[int], others: set[int], one_way: bool = False) -> list[tuple[int, int]]:
+        """Block traffic from ``group`` to ``others`` (and back unless ``one_way``); returns the
+        blocked pairs so the caller can ``restore`` exactly these later (cuts may overlap)."""
+        pairs = [(a, b) for a in group for b in others if a != b]
+        if not one_way:
+            pairs += [(b, a) for a in group for b in others if a != b]
+        for p in pairs:
+            self.blocked[p] = self.blocked.get(p, 0) + 1
+        return pairs
+
+    def restore(self, pairs: list[tuple[int, int]]) -> None:
+        for p in pairs:
+            left = self.blocked.get(p, 0) - 1
+            if left > 0:
+                self.blocked[p] = left
+            else:
+                self.blocked.pop(p, None)
+
+
+def _matches(selector: Any, node: int) -> bool:
+    if selector == "*" or selector is None:
+        return True
+    if isinstance(selector, int):
+        return selector == node
+    return node in selector

@@ -1,0 +1,164 @@
+"""A simulated machine hosting one protocol replica: the cost model, stable storage, crashes.
+
+Each node is a single-server FIFO queue. Every input (message, client request, timer) occupies
+the CPU for ``cpu_per_message + size * cpu_per_byte`` (times the slow-down factor), every output
+for ``cpu_per_send + size * cpu_per_byte``; persists go to a disk that takes ``fsync`` per flush,
+and with group commit every persist issued while a flush is running shares the next one. Outputs
+issued after a persist leave only once it is durable, so a protocol that replies before its
+write is on disk is simply impossible to express.
+
+Handlers run when their input arrives, in arrival (= FIFO service) order, and see ``now`` equal
+to their service start, ``max(arrival, busy_until)``; their outputs are stamped with the time the
+CPU (and disk) finish them. A crash at ``c`` therefore voids every output stamped after ``c``
+(the network checks the sender's incarnation), drops persists whose flush ends after ``c``,
+and throws the replica's memory away; a restart rebuilds it from the durable records only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Any, Callable
+
+from harness.protocol import Context, Node
+
+INF = math.inf
+
+
+class NodeHost(Context):
+    def __init__(self, sim: Any, net: Any, node_id: int, nodes: tuple[int, ...], cluster: Any,
+                 make_replica: Callable[[], Node], observer: Any):
+        self.sim = sim
+        self.net = net
+        self.node_id = node_id
+        self.nodes = nodes
+        self.n = len(nodes)
+        self.make_replica = make_replica
+        self.observer = observer
+        self.rng = sim.rng(f"node/{node_id}/protocol")
+        self.cost_rng = sim.rng(f"node/{node_id}/cpu")
+        self.cpu_message = cluster.cpu_per_message
+        self.cpu_send = cluster.cpu_per_send
+        self.cpu_byte = cluster.cpu_per_byte
+        self.exponential = cluster.cpu_dist == "exponential"
+        self.fsync = cluster.fsync
+        self.group_commit = cluster.group_commit
+        self.slow = 1.0
+        self.now = 0.0
+        self.alive = True
+        self.incarnation = 0
+        self.ends: list[float] = [INF]
+        self.busy_until = 0.0
+        self.busy_time = 0.0
+        self.fsyncs = 0
+        self._t = 0.0      # when the CPU is done with what the running handler has issued so far
+        self._hold = 0.0   # outputs may not leave before this (the last persist's flush)
+        self.stable: list[Any] = []
+        self.pending: deque[tuple[float, Any]] = deque()
+        self._disk_end = 0.0
+        self._disk_start = 0.0
+        self.timers: dict[str, int] = {}
+        self._timer_gen = 0
+        net.attach(node_id, self._receive, self.ends)
+        self.replica = make_replica()
+        self._run(0.0, self.replica.start, (self, []))  # booting is free
+
+    # -- the Context the replica sees ------------------------------------------------------
+    def send(self, dst: int, msg: Any) -> None:
+        self._t += (self.cpu_send + msg.size * self.cpu_byte) * self.slow
+        depart = self._t if self._t > self._hold else self._hold
+        self.net.send(self.node_id, dst, msg, depart, self.incarnation)
+
+    def reply(self, request: Any, result: Any) -> None:
+        self.send(request.client, result)
+
+    def set_timer(self, name: str, delay: float) -> None:
+        self._timer_gen += 1
+        self.timers[name] = self._timer_gen
+        self.sim.at(self.now + delay, self._fire, (name, self._timer_gen, self.incarnation))
+
+    def cancel_timer(self, name: str) -> None:
+        self.timers.pop(name, None)
+
+    def persist(self, record: Any) -> None:
+        t, fsync = self._t, self.fsync
+        if t >= self._disk_end:            # disk idle: flush now
+            self._disk_start, self._disk_end = t, t + fsync
+            self.fsyncs += 1
+        elif self.group_commit and t < self._disk_start:
+            pass                           # a flush is queued but not started: ride along
+        else:                              # queue a flush behind the running one
+            self._disk_start = self._disk_end
+            self._disk_end += fsync
+            self.fsyncs += 1
+        end = self._disk_end
+        self.pending.append((end, record))
+        if end > self._hold:
+            self._hold = end
+
+    def random(self) -> float:
+        return self.rng.random()
+
+    def became_leader(self, term: int) -> None:
+        self.observer.leader(self.node_id, term, self.now)
+
+    def applied(self, index: int, command: Any) -> None:
+        self.observer.applied(self.node_id, index, command, self.now)
+
+    # -- inputs ------------------------------------------------------------------------------
+    def _run(self, cost: float, handler: Callable[..., None], args: tuple) -> None:
+        """Serve one input: queue for the CPU, charge ``cost``, run the replica's handler."""
+        start = self.sim.now if self.sim.now > self.busy_until else self.busy_until
+        if self.exponential and cost > 0.0:
+            cost = self.cost_rng.expovariate(1.0 / cost)
+        self.now = start
+        self._t = start + cost * self.slow
+        self._hold = 0.0
+        pending = self.pending
+        while pending and pending[0][0] <= start:
+            self.stable.append(pending.popleft()[1])
+        handler(*args)
+        self.busy_time += self._t - start
+        self.busy_until = self._t
+
+    def _receive(self, src: int, msg: Any) -> None:
+        if not self.alive:
+            return
+        if src < self.n:
+            self._run(self.cpu_message + msg.size * self.cpu_byte, self.replica.on_message, (self, src, msg))
+        else:
+            self._run(self.cpu_message + msg.size * self.cpu_byte, self.replica.on_request, (self, msg))
+
+    def _fire(self, item: tuple[str, int, int]) -> None:
+        name, gen, incarnation = item
+        if incarnation != self.incarnation or self.timers.get(name) != gen:
+            return
+        del self.timers[name]
+        self._run(self.cpu_message, self.replica.on_timer, (self, name))
+
+    # -- faults --------------------------------------------------------------------------------
+    def crash(self) -> None:
+        """Lose memory, timers and every persist not yet flushed; void outputs not yet sent."""
+        if not self.alive:
+            return
+        now = self.sim.now
+        self.alive = False
+        self.ends[self.incarnation] = now
+        while self.pending and self.pending[0][0] <= now:
+            self.stable.append(self.pending.popleft()[1])
+        self.pending.clear()
+        self.timers.clear()
+        self.replica = None
+        self._disk_start = self._disk_end = now
+
+    def restart(self) -> None:
+        """Boot a fresh replica from the durable records."""
+        if self.alive:
+            return
+        self.alive = True
+        self.incarnation += 1
+        self.ends.append(INF)
+        self.busy_until = self.sim.now
+        self.observer.restarted(self.node_id)
+        self.replica = self.make_replica()
+        self._run(0.0, self.replica.start, (self, list(self.stable)))

@@ -1,0 +1,154 @@
+"""Key-value clients: closed loop (N clients, optional think time) or open loop (Poisson arrivals).
+
+A client is a network endpoint with no CPU cost of its own. Each operation is one logical
+request (client id + sequence number) however often it is re-sent, so the state machine applies
+it at most once. Latency runs from the operation's *intended* start (its Poisson arrival in open
+loop) to the OK reply, whatever happened in between: no coordinated omission.
+
+Routing: a client sends to the node it believes leads; a REDIRECT with a hint is followed at
+once, a REDIRECT without one (no leader known) is retried on the next node after a short
+back-off, and an attempt that times out is re-sent to the next node. Every send is an attempt;
+timed-out attempts count as aborts; after ``retries`` re-sends the operation is given up and
+recorded as indeterminate (``info``) in the history.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workloads.keys import KeyChooser
+from workloads.kv import CAS, GET, OK, PUT, Request
+
+
+class _Op:
+    __slots__ = ("index", "request", "invoke", "attempt", "retries", "target")
+
+    def __init__(self, index: int, request: Request, invoke: float):
+        self.index = index
+        self.request = request
+        self.invoke = invoke
+        self.attempt = 0
+        self.retries = 0
+        self.target = -1
+
+
+class KVClient:
+    def __init__(self, sim: Any, net: Any, endpoint: int, nodes: int, workload: Any,
+                 keys: KeyChooser, recorder: Any, history: Any, rate: float | None):
+        self.sim = sim
+        self.net = net
+        self.endpoint = endpoint
+        self.nodes = nodes
+        self.w = workload
+        self.keys = keys
+        self.recorder = recorder
+        self.history = history
+        self.rate = rate  # this client's Poisson arrival rate (open loop), else None
+        self.rng = sim.rng(f"client/{endpoint}")
+        self.seq = 0
+        self.outstanding: dict[int, _Op] = {}
+        self.leader = self.rng.randrange(nodes)
+        self.seen: dict[int, int] = {}
+        self.backoff = min(workload.timeout, 0.010)
+        net.attach(endpoint, self._receive, [float("inf")])
+
+    def start(self) -> None:
+        if self.rate:
+            self.sim.at(self.rng.expovariate(self.rate), self._arrival)
+        else:  # spread the first requests so closed-loop clients do not start in lockstep
+            self.sim.at(self.rng.uniform(0.0, 0.001), self._issue)
+
+    # -- generating operations ---------------------------------------------------------------
+    def _arrival(self, _: Any = None) -> None:
+        self._issue()
+        self.sim.at(self.sim.now + self.rng.expovariate(self.rate), self._arrival)
+
+    def _issue(self, _: Any = None) -> None:
+        rng, w = self.rng, self.w
+        r = rng.random()
+        op = GET if r < w.read_ratio else CAS if r < w.read_ratio + w.cas_ratio else PUT
+        key = self.keys.next(rng)
+        self.seq += 1
+        seq = self.seq
+        ack = min(self.outstanding) if self.outstanding else seq
+        value = (self.endpoint << 32) | seq if op != GET else 0
+        expected = self.seen.get(key, 0) if op == CAS else 0
+        request = Request(self.endpoint, seq, op, key, value, expected, ack, w.value_size)
+        now = self.sim.now
+        index = self.history.invoke(self.endpoint, op, key, value, expected, now)
+        self.outstanding[seq] = entry = _Op(index, request, now)
+        self._send(entry)
+
+    def _send(self, entry: _Op) -> None:
+        entry.attempt += 1
+        self.recorder.attempts += 1
+        now = self.sim.now
+        entry.target = self.leader
+        self.net.send(self.endpoint, self.leader, entry.request, now, 0)
+        self.sim.at(now + self.w.timeout, self._timeout, (entry.request.seq, entry.attempt))
+
+    # -- outcomes ------------------------------------------------------------------------------
+    def _receive(self, src: int, reply: Any) -> None:
+        entry = self.outstanding.get(reply.request.seq)
+        if entry is None or reply.request is not entry.request:
+            return  # a late or duplicated answer to an operation already finished
+        if reply.status == OK:
+            self._finish(entry, reply.value)
+            return
+        if src != entry.target:
+            return  # a redirect for an attempt already superseded
+        if reply.leader is not None and reply.leader != src:
+            self.leader = reply.leader
+            self._send(entry)
+        else:
+            self.leader = (src + 1) % self.nodes
+            self.sim.at(self.sim.now + self.backoff, self._retry, (entry.request.seq, entry.attempt))
+
+    def _timeout(self, item: tuple[int, int]) -> None:
+        seq, attempt = item
+        entry = self.outstanding.get(seq)
+        if entry is None or entry.attempt != attempt:
+            return
+        self.recorder.timeouts += 1
+        self.leader = (self.leader + 1) % self.nodes
+        self._retry(item)
+
+    def _retry(self, item: tuple[int, int]) -> None:
+        seq, attempt = item
+        entry = self.outstanding.get(seq)
+        if entry is None or entry.attempt != attempt:
+            return
+        if entry.retries >= self.w.retries:
+            del self.outstanding[seq]
+            self.history.info(entry.index)
+            self.recorder.gave_up(entry.invoke)
+            self._next()
+            return
+        entry.retries += 1
+        self._send(entry)
+
+    def _finish(self, entry: _Op, value: Any) -> None:
+        request = entry.request
+        del self.outstanding[request.seq]
+        now = self.sim.now
+        if request.op == GET:
+            result = int(value or 0)
+            if self.w.cas_ratio:
+                self.seen[request.key] = result
+        else:
+            result = 1 if value else 0
+            if request.op == PUT or result:
+                self.keys.wrote(request.key)
+                if self.w.cas_ratio:
+                    self.seen[request.key] = request.value
+                self.recorder.acked_write(request.uid)
+        self.history.ok(entry.index, now, result)
+        self.recorder.completed(entry.invoke, now)
+        self._next()
+
+    def _next(self) -> None:
+        if self.rate is None:
+            if self.w.think_time:
+                self.sim.at(self.sim.now + self.w.think_time, self._issue)
+            else:
+                self._issue()

@@ -1,0 +1,95 @@
+"""The replicated key-value workload: commands, replies and the deterministic state machine.
+
+Write values are the command's unique id, so every value ever written is distinct. That keeps
+client histories small (ints) and makes the linearizability check tractable.
+"""
+
+from __future__ import annotations
+
+GET, PUT, CAS = 0, 1, 2
+OP_NAMES = ("get", "put", "cas")
+
+OK, REDIRECT = 0, 1
+
+
+class Request:
+    """A client command. ``uid`` identifies it across retries (client id, sequence number);
+    ``ack`` is the client's lowest still-unanswered sequence number, which lets the state machine
+    forget cached results below it (the Raft thesis' client session scheme)."""
+
+    __slots__ = ("client", "seq", "op", "key", "value", "expected", "ack", "size", "uid")
+
+    def __init__(self, client: int, seq: int, op: int, key: int, value: int = 0,
+                 expected: int = 0, ack: int = 0, value_size: int = 0):
+        self.client = client
+        self.seq = seq
+        self.op = op
+        self.key = key
+        self.value = value
+        self.expected = expected
+        self.ack = ack
+        self.uid = (client << 32) | seq
+        self.size = 40 + (value_size if op != GET else 0)
+
+    def __repr__(self) -> str:
+        return f"Request({OP_NAMES[self.op]} k={self.key} v={self.value} c={self.client}#{self.seq})"
+
+
+class Reply:
+    """The answer to a :class:`Request`: ``status`` OK with ``value`` (the read value, or for a
+    cas whether it swapped), or REDIRECT with a ``leader`` hint (None when unknown)."""
+
+    __slots__ = ("request", "status", "value", "leader", "size")
+
+    def __init__(self, request: Request, status: int, value: int | bool | None = None,
+                 leader: int | None = None, value_size: int = 0):
+        self.request = request
+        self.status = status
+        self.value = value
+        self.leader = leader
+        self.size = 32 + (value_size if request.op == GET and status == OK else 0)
+
+
+class KVStateMachine:
+    """Deterministic key-value map with exactly-once semantics for retried commands."""
+
+    __slots__ = ("data", "sessions", "floors")
+
+    def __init__(self) -> None:
+        self.data: dict[int, int] = {}
+        self.sessions: dict[int, dict[int, object]] = {}
+        self.floors: dict[int, int] = {}
+
+    def apply(self, cmd: Request) -> object:
+        """Apply ``cmd`` once; a duplicate returns the first application's result."""
+        session = self.sessions.get(cmd.client)
+        if session is None:
+            session = self.sessions[cmd.client] = {}
+        seq = cmd.seq
+        if seq in session:
+            return session[seq]
+        if seq < self.floors.get(cmd.client, 0):
+            return None  # already applied and acknowledged; the client no longer waits for it
+        op = cmd.op
+        if op == GET:
+            result = self.data.get(cmd.key, 0)
+        elif op == PUT:
+            self.data[cmd.key] = cmd.value
+            result = True
+        else:
+            if self.data.get(cmd.key, 0) == cmd.expected:
+                self.data[cmd.key] = cmd.value
+                result = True
+            else:
+                result = False
+        session[seq] = result
+        if cmd.ack > self.floors.get(cmd.client, 0):
+            self.floors[cmd.client] = cmd.ack
+            if len(session) > 16:
+                for s in [s for s in session if s < cmd.ack]:
+                    del session[s]
+        return result
+
+    def read(self, key: int) -> int:
+        """A local read, for protocols that serve reads without the log (ReadIndex)."""
+        return self.data.get(key, 0)
