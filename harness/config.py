@@ -1,0 +1,857 @@
+"""Suites: the YAML a user writes, validated into the typed configuration every run is built from.
+
+Everything a suite says is checked when it is loaded, for every point of its matrix, so that
+``distbench validate`` catches what ``distbench run`` would otherwise trip over an hour later.
+Every mistake becomes one line naming the file, the dotted key and what was expected
+(:class:`ConfigError`), never a traceback or a pydantic dump. Values with units are converted
+here, once (see :mod:`harness.units`): past this module durations are seconds, rates are per
+second and sizes are bytes.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import itertools
+import re
+from collections.abc import Hashable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from types import UnionType
+from typing import Annotated, Any, ClassVar, Literal, Sequence, Union, get_args, get_origin
+
+import yaml
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictStr,
+                      Strict, ValidationError, ValidationInfo, field_validator, model_validator)
+
+from harness import protocol as _protocol
+from harness.units import (Bandwidth, Duration, PositiveDuration, Probability, Rate, Size,
+                           format_duration, show)
+
+__all__ = [
+    "Checkers", "Cluster", "ConfigError", "ConstantLatency", "CrashFaults", "ExponentialLatency",
+    "Faults", "KVWorkload", "KeyDistribution", "LATENCIES", "LinkOverride", "LogNormalLatency",
+    "Metrics", "Network", "NormalLatency", "ParetoLatency", "PartitionFaults", "Replication",
+    "Report", "RunConfig", "RunSpec", "ScheduledFault", "SlowFaults", "Suite", "UniformLatency",
+    "WORKLOADS", "ACTIONS", "load_suite",
+]
+
+
+class ConfigError(Exception):
+    """A mistake in a suite, as one line: ``<file>: <dotted.key>: <what was expected>, got <value>``."""
+
+    def __init__(self, source: str, path: str, message: str):
+        self.source, self.path, self.message = source, path, message
+        super().__init__(": ".join(part for part in (source, path, message) if part))
+
+
+class _Problem(ValueError):
+    """One validation failure in the user's terms: where (key path), what was expected, what was
+    found. Raised by cross-field checks with ``at`` relative to the model raising it."""
+
+    def __init__(self, at: tuple[str | int, ...], expected: str, got: str | None = None,
+                 hint: str = ""):
+        super().__init__(expected)
+        self.at, self.expected, self.got, self.hint = at, expected, got, hint
+
+    def text(self, with_got: bool = True) -> str:
+        got = f", got {self.got}" if with_got and self.got is not None else ""
+        return f"{self.expected}{got}{self.hint}"
+
+
+def _did_you_mean(word: str, choices: Sequence[str]) -> str:
+    """A hint naming the closest choice, else listing them all."""
+    close = difflib.get_close_matches(word, choices, n=1)
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    return f"; expected one of: {', '.join(choices)}" if choices else ""
+
+
+# -- field types -----------------------------------------------------------------------------
+
+PosInt = Annotated[int, Strict(), Field(ge=1)]
+NonNegInt = Annotated[int, Strict(), Field(ge=0)]
+Factor = Annotated[float, Strict(), Field(ge=1.0)]
+
+
+def _selector(*words: str) -> BeforeValidator:
+    """Nodes named by one of ``words``, by an id or by a list of distinct ids (-> a tuple)."""
+    expected = "expected " + ", ".join(repr(w) for w in words) + ", a node id or a list of node ids"
+
+    def validate(value: Any) -> Any:
+        if isinstance(value, str) and value in words:
+            return value
+        ids = [value] if isinstance(value, int) else value
+        if (isinstance(ids, (list, tuple)) and ids and len(set(ids)) == len(ids)
+                and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in ids)):
+            return tuple(ids)
+        raise ValueError(f"{expected}, got {show(value)}")
+
+    return BeforeValidator(validate)
+
+
+Role = Literal["any", "leader", "follower"]
+NodeSelector = Annotated[Literal["*"] | tuple[int, ...], _selector("*")]
+Target = Annotated[Role | tuple[int, ...], _selector("any", "leader", "follower")]
+
+
+class _Model(BaseModel):
+    """A suite section: unknown keys are errors, values are immutable, and defaults go through the
+    same validators as input (so they are written with units, like a suite)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              validate_default=True)
+
+
+# -- cluster and network -------------------------------------------------------------------------
+
+class Cluster(_Model):
+    """The machines and their cost model (see ``harness.node``)."""
+
+    nodes: Annotated[int, Strict(), Field(ge=1, le=99)] = 3
+    partitions: PosInt = 1
+    cpu_per_message: Duration = "20us"
+    cpu_per_send: Duration = "10us"
+    cpu_per_byte: Duration = "2ns"
+    cpu_dist: Literal["constant", "exponential"] = "constant"
+    fsync: Duration = "200us"
+    group_commit: StrictBool = True
+
+
+class ConstantLatency(_Model):
+    dist: Literal["constant"] = "constant"
+    value: Duration
+
+
+class UniformLatency(_Model):
+    dist: Literal["uniform"] = "uniform"
+    low: Duration
+    high: Duration
+
+    @model_validator(mode="after")
+    def _ordered(self) -> UniformLatency:
+        if self.high < self.low:
+            raise _Problem(("high",), f"expected a duration >= low ({format_duration(self.low)})",
+                           format_duration(self.high))
+        return self
+
+
+class NormalLatency(_Model):
+    """Normal, truncated at 0."""
+
+    dist: Literal["normal"] = "normal"
+    mean: Duration = "500us"
+    std: Duration = "100us"
+
+
+class ExponentialLatency(_Model):
+    dist: Literal["exponential"] = "exponential"
+    mean: PositiveDuration
+
+
+class LogNormalLatency(_Model):
+    dist: Literal["lognormal"] = "lognormal"
+    median: PositiveDuration
+    sigma: Annotated[float, Strict(), Field(ge=0.0)]
+
+
+class ParetoLatency(_Model):
+    """Pareto with minimum ``scale``: a heavy tail."""
+
+    dist: Literal["pareto"] = "pareto"
+    scale: PositiveDuration
+    shape: Annotated[float, Strict(), Field(gt=0.0)]
+
+
+LATENCIES = (ConstantLatency, UniformLatency, NormalLatency, ExponentialLatency, LogNormalLatency,
+             ParetoLatency)
+
+
+def _latency_shorthand(value: Any) -> Any:
+    """``latency: 1ms`` means constant; a mapping without ``dist`` is normal (the default law)."""
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return {"dist": "constant", "value": value}
+    return {"dist": "normal", **value} if isinstance(value, dict) and "dist" not in value else value
+
+
+Latency = Annotated[Union[LATENCIES], Field(discriminator="dist"), BeforeValidator(_latency_shorthand)]
+
+
+class LinkOverride(_Model):
+    """Settings for the links ``from`` -> ``to`` (node ids or ``*``); later overrides win."""
+
+    src: NodeSelector = Field("*", alias="from")
+    dst: NodeSelector = Field("*", alias="to")
+    latency: Latency | None = None
+    loss: Probability | None = None
+    duplicate: Probability | None = None
+    bandwidth: Bandwidth | None = None
+
+
+class Network(_Model):
+    latency: Latency = NormalLatency()
+    loss: Probability = 0.0
+    duplicate: Probability = 0.0
+    bandwidth: Bandwidth | None = None
+    links: tuple[LinkOverride, ...] = ()
+
+
+class Replication(_protocol.ReplicationOptions):
+    """``ReplicationOptions`` written with units. Subclassing keeps the two field lists in step."""
+
+    model_config = ConfigDict(validate_default=True)
+
+    batch_size: PosInt = 64
+    batch_delay: Duration = 0.0
+    pipeline: PosInt = 8
+    election_timeout: PositiveDuration = "150ms"
+    heartbeat: PositiveDuration = "50ms"
+
+    @model_validator(mode="after")
+    def _heartbeat_first(self) -> Replication:
+        if self.heartbeat >= self.election_timeout:
+            raise _Problem(("heartbeat",), "expected a duration < election_timeout "
+                           f"({format_duration(self.election_timeout)})", format_duration(self.heartbeat))
+        return self
+
+
+# -- workloads -----------------------------------------------------------------------------------
+
+class KeyDistribution(_Model):
+    """Which keys operations touch (YCSB's request distributions)."""
+
+    type: Literal["uniform", "zipfian", "hotspot", "latest"] = "uniform"
+    theta: Annotated[float, Strict(), Field(ge=0.0, lt=5.0)] = 0.99
+    hot_fraction: Annotated[float, Strict(), Field(gt=0.0, le=1.0)] = 0.2
+    hot_probability: Probability = 0.8
+
+
+class KVWorkload(_Model):
+    """Clients issuing get/put/cas on a replicated key-value store."""
+
+    kind: ClassVar[str] = "consensus"
+
+    type: Literal["kv"] = "kv"
+    clients: PosInt = 16
+    mode: Literal["closed", "open"] = "closed"
+    rate: Rate | None = None
+    think_time: Duration = 0.0
+    keys: PosInt = 1000
+    distribution: Annotated[KeyDistribution, BeforeValidator(
+        lambda v: {"type": v} if isinstance(v, str) else v)] = KeyDistribution()
+    read_ratio: Probability = 0.5
+    cas_ratio: Probability = 0.0
+    value_size: Size = 64
+    timeout: PositiveDuration = "200ms"
+    retries: NonNegInt = 10
+
+    @model_validator(mode="after")
+    def _consistent(self) -> KVWorkload:
+        if self.mode == "open" and self.rate is None:
+            raise _Problem(("rate",), "required in open mode: the total rate of all clients, such as 2000/s")
+        if self.mode == "closed" and self.rate is not None:
+            raise _Problem(("rate",), "expected no rate in closed mode (use mode: open)", f"{self.rate:g}/s")
+        if self.mode == "open" and self.think_time:
+            raise _Problem(("think_time",), "expected no think_time in open mode",
+                           format_duration(self.think_time))
+        if self.read_ratio + self.cas_ratio > 1:
+            raise _Problem(("cas_ratio",), "expected read_ratio + cas_ratio <= 1",
+                           f"{self.read_ratio:g} + {self.cas_ratio:g}")
+        return self
+
+
+WORKLOADS = (KVWorkload,)
+"""Workload models, discriminated on ``type``; each says which suite ``kind`` it drives."""
+
+Workload = Annotated[Union[WORKLOADS], Field(discriminator="type"), BeforeValidator(
+    lambda v: {"type": "kv", **v} if isinstance(v, dict) and "type" not in v else v)]
+
+
+# -- faults --------------------------------------------------------------------------------------
+
+class CrashFaults(_Model):
+    """Random crashes: one every ``mtbf``, each repaired after ``mttr``."""
+
+    mtbf: PositiveDuration
+    mttr: PositiveDuration
+    dist: Literal["exponential", "constant"] = "exponential"
+    target: Role = "any"
+
+
+class PartitionFaults(_Model):
+    mtbf: PositiveDuration
+    duration: PositiveDuration
+    kind: Literal["random", "isolate-leader", "majority-minority"] = "random"
+    one_way: StrictBool = False
+
+
+class SlowFaults(_Model):
+    mtbf: PositiveDuration
+    duration: PositiveDuration
+    factor: Factor = 10.0
+    target: Role = "any"
+
+
+ACTIONS = ("crash", "restart", "isolate", "partition", "heal", "slow", "restore")
+
+
+class ScheduledFault(_Model):
+    """One step of a fault timeline; ``for`` undoes it automatically after that long."""
+
+    at: Duration
+    action: Literal[ACTIONS]
+    target: Target = "any"
+    for_: PositiveDuration | None = Field(None, alias="for")
+    factor: Factor = 10.0
+    one_way: StrictBool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        """``{at: 8s, crash: leader}`` means ``{at: 8s, action: crash, target: leader}``."""
+        if isinstance(data, dict) and "action" not in data:
+            named = [key for key in data if key in ACTIONS]
+            if len(named) == 1:
+                rest = {k: v for k, v in data.items() if k != named[0]}
+                target = data[named[0]]
+                return {**rest, "action": named[0], **({"target": target} if target is not None else {})}
+        return data
+
+    @model_validator(mode="after")
+    def _meaningful(self) -> ScheduledFault:
+        if self.for_ is not None and self.action in ("restart", "heal", "restore"):
+            raise _Problem(("for",), f"expected no 'for' with action {self.action} (nothing to undo)",
+                           format_duration(self.for_))
+        if "factor" in self.model_fields_set and self.action != "slow":
+            raise _Problem(("factor",), "expected factor only with action slow", show(self.factor))
+        if "one_way" in self.model_fields_set and self.action not in ("isolate", "partition"):
+            raise _Problem(("one_way",), "expected one_way only with action isolate or partition",
+                           show(self.one_way))
+        return self
+
+
+class Faults(_Model):
+    """The nemesis: fault rates (renewal processes) and an explicit schedule."""
+
+    crash: CrashFaults | None = None
+    partition: PartitionFaults | None = None
+    slow: SlowFaults | None = None
+    schedule: tuple[ScheduledFault, ...] = ()
+
+
+# -- measurement ---------------------------------------------------------------------------------
+
+class Metrics(_Model):
+    bucket: PositiveDuration = "100ms"
+    unavailable_gap: PositiveDuration = "50ms"
+
+
+class Checkers(_Model):
+    linearizability: StrictBool = True
+    budget: PosInt = 2_000_000
+
+
+class Report(_Model):
+    reference: StrictStr | None = None
+
+
+# -- a run ---------------------------------------------------------------------------------------
+
+_NAME = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def _lookup(name: str) -> _protocol.ProtocolSpec | None:
+    """The registered protocol called ``name`` (or aliased so)."""
+    specs = _protocol.registry()
+    if name in specs:
+        return specs[name]
+    return next((spec for spec in specs.values() if name in spec.aliases), None)
+
+
+class RunConfig(_Model):
+    """The configuration of a run: the suite without its matrix, at one matrix point. ``seed``
+    is the run's own seed (the suite's base seed in ``Suite.base``)."""
+
+    name: StrictStr
+    kind: Literal["consensus", "transactions"] = "consensus"
+    description: StrictStr = ""
+    protocol: StrictStr = "raft"
+    duration: PositiveDuration = "10s"
+    warmup: Duration = "1s"
+    seeds: PosInt = 1
+    seed: NonNegInt = 1
+    cluster: Cluster = Cluster()
+    network: Network = Network()
+    replication: Replication = Replication()
+    protocols: dict[str, Any] = {}
+    workload: Workload = KVWorkload()
+    faults: Faults = Faults()
+    metrics: Metrics = Metrics()
+    checkers: Checkers = Checkers()
+    report: Report = Report()
+
+    @field_validator("name")
+    @classmethod
+    def _filesystem_safe(cls, name: str) -> str:
+        if not _NAME.fullmatch(name):
+            raise ValueError(f"expected a name of letters, digits, '-', '_' and '.', got {show(name)}")
+        return name
+
+    @field_validator("protocol")
+    @classmethod
+    def _registered(cls, name: str, info: ValidationInfo) -> str:
+        """Canonical name of a registered protocol of the suite's kind."""
+        kind = info.data.get("kind")  # absent when kind itself is invalid (reported first)
+        spec = _lookup(name)
+        names = sorted(n for n, s in _protocol.registry().items() if kind in (None, s.kind))
+        expected = (f"expected a registered {kind + ' ' if kind else ''}protocol "
+                    f"({', '.join(names) or 'none yet'})")
+        if spec is None:
+            close = difflib.get_close_matches(name, names, n=1)
+            raise _Problem((), expected, show(name), f"; did you mean {close[0]!r}?" if close else "")
+        if kind is not None and spec.kind != kind:
+            raise _Problem((), expected, f"{show(name)} (a {spec.kind} protocol)")
+        return spec.name
+
+    @field_validator("protocols")
+    @classmethod
+    def _options(cls, sections: dict[str, Any]) -> dict[str, Any]:
+        """Each ``protocols.<name>`` section validated by that protocol's own options model."""
+        options = {}
+        for name, section in sections.items():
+            section = {} if section is None else section  # `raft:` with nothing under it
+            spec = _lookup(name)
+            if spec is None:
+                known = sorted(_protocol.registry())
+                raise _Problem((name,), "unknown protocol", hint=_did_you_mean(name, known))
+            try:
+                options[spec.name] = spec.options.model_validate(section)
+            except ValidationError as exc:
+                problem = _problem(exc.errors()[0], spec.options, section)
+                raise _Problem((name, *problem.at), problem.expected, problem.got, problem.hint) from None
+        return options
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RunConfig:
+        if self.warmup >= self.duration:
+            raise _Problem(("warmup",), f"expected a duration < duration ({format_duration(self.duration)})",
+                           format_duration(self.warmup))
+        workload = type(self.workload)
+        if workload.kind != self.kind:
+            names = ", ".join(w.model_fields["type"].default for w in WORKLOADS if w.kind == self.kind)
+            raise _Problem(("workload", "type"), f"expected a {self.kind} workload ({names or 'none yet'})",
+                           f"{show(self.workload.type)} (a {workload.kind} workload)")
+        nodes = self.cluster.nodes
+        for i, link in enumerate(self.network.links):
+            self._check_ids(link.src, ("network", "links", i, "from"), nodes)
+            self._check_ids(link.dst, ("network", "links", i, "to"), nodes)
+        for i, step in enumerate(self.faults.schedule):
+            self._check_ids(step.target, ("faults", "schedule", i, "target"), nodes)
+            if step.at >= self.duration:
+                raise _Problem(("faults", "schedule", i, "at"), "expected a time before the end of the run "
+                               f"(duration {format_duration(self.duration)})", format_duration(step.at))
+        return self
+
+    @staticmethod
+    def _check_ids(selector: Any, at: tuple[str | int, ...], nodes: int) -> None:
+        if isinstance(selector, tuple) and max(selector) >= nodes:
+            raise _Problem(at, f"expected node ids < {nodes} (cluster.nodes)",
+                           show(selector[0] if len(selector) == 1 else list(selector)))
+
+    def options_for(self, name: str) -> _protocol.Options:
+        """The validated options of protocol ``name``: the suite's ``protocols.<name>`` or defaults."""
+        spec = _lookup(name)
+        if spec is None:
+            raise KeyError(f"unknown protocol {name!r}")
+        return self.protocols[spec.name] if spec.name in self.protocols else spec.options()
+
+    def replication_options(self) -> _protocol.ReplicationOptions:
+        """The replication knobs as the exact type protocols are constructed with."""
+        return _protocol.ReplicationOptions(**self.replication.model_dump())
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved config as JSON-ready data (numbers, never unit strings) for manifests.
+        The run's own protocol options are included even when the suite left them at defaults."""
+        data = self.model_dump(mode="json", by_alias=True)
+        data["protocols"][self.protocol] = self.options_for(self.protocol).model_dump(mode="json")
+        return data
+
+
+# -- translating pydantic's errors ---------------------------------------------------------------
+
+_EXPECTED = {
+    "int_type": "expected an integer", "int_parsing": "expected an integer",
+    "int_from_float": "expected an integer", "float_type": "expected a number",
+    "float_parsing": "expected a number", "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false", "string_type": "expected a string",
+    "dict_type": "expected a mapping", "model_type": "expected a mapping",
+    "model_attributes_type": "expected a mapping", "list_type": "expected a list",
+    "tuple_type": "expected a list",
+}
+_ABSENT = object()
+_BOUNDS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
+
+
+def _problem(error: dict[str, Any], model: type[BaseModel], data: Any) -> _Problem:
+    """One pydantic error (from validating ``data`` as ``model``) as a :class:`_Problem` whose
+    ``at`` is the key path as the user wrote it."""
+    loc, kind, ctx = error["loc"], error["type"], error.get("ctx") or {}
+    path = _user_path(model, data, loc)
+    cause = ctx.get("error")
+    if isinstance(cause, _Problem):
+        return _Problem(path + cause.at, cause.expected, cause.got, cause.hint)
+    if kind == "extra_forbidden":
+        return _Problem(path, "unknown key", hint=_did_you_mean(str(loc[-1]), _keys_at(model, loc)))
+    if kind == "missing":
+        return _Problem(path, "required key missing")
+    if kind == "union_tag_invalid":
+        return _Problem(path + (ctx["discriminator"].strip("'"),), f"expected {ctx['expected_tags']}",
+                        show(ctx["tag"]))
+    if cause is not None:  # our own validators say "expected ..., got ..."
+        expected, sep, got = str(cause).rpartition(", got ")
+        return _Problem(path, expected, got) if sep else _Problem(path, str(cause))
+    if kind in _BOUNDS:
+        (limit,) = ctx.values()
+        noun = "an integer" if isinstance(limit, int) else "a number"
+        expected = f"expected {noun} {_BOUNDS[kind]} {limit:g}"
+    else:
+        expected = _EXPECTED.get(kind) or "expected " + error["msg"].removeprefix("Input should be ")
+    return _Problem(path, expected, show(error["input"]))
+
+
+def _user_path(model: type[BaseModel], data: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """The part of pydantic's ``loc`` the user can see in the suite: union tags are dropped, and
+    so are keys below a scalar that a validator expanded (``latency: 1ms`` -> constant.value)."""
+    path: list[str | int] = []
+    tp, node = model, data
+    for part in loc:
+        tp, is_tag = _step(tp, part)
+        if is_tag:
+            continue
+        if isinstance(node, dict):
+            node = node.get(part, _ABSENT)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        elif node is not _ABSENT:  # below a scalar: report at the scalar
+            break
+        path.append(part)
+    return tuple(path)
+
+
+def _keys_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
+    """The keys valid where the unknown key ``loc[-1]`` was found."""
+    tp: Any = model
+    for part in loc[:-1]:
+        tp, _ = _step(tp, part)
+    tp = _unwrap(tp)
+    if not (isinstance(tp, type) and issubclass(tp, BaseModel)):
+        return []
+    return [f.alias or n for n, f in tp.model_fields.items()]
+
+
+def _step(tp: Any, part: str | int) -> tuple[Any, bool]:
+    """Follow one ``loc`` part through the types: (the type found there, whether the part was a
+    union tag, which pydantic puts in ``loc`` but the user never writes as a key)."""
+    tp = _unwrap(tp)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        field = next((f for n, f in tp.model_fields.items() if part in (n, f.alias)), None)
+        if field is not None:
+            return field.annotation, False
+        return (tp, True) if _tagged(tp, part) else (None, False)  # one-member tagged union
+    if get_origin(tp) in (Union, UnionType):
+        member = next((m for m in map(_unwrap, get_args(tp)) if _tagged(m, part)), None)
+        return member, member is not None
+    if get_origin(tp) in (list, tuple, dict):
+        return get_args(tp)[-1 if get_origin(tp) is dict else 0], False
+    return None, False
+
+
+def _unwrap(tp: Any) -> Any:
+    """Strip ``Annotated`` and ``None`` alternatives off a type."""
+    while True:
+        if get_origin(tp) is Annotated:
+            tp = get_args(tp)[0]
+        elif get_origin(tp) in (Union, UnionType) and type(None) in get_args(tp):
+            rest = [a for a in get_args(tp) if a is not type(None)]
+            tp = rest[0] if len(rest) == 1 else Union[tuple(rest)]
+        else:
+            return tp
+
+
+def _tagged(member: Any, tag: Any) -> bool:
+    """Whether ``member`` is the model of a tagged union that the discriminator value ``tag`` selects."""
+    return isinstance(member, type) and issubclass(member, BaseModel) and any(
+        get_origin(f.annotation) is Literal and tag in get_args(f.annotation)
+        for f in member.model_fields.values())
+
+
+# -- suites --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run: a matrix point with one seed. ``config.seed == seed``."""
+
+    index: int
+    run_id: str
+    seed: int
+    params: dict[str, Any]
+    config: RunConfig
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A validated suite. ``base`` is the first matrix point's config (the suite as written, with
+    each swept key at its first value); ``points`` holds every point's (params, config)."""
+
+    name: str
+    kind: str
+    source: str
+    raw: dict[str, Any]
+    overrides: tuple[str, ...]
+    matrix: dict[str, list[Any]]
+    reference: str
+    base: RunConfig
+    points: tuple[tuple[dict[str, Any], RunConfig], ...]
+
+    @property
+    def swept(self) -> list[str]:
+        return list(self.matrix)
+
+    def runs(self) -> list[RunSpec]:
+        """Matrix points in order (first key slowest), each with seeds ``seed .. seed+seeds-1``."""
+        specs: list[RunSpec] = []
+        for point, (params, config) in enumerate(self.points):
+            for seed in range(config.seed, config.seed + config.seeds):
+                specs.append(RunSpec(len(specs), f"r{point:04d}-s{seed}", seed, dict(params),
+                                     config.model_copy(update={"seed": seed})))
+        return specs
+
+    def to_dict(self) -> dict[str, Any]:
+        """``base`` resolved, plus the matrix as written: the suite for a manifest."""
+        return {**self.base.to_dict(), "matrix": copy.deepcopy(self.matrix)}
+
+
+EMBEDDED = "<embedded default>"
+_KEY = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")
+_FIXED = {"name", "kind", "description", "seeds", "seed", "report", "matrix"}
+
+
+def load_suite(path: str | Path | None, overrides: Sequence[str] = (),
+               seeds: int | None = None) -> Suite:
+    """Load, override and validate a suite, every matrix point included.
+
+    ``path`` None loads the built-in quickstart suite. ``overrides`` are ``key.path=value``
+    strings (the value is YAML) applied before validation; ``matrix.<key>=[...]`` sets a sweep,
+    and overriding a swept key replaces its sweep by the single value. ``seeds`` replaces
+    ``seeds``. Raises :class:`ConfigError` for any mistake.
+    """
+    source, text = _read(path)
+    raw = _parse_yaml(text, source)
+    data = copy.deepcopy(raw)
+    origins: dict[str, str] = {}
+    for item in overrides:
+        key, value = _parse_override(item)
+        try:
+            if key.startswith("matrix."):
+                if data.get("matrix") is None:
+                    data["matrix"] = {}
+                matrix = data["matrix"]
+                if not isinstance(matrix, dict):
+                    raise ValueError(f"cannot set a sweep: matrix is {show(matrix)}")
+                matrix[key.removeprefix("matrix.")] = value
+            else:
+                _assign(data, key, value)
+                origins[key] = f"--set {item}"
+        except ValueError as exc:
+            raise ConfigError(f"--set {item}", "", str(exc)) from None
+    if seeds is not None:
+        data["seeds"] = seeds
+        origins["seeds"] = f"--seeds {seeds}"
+    matrix = _matrix(data.pop("matrix", None), source)
+    for key in list(matrix):
+        if any(_overlap(key, overridden) for overridden in origins):
+            del matrix[key]
+
+    points = []
+    for values in itertools.product(*matrix.values()):
+        point = dict(zip(matrix, values))
+        config = _validate_point(data, point, source, origins, first=not points)
+        params = {"protocol": point.get("protocol", config.protocol)}
+        params.update((k, v) for k, v in point.items() if k != "protocol")
+        points.append((params, config))
+    base = points[0][1]
+    return Suite(name=base.name, kind=base.kind, source=source, raw=raw, overrides=tuple(overrides),
+                 matrix=matrix, reference=_reference(base, points, source), base=base,
+                 points=tuple(points))
+
+
+def _read(path: str | Path | None) -> tuple[str, str]:
+    if path is None:
+        try:
+            packaged = resources.files("harness").joinpath("defaults/quickstart.yaml")
+            return EMBEDDED, packaged.read_text("utf-8")
+        except OSError as exc:
+            raise ConfigError(EMBEDDED, "", f"cannot read the built-in suite: {exc}") from None
+    try:
+        return str(path), Path(path).read_text("utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), "", f"cannot read the suite: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), "", "cannot read the suite: not UTF-8 text") from None
+
+
+class _SuiteLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key written twice is an error instead of last-wins."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, Hashable):
+                continue  # the base class reports it
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}",
+                                                        key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def _parse_yaml(text: str, source: str) -> dict[str, Any]:
+    try:
+        data = yaml.load(text, Loader=_SuiteLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(source, where, f"invalid YAML: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(source, "", f"invalid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(source, "", f"expected a mapping of suite keys at the top level, got {show(data)}")
+    return data
+
+
+def _parse_override(item: str) -> tuple[str, Any]:
+    key, sep, text = item.partition("=")
+    key = key.strip()
+    if not sep or not _KEY.fullmatch(key):
+        raise ConfigError(f"--set {item}", "", "expected key.path=value")
+    try:
+        return key, yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise ConfigError(f"--set {item}", "", "the value is not valid YAML") from None
+
+
+def _assign(data: dict[str, Any], key: str, value: Any) -> None:
+    """Set dotted ``key`` (list positions by number) in nested mappings, creating the missing ones."""
+    node: Any = data
+    parts = key.split(".")
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        if isinstance(node, dict):
+            if last:
+                node[part] = value
+            elif node.get(part) is None:
+                node[part] = {}
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            if last:
+                node[int(part)] = value
+            node = node[int(part)]
+        else:
+            where = ".".join(parts[:depth])
+            raise ValueError(f"cannot set {part!r} inside {where}, which is {show(node)}")
+
+
+def _overlap(a: str, b: str) -> bool:
+    """Whether dotted keys ``a`` and ``b`` are the same or one contains the other."""
+    return a == b or a.startswith(b + ".") or b.startswith(a + ".")
+
+
+def _matrix(matrix: Any, source: str) -> dict[str, list[Any]]:
+    """The matrix's shape: dotted keys of sweepable settings, each to a non-empty list."""
+    if matrix is None:
+        return {}
+    if not isinstance(matrix, dict):
+        raise ConfigError(source, "matrix",
+                          f"expected a mapping of dotted keys to lists of values, got {show(matrix)}")
+    for i, (key, values) in enumerate(matrix.items()):
+        if not isinstance(key, str) or not _KEY.fullmatch(key):
+            raise ConfigError(source, "matrix", f"expected dotted keys such as cluster.nodes, got {show(key)}")
+        where = f"matrix.{key}"
+        if key.split(".")[0] in _FIXED:
+            hint = " (use seeds: N to run several seeds)" if key.startswith("seed") else ""
+            raise ConfigError(source, where, f"cannot be swept: it is fixed for the whole suite{hint}")
+        if not isinstance(values, list) or not values:
+            raise ConfigError(source, where, f"expected a non-empty list of values, got {show(values)}")
+        other = next((k for k in list(matrix)[:i] if _overlap(k, key)), None)
+        if other is not None:
+            raise ConfigError(source, where, f"overlaps matrix.{other}; sweep one or the other")
+    return dict(matrix)
+
+
+def _validate_point(data: dict[str, Any], point: dict[str, Any], source: str,
+                    origins: dict[str, str], first: bool) -> RunConfig:
+    """Validate the suite at one matrix point; errors name the matrix key when one is involved."""
+    doc = copy.deepcopy(data)
+    for key, value in point.items():
+        try:
+            _assign(doc, key, copy.deepcopy(value))
+        except ValueError as exc:
+            raise ConfigError(source, f"matrix.{key}", f"{show(value)}: {exc}") from None
+    try:
+        return RunConfig.model_validate(doc)
+    except ValidationError as exc:
+        problem = _problem(exc.errors()[0], RunConfig, doc)
+    raise ConfigError(source, *_locate(problem, point, data, origins, first))
+
+
+def _locate(problem: _Problem, point: dict[str, Any], data: dict[str, Any],
+            origins: dict[str, str], first: bool) -> tuple[str, str]:
+    """(path, message) for a problem found at a matrix point. A problem at (or around) a swept
+    key is reported as ``matrix.<key>: <value>: ...``; one elsewhere says which command-line
+    override or matrix point caused it, unless (as far as can be told: no point passed before
+    and the suite without its matrix fails the same way) the matrix has nothing to do with it."""
+    at = tuple(map(str, problem.at))
+    for key, value in point.items():
+        swept = tuple(key.split("."))
+        if at == swept:
+            return f"matrix.{key}", f"{show(value)}: {problem.text(with_got=False)}"
+        if at and at[:len(swept)] == swept:
+            return f"matrix.{key}", f"{show(value)}: {'.'.join(at[len(swept):])}: {problem.text()}"
+        if at and swept[:len(at)] == at:
+            return f"matrix.{key}", f"{show(value)}: {'.'.join(at)}: {problem.text()}"
+    message = problem.text()
+    origin = next((o for k, o in origins.items() if at and _overlap(".".join(at), k)), None)
+    if origin:
+        message += f" (from {origin})"
+    elif point and (not first or _first_problem(data) != (problem.at, message)):
+        message += " (at matrix point " + ", ".join(f"{k}={show(v)}" for k, v in point.items()) + ")"
+    return ".".join(at), message
+
+
+def _first_problem(data: dict[str, Any]) -> tuple[tuple[str | int, ...], str] | None:
+    """(path, message) of the suite's first error outside the matrix, or None."""
+    try:
+        RunConfig.model_validate(data)
+    except ValidationError as exc:
+        problem = _problem(exc.errors()[0], RunConfig, data)
+        return problem.at, problem.text()
+    return None
+
+
+def _reference(base: RunConfig, points: list[tuple[dict[str, Any], RunConfig]], source: str) -> str:
+    """The protocol deltas are computed against: ``report.reference``, else the first one run."""
+    protocols = list(dict.fromkeys(config.protocol for _, config in points))
+    wanted = base.report.reference
+    if wanted is None:
+        return protocols[0]
+    spec = _lookup(wanted)
+    if spec is None or spec.name not in protocols:
+        expected = f"expected one of the suite's protocols ({', '.join(protocols)})"
+        raise ConfigError(source, "report.reference", f"{expected}, got {show(wanted)}")
+    return spec.name
