@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -71,8 +72,8 @@ def main() -> None:
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
               help="Override a config key, e.g. --set cluster.nodes=5 (repeatable).")
 @click.option("--seeds", type=click.IntRange(min=1), help="Number of seeds per matrix point.")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Runs executed in parallel processes.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=os.cpu_count() or 1,
+              show_default="all cores", help="Runs executed in parallel processes.")
 @click.option("--no-report", is_flag=True, help="Do not write the report at the end.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table.")
 def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds: int | None,

@@ -49,6 +49,7 @@ class Metrics:
         self.gaps: list[tuple[float, float]] = []
         # time series
         self.series: list[tuple[float, float, float, float, int | None]] = []
+        self._bucket_index = 0
         self._bucket_end = bucket
         self._bucket_count = 0
         self._bucket_lat = array("d")
@@ -118,8 +119,9 @@ class Metrics:
 
     # -- time series ---------------------------------------------------------------------
     def _roll(self, t: float) -> None:
+        """Close every bucket that ends at or before ``t``."""
         while t >= self._bucket_end:
-            start = self._bucket_end - self.bucket
+            start = self._bucket_index * self.bucket
             lat = self._bucket_lat
             if lat:
                 p50, p99 = np.percentile(np.frombuffer(lat, dtype=float), [50, 99]) * 1000
@@ -128,11 +130,12 @@ class Metrics:
             self.series.append((start, self._bucket_count / self.bucket, p50, p99, self.leader_node))
             self._bucket_count = 0
             self._bucket_lat = array("d")
-            self._bucket_end += self.bucket
+            self._bucket_index += 1
+            self._bucket_end = (self._bucket_index + 1) * self.bucket
 
     def finish(self, end: float, fault_windows: list[tuple[float, float]]) -> dict[str, Any]:
         """Close the books at ``end`` and return the metric columns (units in the names)."""
-        self._roll(end - 1e-12 if end > 0 else 0)
+        self._roll(end * (1 + 1e-12))  # the last bucket ends at ``end`` up to rounding
         self._close_lead(end)
         if self._failover_from is not None:  # never recovered: count it up to the end
             start, _ = self._failover_from

@@ -71,7 +71,7 @@ class ResultsWriter:
             "packages": package_versions(),
             "started": now_iso(),
             "finished": None,
-            "suite_config": suite.base.to_dict(),
+            "suite_config": suite.to_dict(),
             "runs": [{"run_id": s.run_id, "seed": s.seed, "params": s.params,
                       "config": s.config.to_dict()} for s in specs],
         }

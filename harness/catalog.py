@@ -1,0 +1,50 @@
+"""What ``distbench list`` prints: everything a suite can name, read from where it is defined."""
+
+from __future__ import annotations
+
+import typing
+
+from pydantic import BaseModel
+
+from harness import config, protocol
+
+
+def _literal(model: type[BaseModel], field: str) -> tuple[str, ...]:
+    return typing.get_args(model.model_fields[field].annotation)
+
+
+def _options(model: type[BaseModel]) -> str:
+    parts = []
+    for name, field in model.model_fields.items():
+        default = field.default
+        parts.append(f"{name}={default!r}" if default is not None else name)
+    return ", ".join(parts)
+
+
+def describe() -> str:
+    lines = ["protocols:"]
+    for name, spec in sorted(protocol.registry().items(), key=lambda kv: (kv[1].kind, kv[0])):
+        opts = _options(spec.options)
+        lines.append(f"  {name:<12} {spec.kind:<13} {spec.description}")
+        if opts:
+            lines.append(f"  {'':<12} {'':<13} options (protocols.{name}.*): {opts}")
+    lines.append("workloads:")
+    for model in config.WORKLOADS:
+        (name,) = _literal(model, "type")
+        doc = (model.__doc__ or "").strip().splitlines()[0]
+        lines.append(f"  {name:<12} {model.kind:<13} {doc}")
+    lines.append("key distributions (workload.distribution.type):")
+    lines.append("  " + ", ".join(_literal(config.KeyDistribution, "type")))
+    lines.append("latency distributions (network.latency.dist):")
+    for model in config.LATENCIES:
+        (name,) = _literal(model, "dist")
+        params = [f for f in model.model_fields if f != "dist"]
+        lines.append(f"  {name:<12} {', '.join(params)}")
+    lines.append("fault rates (faults.*):")
+    for name in ("crash", "partition", "slow"):
+        model = typing.get_args(config.Faults.model_fields[name].annotation)[0]
+        lines.append(f"  {name:<12} {', '.join(model.model_fields)}")
+    lines.append("scheduled fault actions (faults.schedule[].action):")
+    lines.append("  " + ", ".join(config.ACTIONS))
+    lines.append("network faults (network.*): loss, duplicate, latency (jitter reorders), bandwidth, links")
+    return "\n".join(lines)
