@@ -4,8 +4,10 @@ Each node is a single-server FIFO queue. Every input (message, client request, t
 the CPU for ``cpu_per_message + size * cpu_per_byte`` (times the slow-down factor), every output
 for ``cpu_per_send + size * cpu_per_byte``; persists go to a disk that takes ``fsync`` per flush,
 and with group commit every persist issued while a flush is running shares the next one. Outputs
-issued after a persist leave only once it is durable, so a protocol that replies before its
-write is on disk is simply impossible to express.
+issued after a persist -- in the same handler or any later one -- leave only once it is durable
+(as etcd's Ready loop does), so a protocol that replies before its write is on disk is simply
+impossible to express. Observations for the checkers (``applied``, ``became_leader``) obey the
+same rule.
 
 Handlers run when their input arrives, in arrival (= FIFO service) order, and see ``now`` equal
 to their service start, ``max(arrival, busy_until)``; their outputs are stamped with the time the
@@ -52,7 +54,8 @@ class NodeHost(Context):
         self.busy_time = 0.0
         self.fsyncs = 0
         self._t = 0.0      # when the CPU is done with what the running handler has issued so far
-        self._hold = 0.0   # outputs may not leave before this (the last persist's flush)
+        self._hold = 0.0   # no output leaves before this: the end of the last persist's flush
+        self._seen: deque[tuple[float, Callable[..., None], tuple]] = deque()  # held observations
         self.stable: list[Any] = []
         self.pending: deque[tuple[float, Any]] = deque()
         self._disk_end = 0.0
@@ -100,34 +103,54 @@ class NodeHost(Context):
         return self.rng.random()
 
     def became_leader(self, term: int) -> None:
-        self.observer.leader(self.node_id, term, self.now)
+        self._observe(self.observer.leader, term)
 
     def applied(self, index: int, command: Any) -> None:
-        self.observer.applied(self.node_id, index, command, self.now)
+        self._observe(self.observer.applied, index, command)
+
+    def _observe(self, fn: Callable[..., None], *args: Any) -> None:
+        """Observations are outputs too: visible only once every earlier persist is durable,
+        and voided by a crash before that (else a checker could see what no client ever can)."""
+        if self._seen or self._hold > self._t:
+            self._seen.append((self._hold if self._hold > self._t else self._t, fn, args))
+        else:
+            fn(self.node_id, *args, self._t)
+
+    def settle(self, t: float) -> None:
+        """Release the held observations that became visible by ``t``."""
+        seen = self._seen
+        while seen and seen[0][0] <= t:
+            when, fn, args = seen.popleft()
+            fn(self.node_id, *args, when)
 
     # -- inputs ------------------------------------------------------------------------------
     def _run(self, cost: float, handler: Callable[..., None], args: tuple) -> None:
         """Serve one input: queue for the CPU, charge ``cost``, run the replica's handler."""
-        start = self.sim.now if self.sim.now > self.busy_until else self.busy_until
+        now = self.sim.now
+        start = now if now > self.busy_until else self.busy_until
         if self.exponential and cost > 0.0:
             cost = self.cost_rng.expovariate(1.0 / cost)
         self.now = start
         self._t = start + cost * self.slow
-        self._hold = 0.0
-        pending = self.pending
-        while pending and pending[0][0] <= start:
-            self.stable.append(pending.popleft()[1])
+        if self.pending and self.pending[0][0] <= start:
+            self._flush(start)
+        if self._seen and self._seen[0][0] <= start:
+            self.settle(start)
         handler(*args)
         self.busy_time += self._t - start
         self.busy_until = self._t
 
+    def _flush(self, t: float) -> None:
+        """Move the persists whose flush completed by ``t`` to durable storage."""
+        pending, stable = self.pending, self.stable
+        while pending and pending[0][0] <= t:
+            stable.append(pending.popleft()[1])
+
     def _receive(self, src: int, msg: Any) -> None:
-        if not self.alive:
-            return
-        if src < self.n:
-            self._run(self.cpu_message + msg.size * self.cpu_byte, self.replica.on_message, (self, src, msg))
-        else:
-            self._run(self.cpu_message + msg.size * self.cpu_byte, self.replica.on_request, (self, msg))
+        if self.alive:
+            self._run(self.cpu_message + msg.size * self.cpu_byte,
+                      self.replica.on_message if src < self.n else self.replica.on_request,
+                      (self, src, msg) if src < self.n else (self, msg))
 
     def _fire(self, item: tuple[str, int, int]) -> None:
         name, gen, incarnation = item
@@ -144,9 +167,11 @@ class NodeHost(Context):
         now = self.sim.now
         self.alive = False
         self.ends[self.incarnation] = now
-        while self.pending and self.pending[0][0] <= now:
-            self.stable.append(self.pending.popleft()[1])
+        self._flush(now)
         self.pending.clear()
+        self.settle(now)
+        self._seen.clear()
+        self._hold = now
         self.timers.clear()
         self.replica = None
         self._disk_start = self._disk_end = now

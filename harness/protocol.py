@@ -40,7 +40,9 @@ class Context:
 
     def persist(self, record: Any) -> None:
         """Append ``record`` to stable storage. It survives a crash only once its fsync completes;
-        every output issued after this call waits for that fsync (write-ahead discipline)."""
+        every output issued after this call, in this handler or a later one, waits for that fsync
+        (write-ahead discipline). Outputs issued before it (in the same handler) do not: that is
+        how a leader writes to its disk in parallel with its followers."""
         raise NotImplementedError
 
     def reply(self, request: Any, result: Any) -> None:
@@ -57,7 +59,8 @@ class Context:
         raise NotImplementedError
 
     def applied(self, index: int, command: Any) -> None:
-        """This node applied ``command`` (or a no-op, ``None``) at log ``index`` to its state machine."""
+        """This node applied ``command`` (or a no-op, ``None``) at log ``index`` (1-based, the same
+        on every replica) to its state machine."""
         raise NotImplementedError
 
 

@@ -101,6 +101,8 @@ class ConsensusWorld:
 
     def _collect(self) -> dict[str, Any]:
         cfg = self.cfg
+        for host in self.hosts:
+            host.settle(cfg.duration)
         self.history.finish()
         row = self.metrics.finish(cfg.duration, self.nemesis.fault_windows(cfg.duration))
         ops = max(row["ops_committed"], 1)
