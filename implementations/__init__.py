@@ -1,0 +1,3 @@
+"""Built-in protocol implementations. Importing this package registers them all."""
+
+from implementations import raft, multipaxos  # noqa: F401

@@ -1,0 +1,776 @@
+"""Multi-Paxos: a stable leader runs phase 1 once for all future slots, then phase 2 per slot.
+
+Every replica is proposer, acceptor and learner. The protocol is sans-I/O: it acts only through
+the :class:`~harness.protocol.Context` it is handed (see ``harness/protocol.py``).
+
+Ballots
+    One comparable int: ``ballot = round * n + index`` where ``index`` is the node's position in
+    ``nodes`` and ``round >= 1``; ``0`` means "nothing promised". The owner of a ballot is
+    ``nodes[ballot % n]``. A new ballot is this node's smallest one above every ballot it has
+    promised or seen, so no ballot is ever used twice (the candidate persists its own promise
+    before sending a prepare).
+
+Roles
+    FOLLOWER; CANDIDATE (phase 1 in progress, :meth:`MultiPaxosNode.takeover`); LEADER
+    (:meth:`MultiPaxosNode.lead`). Phase 1 covers every slot from the candidate's applied prefix
+    on: promises carry the acceptor's chosen values and its accepted ``(slot, ballot, value)`` at
+    or above that slot. The new leader learns the chosen ones, re-proposes the highest-ballot
+    value of every other reported slot and fills holes with no-ops (value ``None``). An acceptor
+    whose applied prefix is more than one catch-up transfer ahead of a candidate refuses to
+    promise (always safe) and streams it the log instead; the candidate then abandons its
+    candidacy, so nobody takes office having to re-propose a long stretch of the log. The most
+    advanced live replica is never refused, so some replica can always lead.
+
+Messages (sizes: ``Message.HEADER`` + 8 bytes per integer field + the carried requests' sizes)
+    Prepare / Promise / Nack (phase 1 and rejections), Accept / Accepted (phase 2, one slot each,
+    the leader's commit index piggybacked), Heartbeat / HeartbeatAck (leadership, commit index,
+    quorum check), CatchupReq / Catchup (bulk transfer of up to ``batch_size * pipeline`` chosen
+    slots to a lagging replica).
+
+Durable records
+    :class:`PromiseRecord` and :class:`AcceptRecord` (slot, ballot, value, and the commit index
+    that accept carried), each persisted before the promise / accepted reply that depends on it.
+    The leader writes its own acceptance in parallel with its followers, like the Raft replica
+    (Raft thesis 10.2.1): it sends the accepts, then persists, and counts itself at once; whatever
+    could reveal the slot as chosen (a reply, a commit index, a catch-up) is issued after that
+    persist and so waits for its fsync. Chosen-ness has no record of its own: a restarted replica
+    replays its records, re-applies to its fresh state machine every slot it accepted in a ballot
+    whose leader had declared it committed, and fetches the rest by catch-up.
+
+Learning without a per-slot "chosen" broadcast
+    The leader of ballot ``B`` declares "every slot below ``commit`` is chosen" (on accepts and
+    heartbeats). A value accepted at ``(slot, B)`` is then the chosen value, because ``B``'s leader
+    proposes at most one value per slot and any proposal made after a value was chosen equals it.
+    A follower missing such a slot asks the leader for a catch-up (again after two heartbeats
+    without progress), and keeps asking for the next transfer while it is still behind.
+
+Batching and pipelining (the same knobs and meaning as the Raft replica)
+    One slot holds one batch: a tuple of at most ``batch_size`` requests. ``pipeline`` bounds the
+    number of proposed-but-not-yet-chosen slots (a new leader's re-proposals count too). With
+    ``batch_delay == 0`` a batch is proposed as soon as the window has room; otherwise a partial
+    batch is proposed only once the "batch" timer, armed when a request enters an empty queue,
+    has fired (a full batch goes at once). Requests that arrive while the window is full queue and
+    form the next batches. A client retry of a request still queued or in flight is not proposed
+    again (one reply answers both); a retry of an applied one is, and the state machine answers it
+    from its session cache without applying it twice.
+
+Loss
+    Accepts still unanswered after a full heartbeat interval are re-sent on the heartbeat. A
+    follower that answers slots at least three (fewer with a shorter pipeline) beyond the next
+    slot to apply, but not that one, gets its accept re-sent at once (fast retransmit).
+
+Timers: "election" (follower/candidate: start phase 1 after ``election_timeout * (1 + random)``;
+leader: quorum check, stepping down when no majority answered during the last election timeout),
+"heartbeat" (leader) and "batch".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.protocol import Context, Message, Node, Options, ReplicationOptions, register
+from workloads.kv import GET, OK, REDIRECT, KVStateMachine, Reply, Request
+
+INT = 8  # bytes per integer field on the wire and on disk
+HDR = Message.HEADER
+_KV_REQUEST_BASE = 40  # Request.size = 40 + value size for writes (workloads.kv)
+
+FOLLOWER, CANDIDATE, LEADER = 0, 1, 2
+CHOSEN = (1 << 63) - 1  # the "ballot" of a promise entry its acceptor knows is chosen
+
+
+def batch_bytes(value: tuple[Request, ...] | None) -> int:
+    """Bytes of a slot's value: the sum of its requests' sizes (0 for a no-op)."""
+    if value is None:
+        return 0
+    size = 0
+    for r in value:
+        size += r.size
+    return size
+
+
+# -- messages ----------------------------------------------------------------------------------
+class Prepare(Message):
+    """Phase 1a: ``ballot`` for every slot from ``start`` on."""
+
+    __slots__ = ("ballot", "start")
+
+    def __init__(self, ballot: int, start: int):
+        self.ballot = ballot
+        self.start = start
+        self.size = HDR + 2 * INT
+
+
+class Promise(Message):
+    """Phase 1b: ``chosen`` are the values of slots ``start, start+1, ...`` known chosen;
+    ``accepted`` holds ``(slot, ballot, value, value_bytes)`` for the other accepted slots."""
+
+    __slots__ = ("ballot", "start", "chosen", "accepted")
+
+    def __init__(self, ballot: int, start: int, chosen: tuple, accepted: tuple):
+        self.ballot = ballot
+        self.start = start
+        self.chosen = chosen
+        self.accepted = accepted
+        size = HDR + 3 * INT + INT * len(chosen) + 3 * INT * len(accepted)
+        for v in chosen:
+            size += batch_bytes(v)
+        for a in accepted:
+            size += a[3]
+        self.size = size
+
+
+class Nack(Message):
+    """A rejected prepare/accept/heartbeat: the acceptor has promised ``ballot``."""
+
+    __slots__ = ("ballot",)
+
+    def __init__(self, ballot: int):
+        self.ballot = ballot
+        self.size = HDR + INT
+
+
+class Accept(Message):
+    """Phase 2a for one slot, with the leader's commit index (all slots below it are chosen)."""
+
+    __slots__ = ("ballot", "slot", "value", "commit", "vbytes")
+
+    def __init__(self, ballot: int, slot: int, value: tuple | None, commit: int, vbytes: int):
+        self.ballot = ballot
+        self.slot = slot
+        self.value = value
+        self.commit = commit
+        self.vbytes = vbytes
+        self.size = HDR + 3 * INT + vbytes
+
+
+class Accepted(Message):
+    __slots__ = ("ballot", "slot")
+
+    def __init__(self, ballot: int, slot: int):
+        self.ballot = ballot
+        self.slot = slot
+        self.size = HDR + 2 * INT
+
+
+class Heartbeat(Message):
+    __slots__ = ("ballot", "commit")
+
+    def __init__(self, ballot: int, commit: int):
+        self.ballot = ballot
+        self.commit = commit
+        self.size = HDR + 2 * INT
+
+
+class HeartbeatAck(Message):
+    __slots__ = ("ballot",)
+
+    def __init__(self, ballot: int):
+        self.ballot = ballot
+        self.size = HDR + INT
+
+
+class CatchupReq(Message):
+    """A lagging replica asks for the chosen values of slots ``start, start+1, ...``."""
+
+    __slots__ = ("start",)
+
+    def __init__(self, start: int):
+        self.start = start
+        self.size = HDR + INT
+
+
+class Catchup(Message):
+    """Chosen ``values`` of slots ``start, start+1, ...``; the sender's ``commit`` and, if it
+    leads, its ``ballot`` (else -1)."""
+
+    __slots__ = ("ballot", "start", "values", "commit")
+
+    def __init__(self, ballot: int, start: int, values: tuple, commit: int):
+        self.ballot = ballot
+        self.start = start
+        self.values = values
+        self.commit = commit
+        size = HDR + 3 * INT + INT * len(values)
+        for v in values:
+            size += batch_bytes(v)
+        self.size = size
+
+
+# -- durable records ---------------------------------------------------------------------------
+class PromiseRecord:
+    __slots__ = ("ballot", "size")
+
+    def __init__(self, ballot: int):
+        self.ballot = ballot
+        self.size = INT
+
+    def __repr__(self) -> str:
+        return f"PromiseRecord({self.ballot})"
+
+
+class AcceptRecord:
+    """``value`` accepted at ``(slot, ballot)``; ``commit`` is what the leader of ``ballot``
+    declared chosen when it sent the accept (every slot below it), so that a restarted replica
+    can relearn most of the chosen prefix from its own disk."""
+
+    __slots__ = ("slot", "ballot", "value", "vbytes", "commit", "size")
+
+    def __init__(self, slot: int, ballot: int, value: tuple | None, vbytes: int, commit: int):
+        self.slot = slot
+        self.ballot = ballot
+        self.value = value
+        self.vbytes = vbytes
+        self.commit = commit
+        self.size = 3 * INT + vbytes
+
+    def __repr__(self) -> str:
+        return (f"AcceptRecord(slot={self.slot}, ballot={self.ballot}, {self.value!r}, "
+                f"commit={self.commit})")
+
+
+class MultiPaxosOptions(Options):
+    """Multi-Paxos has no options of its own: batching, pipelining and timeouts are the shared
+    ``ReplicationOptions``; catch-up transfers up to ``batch_size * pipeline`` slots per message."""
+
+
+@register("multipaxos", kind="consensus", options=MultiPaxosOptions)
+class MultiPaxosNode(Node):
+    """Multi-Paxos with a stable leader, batching, pipelining, catch-up and no-op hole filling."""
+
+    def __init__(self, node_id: int, nodes: tuple[int, ...], replication: ReplicationOptions,
+                 options: MultiPaxosOptions, state_machine: KVStateMachine):
+        self.node_id = node_id
+        self.nodes = tuple(nodes)
+        self.n = len(self.nodes)
+        self.index = self.nodes.index(node_id)
+        self.majority = self.n // 2 + 1
+        self.bits = {p: 1 << i for i, p in enumerate(self.nodes)}
+        self.bit = self.bits[node_id]
+        self.peers = tuple(p for p in self.nodes if p != node_id)
+        self.peer_bits = tuple((p, self.bits[p]) for p in self.peers)
+        self.options = options
+        self.batch_size = max(1, replication.batch_size)
+        self.batch_delay = replication.batch_delay
+        self.pipeline = max(1, replication.pipeline)
+        self.election_timeout = replication.election_timeout
+        self.heartbeat = replication.heartbeat
+        self.catchup_max = self.batch_size * self.pipeline
+        # Fast retransmit once a follower has answered this many later slots (or fewer when
+        # the pipeline is too short) but not the next slot to apply.
+        self.fast_gap = max(1, min(3, self.pipeline - 1))
+        self.sm = state_machine
+        self._dispatch = {
+            Accept: self.on_accept, Accepted: self.on_accepted, Heartbeat: self.on_heartbeat,
+            HeartbeatAck: self.on_heartbeat_ack, Prepare: self.on_prepare,
+            Promise: self.on_promise, Nack: self.on_nack, CatchupReq: self.on_catchup_req,
+            Catchup: self.on_catchup,
+        }
+        self._reset()
+
+    def _reset(self) -> None:
+        # acceptor
+        self.promised = 0
+        self.accepted: dict[int, tuple[int, Any, int]] = {}  # slot -> (ballot, value, bytes), unapplied
+        # learner
+        self.log: list[Any] = []  # chosen values of slots 0..len-1, all applied
+        self.chosen: dict[int, Any] = {}  # chosen values above the applied prefix
+        self.applied_count = 0  # running index over applied commands (a no-op counts one)
+        self.value_bytes: dict[int, int] = {}  # key -> size of its current value (GET replies)
+        self.lc_commit = 0  # last commit index declared by a leader ...
+        self.lc_ballot = -1  # ... and that leader's ballot
+        self.cu_slot = -1  # slot of the last catch-up request, and heartbeats since it was sent
+        self.cu_wait = 0
+        # proposer
+        self.role = FOLLOWER
+        self.max_seen = 0  # highest ballot seen in a refused or abandoned prepare
+        self.pre_promised = 0  # promised before the current candidacy
+        self.ballot = 0
+        self.leader_hint: int | None = None
+        self.next_slot = 0
+        self.proposals: dict[int, list] = {}  # slot -> [value, ack mask, tick, bytes, resent mask]
+        self.mine: set[int] = set()  # slots holding requests this leader must answer
+        self.pending: set[int] = set()  # uids of requests queued or in those slots
+        self.queue: list[Request] = []
+        self.batch_armed = False
+        self.batch_due = False
+        self.tick = 0
+        self.heard = 0  # mask of nodes heard in the current quorum-check period
+        self.p1_mask = 0
+        self.p1_chosen: dict[int, Any] = {}
+        self.p1_acc: dict[int, tuple[int, Any, int]] = {}
+
+    # -- inputs ----------------------------------------------------------------------------
+    def start(self, ctx: Context, stable: list[Any]) -> None:
+        self._reset()
+        acc = self.accepted
+        promised = 0
+        commits: dict[int, int] = {}  # ballot -> highest commit index its leader declared
+        for rec in stable:
+            b = rec.ballot
+            if rec.__class__ is AcceptRecord:
+                acc[rec.slot] = (b, rec.value, rec.vbytes)
+                if rec.commit > commits.get(b, 0):
+                    commits[b] = rec.commit
+            if b > promised:
+                promised = b
+        self.promised = promised
+        # Relearn the chosen prefix from disk: a value accepted at (slot, b) is chosen if the
+        # leader of b declared the slot committed. The rest comes from the leader (catch-up).
+        s = 0
+        while (e := acc.get(s)) is not None and s < commits.get(e[0], 0):
+            self._apply_slot(ctx, s, e[1])
+            s += 1
+        chosen = self.chosen  # known chosen beyond a gap: applied once the gap is filled
+        for slot, e in acc.items():
+            if slot < commits.get(e[0], 0):
+                chosen[slot] = e[1]
+        ctx.set_timer("election", self.election_timeout * (1.0 + ctx.random()))
+
+    def on_message(self, ctx: Context, src: int, msg: Any) -> None:
+        self._dispatch[msg.__class__](ctx, src, msg)
+
+    def on_timer(self, ctx: Context, name: str) -> None:
+        if name == "heartbeat":
+            if self.role == LEADER:
+                self._heartbeat(ctx)
+        elif name == "election":
+            if self.role == LEADER:
+                self._quorum_check(ctx)
+            else:
+                self.takeover(ctx)
+        elif name == "batch":
+            self.batch_armed = False
+            if self.role == LEADER:
+                self.batch_due = True
+                self._maybe_propose(ctx)
+
+    def on_request(self, ctx: Context, request: Request) -> None:
+        if self.role != LEADER:
+            ctx.reply(request, Reply(request, REDIRECT, None, self.leader_hint))
+            return
+        pending = self.pending
+        uid = request.uid
+        if uid in pending:
+            return  # a client retry of a request already queued or proposed: its reply will come
+        pending.add(uid)
+        self.queue.append(request)
+        self._maybe_propose(ctx)
+
+    # -- phase 1 ---------------------------------------------------------------------------
+    def new_ballot(self, ctx: Context) -> int:
+        """Become a candidate with this node's smallest ballot above everything promised,
+        promised (durably) to itself."""
+        n = self.n
+        top = self.promised if self.promised > self.max_seen else self.max_seen
+        b = (top // n + 1) * n + self.index
+        self._abdicate(ctx)
+        self.pre_promised = self.promised
+        self.role = CANDIDATE
+        self.ballot = self.promised = b
+        self.leader_hint = None
+        ctx.persist(PromiseRecord(b))
+        self.p1_mask = self.bit
+        self.p1_chosen = {}
+        self.p1_acc = {}
+        return b
+
+    def takeover(self, ctx: Context) -> None:
+        """Phase 1 for every slot from the applied prefix on, with a fresh higher ballot. The
+        leader takes office in :meth:`lead` once a majority (itself included) has promised."""
+        b = self.new_ballot(ctx)
+        start = len(self.log)
+        # Our own promise: what we know chosen and what we accepted.
+        self.p1_chosen.update(self.chosen)
+        self._merge(start, (), tuple((s, e[0], e[1], e[2]) for s, e in self.accepted.items()
+                                     if s >= start))
+        msg = Prepare(b, start)
+        for p in self.peers:
+            ctx.send(p, msg)
+        ctx.set_timer("election", self.election_timeout * (1.0 + ctx.random()))
+        if self.majority == 1:
+            self.lead(ctx)
+
+    def on_prepare(self, ctx: Context, src: int, m: Prepare) -> None:
+        b = m.ballot
+        if b < self.promised:
+            ctx.send(src, Nack(self.promised))
+            return
+        start = m.start
+        log = self.log
+        if len(log) - start > self.catchup_max:
+            # The candidate lags by more than one catch-up transfer: phase 1 would have to ship
+            # it all those chosen values. Refuse (never unsafe) and stream it the log instead;
+            # it can lead once it is close enough (the most advanced live node always can).
+            if b > self.max_seen:
+                self.max_seen = b
+            ctx.send(src, Catchup(self.ballot if self.role == LEADER else -1, start,
+                                  tuple(log[start:start + self.catchup_max]), len(log)))
+            return
+        if b > self.promised:
+            self.promised = b
+            if self.role != FOLLOWER:
+                self._step_down(ctx, src)
+            ctx.persist(PromiseRecord(b))
+        self.leader_hint = src
+        ctx.set_timer("election", self.election_timeout * (1.0 + ctx.random()))
+        chosen = tuple(log[start:]) if start < len(log) else ()
+        accepted = [(s, e[0], e[1], e[2]) for s, e in self.accepted.items() if s >= start]
+        if self.chosen:  # known chosen above a gap (after a restart, or an ex-leader's)
+            accepted += [(s, CHOSEN, v, batch_bytes(v)) for s, v in self.chosen.items() if s >= start]
+        ctx.send(src, Promise(b, start, chosen, tuple(accepted)))
+
+    def _merge(self, start: int, chosen: tuple, accepted: tuple) -> None:
+        pc = self.p1_chosen
+        for i, v in enumerate(chosen):
+            pc[start + i] = v
+        pa = self.p1_acc
+        for a in accepted:
+            if a[1] == CHOSEN:
+                pc[a[0]] = a[2]
+                continue
+            e = pa.get(a[0])
+            if e is None or a[1] > e[0]:
+                pa[a[0]] = (a[1], a[2], a[3])
+
+    def on_promise(self, ctx: Context, src: int, m: Promise) -> None:
+        if m.ballot != self.ballot or self.role != CANDIDATE:
+            return
+        bit = self.bits[src]
+        if self.p1_mask & bit:
+            return
+        self.p1_mask |= bit
+        self._merge(m.start, m.chosen, m.accepted)
+        if self.p1_mask.bit_count() >= self.majority:
+            self.lead(ctx)
+
+    def lead(self, ctx: Context) -> None:
+        """Take office: learn the reported chosen values, re-propose the highest-ballot value
+        of every other reported slot, fill holes with no-ops, then serve clients."""
+        self.role = LEADER
+        self.leader_hint = self.node_id
+        ctx.became_leader(self.ballot)
+        chosen = self.chosen
+        base = len(self.log)
+        top = base - 1
+        for s, v in self.p1_chosen.items():
+            if s >= base:
+                chosen[s] = v
+                if s > top:
+                    top = s
+        acc = self.p1_acc
+        for s in acc:
+            if s > top:
+                top = s
+        self.p1_chosen, self.p1_acc = {}, {}
+        self._apply_chosen(ctx)
+        self.next_slot = top + 1
+        self.heard = self.p1_mask
+        self.tick = 0
+        for s in range(len(self.log), top + 1):
+            if s in chosen:
+                continue
+            e = acc.get(s)
+            if e is None:
+                self._send_accept(ctx, s, None, 0)  # a hole: no-op
+            else:
+                self._send_accept(ctx, s, e[1], e[2])
+        msg = Heartbeat(self.ballot, len(self.log))
+        for p in self.peers:
+            ctx.send(p, msg)
+        ctx.set_timer("heartbeat", self.heartbeat)
+        ctx.set_timer("election", self.election_timeout)
+        self._maybe_propose(ctx)
+
+    def on_nack(self, ctx: Context, src: int, m: Nack) -> None:
+        if m.ballot > self.promised:
+            self.promised = m.ballot
+            owner = self.nodes[m.ballot % self.n]
+            self.leader_hint = owner
+            if self.role != FOLLOWER:
+                self._step_down(ctx, owner)
+
+    # -- phase 2 (leader) ------------------------------------------------------------------
+    def _maybe_propose(self, ctx: Context) -> None:
+        """Propose queued requests as batches while the pipeline window has room. A partial
+        batch waits for the "batch" timer (armed when the queue becomes non-empty) if
+        ``batch_delay > 0``."""
+        q = self.queue
+        props = self.proposals
+        bs = self.batch_size
+        while q and len(props) < self.pipeline and self.role == LEADER:
+            if len(q) <= bs:
+                if len(q) < bs and self.batch_delay > 0 and not self.batch_due:
+                    break
+                batch = tuple(q)
+                q.clear()
+            else:
+                batch = tuple(q[:bs])
+                del q[:bs]
+            self.batch_due = False
+            slot = self.next_slot
+            self.next_slot = slot + 1
+            self.mine.add(slot)
+            self._send_accept(ctx, slot, batch, batch_bytes(batch))
+        if q:
+            if self.batch_delay > 0 and not self.batch_armed and not self.batch_due:
+                self.batch_armed = True
+                ctx.set_timer("batch", self.batch_delay)
+        elif self.batch_armed:
+            self.batch_armed = False
+            ctx.cancel_timer("batch")
+
+    def _send_accept(self, ctx: Context, slot: int, value: Any, vbytes: int) -> None:
+        b = self.ballot
+        msg = Accept(b, slot, value, len(self.log), vbytes)
+        for p in self.peers:
+            ctx.send(p, msg)
+        # Parallel write: the accepts leave before our own acceptance is persisted, and we count
+        # ourselves at once. Every output that could reveal the slot as chosen (a reply, a
+        # commit index, a catch-up) is issued after this persist and so waits for its fsync.
+        ctx.persist(AcceptRecord(slot, b, value, vbytes, msg.commit))
+        self.accepted[slot] = (b, value, vbytes)
+        self.proposals[slot] = [value, self.bit, self.tick, vbytes, 0]
+        if self.majority == 1:
+            self._chosen(ctx, slot)
+
+    def on_accepted(self, ctx: Context, src: int, m: Accepted) -> None:
+        if m.ballot != self.ballot:
+            return
+        bit = self.bits[src]
+        self.heard |= bit
+        props = self.proposals
+        slot = m.slot
+        p = props.get(slot)
+        if p is None or p[1] & bit:
+            return
+        mask = p[1] = p[1] | bit
+        if mask.bit_count() >= self.majority and self.role == LEADER:
+            self._chosen(ctx, slot)
+        # Fast retransmit (like TCP's third duplicate ack): the follower answered slots well
+        # after the one every reply waits for (the next to apply) but not that one, so its
+        # accept or answer was probably lost. Resend it once rather than stall the log until
+        # the heartbeat retransmission.
+        head = len(self.log)
+        if slot >= head + self.fast_gap:
+            hp = props.get(head)
+            if hp is not None and not (hp[1] | hp[4]) & bit:
+                hp[4] |= bit
+                ctx.send(src, Accept(self.ballot, head, hp[0], head, hp[3]))
+
+    def _chosen(self, ctx: Context, slot: int) -> None:
+        self.chosen[slot] = self.proposals.pop(slot)[0]
+        if slot == len(self.log):
+            self._apply_chosen(ctx)
+        if self.queue:
+            self._maybe_propose(ctx)
+
+    def _heartbeat(self, ctx: Context) -> None:
+        self.tick = tick = self.tick + 1
+        b = self.ballot
+        commit = len(self.log)
+        msg = Heartbeat(b, commit)
+        for p in self.peers:
+            ctx.send(p, msg)
+        # Retransmit accepts that have waited a full heartbeat interval (lost messages).
+        for slot, p in self.proposals.items():
+            if p[2] < tick - 1:
+                p[2] = tick - 1
+                acc = Accept(b, slot, p[0], commit, p[3])
+                mask = p[1]
+                for peer, bit in self.peer_bits:
+                    if not mask & bit:
+                        ctx.send(peer, acc)
+        ctx.set_timer("heartbeat", self.heartbeat)
+
+    def on_heartbeat_ack(self, ctx: Context, src: int, m: HeartbeatAck) -> None:
+        if m.ballot == self.ballot:
+            self.heard |= self.bits[src]
+
+    def _quorum_check(self, ctx: Context) -> None:
+        if (self.heard | self.bit).bit_count() < self.majority:
+            self._step_down(ctx, None)
+            return
+        self.heard = 0
+        ctx.set_timer("election", self.election_timeout)
+
+    def _abdicate(self, ctx: Context) -> None:
+        """Forget proposer state; queued (never proposed) requests are redirected."""
+        if self.role == LEADER:
+            ctx.cancel_timer("heartbeat")
+            if self.batch_armed:
+                ctx.cancel_timer("batch")
+        self.role = FOLLOWER
+        self.proposals.clear()
+        self.mine.clear()
+        self.pending.clear()
+        self.batch_armed = self.batch_due = False
+        self.p1_chosen, self.p1_acc = {}, {}
+        if self.queue:
+            hint = self.leader_hint if self.leader_hint != self.node_id else None
+            for r in self.queue:
+                ctx.reply(r, Reply(r, REDIRECT, None, hint))
+            self.queue.clear()
+
+    def _step_down(self, ctx: Context, hint: int | None) -> None:
+        self.leader_hint = hint
+        self._abdicate(ctx)
+        ctx.set_timer("election", self.election_timeout * (1.0 + ctx.random()))
+
+    # -- phase 2 (acceptor) and learning ---------------------------------------------------
+    def on_accept(self, ctx: Context, src: int, m: Accept) -> None:
+        b = m.ballot
+        if b < self.promised:
+            ctx.send(src, Nack(self.promised))
+            return
+        if b > self.promised:
+            self.promised = b
+            if self.role != FOLLOWER:
+                self._step_down(ctx, src)
+            self.leader_hint = src
+        slot = m.slot
+        if slot >= len(self.log):
+            e = self.accepted.get(slot)
+            if e is None or e[0] != b:  # not a retransmission of what we already hold
+                ctx.persist(AcceptRecord(slot, b, m.value, m.vbytes, m.commit))
+                self.accepted[slot] = (b, m.value, m.vbytes)
+        # else: already chosen and applied here; the proposal equals the chosen value.
+        ctx.send(src, Accepted(b, slot))
+        if m.commit > len(self.log):
+            self.lc_commit = m.commit
+            self.lc_ballot = b
+            self._learn(ctx, src, False)
+
+    def on_heartbeat(self, ctx: Context, src: int, m: Heartbeat) -> None:
+        b = m.ballot
+        if b < self.promised:
+            ctx.send(src, Nack(self.promised))
+            return
+        if b > self.promised:
+            self.promised = b
+            if self.role != FOLLOWER:
+                self._step_down(ctx, src)
+        self.leader_hint = src
+        ctx.set_timer("election", self.election_timeout * (1.0 + ctx.random()))
+        ctx.send(src, HeartbeatAck(b))
+        if m.commit > len(self.log):
+            self.lc_commit = m.commit
+            self.lc_ballot = b
+            self._learn(ctx, src, True)
+
+    def _learn(self, ctx: Context, src: int, retry: bool) -> None:
+        """Apply slots below the leader's commit whose value is known; ask for the rest."""
+        commit = self.lc_commit
+        ballot = self.lc_ballot
+        acc = self.accepted
+        chosen = self.chosen
+        s = len(self.log)
+        while s < commit:
+            if chosen and s in chosen:
+                v = chosen.pop(s)
+            else:
+                e = acc.get(s)
+                if e is None or e[0] != ballot:
+                    break
+                v = e[1]
+            self._apply_slot(ctx, s, v)
+            s += 1
+        else:
+            return
+        if s != self.cu_slot:
+            self.cu_slot = s
+            self.cu_wait = 0
+            ctx.send(src, CatchupReq(s))
+        elif retry:
+            self.cu_wait += 1
+            if self.cu_wait >= 2:  # no progress for two heartbeats: the transfer was lost
+                self.cu_wait = 0
+                ctx.send(src, CatchupReq(s))
+
+    def on_catchup_req(self, ctx: Context, src: int, m: CatchupReq) -> None:
+        log = self.log
+        start = m.start
+        if start >= len(log):
+            return
+        values = tuple(log[start:start + self.catchup_max])
+        ctx.send(src, Catchup(self.ballot if self.role == LEADER else -1, start, values, len(log)))
+
+    def on_catchup(self, ctx: Context, src: int, m: Catchup) -> None:
+        if self.role != FOLLOWER:
+            if self.role == LEADER:
+                return  # a leader learns every slot from its own proposals and phase 1
+            # A refused prepare: someone is far ahead. Do not take office with a long stretch
+            # of the log to re-propose; catch up and let that node (or us, later) lead. The
+            # abandoned ballot will never propose, so its promise to ourselves is void: keep
+            # following the current leader instead of rejecting it (never reuse the ballot).
+            if self.ballot > self.max_seen:
+                self.max_seen = self.ballot
+            self.promised = self.pre_promised
+            self._step_down(ctx, None)
+        log = self.log
+        chosen = self.chosen
+        before = len(log)
+        s = m.start
+        for v in m.values:
+            if s == len(log):
+                if chosen:
+                    chosen.pop(s, None)
+                self._apply_slot(ctx, s, v)
+            s += 1
+        if len(log) == before:
+            return  # stale or duplicate transfer
+        if m.ballot == self.lc_ballot and m.commit > self.lc_commit:
+            self.lc_commit = m.commit
+        if self.lc_commit > len(log):
+            self._learn(ctx, src, False)  # applies what it can, asks for the next gap
+        if m.commit > len(log) and self.cu_slot != len(log):  # the sender has more: stream on
+            self.cu_slot = len(log)
+            self.cu_wait = 0
+            ctx.send(src, CatchupReq(len(log)))
+
+    # -- applying --------------------------------------------------------------------------
+    def _apply_chosen(self, ctx: Context) -> None:
+        chosen = self.chosen
+        s = len(self.log)
+        while s in chosen:
+            self._apply_slot(ctx, s, chosen.pop(s))
+            s += 1
+
+    def _apply_slot(self, ctx: Context, slot: int, value: Any) -> None:
+        """Apply one chosen slot. Applied indices are 1-based and run over commands (a no-op
+        slot counts one), so equal chosen sequences give equal (index, command) pairs."""
+        self.log.append(value)
+        self.accepted.pop(slot, None)
+        i = self.applied_count
+        if value is None:
+            self.applied_count = i + 1
+            ctx.applied(i + 1, None)
+            return
+        apply = self.sm.apply
+        applied = ctx.applied
+        data = self.sm.data
+        vb = self.value_bytes
+        mine = self.mine
+        if slot in mine:
+            mine.discard(slot)
+            reply = ctx.reply
+            pending = self.pending
+            for r in value:
+                pending.discard(r.uid)
+                res = apply(r)
+                i += 1
+                applied(i, r)
+                if r.op == GET:
+                    reply(r, Reply(r, OK, res, None, vb.get(r.key, 0)))
+                else:
+                    if data.get(r.key) == r.value:
+                        vb[r.key] = r.size - _KV_REQUEST_BASE
+                    reply(r, Reply(r, OK, res))
+        else:
+            for r in value:
+                apply(r)
+                i += 1
+                applied(i, r)
+                if r.op != GET and data.get(r.key) == r.value:
+                    vb[r.key] = r.size - _KV_REQUEST_BASE
+        self.applied_count = i
