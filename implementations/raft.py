@@ -1,0 +1,848 @@
+"""Raft (Ongaro & Ousterhout, 2014; Ongaro's thesis, 2014) as a sans-I/O replica.
+
+Everything the node does goes through the :class:`~harness.protocol.Context`; it owns no clock,
+socket or random stream. The hot paths (``AppendEntries`` on followers, ``AppendReply`` on the
+leader, batch proposal) avoid per-message allocations beyond the message itself and never scan the
+log.
+
+Design notes
+------------
+Log
+    Two parallel lists indexed from 1 with a sentinel at 0: ``terms[i]`` and ``cmds[i]`` (the client
+    :class:`~workloads.kv.Request` itself, or ``None`` for a leader's no-op). Log terms are
+    non-decreasing, so "first index of term t" and "last index of term t" are binary searches.
+
+Stable records (``ctx.persist``), replayed in order by :meth:`RaftNode.start`
+    ``("term", term, voted_for)``
+        currentTerm / votedFor changed; persisted before any vote or reply that depends on it.
+    ``("append", first, terms, cmds)``
+        the log becomes ``log[:first] + entries``: an append that also truncates a conflicting
+        suffix (so no separate truncate record is needed). Followers persist before acknowledging.
+
+Leader writes in parallel with its followers (Raft thesis 10.2.1)
+    A new batch is sent to the followers *before* the leader persists it, and the leader counts
+    itself as holding the batch as soon as it has called ``persist``. This relies on the contract
+    of ``Context.persist``: every output issued after a persist -- in the same handler or a later
+    one -- waits for its fsync, so a client reply or a commit index that reveals the commitment
+    only leaves once the leader's copy is durable. (Followers rely on it too: a heartbeat
+    acknowledged in a later handler covers entries persisted by an earlier one.)
+
+Messages
+    :class:`RequestVote` / :class:`Vote` (also used for pre-votes, ``prevote=True``),
+    :class:`AppendEntries` / :class:`AppendReply`. ``size`` is ``Message.HEADER`` (which covers
+    the fixed fields) plus, for ``AppendEntries``, the sum of the carried requests' sizes.
+
+Replication: per-follower progress like etcd-io/raft
+    *replicate* -- the leader streams every new batch to the follower as one ``AppendEntries`` and
+    advances ``next_index`` optimistically. *probe* (after a rejection) -- one catch-up
+    ``AppendEntries`` in flight carrying up to ``batch_size * pipeline`` entries from
+    ``next_index``; the next one goes when it is acknowledged, and the catch-up that reaches the
+    end of the log puts the follower back in *replicate*. A heartbeat re-sends the catch-up in
+    case it was lost. A rejection carries a conflict hint (the follower's term at ``prevLogIndex``
+    and the first index of that term, or its last index + 1 when its log is too short) and the
+    leader jumps ``next_index`` past a whole conflicting term at a time. A new leader sends its
+    no-op to every follower as such a catch-up.
+
+    The simulated network reorders (jitter), so a streamed batch may overtake the previous one.
+    A follower holds such a batch (at most ``pipeline`` of them, for gaps no larger than two
+    catch-ups) instead of rejecting it, and acknowledges everything at once when the gap fills.
+    Probes, catch-ups and heartbeats are never held: if a held batch's predecessor was lost, the
+    next heartbeat is rejected and the leader probes.
+
+Batching and pipelining (``ReplicationOptions``; same semantics as the Multi-Paxos replica)
+    Client commands wait in a queue. A *batch* of at most ``batch_size`` commands is proposed
+    (appended and sent) while fewer than ``pipeline`` proposed batches are uncommitted. With
+    ``batch_delay == 0`` whatever is queued is proposed as soon as the window has room. With
+    ``batch_delay > 0`` a partial batch is proposed only once the "batch" timer -- armed when a
+    command enters an empty queue -- has fired (a full batch goes at once). While the window is
+    full, commands accumulate and form the next batches (natural batching). The leader's no-op
+    does not count against the window.
+
+Commit rule
+    The leader counts replicas only for entries of its current term (:meth:`RaftNode._can_commit`);
+    it appends a no-op when elected so that earlier entries commit promptly.
+
+Reads
+    ``read="log"``: GETs are ordinary log commands. ``read="readindex"``: a GET waits until the
+    leader has committed an entry of its term, then joins the next *read round*: the leader records
+    ``commitIndex`` as the read index, confirms its leadership by a heartbeat round (every
+    ``AppendEntries`` carries a round id that replies echo; a majority of acks from the current
+    term confirms), waits until ``lastApplied >= readIndex`` and answers from the state machine.
+    Reads arriving while a round is in flight are batched into the next round.
+
+Liveness helpers
+    Randomized election timeouts in [T, 2T); a follower's election timer is re-armed lazily (on
+    firing it checks the time of the last valid leader contact), which saves a timer operation
+    per ``AppendEntries``. Optional pre-vote (``RaftOptions.prevote``): a node first asks whether a
+    majority would vote for it at ``term + 1`` without changing anyone's term; a server refuses a
+    pre-vote while it has heard from a leader within the election timeout. Check quorum: a leader
+    that has not heard from a majority during an election timeout steps down, so clients get
+    redirected to the new leader instead of waiting on a deposed one.
+
+Client replies
+    Only the leader answers, when it applies an entry it appended in its current term. A request
+    already queued or in the log uncommitted in the current term is not appended again when
+    retried to the same leader (its reply is on its way); retries elsewhere are appended again and
+    the state machine's session table makes the duplicate a no-op. Commands still queued, and
+    reads still pending, when the leader steps down are answered REDIRECT (they never executed);
+    entries already in the log are left to the client's retry.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections import deque
+from typing import Any, Literal
+
+from pydantic import Field
+
+from harness.protocol import Context, Message, Node, Options, ReplicationOptions, register
+from workloads.kv import GET, OK, REDIRECT, KVStateMachine, Reply, Request
+
+assert GET == 0  # the apply loop tests `cmd.op` for "is a write"
+
+__all__ = ["RaftOptions", "RaftNode", "RequestVote", "Vote", "AppendEntries", "AppendReply"]
+
+FOLLOWER, PRECANDIDATE, CANDIDATE, LEADER = 0, 1, 2, 3
+ROLE_NAMES = ("follower", "precandidate", "candidate", "leader")
+
+_HEADER = Message.HEADER
+_REQUEST_BASE = 40  # workloads.kv.Request.size = 40 + value_size for writes
+
+
+class RaftOptions(Options):
+    """Raft's own options (the ``protocols.raft:`` section of a suite)."""
+
+    read: Literal["log", "readindex"] = Field(
+        "log",
+        description="How GETs are served: 'log' replicates them like writes; 'readindex' serves "
+                    "them from the leader's state machine after a heartbeat round confirms "
+                    "leadership (Raft thesis 6.4).")
+    prevote: bool = Field(
+        False,
+        description="Pre-vote phase before an election (thesis 9.6): a node whose pre-vote fails "
+                    "does not bump its term, so a partitioned node cannot disrupt the leader when "
+                    "it rejoins.")
+
+
+# -- messages ------------------------------------------------------------------------------------
+
+class RequestVote(Message):
+    """RequestVote (or a pre-vote, asking for ``term`` without anyone adopting it)."""
+
+    __slots__ = ("term", "last_index", "last_term", "prevote")
+
+    def __init__(self, term: int, last_index: int, last_term: int, prevote: bool):
+        self.term = term
+        self.last_index = last_index
+        self.last_term = last_term
+        self.prevote = prevote
+        self.size = _HEADER
+
+    def __repr__(self) -> str:
+        kind = "PreVote" if self.prevote else "RequestVote"
+        return f"{kind}(t={self.term} last={self.last_index}@{self.last_term})"
+
+
+class Vote(Message):
+    """Answer to :class:`RequestVote`; ``term`` is the voter's term (or the pre-vote's term when
+    a pre-vote is granted)."""
+
+    __slots__ = ("term", "granted", "prevote")
+
+    def __init__(self, term: int, granted: bool, prevote: bool):
+        self.term = term
+        self.granted = granted
+        self.prevote = prevote
+        self.size = _HEADER
+
+    def __repr__(self) -> str:
+        kind = "PreVote" if self.prevote else "Vote"
+        return f"{kind}(t={self.term} {'yes' if self.granted else 'no'})"
+
+
+class AppendEntries(Message):
+    """Entries ``prev_index + 1 ..`` with their ``terms`` and ``cmds`` (shared, never mutated),
+    the leader's ``commit`` index and its read-round id ``rid``. ``stream`` marks a batch streamed
+    to a follower in the replicate state (it may be overtaken by the next one); probes, catch-ups
+    and heartbeats want an immediate answer."""
+
+    __slots__ = ("term", "prev_index", "prev_term", "terms", "cmds", "commit", "rid", "stream")
+
+    def __init__(self, term: int, prev_index: int, prev_term: int, terms: list, cmds: list,
+                 commit: int, rid: int, size: int, stream: bool = False):
+        self.term = term
+        self.prev_index = prev_index
+        self.prev_term = prev_term
+        self.terms = terms
+        self.cmds = cmds
+        self.commit = commit
+        self.rid = rid
+        self.size = size
+        self.stream = stream
+
+    def __repr__(self) -> str:
+        return (f"AppendEntries(t={self.term} prev={self.prev_index}@{self.prev_term} "
+                f"n={len(self.terms)} commit={self.commit})")
+
+
+class AppendReply(Message):
+    """Success: ``index`` is the follower's last index known to match the leader. Rejection:
+    ``index`` is the rejected ``prev_index``; ``hint_term`` is the follower's term at it (0 when
+    its log is too short) and ``hint_index`` the first index of that term (or its last index + 1).
+    ``rid`` echoes the request's read-round id."""
+
+    __slots__ = ("term", "success", "index", "hint_term", "hint_index", "rid")
+
+    def __init__(self, term: int, success: bool, index: int, hint_term: int, hint_index: int,
+                 rid: int):
+        self.term = term
+        self.success = success
+        self.index = index
+        self.hint_term = hint_term
+        self.hint_index = hint_index
+        self.rid = rid
+        self.size = _HEADER
+
+    def __repr__(self) -> str:
+        if self.success:
+            return f"AppendReply(t={self.term} ok index={self.index})"
+        return (f"AppendReply(t={self.term} reject prev={self.index} "
+                f"hint={self.hint_index}@{self.hint_term})")
+
+
+# -- the replica ---------------------------------------------------------------------------------
+
+@register("raft", kind="consensus", options=RaftOptions,
+          description="Raft: leader election, log replication, ReadIndex reads, optional pre-vote")
+class RaftNode(Node):
+    """A Raft replica driving a :class:`~workloads.kv.KVStateMachine`."""
+
+    __slots__ = (
+        # configuration
+        "id", "nodes", "peers", "quorum", "et", "hb", "batch_size", "batch_delay", "pipeline",
+        "catchup", "readindex", "prevote", "sm",
+        # persistent state (mirrored in stable records)
+        "term", "voted_for", "terms", "cmds",
+        # volatile state
+        "role", "leader", "commit", "applied", "heard", "timeout", "votes", "vsize", "stash",
+        "stash_gap",
+        # leader state
+        "term_start", "next", "match", "probing", "active", "queue", "pending", "batch_ends",
+        "batch_armed", "batch_due", "rid", "read_rid", "read_index", "read_acks", "read_batch",
+        "read_wait", "read_ready",
+    )
+
+    def __init__(self, node_id: int, nodes: tuple[int, ...], replication: ReplicationOptions,
+                 options: RaftOptions, state_machine: KVStateMachine):
+        self.id = node_id
+        self.nodes = tuple(nodes)
+        self.peers = tuple(p for p in self.nodes if p != node_id)
+        self.quorum = len(self.nodes) // 2 + 1
+        self.et = replication.election_timeout
+        self.hb = replication.heartbeat
+        self.batch_size = max(1, replication.batch_size)
+        self.batch_delay = replication.batch_delay
+        self.pipeline = max(1, replication.pipeline)
+        self.catchup = self.batch_size * self.pipeline
+        self.readindex = options.read == "readindex"
+        self.prevote = options.prevote
+        self.sm = state_machine
+
+        self.term = 0
+        self.voted_for: int | None = None
+        self.terms: list[int] = [0]
+        self.cmds: list[Request | None] = [None]
+
+        self.role = FOLLOWER
+        self.leader: int | None = None
+        self.commit = 0
+        self.applied = 0
+        self.heard = float("-inf")  # when a leader (or a vote we granted) last reset our timer
+        self.timeout = self.et
+        self.votes: set[int] = set()
+        self.vsize: dict[int, int] = {}  # key -> value size of the current value (reply sizes)
+        self.stash: dict[int, AppendEntries] = {}  # follower: early batches, by prev_index
+        self.stash_gap = 2 * self.catchup  # no gap larger than this can be mere reordering
+
+        self.term_start = 0  # leader: index of its no-op, the first entry of its term
+        self.next: dict[int, int] = {}
+        self.match: dict[int, int] = {}
+        self.probing: set[int] = set()
+        self.active: set[int] = set()
+        self.queue: list[Request] = []
+        self.pending: set[int] = set()  # uids queued or appended, unanswered, in this term
+        self.batch_ends: deque[int] = deque()
+        self.batch_armed = False
+        self.batch_due = False
+        self.rid = 0
+        self.read_rid = 0  # id of the read round awaiting confirmation (0: none)
+        self.read_index = 0
+        self.read_acks: set[int] = set()
+        self.read_batch: list[Request] = []
+        self.read_wait: list[Request] = []
+        self.read_ready: deque[tuple[int, list[Request]]] = deque()
+
+    # -- inspection (tests, debugging) ----------------------------------------------------------
+    @property
+    def last_index(self) -> int:
+        return len(self.terms) - 1
+
+    @property
+    def role_name(self) -> str:
+        return ROLE_NAMES[self.role]
+
+    def __repr__(self) -> str:
+        return (f"RaftNode({self.id} {self.role_name} t={self.term} last={self.last_index} "
+                f"commit={self.commit} applied={self.applied})")
+
+    # -- inputs ---------------------------------------------------------------------------------
+    def start(self, ctx: Context, stable: list[Any]) -> None:
+        terms, cmds = self.terms, self.cmds
+        for rec in stable:
+            if rec[0] == "append":
+                first = rec[1]
+                del terms[first:], cmds[first:]
+                terms.extend(rec[2])
+                cmds.extend(rec[3])
+            elif rec[0] == "term":
+                self.term, self.voted_for = rec[1], rec[2]
+            else:
+                raise ValueError(f"raft: unknown stable record {rec!r}")
+        self._arm_election(ctx)
+
+    def on_message(self, ctx: Context, src: int, msg: Any) -> None:
+        t = type(msg)
+        if t is AppendEntries:
+            self._on_append(ctx, src, msg)
+        elif t is AppendReply:
+            self._on_append_reply(ctx, src, msg)
+        elif t is RequestVote:
+            self._on_request_vote(ctx, src, msg)
+        elif t is Vote:
+            self._on_vote(ctx, src, msg)
+        else:
+            raise TypeError(f"raft: unexpected message {msg!r}")
+
+    def on_timer(self, ctx: Context, name: str) -> None:
+        if name == "heartbeat":
+            if self.role == LEADER:
+                self._heartbeat(ctx)
+                ctx.set_timer("heartbeat", self.hb)
+        elif name == "election":
+            self._on_election_timer(ctx)
+        elif name == "batch":
+            self.batch_armed = False
+            if self.role == LEADER and self.queue:
+                self.batch_due = True
+                self._propose_queued(ctx)
+
+    def on_request(self, ctx: Context, req: Request) -> None:
+        if self.role != LEADER:
+            ctx.reply(req, Reply(req, REDIRECT, leader=self.leader))
+            return
+        if self.readindex and req.op == GET:
+            self.read_wait.append(req)
+            if not self.read_rid:
+                self._start_read_round(ctx)
+            return
+        uid = req.uid
+        pending = self.pending
+        if uid in pending:
+            return  # already queued or in the log uncommitted: its reply will come
+        pending.add(uid)
+        q = self.queue
+        q.append(req)
+        if len(self.batch_ends) < self.pipeline and (
+                not self.batch_delay or self.batch_due or len(q) >= self.batch_size):
+            self._propose_queued(ctx)
+        elif self.batch_delay and not self.batch_armed:
+            self.batch_armed = True
+            ctx.set_timer("batch", self.batch_delay)
+
+    # -- replication: follower side -------------------------------------------------------------
+    def _on_append(self, ctx: Context, src: int, m: AppendEntries) -> None:
+        if m.term != self.term or self.role != FOLLOWER:
+            if m.term < self.term:
+                ctx.send(src, AppendReply(self.term, False, m.prev_index, 0, 0, m.rid))
+                return
+            if self.role == LEADER and m.term == self.term:
+                return  # impossible: one leader per term
+            self._become_follower(ctx, m.term, src)
+        self.leader = src
+        self.heard = ctx.now
+        terms = self.terms
+        prev = m.prev_index
+        if prev >= len(terms):
+            if m.stream and prev - len(terms) < self.stash_gap and len(self.stash) <= self.pipeline:
+                # It overtook an earlier batch (network jitter reorders): hold it until the gap
+                # fills instead of rejecting it and forcing the leader into a catch-up round. If
+                # the earlier batch was lost, the next heartbeat is rejected and the leader probes.
+                self.stash[prev] = m
+                return
+            ctx.send(src, AppendReply(self.term, False, prev, 0, len(terms), m.rid))
+            return
+        if terms[prev] != m.prev_term:
+            ct = terms[prev]
+            ctx.send(src, AppendReply(self.term, False, prev, ct, bisect_left(terms, ct, 1, prev),
+                                      m.rid))
+            return
+        ets = m.terms
+        if ets and prev == len(terms) - 1:  # the common case, inlined: a plain append
+            terms.extend(ets)
+            self.cmds.extend(m.cmds)
+            ctx.persist(("append", prev + 1, ets, m.cmds))
+            match = prev + len(ets)
+            c = m.commit
+            if c > self.commit:
+                self.commit = c if c < match else match
+                self._apply(ctx)
+        else:
+            match = self._accept(ctx, m)
+        rid = m.rid
+        stash = self.stash
+        if stash:  # held batches that now follow on: accept them too, acknowledge them at once
+            while (nm := stash.pop(match, None)) is not None:
+                if nm.term != self.term or terms[match] != nm.prev_term:
+                    break
+                match = self._accept(ctx, nm)
+                rid = nm.rid
+            for k in [k for k in stash if k < match]:
+                del stash[k]
+        ctx.send(src, AppendReply(self.term, True, match, 0, 0, rid))
+
+    def _accept(self, ctx: Context, m: AppendEntries) -> int:
+        """Store ``m``'s entries (its ``prev`` entry matches) and learn its commit index;
+        return the index up to which the log now matches the leader's."""
+        terms = self.terms
+        prev = m.prev_index
+        ets = m.terms
+        n = len(ets)
+        if n:
+            start = prev + 1
+            last = len(terms) - 1
+            if start > last:  # the common case: pure append
+                terms.extend(ets)
+                self.cmds.extend(m.cmds)
+                ctx.persist(("append", start, ets, m.cmds))
+            else:  # overlap: skip what matches, truncate at the first conflict
+                j = 0
+                stop = min(n, last - prev)
+                while j < stop and terms[start + j] == ets[j]:
+                    j += 1
+                if j < n:
+                    k = start + j
+                    cmds = self.cmds
+                    if k <= last:
+                        del terms[k:], cmds[k:]
+                    ts, cs = (ets[j:], m.cmds[j:]) if j else (ets, m.cmds)
+                    terms.extend(ts)
+                    cmds.extend(cs)
+                    ctx.persist(("append", k, ts, cs))
+        match = prev + n
+        c = m.commit
+        if c > match:
+            c = match
+        if c > self.commit:
+            self.commit = c
+            self._apply(ctx)
+        return match
+
+    # -- replication: leader side ---------------------------------------------------------------
+    def _on_append_reply(self, ctx: Context, src: int, m: AppendReply) -> None:
+        if m.term != self.term:
+            if m.term > self.term:
+                self._become_follower(ctx, m.term, None)
+            return
+        if self.role != LEADER:
+            return
+        self.active.add(src)
+        if self.read_rid and m.rid >= self.read_rid:
+            self._read_ack(ctx, src)
+        if m.success:
+            idx = m.index
+            if idx > self.match[src]:
+                self.match[src] = idx
+                if self.next[src] <= idx:
+                    self.next[src] = idx + 1
+                if src in self.probing:
+                    self._send_catchup(ctx, src)
+                if idx > self.commit:
+                    self._maybe_commit(ctx)
+            return
+        # rejected: ignore stale rejections, otherwise back off using the hint and probe
+        rejected = m.index
+        if src in self.probing:
+            if rejected != self.next[src] - 1:
+                return
+        elif rejected <= self.match[src]:
+            return
+        if m.hint_term:
+            terms = self.terms
+            hi = min(rejected, len(terms) - 1)
+            j = bisect_right(terms, m.hint_term, 0, hi + 1) - 1  # leader's last entry <= hint_term
+            nxt = j + 1 if j > 0 and terms[j] == m.hint_term else m.hint_index
+        else:
+            nxt = m.hint_index
+        if nxt > rejected:
+            nxt = rejected
+        if nxt <= self.match[src]:
+            nxt = self.match[src] + 1
+        self.next[src] = nxt
+        self.probing.add(src)
+        self._send_catchup(ctx, src)
+
+    def _send_catchup(self, ctx: Context, p: int) -> None:
+        """Send follower ``p`` (probing) up to ``batch_size * pipeline`` entries from its
+        ``next_index``. When that reaches the end of the log the follower returns to the
+        replicate state (``next_index`` advances optimistically); otherwise it stays probing
+        with this one message in flight."""
+        nxt = self.next[p]
+        terms = self.terms
+        end = nxt + self.catchup
+        if end >= len(terms):
+            end = len(terms)
+            self.probing.discard(p)
+            self.next[p] = end
+        cs = self.cmds[nxt:end]
+        size = _HEADER
+        for c in cs:
+            if c is not None:
+                size += c.size
+        ctx.send(p, AppendEntries(self.term, nxt - 1, terms[nxt - 1], terms[nxt:end], cs,
+                                  self.commit, self.rid, size))
+
+    def _heartbeat(self, ctx: Context) -> None:
+        terms = self.terms
+        term, commit, rid = self.term, self.commit, self.rid
+        probing = self.probing
+        for p in self.peers:
+            if p in probing:
+                self._send_catchup(ctx, p)
+            else:
+                prev = self.next[p] - 1
+                ctx.send(p, AppendEntries(term, prev, terms[prev], [], [], commit, rid, _HEADER))
+
+    def _propose_queued(self, ctx: Context) -> None:
+        """Propose queued commands as batches while the pipeline window has room."""
+        q = self.queue
+        bs = self.batch_size
+        ends = self.batch_ends
+        while q and len(ends) < self.pipeline:
+            if len(q) < bs and self.batch_delay and not self.batch_due:
+                break
+            if len(q) <= bs:
+                batch, q = q, []
+                self.queue = q
+            else:
+                batch = q[:bs]
+                del q[:bs]
+            self._replicate(ctx, batch)
+        if q:
+            if self.batch_delay and not self.batch_due and not self.batch_armed:
+                self.batch_armed = True
+                ctx.set_timer("batch", self.batch_delay)
+        else:
+            self.batch_due = False
+            if self.batch_armed:
+                self.batch_armed = False
+                ctx.cancel_timer("batch")
+
+    def _replicate(self, ctx: Context, batch: list) -> None:
+        """Append ``batch`` at the leader, stream it to every follower in the replicate state,
+        then persist it (parallel write, see the module notes)."""
+        terms = self.terms
+        first = len(terms)
+        term = self.term
+        ts = [term] * len(batch)
+        terms.extend(ts)
+        self.cmds.extend(batch)
+        last = first + len(batch) - 1
+        self.batch_ends.append(last)
+        size = _HEADER
+        for c in batch:
+            if c is not None:
+                size += c.size
+        msg = AppendEntries(term, first - 1, terms[first - 1], ts, batch, self.commit, self.rid,
+                            size, True)
+        nxt = self.next
+        probing = self.probing
+        for p in self.peers:
+            if nxt[p] == first and p not in probing:
+                ctx.send(p, msg)
+                nxt[p] = last + 1
+        ctx.persist(("append", first, ts, batch))  # after the sends: a parallel write
+        if not self.peers:
+            self._maybe_commit(ctx)
+
+    def _maybe_commit(self, ctx: Context) -> None:
+        if self.quorum >= 2:
+            n = sorted(self.match.values(), reverse=True)[self.quorum - 2]
+        else:
+            n = len(self.terms) - 1
+        if n > self.commit and self._can_commit(n):
+            self.commit = n
+            ends = self.batch_ends
+            while ends and ends[0] <= n:
+                ends.popleft()
+            self._apply(ctx)
+            if self.role != LEADER:
+                return
+            if self.queue:
+                self._propose_queued(ctx)
+            if self.read_wait and not self.read_rid:
+                self._start_read_round(ctx)
+
+    def _can_commit(self, index: int) -> bool:
+        """Raft's commit rule (5.4.2): replicas are counted only for entries of the current term;
+        earlier entries commit indirectly, by the Log Matching property."""
+        return self.terms[index] == self.term
+
+    # -- applying -------------------------------------------------------------------------------
+    def _apply(self, ctx: Context) -> None:
+        """Apply entries up to ``commit`` in order; the leader answers the clients of the entries
+        it appended in its current term (those from ``term_start`` on)."""
+        first = self.applied + 1
+        commit = self.commit
+        if first > commit:
+            return
+        self.applied = commit
+        apply = self.sm.apply
+        data = self.sm.data
+        applied = ctx.applied
+        vsize = self.vsize
+        i = first
+        if self.role != LEADER:
+            for cmd in self.cmds[first:commit + 1]:
+                if cmd is None:
+                    applied(i, None)
+                else:
+                    apply(cmd)
+                    applied(i, cmd)
+                    if cmd.op and data.get(cmd.key) == cmd.value:  # a write that took effect
+                        vsize[cmd.key] = cmd.size - _REQUEST_BASE
+                i += 1
+            return
+        mine = self.term_start
+        reply = ctx.reply
+        pending = self.pending
+        for cmd in self.cmds[first:commit + 1]:
+            if cmd is None:
+                applied(i, None)
+            else:
+                result = apply(cmd)
+                applied(i, cmd)
+                if cmd.op:
+                    if data.get(cmd.key) == cmd.value:
+                        vsize[cmd.key] = cmd.size - _REQUEST_BASE
+                    if i >= mine:
+                        pending.discard(cmd.uid)
+                        reply(cmd, Reply(cmd, OK, result))
+                elif i >= mine:
+                    pending.discard(cmd.uid)
+                    reply(cmd, Reply(cmd, OK, result, None, vsize.get(cmd.key, 0)))
+            i += 1
+        if self.read_ready:
+            self._serve_reads(ctx)
+
+    # -- ReadIndex ------------------------------------------------------------------------------
+    def _start_read_round(self, ctx: Context) -> None:
+        """Start confirming leadership for the waiting reads (one round in flight at a time)."""
+        if self.terms[self.commit] != self.term:
+            return  # no entry of this term committed yet: the commit index may be stale
+        self.rid += 1
+        self.read_rid = self.rid
+        self.read_index = self.commit
+        self.read_batch, self.read_wait = self.read_wait, []
+        self.read_acks.clear()
+        if self.quorum <= 1:
+            self._confirm_reads(ctx)
+            return
+        # A ping (prev_index 0, no entries) always succeeds and disturbs no replication state.
+        ping = AppendEntries(self.term, 0, 0, [], [], 0, self.rid, _HEADER)
+        for p in self.peers:
+            ctx.send(p, ping)
+
+    def _read_ack(self, ctx: Context, src: int) -> None:
+        acks = self.read_acks
+        acks.add(src)
+        if len(acks) + 1 >= self.quorum:
+            self._confirm_reads(ctx)
+
+    def _confirm_reads(self, ctx: Context) -> None:
+        self.read_ready.append((self.read_index, self.read_batch))
+        self.read_batch = []
+        self.read_rid = 0
+        if self.read_index <= self.applied:
+            self._serve_reads(ctx)
+        if self.read_wait:
+            self._start_read_round(ctx)
+
+    def _serve_reads(self, ctx: Context) -> None:
+        ready = self.read_ready
+        applied = self.applied
+        read = self.sm.read
+        vsize = self.vsize
+        while ready and ready[0][0] <= applied:
+            for req in ready.popleft()[1]:
+                ctx.reply(req, Reply(req, OK, read(req.key), None, vsize.get(req.key, 0)))
+
+    # -- elections ------------------------------------------------------------------------------
+    def _arm_election(self, ctx: Context) -> None:
+        self.timeout = t = self.et * (1.0 + ctx.random())
+        ctx.set_timer("election", t)
+
+    def _on_election_timer(self, ctx: Context) -> None:
+        if self.role == LEADER:  # check quorum
+            if len(self.active) + 1 < self.quorum:
+                self._become_follower(ctx, self.term, None)
+            else:
+                self.active.clear()
+                ctx.set_timer("election", self.et)
+            return
+        now = ctx.now
+        if self.role == FOLLOWER and now - self.heard < self.timeout:
+            ctx.set_timer("election", self.heard + self.timeout - now)  # lazily re-armed
+            return
+        self._arm_election(ctx)
+        if self.prevote:
+            self._start_prevote(ctx)
+        else:
+            self._campaign(ctx)
+
+    def _last(self) -> tuple[int, int]:
+        last = len(self.terms) - 1
+        return last, self.terms[last]
+
+    def _start_prevote(self, ctx: Context) -> None:
+        self.role = PRECANDIDATE
+        self.leader = None
+        self.votes = {self.id}
+        if len(self.votes) >= self.quorum:
+            self._campaign(ctx)
+            return
+        last, last_term = self._last()
+        msg = RequestVote(self.term + 1, last, last_term, True)
+        for p in self.peers:
+            ctx.send(p, msg)
+
+    def _campaign(self, ctx: Context) -> None:
+        self.role = CANDIDATE
+        self.leader = None
+        self.term += 1
+        self.voted_for = self.id
+        self.votes = {self.id}
+        self.stash.clear()
+        ctx.persist(("term", self.term, self.id))
+        if len(self.votes) >= self.quorum:
+            self._become_leader(ctx)
+            return
+        last, last_term = self._last()
+        msg = RequestVote(self.term, last, last_term, False)
+        for p in self.peers:
+            ctx.send(p, msg)
+
+    def _log_ok(self, m: RequestVote) -> bool:
+        last, last_term = self._last()
+        return m.last_term > last_term or (m.last_term == last_term and m.last_index >= last)
+
+    def _on_request_vote(self, ctx: Context, src: int, m: RequestVote) -> None:
+        if m.prevote:
+            lease = self.role == LEADER or (
+                self.leader is not None and ctx.now - self.heard < self.et)
+            grant = m.term > self.term and not lease and self._log_ok(m)
+            ctx.send(src, Vote(m.term if grant else self.term, grant, True))
+            return
+        if m.term < self.term:
+            ctx.send(src, Vote(self.term, False, False))
+            return
+        changed = False
+        if m.term > self.term:
+            self._become_follower(ctx, m.term, None, persist=False)
+            changed = True
+        grant = (self.voted_for is None or self.voted_for == src) and self._log_ok(m)
+        if grant and self.voted_for is None:
+            self.voted_for = src
+            self.heard = ctx.now
+            changed = True
+        if changed:
+            ctx.persist(("term", self.term, self.voted_for))
+        ctx.send(src, Vote(self.term, grant, False))
+
+    def _on_vote(self, ctx: Context, src: int, m: Vote) -> None:
+        if m.prevote:
+            if m.granted:
+                if self.role == PRECANDIDATE and m.term == self.term + 1:
+                    self.votes.add(src)
+                    if len(self.votes) >= self.quorum:
+                        self._campaign(ctx)
+            elif m.term > self.term:
+                self._become_follower(ctx, m.term, None)
+            return
+        if m.term > self.term:
+            self._become_follower(ctx, m.term, None)
+            return
+        if self.role == CANDIDATE and m.term == self.term and m.granted:
+            self.votes.add(src)
+            if len(self.votes) >= self.quorum:
+                self._become_leader(ctx)
+
+    def _become_leader(self, ctx: Context) -> None:
+        self.role = LEADER
+        self.leader = self.id
+        ctx.became_leader(self.term)
+        last = len(self.terms) - 1
+        for p in self.peers:
+            self.next[p] = last + 1
+            self.match[p] = 0
+        self.probing = set(self.peers)
+        self.active.clear()
+        self.queue = []
+        self.pending.clear()
+        self.batch_ends.clear()
+        self.batch_armed = self.batch_due = False
+        self.read_rid = 0
+        self.read_wait, self.read_batch = [], []
+        self.read_ready.clear()
+        # The no-op of the new term (outside the pipeline window), sent as every follower's
+        # first probe, then persisted (parallel write).
+        self.term_start = last + 1
+        self.terms.append(self.term)
+        self.cmds.append(None)
+        for p in self.peers:
+            self._send_catchup(ctx, p)
+        ctx.persist(("append", last + 1, [self.term], [None]))
+        if not self.peers:
+            self._maybe_commit(ctx)
+        ctx.set_timer("heartbeat", self.hb)
+        ctx.set_timer("election", self.et)  # check-quorum period
+
+    def _become_follower(self, ctx: Context, term: int, leader: int | None,
+                         persist: bool = True) -> None:
+        if term > self.term:
+            self.term = term
+            self.voted_for = None
+            self.stash.clear()
+            if persist:
+                ctx.persist(("term", term, None))
+        was_leader = self.role == LEADER
+        self.role = FOLLOWER
+        self.leader = leader
+        if was_leader:
+            ctx.cancel_timer("heartbeat")
+            if self.batch_armed:
+                ctx.cancel_timer("batch")
+            self.batch_armed = self.batch_due = False
+            self._arm_election(ctx)
+            self.heard = ctx.now
+            redirect = self.queue + self.read_wait + self.read_batch
+            for _, reqs in self.read_ready:
+                redirect.extend(reqs)
+            self.queue, self.read_wait, self.read_batch = [], [], []
+            self.read_ready.clear()
+            self.read_rid = 0
+            self.pending.clear()
+            self.batch_ends.clear()
+            self.probing.clear()
+            for req in redirect:
+                ctx.reply(req, Reply(req, REDIRECT, leader=leader))
