@@ -1,0 +1,123 @@
+"""Everything a renderer needs, computed once: tables, findings, safety, charts, provenance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from . import fmt
+from .charts import Chart
+from .load import Results
+from .metrics import FAMILIES, param_label
+from .tables import (SafetyRow, Table, build_tables, findings, like_for_like, method_note,
+                     safety_rows)
+
+
+@dataclass
+class Document:
+    res: Results
+    tables: list[Table]          # headline metrics, one per family
+    all_tables: list[Table]      # every metric, one per family
+    charts: list[Chart]
+    findings: list[str]
+    safety: list[SafetyRow]
+    method: str
+    like: tuple[bool | None, list[str], dict[str, dict[str, str]]]
+
+    @property
+    def title(self) -> str:
+        return f"{self.res.suite}: {' vs '.join(self.res.protocols)}"
+
+    def sections(self) -> list[tuple[str, list[Chart], Table | None]]:
+        """(family, its charts, its headline table) for every family with something to show."""
+        out = []
+        by_family = {t.title: t for t in self.tables}
+        for fam in FAMILIES:
+            charts = [c for c in self.charts if c.section == fam]
+            table = by_family.get(fam)
+            if charts or table:
+                out.append((fam, charts, table))
+        return out
+
+    def summary_items(self) -> list[tuple[str, str]]:
+        """(label, value) pairs for the report header."""
+        r = self.res
+        n = len(r.runs)
+        items = [("Kind", r.kind), ("Runs", str(n)),
+                 ("Protocols", ", ".join(r.protocols)),
+                 ("Reference", r.reference or "—")]
+        for p in r.params:
+            items.append((f"Swept: {param_label(p.key)}", ", ".join(p.values)))
+        seeds = r.manifest.get("seeds") or [fmt.num(s, 0) for s in r.seeds]
+        items.append(("Seeds", ", ".join(str(s) for s in seeds)))
+        if r.fixed:
+            items.append(("Fixed", ", ".join(f"{k} = {v}" for k, v in r.fixed)))
+        for key, label in (("source", "Suite file"), ("git_commit", "Commit"), ("finished", "Finished")):
+            if r.manifest.get(key):
+                items.append((label, str(r.manifest[key])))
+        return items
+
+    def like_text(self) -> str:
+        ok, diffs, specific = self.like
+        if ok is None:
+            return ""
+        own = "; ".join(f"{p}: " + ", ".join(f"{k} = {v}" for k, v in sorted(s.items()))
+                        for p, s in specific.items())
+        own = f" Protocol-specific settings — {own}." if own else ""
+        if ok:
+            return ("Like with like: at every parameter point and seed, the protocols ran with the "
+                    "same resolved configuration (clients, network, cost model, faults); only the "
+                    "protocol and its own settings differed." + own)
+        shown = ", ".join(diffs[:8]) + (" …" if len(diffs) > 8 else "")
+        return ("Not like with like: at the same parameter point and seed, the resolved "
+                f"configurations of the protocols also differ in: {shown}." + own)
+
+    def provenance(self) -> list[tuple[str, str]]:
+        m = self.res.manifest
+        rows: list[tuple[str, str]] = []
+        for key, label in (("suite", "Suite"), ("kind", "Kind"), ("source", "Suite file"),
+                           ("distbench_version", "distbench version"), ("git_commit", "Git commit"),
+                           ("python", "Python"), ("started", "Started"), ("finished", "Finished")):
+            if m.get(key) not in (None, ""):
+                rows.append((label, _s(m[key])))
+        if m.get("seeds") is not None:
+            rows.append(("Seeds", ", ".join(_s(s) for s in m["seeds"])))
+        if m.get("swept") is not None:
+            rows.append(("Swept", ", ".join(_s(s) for s in m["swept"]) or "—"))
+        rows.append(("Reference protocol", self.res.reference or "—"))
+        pk = m.get("packages") or {}
+        if pk:
+            rows.append(("Packages", ", ".join(f"{k} {_s(v)}" for k, v in sorted(pk.items()))))
+        if "wall_s" in self.res.runs.columns and self.res.runs["wall_s"].notna().any():
+            rows.append(("Wall time of all runs", f"{self.res.runs['wall_s'].sum():,.1f} s"))
+        rows.append(("Results directory", str(self.res.path)))
+        return rows
+
+    def run_rows(self) -> tuple[list[str], list[list[str]]]:
+        r = self.res
+        cols = ["run_id", "protocol", "seed", *r.param_keys]
+        metrics = [k for k in ("throughput_ops_s", "latency_p99_ms", "abort_rate", "wall_s")
+                   if k in r.runs.columns and r.runs[k].notna().any()]
+        header = cols + metrics + ["safety"]
+        rows = []
+        for _, row in r.runs.iterrows():
+            vals = [str(row["run_id"]), str(row["protocol"]), fmt.num(row["seed"], 0),
+                    *[str(row[k]) for k in r.param_keys]]
+            for k in metrics:
+                v = row[k]
+                if k == "abort_rate":
+                    vals.append(fmt.num(v * 100, 2) + "%" if v == v else "—")
+                else:
+                    vals.append(fmt.num(v, fmt.decimals_for([v])))
+            vals.append(str(row["safety"]))
+            rows.append(vals)
+        return header, rows
+
+
+def _s(v: Any) -> str:
+    return "null" if v is None else str(v)
+
+
+def build_document(res: Results, charts: list[Chart]) -> Document:
+    return Document(res, build_tables(res), build_tables(res, headline_only=False), charts,
+                    findings(res), safety_rows(res), method_note(res), like_for_like(res))

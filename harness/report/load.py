@@ -1,0 +1,398 @@
+"""Read and validate a results directory written by ``distbench run``.
+
+Only ``runs.csv`` is required. ``manifest.json``, ``events.csv``, ``timeseries.csv`` and
+``latencies.csv`` add sections and charts when present; when absent the report says so. A file
+that is present but unreadable (malformed CSV, missing column, manifest not JSON, a non-numeric
+metric) raises :class:`ReportError` with a one-line message naming the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .errors import ReportError
+from .metrics import (HEADLINE_FIXED, ID_COLUMNS, METRICS_BY_KEY, NOT_COMPARED, PARAM_UNITS, human_duration,
+                      is_duration_key, param_label)
+from .palette import protocol_sort_key
+
+KINDS = ("consensus", "transactions")
+
+
+@dataclass
+class Param:
+    """One swept parameter: its values as displayed, in order, and their numbers when numeric."""
+
+    key: str
+    values: list[str]
+    numbers: dict[str, float] | None  # display value -> number, None when categorical
+    unit: str = ""
+    duration: bool = False            # values are durations ("150ms"): numbers are milliseconds
+
+    @property
+    def numeric(self) -> bool:
+        return self.numbers is not None
+
+    @property
+    def label(self) -> str:
+        # Duration values carry their unit ("150ms", "1s"), so the axis label does not.
+        return param_label(self.key, "" if self.duration else self.unit)
+
+
+@dataclass
+class Results:
+    path: Path
+    runs: pd.DataFrame                 # one row per run; params as display strings
+    events: pd.DataFrame | None
+    timeseries: pd.DataFrame | None
+    latencies: pd.DataFrame | None
+    manifest: dict[str, Any]
+    suite: str
+    kind: str
+    protocols: list[str]               # matrix order
+    reference: str | None
+    params: list[Param]                # swept parameters except protocol, matrix order
+    fixed: list[tuple[str, str]]       # (dotted key, value) of notable parameters not swept
+    metrics: list[str]                 # numeric metric columns, in runs.csv order
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def param_keys(self) -> list[str]:
+        return [p.key for p in self.params]
+
+    @property
+    def seeds(self) -> list[Any]:
+        return sorted(self.runs["seed"].dropna().unique().tolist())
+
+    @property
+    def points(self) -> list[tuple[str, ...]]:
+        """Every parameter point present in runs.csv, in matrix order."""
+        if not self.params:
+            return [()]
+        seen = {tuple(r) for r in self.runs[self.param_keys].itertuples(index=False)}
+        return sorted(seen, key=self.point_order)
+
+    def point_order(self, point: tuple[str, ...]) -> tuple[int, ...]:
+        return tuple(p.values.index(v) if v in p.values else len(p.values)
+                     for p, v in zip(self.params, point))
+
+    def has_metric(self, key: str) -> bool:
+        return key in self.metrics and self.runs[key].notna().any()
+
+
+# ---------------------------------------------------------------------------------------------
+# CSV reading
+
+def _read_csv(path: Path, required: tuple[str, ...], numeric: tuple[str, ...] = ()) -> pd.DataFrame:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ReportError(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise ReportError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not text.strip():
+        raise ReportError(f"{path}: empty file (expected a CSV header row)")
+    try:
+        header = next(csv.reader(io.StringIO(text)))
+    except csv.Error as exc:
+        raise ReportError(f"{path}: malformed CSV header ({exc})") from None
+    header = [h.strip() for h in header]
+    if any(not h for h in header):
+        raise ReportError(f"{path}: malformed CSV header (empty column name in {','.join(header)!r})")
+    missing = [c for c in required if c not in header]
+    if missing:
+        shown = ", ".join(header[:8]) + (", …" if len(header) > 8 else "")
+        raise ReportError(f"{path}: missing column {missing[0]!r} (header row is: {shown})")
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise ReportError(f"{path}: malformed CSV header (duplicate column {dupes[0]!r})")
+    try:
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""],
+                         skipinitialspace=True)
+    except (pd.errors.ParserError, ValueError, csv.Error) as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise ReportError(f"{path}: malformed CSV ({reason})") from None
+    df.columns = [c.strip() for c in df.columns]
+    df = df.astype(object).where(df.notna(), None)
+    for col in df.columns:
+        df[col] = df[col].map(lambda v: v.strip() if isinstance(v, str) else v)
+        df[col] = df[col].map(lambda v: None if v == "" else v)
+    for col in numeric:
+        if col in df.columns:
+            df[col] = _to_numeric(df[col], path, col)
+    return df
+
+
+_MISSING = {"nan", "na", "n/a", "null", "none", "-"}
+
+
+def _to_numeric(series: pd.Series, path: Path, col: str) -> pd.Series:
+    series = series.map(lambda v: None if isinstance(v, str) and v.lower() in _MISSING else v)
+    out = pd.to_numeric(series, errors="coerce")
+    bad = out.isna() & series.notna()
+    if bad.any():
+        i = int(bad.to_numpy().nonzero()[0][0])
+        raise ReportError(f"{path}: column {col!r} has a non-numeric value {series.iloc[i]!r} "
+                          f"(data row {i + 1})")
+    return out.astype(float)
+
+
+# ---------------------------------------------------------------------------------------------
+# Parameter values
+
+_DURATION = re.compile(r"^([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ns|us|µs|ms|s|m|min|h)$")
+_TO_MS = {"ns": 1e-6, "us": 1e-3, "µs": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4, "min": 6e4, "h": 3.6e6}
+
+
+def display_value(value: Any) -> str:
+    """The canonical display string of a parameter value (3 and 3.0 both display as "3")."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (int, float)):
+        v = float(value)
+        if v.is_integer() and abs(v) < 1e15:
+            return str(int(v))
+        return f"{v:g}"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, sort_keys=True)
+    s = str(value).strip()
+    try:
+        return display_value(float(s)) if s.lower() not in ("nan", "inf", "-inf", "infinity") else s
+    except ValueError:
+        return s
+
+
+def _as_number(s: str) -> float | None:
+    try:
+        v = float(s)
+        return v if math.isfinite(v) else None
+    except ValueError:
+        return None
+
+
+def _build_param(key: str, values: list[str], matrix_order: list[str] | None) -> Param:
+    numbers = {v: _as_number(v) for v in values}
+    unit = PARAM_UNITS.get(key, "")
+    if all(n is not None for n in numbers.values()):
+        ordered = sorted(values, key=lambda v: numbers[v])
+        return Param(key, ordered, numbers, unit)  # type: ignore[arg-type]
+    durations = {v: _DURATION.match(v) for v in values}
+    if all(durations.values()):
+        ms = {v: float(m.group(1)) * _TO_MS[m.group(2)] for v, m in durations.items()}  # type: ignore[union-attr]
+        return Param(key, sorted(values, key=lambda v: ms[v]), ms, "ms", duration=True)
+    if matrix_order:
+        order = [display_value(v) for v in matrix_order]
+        ordered = sorted(values, key=lambda v: (order.index(v) if v in order else len(order), v))
+    else:
+        ordered = sorted(values)
+    return Param(key, ordered, None, "")
+
+
+def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if isinstance(d, dict):
+        for k, v in d.items():
+            key = f"{prefix}.{k}" if prefix else str(k)
+            if isinstance(v, dict):
+                out.update(_flatten(v, key))
+            else:
+                out[key] = v
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Manifest
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ReportError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
+    try:
+        manifest = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ReportError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+    if not isinstance(manifest, dict):
+        raise ReportError(f"{path}: expected a JSON object, found {type(manifest).__name__}")
+    expected = {"swept": list, "seeds": list, "runs": list, "suite_config": dict, "packages": dict}
+    for key, typ in expected.items():
+        if manifest.get(key) is not None and not isinstance(manifest[key], typ):
+            raise ReportError(f"{path}: field {key!r} should be a JSON "
+                              f"{'array' if typ is list else 'object'}, found {type(manifest[key]).__name__}")
+    for i, run in enumerate(manifest.get("runs") or []):
+        if not isinstance(run, dict) or not isinstance(run.get("params", {}), dict):
+            raise ReportError(f"{path}: runs[{i}] should be an object with a 'params' object")
+    if manifest.get("reference") is not None and not isinstance(manifest["reference"], str):
+        raise ReportError(f"{path}: field 'reference' should be a protocol name or null")
+    return manifest
+
+
+# ---------------------------------------------------------------------------------------------
+
+def load_results(results_dir: Path) -> Results:
+    results_dir = Path(results_dir)
+    if not results_dir.exists():
+        raise ReportError(f"{results_dir}: no such results directory")
+    if not results_dir.is_dir():
+        raise ReportError(f"{results_dir}: not a directory (expected a results directory with runs.csv)")
+    runs_path = results_dir / "runs.csv"
+    if not runs_path.is_file():
+        raise ReportError(f"{runs_path}: not found (is {results_dir} a directory written by `distbench run`?)")
+    notes: list[str] = []
+
+    manifest_path = results_dir / "manifest.json"
+    if manifest_path.is_file():
+        manifest = _read_manifest(manifest_path)
+    else:
+        manifest = {}
+        notes.append("manifest.json is missing: swept parameters were inferred from runs.csv; "
+                     "config and versions are unknown.")
+
+    runs = _read_csv(runs_path, ("run_id", "protocol"))
+    if runs.empty:
+        raise ReportError(f"{runs_path}: no runs (header only)")
+    if "seed" not in runs.columns:
+        runs["seed"] = 0.0
+        notes.append("runs.csv has no seed column: all runs were treated as seed 0.")
+    runs["seed"] = _to_numeric(runs["seed"], runs_path, "seed")
+    runs["protocol"] = runs["protocol"].map(lambda v: "—" if v is None else str(v))
+    runs["run_id"] = runs["run_id"].map(lambda v: "" if v is None else str(v))
+    if "safety" not in runs.columns:
+        runs["safety"] = "unknown"
+        notes.append("runs.csv has no safety column: safety is unknown for every run.")
+    runs["safety"] = runs["safety"].map(lambda v: "unknown" if v is None else str(v))
+    dup = runs["run_id"][runs["run_id"].duplicated()]
+    if len(dup):
+        notes.append(f"runs.csv lists run_id {dup.iloc[0]!r} more than once; every row was kept.")
+
+    # Metrics: numeric columns without a dot.
+    metrics: list[str] = []
+    for col in runs.columns:
+        if "." in col or col in ID_COLUMNS:
+            continue
+        if col in METRICS_BY_KEY or col in NOT_COMPARED:
+            runs[col] = _to_numeric(runs[col], runs_path, col)
+        else:
+            runs[col] = runs[col].map(lambda v: None if isinstance(v, str) and v.lower() in _MISSING else v)
+            converted = pd.to_numeric(runs[col], errors="coerce")
+            if (converted.isna() & runs[col].notna()).any() or runs[col].isna().all():
+                continue  # a text column we do not know: ignored
+            runs[col] = converted.astype(float)
+        if col not in NOT_COMPARED:
+            metrics.append(col)
+    if not metrics:
+        raise ReportError(f"{runs_path}: no metric columns (expected e.g. throughput_ops_s, latency_p99_ms)")
+
+    # Parameters: dotted columns, completed from the manifest's per-run params.
+    man_runs = {str(r.get("run_id")): r for r in manifest.get("runs") or []}
+    swept = [k for k in manifest.get("swept") or [] if isinstance(k, str) and k != "protocol"]
+    for key in swept:
+        if key not in runs.columns:
+            runs[key] = runs["run_id"].map(lambda rid: (man_runs.get(rid) or {}).get("params", {}).get(key))
+    dotted = [c for c in runs.columns if "." in c]
+    for key in dotted:
+        runs[key] = runs[key].map(display_value)
+    varying = [k for k in dotted if runs[k].nunique(dropna=False) > 1]
+    if manifest.get("swept") is not None:
+        keys = [k for k in swept if k in runs.columns] + [k for k in varying if k not in swept]
+    else:
+        keys = varying
+    suite_config = manifest.get("suite_config") or {}
+    matrix = suite_config.get("matrix") if isinstance(suite_config.get("matrix"), dict) else {}
+    params = []
+    for key in keys:
+        if is_duration_key(key) and all(_as_number(v) is not None for v in runs[key]):
+            # The resolved config holds durations in seconds: show "150ms", plot milliseconds.
+            runs[key] = runs[key].map(lambda v: human_duration(float(v)))
+        values = sorted(set(runs[key]))
+        order = matrix.get(key) if isinstance(matrix.get(key), list) else None
+        params.append(_build_param(key, values, order))
+
+    # Protocols, in matrix order.
+    present = list(dict.fromkeys(runs["protocol"]))
+    order: list[str] = []
+    if isinstance(matrix.get("protocol"), list):
+        order = [str(p) for p in matrix["protocol"]]
+    for r in manifest.get("runs") or []:
+        p = (r.get("params") or {}).get("protocol") or (r.get("config") or {}).get("protocol")
+        if isinstance(p, str) and p not in order:
+            order.append(p)
+    if not order:
+        order = sorted(present, key=protocol_sort_key)
+    protocols = [p for p in order if p in present] + [p for p in present if p not in order]
+
+    reference = manifest.get("reference")
+    if reference is None:
+        report_cfg = suite_config.get("report") if isinstance(suite_config.get("report"), dict) else {}
+        reference = report_cfg.get("reference")
+    if reference is not None and reference not in protocols:
+        notes.append(f"reference protocol {reference!r} has no runs; {protocols[0]!r} is used instead.")
+        reference = None
+    if reference is None and len(protocols) > 1:
+        reference = protocols[0]
+
+    suite = manifest.get("suite") or _first(runs, "suite") or results_dir.name
+    kind = manifest.get("kind") or _first(runs, "kind") or (
+        "transactions" if "conflict_rate" in runs.columns else "consensus")
+
+    # Fixed parameters worth naming: from the suite config, else constant dotted columns.
+    flat = _flatten({k: v for k, v in suite_config.items() if k != "matrix"})
+    for key in dotted:
+        if key not in keys and key not in flat:
+            flat[key] = runs[key].iloc[0]
+    fixed = [(k, _fixed_value(k, flat[k])) for k in HEADLINE_FIXED
+             if k in flat and k not in keys and not isinstance(flat[k], (list, dict)) and flat[k] is not None]
+
+    missing_runs = [rid for rid in man_runs if rid not in set(runs["run_id"])]
+    if missing_runs:
+        notes.append(f"{len(missing_runs)} run(s) listed in manifest.json have no row in runs.csv "
+                     f"(first: {missing_runs[0]}).")
+
+    events = timeseries = latencies = None
+    p = results_dir / "events.csv"
+    if p.is_file():
+        events = _read_csv(p, ("run_id", "time_s", "kind"), numeric=("time_s", "duration_ms"))
+        for col in ("node", "detail"):
+            if col not in events.columns:
+                events[col] = None
+        if "duration_ms" not in events.columns:
+            events["duration_ms"] = float("nan")
+        events["kind"] = events["kind"].map(lambda v: "" if v is None else str(v).lower())
+    p = results_dir / "timeseries.csv"
+    if p.is_file():
+        timeseries = _read_csv(p, ("run_id", "time_s"),
+                               numeric=("time_s", "throughput_ops_s", "latency_p50_ms", "latency_p99_ms"))
+    p = results_dir / "latencies.csv"
+    if p.is_file():
+        latencies = _read_csv(p, ("run_id", "latency_ms", "count"), numeric=("latency_ms", "count"))
+    absent = [n for n, d in (("events.csv", events), ("timeseries.csv", timeseries),
+                             ("latencies.csv", latencies)) if d is None]
+    if absent:
+        notes.append(f"Not found: {', '.join(absent)} (charts that need them were skipped).")
+
+    return Results(results_dir, runs, events, timeseries, latencies, manifest, str(suite), str(kind),
+                   protocols, reference, params, fixed, metrics, notes)
+
+
+def _fixed_value(key: str, value: Any) -> str:
+    if is_duration_key(key) and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return human_duration(float(value))
+    return display_value(value)
+
+
+def _first(df: pd.DataFrame, col: str) -> str | None:
+    if col in df.columns:
+        vals = df[col].dropna()
+        if len(vals):
+            return str(vals.iloc[0])
+    return None

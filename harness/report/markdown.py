@@ -1,0 +1,136 @@
+"""``report.md``: GitHub-flavoured Markdown for a pull-request comment or a CI job summary.
+
+Charts are referenced as relative PNG files (``charts/<name>.png``), so the Markdown renders with
+its images wherever the results directory is browsed (GitHub, an artifact viewer, an editor).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+
+from . import fmt
+from .document import Document
+from .metrics import family_blurb, param_short
+from .tables import Table, capitalize
+
+
+def _cell(s: object) -> str:
+    """Escape what would break a GFM table cell."""
+    return str(s).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def table_md(t: Table) -> str:
+    show_metric = t.multi_metric or not t.params
+    heads = (["metric"] if show_metric else []) + t.param_headers()
+    heads += [f"{p} (ref)" if p == t.reference else p for p in t.protocols]
+    align = (["---"] if show_metric else []) + ["---:"] * len(t.params) + ["---:"] * len(t.protocols)
+    lines = [_row([_cell(h) for h in heads]), _row(align)]
+    by_metric: dict[str, list] = {}
+    for r in t.rows:
+        by_metric.setdefault(r.metric.key, []).append(r)
+    for m in t.metrics:
+        rows = by_metric.get(m.key, [])
+        for i, r in enumerate(rows):
+            cells = []
+            if show_metric:
+                unit = f" ({m.unit})" if m.unit else ""
+                cells.append(_cell(f"{capitalize(m.label)}{unit}") if i == 0 else "")
+            cells += [_cell(v) for v in r.point]
+            for p in t.protocols:
+                c = r.cells.get(p)
+                if c is None:
+                    cells.append("—")
+                    continue
+                text = c.text(m, r.decimals)
+                if c.best:
+                    text = f"**{text}**"
+                d = c.delta_text()
+                if d:
+                    text += f" ({d})"
+                if c.unsafe:
+                    text += " ⚠"
+                cells.append(_cell(text))
+            lines.append(_row(cells))
+        geo = t.geomean.get(m.key) or {}
+        if geo and any(v is not None for v in geo.values()):
+            cells = ([""] if show_metric else []) + ["*geomean Δ*"] + [""] * (len(t.params) - 1)
+            cells += [fmt.pct(geo[p]) if geo.get(p) is not None else "" for p in t.protocols]
+            lines.append(_row(cells))
+    out = "\n".join(lines)
+    if not show_metric and t.metrics:
+        m = t.metrics[0]
+        bits = ", ".join(b for b in (m.unit, m.better_text) if b)
+        out = f"{capitalize(m.label)}{' (' + bits + ')' if bits else ''}.\n\n" + out
+    return out
+
+
+def _safety(doc: Document) -> str:
+    rows = doc.safety
+    n = len(doc.res.runs)
+    if not rows:
+        return f"✅ **Safety:** all {n} runs passed their safety checks."
+    bad = [r for r in rows if r.violation]
+    unknown = len(rows) - len(bad)
+    if bad:
+        head = (f"> [!CAUTION]\n> **⚠ SAFETY VIOLATION in {len(bad)} of {n} runs.** A benchmark of an "
+                f"incorrect protocol is worthless: the affected cells are marked ⚠ below and must not be trusted."
+                + (f" Safety of {unknown} more run(s) is unknown." if unknown else ""))
+    else:
+        head = (f"> [!WARNING]\n> **Safety unknown** for {unknown} of {n} runs (the checker did not reach "
+                f"a verdict). No violation was found.")
+    pk = doc.res.param_keys
+    lines = [_row(["run", "protocol", "seed", *map(param_short, pk), "verdict"]), _row(["---"] * (4 + len(pk)))]
+    for r in rows:
+        verdict = f"**{r.verdict}**" if r.violation else r.verdict
+        lines.append(_row([_cell(v) for v in (r.run_id, r.protocol, r.seed, *r.point)] + [_cell(verdict)]))
+    return head + "\n\n" + "\n".join(lines)
+
+
+def render_markdown(doc: Document, md_path: Path) -> str:
+    res = doc.res
+    out = [f"# {doc.title}", "", f"distbench comparison report · {res.kind} suite", ""]
+    out += [f"- **{k}:** {v}" for k, v in doc.summary_items()]
+    out += ["", "## Safety", "", _safety(doc), "", "## Key findings", ""]
+    if doc.findings:
+        out += [f"- {f}" for f in doc.findings]
+    else:
+        out.append("Only one protocol ran: nothing to compare." if len(res.protocols) < 2
+                   else "No comparable metrics.")
+    out += ["", f"_{doc.method} **Bold**: best mean in its row._"]
+    if doc.like_text():
+        out += ["", f"_{doc.like_text()}_"]
+    for note in res.notes:
+        out += ["", f"> Note: {note}"]
+    for fam, charts, table in doc.sections():
+        out += ["", f"## {fam}", "", family_blurb(fam, res.kind), ""]
+        for c in charts:
+            png = next((f for f in c.files if f.suffix == ".png"), None)
+            if png is not None:
+                rel = Path(os.path.relpath(png, md_path.parent)).as_posix()
+                out += [f"![{c.title}]({rel})", "", f"_{c.caption}_", ""]
+        if table is not None:
+            out += [table_md(table), ""]
+    out += ["", "## All metrics", ""]
+    for t in doc.all_tables:
+        out += [f"<details><summary>{t.title}: {', '.join(m.label for m in t.metrics)}</summary>", "",
+                table_md(t), "", "</details>", ""]
+    out += ["## Configuration and provenance", "", _row(["", ""]), _row(["---", "---"])]
+    out += [_row([_cell(k), _cell(v)]) for k, v in doc.provenance()]
+    cfg = res.manifest.get("suite_config")
+    if cfg:
+        text = yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)
+        out += ["", "<details><summary>Resolved suite configuration (durations in seconds)</summary>", "", "```yaml",
+                text.rstrip(), "```", "", "</details>"]
+    header, rows = doc.run_rows()
+    out += ["", f"<details><summary>All {len(rows)} runs</summary>", "", _row([_cell(h) for h in header]),
+            _row(["---"] * len(header))]
+    out += [_row([_cell(v) for v in r]) for r in rows]
+    out += ["", "</details>", ""]
+    return "\n".join(out)

@@ -1,0 +1,182 @@
+"""What the report knows about metrics and parameters: labels, units, which way is better.
+
+Metrics are the columns of ``runs.csv`` whose names contain no dot; parameters are the dotted
+config keys. Unknown metrics still get a table (family "Other metrics", no "better" direction).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+HIGHER, LOWER = "higher", "lower"
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    label: str            # short, for table rows and axis labels: "p99 latency"
+    unit: str             # display unit after scaling: "ms", "ops/s", "%", ""
+    better: str | None    # HIGHER, LOWER or None (no "best" mark)
+    family: str
+    scale: float = 1.0    # display value = raw value * scale (fractions shown as %)
+    headline: bool = True  # shown in the family's main table (else only under "All metrics")
+
+    @property
+    def axis_label(self) -> str:
+        return f"{self.label} ({self.unit})" if self.unit else self.label
+
+    @property
+    def better_text(self) -> str:
+        return {HIGHER: "higher is better", LOWER: "lower is better"}.get(self.better or "", "")
+
+
+THROUGHPUT, LATENCY, CONTENTION, AVAILABILITY, COST, OTHER = (
+    "Throughput", "Latency", "Contention", "Availability", "Cost", "Other metrics")
+FAMILIES = (THROUGHPUT, LATENCY, CONTENTION, AVAILABILITY, COST, OTHER)
+
+def family_blurb(family: str, kind: str) -> str:
+    if family == CONTENTION and kind == "consensus":
+        return "Share of client operations that failed (timed out or were rejected) instead of committing."
+    return FAMILY_BLURB[family]
+
+
+FAMILY_BLURB = {
+    THROUGHPUT: "Committed operations per second of simulated time.",
+    LATENCY: "Client-observed latency from the intended send time (no coordinated omission).",
+    CONTENTION: "How often transactions abort and why.",
+    AVAILABILITY: "Leader changes and how long the service was unavailable after a fault.",
+    COST: "What each operation costs in messages, bytes and leader CPU.",
+    OTHER: "Further numeric columns found in runs.csv.",
+}
+
+_M = Metric
+KNOWN_METRICS: tuple[Metric, ...] = (
+    _M("throughput_ops_s", "throughput", "ops/s", HIGHER, THROUGHPUT),
+    _M("ops_committed", "operations committed", "", HIGHER, THROUGHPUT, headline=False),
+    _M("ops_failed", "operations failed", "", LOWER, THROUGHPUT, headline=False),
+    _M("latency_mean_ms", "mean latency", "ms", LOWER, LATENCY, headline=False),
+    _M("latency_p50_ms", "p50 latency", "ms", LOWER, LATENCY),
+    _M("latency_p95_ms", "p95 latency", "ms", LOWER, LATENCY, headline=False),
+    _M("latency_p99_ms", "p99 latency", "ms", LOWER, LATENCY),
+    _M("latency_p999_ms", "p99.9 latency", "ms", LOWER, LATENCY),
+    _M("latency_max_ms", "max latency", "ms", LOWER, LATENCY, headline=False),
+    _M("abort_rate", "abort rate", "%", LOWER, CONTENTION, scale=100.0),
+    _M("conflict_rate", "conflict rate", "%", LOWER, CONTENTION, scale=100.0),
+    _M("retries_per_txn", "retries per txn", "", LOWER, CONTENTION),
+    _M("lock_wait_ms_mean", "mean lock wait", "ms", LOWER, CONTENTION, headline=False),
+    _M("twopc_ms_mean", "mean 2PC duration", "ms", LOWER, CONTENTION, headline=False),
+    _M("blocked_ms", "time blocked", "ms", LOWER, CONTENTION, headline=False),
+    _M("aborts_conflict", "aborts: conflict", "", LOWER, CONTENTION, headline=False),
+    _M("aborts_deadlock", "aborts: deadlock", "", LOWER, CONTENTION, headline=False),
+    _M("aborts_validation", "aborts: validation", "", LOWER, CONTENTION, headline=False),
+    _M("aborts_timeout", "aborts: timeout", "", LOWER, CONTENTION, headline=False),
+    _M("aborts_failure", "aborts: failure", "", LOWER, CONTENTION, headline=False),
+    _M("leader_changes", "leader changes", "", LOWER, AVAILABILITY),
+    _M("failover_ms_mean", "mean failover time", "ms", LOWER, AVAILABILITY),
+    _M("failover_ms_max", "max failover time", "ms", LOWER, AVAILABILITY, headline=False),
+    _M("unavailable_ms", "time unavailable", "ms", LOWER, AVAILABILITY),
+    _M("messages_per_op", "messages per op", "msgs/op", LOWER, COST),
+    _M("bytes_per_op", "bytes per op", "B/op", LOWER, COST, headline=False),
+    _M("leader_cpu_utilization", "leader CPU utilisation", "%", LOWER, COST, scale=100.0),
+)
+METRICS_BY_KEY = {m.key: m for m in KNOWN_METRICS}
+
+# Columns of runs.csv that are neither parameters nor metrics.
+ID_COLUMNS = ("suite", "kind", "run_id", "protocol", "seed", "safety")
+# Numeric columns that describe the harness, not the protocol: never compared.
+NOT_COMPARED = ("wall_s",)
+
+ABORT_CAUSES = ("aborts_conflict", "aborts_deadlock", "aborts_validation", "aborts_timeout",
+                "aborts_failure")
+
+
+def metric_for(column: str) -> Metric:
+    """The spec of a known metric, or a neutral one for an unknown column."""
+    if column in METRICS_BY_KEY:
+        return METRICS_BY_KEY[column]
+    unit = ""
+    label = column
+    for suffix, u in (("_ms", "ms"), ("_s", "s"), ("_ops_s", "ops/s"), ("_bytes", "B")):
+        if column.endswith(suffix):
+            unit, label = u, column[: -len(suffix)]
+    return Metric(column, label.replace("_", " "), unit, None, OTHER)
+
+
+# ---------------------------------------------------------------------------------------------
+# Parameters
+
+PARAM_LABELS = {
+    "cluster.nodes": "cluster size",
+    "network.loss": "message loss rate",
+    "network.latency.mean": "mean link latency",
+    "network.bandwidth": "link bandwidth",
+    "workload.clients": "clients",
+    "workload.rate": "offered load",
+    "workload.keys": "keys",
+    "workload.read_ratio": "read ratio",
+    "workload.write_ratio": "write ratio",
+    "workload.distribution.theta": "Zipfian θ",
+    "workload.distribution.type": "key distribution",
+    "workload.txn_size": "ops per txn",
+    "workload.multi_partition": "multi-partition fraction",
+    "replication.election_timeout": "election timeout",
+    "replication.batch_size": "batch size",
+    "cluster.cpu_per_message": "CPU per message",
+    "cluster.fsync": "fsync time",
+}
+PARAM_UNITS = {"workload.rate": "ops/s", "cluster.nodes": "nodes"}
+
+# Parameters that express offered load: sweeping one of them earns a latency–throughput chart.
+LOAD_PARAM_LEAVES = ("rate", "clients", "load", "offered_load", "target_rate", "concurrency",
+                     "outstanding", "ops_per_s", "target_throughput")
+
+# Fixed parameters worth naming in chart subtitles, in this order, when not swept.
+HEADLINE_FIXED = (
+    "cluster.nodes", "workload.clients", "workload.rate", "workload.distribution.type",
+    "workload.distribution.theta", "workload.read_ratio", "workload.write_ratio",
+    "workload.txn_size", "network.loss", "network.latency.mean", "duration",
+)
+
+
+def param_label(key: str, unit: str | None = None) -> str:
+    label = PARAM_LABELS.get(key)
+    if label is None:
+        leaf = key.rsplit(".", 1)[-1]
+        label = leaf.replace("_", " ")
+    unit = unit if unit is not None else PARAM_UNITS.get(key, "")
+    return f"{label} ({unit})" if unit else label
+
+
+def param_short(key: str) -> str:
+    """Compact name for table headers and facet titles."""
+    if key in PARAM_LABELS:
+        return PARAM_LABELS[key]
+    return key.rsplit(".", 1)[-1].replace("_", " ")
+
+
+def is_load_param(key: str) -> bool:
+    return key.rsplit(".", 1)[-1] in LOAD_PARAM_LEAVES
+
+
+# Config values that are durations: the resolved config stores them in seconds.
+_DURATION_LEAVES = {"duration", "warmup", "cpu_per_message", "cpu_per_send", "cpu_per_byte", "fsync",
+                    "batch_delay", "election_timeout", "heartbeat", "think_time", "timeout", "mtbf",
+                    "mttr", "at", "for", "bucket", "unavailable_gap", "delay", "interval"}
+_LATENCY_LEAVES = {"mean", "std", "median", "scale", "low", "high", "value", "min", "max"}
+
+
+def is_duration_key(key: str) -> bool:
+    parts = key.split(".")
+    leaf = parts[-1]
+    if leaf in _DURATION_LEAVES or leaf.endswith("_timeout"):
+        return True
+    return leaf in _LATENCY_LEAVES and len(parts) >= 2 and parts[-2] == "latency"
+
+
+def human_duration(seconds: float) -> str:
+    """0.0005 -> "500µs", 0.15 -> "150ms", 4.0 -> "4s"."""
+    s = abs(seconds)
+    for limit, div, unit in ((1e-6, 1e-9, "ns"), (1e-3, 1e-6, "µs"), (1.0, 1e-3, "ms")):
+        if s < limit:
+            return f"{seconds / div:.4g}{unit}"
+    return f"{seconds:.4g}s"

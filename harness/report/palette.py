@@ -1,0 +1,59 @@
+"""One colour per protocol, the same in every chart of every report.
+
+Built-in protocols have fixed colours (from seaborn's colour-blind-safe palette); any other
+protocol name gets a colour from its hash, so it too keeps its colour from report to report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+# seaborn "colorblind" palette, written out so it cannot drift with a seaborn release.
+_COLORBLIND = ("#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc",
+               "#ca9161", "#fbafe4", "#949494", "#ece133", "#56b4e9")
+_BUILTIN = {"raft": 0, "multipaxos": 1, "2pl": 2, "occ": 3, "2pc": 4}
+_ALIASES = {"paxos": "multipaxos", "multi-paxos": "multipaxos", "multi_paxos": "multipaxos",
+            "twopl": "2pl", "2-pl": "2pl", "twopc": "2pc", "2-pc": "2pc"}
+# Colours for other protocols: the rest of the palette, then darker tones that are still distinct.
+# (none of them close to a built-in's hue).
+_FALLBACK = ("#ca9161", "#17becf", "#7f3c8d", "#bcbd22", "#949494", "#8c564b", "#222222",
+             "#66a61e")
+
+
+def _canonical(name: str) -> str:
+    n = name.strip().lower()
+    return _ALIASES.get(n, n)
+
+
+def protocol_sort_key(name: str) -> tuple[int, str]:
+    """Built-ins in their usual order, then others alphabetically."""
+    return (_BUILTIN.get(_canonical(name), len(_BUILTIN)), name)
+
+
+def protocol_colors(protocols: list[str]) -> dict[str, str]:
+    """Colour per protocol. Built-ins are fixed; others hash into the fallback list, moving to
+    the next free colour only if two protocols of the same report collide."""
+    colors: dict[str, str] = {}
+    used: set[str] = set()
+    for p in protocols:
+        c = _canonical(p)
+        if c in _BUILTIN:
+            colors[p] = _COLORBLIND[_BUILTIN[c]]
+            used.add(colors[p])
+    for p in sorted(p for p in protocols if p not in colors):
+        i = int(hashlib.sha1(_canonical(p).encode()).hexdigest(), 16) % len(_FALLBACK)
+        for k in range(len(_FALLBACK)):
+            c = _FALLBACK[(i + k) % len(_FALLBACK)]
+            if c not in used:
+                break
+        colors[p] = c
+        used.add(c)
+    return {p: colors[p] for p in protocols}
+
+
+MARKERS = ("o", "s", "D", "^", "v", "P", "X", "*")
+
+
+def protocol_markers(protocols: list[str]) -> dict[str, str]:
+    """A marker per protocol too, so lines stay distinguishable in greyscale print."""
+    return {p: MARKERS[i % len(MARKERS)] for i, p in enumerate(protocols)}
