@@ -34,7 +34,7 @@ __all__ = [
     "Faults", "KVWorkload", "KeyDistribution", "LATENCIES", "LinkOverride", "LogNormalLatency",
     "Metrics", "Network", "NormalLatency", "ParetoLatency", "PartitionFaults", "Replication",
     "Report", "RunConfig", "RunSpec", "ScheduledFault", "SlowFaults", "Suite", "UniformLatency",
-    "WORKLOADS", "ACTIONS", "load_suite",
+    "WORKLOADS", "ACTIONS", "load_suite", "YCSBWorkload", "BankWorkload",
 ]
 
 
@@ -91,9 +91,11 @@ def _selector(*words: str) -> BeforeValidator:
     return BeforeValidator(validate)
 
 
-Role = Literal["any", "leader", "follower"]
+Role = Literal["any", "leader", "follower", "coordinator", "participant"]
+ROLES = {"consensus": ("leader", "follower"), "transactions": ("coordinator", "participant")}
 NodeSelector = Annotated[Literal["*"] | tuple[int, ...], _selector("*")]
-Target = Annotated[Role | tuple[int, ...], _selector("any", "leader", "follower")]
+Target = Annotated[Role | tuple[int, ...], _selector("any", "leader", "follower", "coordinator",
+                                                     "participant")]
 
 
 class _Model(BaseModel):
@@ -261,7 +263,89 @@ class KVWorkload(_Model):
         return self
 
 
-WORKLOADS = (KVWorkload,)
+class _TxnWorkload(_Model):
+    """What every transaction workload shares: clients, pacing, placement, timeouts, retries."""
+
+    kind: ClassVar[str] = "transactions"
+
+    clients: PosInt = Field(16, description="Transaction clients.")
+    mode: Literal["closed", "open"] = Field(
+        "closed", description="closed: each client runs one transaction at a time; open: Poisson "
+                              "arrivals at `rate`, latency counted from the intended start.")
+    rate: Rate | None = Field(None, description="Open loop: the total arrival rate of all clients.")
+    think_time: Duration = Field(0.0, description="Closed loop: pause between transactions.")
+    distribution: Annotated[KeyDistribution, BeforeValidator(
+        lambda v: {"type": v} if isinstance(v, str) else v)] = Field(
+        KeyDistribution(), description="Which keys transactions touch (YCSB distributions).")
+    multi_partition: Probability = Field(
+        0.0, description="Fraction of transactions spanning several partitions (key k lives on "
+                         "partition k % cluster.partitions); the rest stay on one.")
+    partitions_per_txn: Annotated[int, Strict(), Field(ge=2)] = Field(
+        2, description="Partitions a multi-partition transaction touches (at most cluster.partitions).")
+    timeout: PositiveDuration = Field(
+        "100ms", description="How long a client waits for an answer: while executing, the attempt "
+                             "is then aborted (reason timeout) and retried; while committing, the "
+                             "client asks the coordinator for the outcome instead.")
+    retries: Annotated[int, Strict(), Field(ge=0, le=4000)] = Field(
+        100, description="Retries of an aborted transaction before it is given up (ops_failed).")
+    backoff_base: Duration = Field("1ms", description="Back-off after the n-th abort: min(base * 2^n, cap) ...")
+    backoff_cap: Duration = Field("50ms", description="... capped at this ...")
+    backoff_jitter: Probability = Field(
+        0.5, description="... plus a uniform random extra of up to this fraction of it.")
+
+    @model_validator(mode="after")
+    def _paced(self) -> _TxnWorkload:
+        if self.mode == "open" and self.rate is None:
+            raise _Problem(("rate",), "required in open mode: the total rate of all clients, such as 2000/s")
+        if self.mode == "closed" and self.rate is not None:
+            raise _Problem(("rate",), "expected no rate in closed mode (use mode: open)", f"{self.rate:g}/s")
+        if self.mode == "open" and self.think_time:
+            raise _Problem(("think_time",), "expected no think_time in open mode",
+                           format_duration(self.think_time))
+        return self
+
+
+class YCSBWorkload(_TxnWorkload):
+    """YCSB-style multi-key read/read-modify-write transactions on a partitioned store."""
+
+    type: Literal["ycsb"] = "ycsb"
+    keys: PosInt = Field(10_000, description="Keyspace size.")
+    ops: PosInt = Field(8, description="Operations per transaction, on distinct keys.")
+    read_ratio: Probability = Field(
+        0.5, description="Per operation: probability of a read (else a read-modify-write).")
+    read_only_ratio: Probability = Field(
+        0.0, description="Per transaction: fraction of transactions made only of reads.")
+    value_size: Size = Field(64, description="Bytes per value, for message sizes.")
+
+    @model_validator(mode="after")
+    def _fits(self) -> YCSBWorkload:
+        if self.ops > self.keys:
+            raise _Problem(("ops",), f"expected at most keys ({self.keys}) operations", show(self.ops))
+        return self
+
+
+class BankWorkload(_TxnWorkload):
+    """SmallBank-like transfers between accounts; the total balance is an invariant."""
+
+    type: Literal["bank"] = "bank"
+    accounts: Annotated[int, Strict(), Field(ge=2)] = Field(1000, description="Number of accounts.")
+    initial_balance: NonNegInt = Field(100, description="Every account's opening balance.")
+    amount_max: PosInt = Field(10, description="Transfers move 1..amount_max.")
+    balance_ratio: Probability = Field(
+        0.15, description="Fraction of read-only balance checks (read two accounts).")
+    amalgamate_ratio: Probability = Field(
+        0.1, description="Fraction of amalgamations (move all of one account into another); the "
+                         "rest are transfers.")
+
+    @model_validator(mode="after")
+    def _mix(self) -> BankWorkload:
+        if self.balance_ratio + self.amalgamate_ratio > 1:
+            raise _Problem(("amalgamate_ratio",), "expected balance_ratio + amalgamate_ratio <= 1",
+                           f"{self.balance_ratio:g} + {self.amalgamate_ratio:g}")
+        return self
+
+
+WORKLOADS = (KVWorkload, YCSBWorkload, BankWorkload)
 """Workload models, discriminated on ``type``; each says which suite ``kind`` it drives."""
 
 Workload = Annotated[Union[WORKLOADS], Field(discriminator="type"), BeforeValidator(
@@ -349,7 +433,7 @@ class Metrics(_Model):
 
 class Checkers(_Model):
     linearizability: StrictBool = True
-    budget: PosInt = 2_000_000
+    budget: PosInt = 50_000_000
 
 
 class Report(_Model):
@@ -390,6 +474,18 @@ class RunConfig(_Model):
     metrics: Metrics = Metrics()
     checkers: Checkers = Checkers()
     report: Report = Report()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_defaults(cls, data: Any) -> Any:
+        """A transactions suite defaults to protocol 2pl and workload type ycsb."""
+        if isinstance(data, dict) and data.get("kind") == "transactions":
+            data = {"protocol": "2pl", **data}
+            if data.get("workload") is None:
+                data["workload"] = {"type": "ycsb"}
+            elif isinstance(data["workload"], dict) and "type" not in data["workload"]:
+                data["workload"] = {"type": "ycsb", **data["workload"]}
+        return data
 
     @field_validator("name")
     @classmethod
@@ -442,21 +538,29 @@ class RunConfig(_Model):
             names = ", ".join(w.model_fields["type"].default for w in WORKLOADS if w.kind == self.kind)
             raise _Problem(("workload", "type"), f"expected a {self.kind} workload ({names or 'none yet'})",
                            f"{show(self.workload.type)} (a {workload.kind} workload)")
-        nodes = self.cluster.nodes
+        nodes = self.cluster.partitions if self.kind == "transactions" else self.cluster.nodes
+        for i, target in [(i, s.target) for i, s in enumerate(self.faults.schedule)] + [
+                (name, getattr(self.faults, name).target) for name in ("crash", "slow") if getattr(self.faults, name)]:
+            if isinstance(target, str) and target != "any" and target not in ROLES[self.kind]:
+                at = ("faults", "schedule", i, "target") if isinstance(i, int) else ("faults", i, "target")
+                raise _Problem(at, f"expected 'any', {', '.join(map(repr, ROLES[self.kind]))} or node ids "
+                               f"in a {self.kind} suite", show(target))
         for i, link in enumerate(self.network.links):
             self._check_ids(link.src, ("network", "links", i, "from"), nodes)
             self._check_ids(link.dst, ("network", "links", i, "to"), nodes)
         for i, step in enumerate(self.faults.schedule):
-            self._check_ids(step.target, ("faults", "schedule", i, "target"), nodes)
+            self._check_ids(step.target, ("faults", "schedule", i, "target"), nodes,
+                            "cluster.partitions" if self.kind == "transactions" else "cluster.nodes")
             if step.at >= self.duration:
                 raise _Problem(("faults", "schedule", i, "at"), "expected a time before the end of the run "
                                f"(duration {format_duration(self.duration)})", format_duration(step.at))
         return self
 
     @staticmethod
-    def _check_ids(selector: Any, at: tuple[str | int, ...], nodes: int) -> None:
+    def _check_ids(selector: Any, at: tuple[str | int, ...], nodes: int,
+                   label: str = "cluster.nodes") -> None:
         if isinstance(selector, tuple) and max(selector) >= nodes:
-            raise _Problem(at, f"expected node ids < {nodes} (cluster.nodes)",
+            raise _Problem(at, f"expected node ids < {nodes} ({label})",
                            show(selector[0] if len(selector) == 1 else list(selector)))
 
     def options_for(self, name: str) -> _protocol.Options:

@@ -102,19 +102,25 @@ class NodeHost(Context):
     def random(self) -> float:
         return self.rng.random()
 
+    # Observations are outputs too: visible only once every earlier persist is durable, and
+    # voided by a crash before that (else a checker could see what no client ever can).
     def became_leader(self, term: int) -> None:
-        self._observe(self.observer.leader, term)
+        if self._seen or self._hold > self._t:
+            self._seen.append((max(self._hold, self._t), self.observer.leader, (term,)))
+        else:
+            self.observer.leader(self.node_id, term, self._t)
 
     def applied(self, index: int, command: Any) -> None:
-        self._observe(self.observer.applied, index, command)
-
-    def _observe(self, fn: Callable[..., None], *args: Any) -> None:
-        """Observations are outputs too: visible only once every earlier persist is durable,
-        and voided by a crash before that (else a checker could see what no client ever can)."""
         if self._seen or self._hold > self._t:
-            self._seen.append((self._hold if self._hold > self._t else self._t, fn, args))
+            self._seen.append((max(self._hold, self._t), self.observer.applied, (index, command)))
         else:
-            fn(self.node_id, *args, self._t)
+            self.observer.applied(self.node_id, index, command, self._t)
+
+    def observe(self, event: str, value: Any) -> None:
+        if self._seen or self._hold > self._t:
+            self._seen.append((max(self._hold, self._t), self.observer.observe, (event, value)))
+        else:
+            self.observer.observe(self.node_id, event, value, self._t)
 
     def settle(self, t: float) -> None:
         """Release the held observations that became visible by ``t``."""

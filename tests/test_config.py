@@ -59,7 +59,7 @@ def test_defaults_resolve(suite_file):
     assert (w.type, w.clients, w.mode, w.rate, w.distribution.type, w.timeout, w.retries) == (
         "kv", 16, "closed", None, "uniform", 0.2, 10)
     assert cfg.faults.crash is None and cfg.faults.schedule == ()
-    assert (cfg.metrics.bucket, cfg.checkers.budget, cfg.report.reference) == (0.1, 2_000_000, None)
+    assert (cfg.metrics.bucket, cfg.checkers.budget, cfg.report.reference) == (0.1, 50_000_000, None)
     [run] = suite.runs()
     assert (run.index, run.run_id, run.seed, run.params) == (0, "r0000-s1", 1, {"protocol": "raft"})
 
@@ -213,7 +213,9 @@ def test_unknown_key_suggests_the_closest(suite_file):
      "workload.cas_ratio: expected read_ratio + cas_ratio <= 1, got 0.7 + 0.5"),
     ("workload: {distribution: zipfan}",
      "workload.distribution: expected 'uniform', 'zipfian', 'hotspot' or 'latest', got 'zipfan'"),
-    ("workload: {type: ycsb}", "workload.type: expected 'kv', got 'ycsb'"),
+    ("workload: {type: tpcc}", "workload.type: expected 'kv', 'ycsb', 'bank', got 'tpcc'"),
+    ("workload: {type: ycsb}",
+     "workload.type: expected a consensus workload (kv), got 'ycsb' (a transactions workload)"),
     ("replication: {heartbeat: 150ms}",
      "replication.heartbeat: expected a duration < election_timeout (150ms), got 150ms"),
     ("replication: {election_timeout: 40ms}",
@@ -233,12 +235,21 @@ def test_unknown_key_suggests_the_closest(suite_file):
      "protocol: expected a registered consensus protocol (multipaxos, raft), got '2pc' (a transactions protocol)"),
     ("kind: transactions\nprotocol: raft",
      "protocol: expected a registered transactions protocol (2pc), got 'raft' (a consensus protocol)"),
-    ("kind: transactions\nprotocol: 2pc", "workload.type: expected a transactions workload (none yet), "
-                                          "got 'kv' (a consensus workload)"),
+    ("kind: transactions\nprotocol: 2pc\nworkload: {type: kv}",
+     "workload.type: expected a transactions workload (ycsb, bank), got 'kv' (a consensus workload)"),
+    ("kind: transactions\nprotocol: 2pc\nfaults: {schedule: [{at: 1s, action: crash, target: leader}]}",
+     "faults.schedule.0.target: expected 'any', 'coordinator', 'participant' or node ids in a "
+     "transactions suite, got 'leader'"),
+    ("kind: transactions\nprotocol: 2pc\nfaults: {schedule: [{at: 1s, action: crash, target: 3}]}",
+     "faults.schedule.0.target: expected node ids < 1 (cluster.partitions), got 3"),
+    ("faults: {crash: {mtbf: 1s, mttr: 1s, target: coordinator}}",
+     "faults.crash.target: expected 'any', 'leader', 'follower' or node ids in a consensus suite, "
+     "got 'coordinator'"),
     ("faults: {schedule: [{at: 1s, action: crash, target: 3}]}",
      "faults.schedule.0.target: expected node ids < 3 (cluster.nodes), got 3"),
     ("faults: {schedule: [{at: 1s, action: crash, target: leeder}]}",
-     "faults.schedule.0.target: expected 'any', 'leader', 'follower', a node id or a list of node ids, got 'leeder'"),
+     "faults.schedule.0.target: expected 'any', 'leader', 'follower', 'coordinator', 'participant', "
+     "a node id or a list of node ids, got 'leeder'"),
     ("faults: {schedule: [{at: 1s, action: heal, for: 2s}]}",
      "faults.schedule.0.for: expected no 'for' with action heal (nothing to undo), got 2s"),
     ("faults: {schedule: [{at: 11s, action: heal}]}",

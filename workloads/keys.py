@@ -12,9 +12,6 @@ import random
 from itertools import accumulate
 from typing import Any
 
-KINDS = ("uniform", "zipfian", "hotspot", "latest")
-
-
 def zipf_cdf(n: int, theta: float) -> list[float]:
     weights = [1.0 / (rank ** theta) for rank in range(1, n + 1)]
     total = sum(weights)
