@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import time
 
+from harness.network import Network
+from harness.protocol import Message
 from harness.runner import ConsensusWorld
 from harness.sim import Simulator
 
@@ -58,6 +60,31 @@ def _bare_loop(messages: int) -> float:
     return time.perf_counter() - started
 
 
+class _Ping(Message):
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        self.size = 100
+
+
+def _network_loop(messages: int, network_cfg) -> float:
+    """The same, through the simulated network (latency draws, loss checks), still no protocol."""
+    sim = Simulator(1)
+    net = Network(sim, network_cfg, 5, 0)
+    left = [messages]
+    for node in range(5):
+        def receive(src, msg, node=node):
+            left[0] -= 1
+            if left[0] > 0:
+                net.send(node, (node + 1 + left[0] % 4) % 5, msg, sim.now, 0)
+        net.attach(node, receive, [float("inf")])
+    for k in range(64):
+        net.send(k % 5, (k + 1) % 5, _Ping(), 0.0, 0)
+    started = time.perf_counter()
+    sim.run(float("inf"))
+    return time.perf_counter() - started
+
+
 def test_raft_messages_per_second(benchmark, make_suite):
     suite = make_suite(RAFT5)
     messages, wall = benchmark.pedantic(_steady_raft, args=(suite,), rounds=1, iterations=1)
@@ -77,4 +104,16 @@ def test_bare_loop_messages_per_second(benchmark):
     if "raft" in RESULTS:
         benchmark.extra_info["raft_over_bare"] = round(RESULTS["raft"] / rate, 3)
         print(f"\nraft {RESULTS['raft']:,.0f} msg/s, bare loop {rate:,.0f} msg/s, "
-              f"ratio {RESULTS['raft'] / rate:.2f}")
+              f"ratio {RESULTS['raft'] / rate:.3f}")
+
+
+def test_network_loop_messages_per_second(benchmark, make_suite):
+    n = 300_000
+    network_cfg = make_suite(RAFT5).runs()[0].config.network
+    wall = benchmark.pedantic(_network_loop, args=(n, network_cfg), rounds=1, iterations=1)
+    rate = n / wall
+    benchmark.extra_info["messages_per_wall_s"] = round(rate)
+    if "raft" in RESULTS:
+        benchmark.extra_info["raft_over_network_loop"] = round(RESULTS["raft"] / rate, 3)
+        print(f"\nraft {RESULTS['raft']:,.0f} msg/s, network loop {rate:,.0f} msg/s, "
+              f"ratio {RESULTS['raft'] / rate:.3f}")
