@@ -69,11 +69,10 @@ from __future__ import annotations
 from typing import Any
 
 from harness.protocol import Context, Message, Node, Options, ReplicationOptions, register
-from workloads.kv import GET, OK, REDIRECT, KVStateMachine, Reply, Request
+from workloads.kv import REDIRECT, KVStateMachine, Reply, Request
 
 INT = 8  # bytes per integer field on the wire and on disk
 HDR = Message.HEADER
-_KV_REQUEST_BASE = 40  # Request.size = 40 + value size for writes (workloads.kv)
 
 FOLLOWER, CANDIDATE, LEADER = 0, 1, 2
 CHOSEN = (1 << 63) - 1  # the "ballot" of a promise entry its acceptor knows is chosen
@@ -276,7 +275,6 @@ class MultiPaxosNode(Node):
         self.log: list[Any] = []  # chosen values of slots 0..len-1, all applied
         self.chosen: dict[int, Any] = {}  # chosen values above the applied prefix
         self.applied_count = 0  # running index over applied commands (a no-op counts one)
-        self.value_bytes: dict[int, int] = {}  # key -> size of its current value (GET replies)
         self.lc_commit = 0  # last commit index declared by a leader ...
         self.lc_ballot = -1  # ... and that leader's ballot
         self.cu_slot = -1  # slot of the last catch-up request, and heartbeats since it was sent
@@ -748,29 +746,21 @@ class MultiPaxosNode(Node):
             return
         apply = self.sm.apply
         applied = ctx.applied
-        data = self.sm.data
-        vb = self.value_bytes
         mine = self.mine
         if slot in mine:
             mine.discard(slot)
             reply = ctx.reply
+            answer = self.sm.answer
             pending = self.pending
             for r in value:
                 pending.discard(r.uid)
                 res = apply(r)
                 i += 1
                 applied(i, r)
-                if r.op == GET:
-                    reply(r, Reply(r, OK, res, None, vb.get(r.key, 0)))
-                else:
-                    if data.get(r.key) == r.value:
-                        vb[r.key] = r.size - _KV_REQUEST_BASE
-                    reply(r, Reply(r, OK, res))
+                reply(r, answer(r, res))
         else:
             for r in value:
                 apply(r)
                 i += 1
                 applied(i, r)
-                if r.op != GET and data.get(r.key) == r.value:
-                    vb[r.key] = r.size - _KV_REQUEST_BASE
         self.applied_count = i

@@ -97,7 +97,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from harness.protocol import Context, Message, Node, Options, ReplicationOptions, register
-from workloads.kv import GET, OK, REDIRECT, KVStateMachine, Reply, Request
+from workloads.kv import GET, REDIRECT, KVStateMachine, Reply, Request
 
 assert GET == 0  # the apply loop tests `cmd.op` for "is a write"
 
@@ -107,7 +107,6 @@ FOLLOWER, PRECANDIDATE, CANDIDATE, LEADER = 0, 1, 2, 3
 ROLE_NAMES = ("follower", "precandidate", "candidate", "leader")
 
 _HEADER = Message.HEADER
-_REQUEST_BASE = 40  # workloads.kv.Request.size = 40 + value_size for writes
 
 
 class RaftOptions(Options):
@@ -225,7 +224,7 @@ class RaftNode(Node):
         # persistent state (mirrored in stable records)
         "term", "voted_for", "terms", "cmds",
         # volatile state
-        "role", "leader", "commit", "applied", "heard", "timeout", "votes", "vsize", "stash",
+        "role", "leader", "commit", "applied", "heard", "timeout", "votes", "stash",
         "stash_gap",
         # leader state
         "term_start", "next", "match", "probing", "active", "queue", "pending", "batch_ends",
@@ -261,7 +260,6 @@ class RaftNode(Node):
         self.heard = float("-inf")  # when a leader (or a vote we granted) last reset our timer
         self.timeout = self.et
         self.votes: set[int] = set()
-        self.vsize: dict[int, int] = {}  # key -> value size of the current value (reply sizes)
         self.stash: dict[int, AppendEntries] = {}  # follower: early batches, by prev_index
         self.stash_gap = 2 * self.catchup  # no gap larger than this can be mere reordering
 
@@ -608,40 +606,26 @@ class RaftNode(Node):
             return
         self.applied = commit
         apply = self.sm.apply
-        data = self.sm.data
         applied = ctx.applied
-        vsize = self.vsize
-        i = first
         if self.role != LEADER:
-            for cmd in self.cmds[first:commit + 1]:
-                if cmd is None:
-                    applied(i, None)
-                else:
+            for i, cmd in enumerate(self.cmds[first:commit + 1], first):
+                if cmd is not None:
                     apply(cmd)
-                    applied(i, cmd)
-                    if cmd.op and data.get(cmd.key) == cmd.value:  # a write that took effect
-                        vsize[cmd.key] = cmd.size - _REQUEST_BASE
-                i += 1
+                applied(i, cmd)
             return
         mine = self.term_start
         reply = ctx.reply
+        answer = self.sm.answer
         pending = self.pending
-        for cmd in self.cmds[first:commit + 1]:
+        for i, cmd in enumerate(self.cmds[first:commit + 1], first):
             if cmd is None:
                 applied(i, None)
-            else:
-                result = apply(cmd)
-                applied(i, cmd)
-                if cmd.op:
-                    if data.get(cmd.key) == cmd.value:
-                        vsize[cmd.key] = cmd.size - _REQUEST_BASE
-                    if i >= mine:
-                        pending.discard(cmd.uid)
-                        reply(cmd, Reply(cmd, OK, result))
-                elif i >= mine:
-                    pending.discard(cmd.uid)
-                    reply(cmd, Reply(cmd, OK, result, None, vsize.get(cmd.key, 0)))
-            i += 1
+                continue
+            result = apply(cmd)
+            applied(i, cmd)
+            if i >= mine:
+                pending.discard(cmd.uid)
+                reply(cmd, answer(cmd, result))
         if self.read_ready:
             self._serve_reads(ctx)
 
@@ -681,11 +665,10 @@ class RaftNode(Node):
     def _serve_reads(self, ctx: Context) -> None:
         ready = self.read_ready
         applied = self.applied
-        read = self.sm.read
-        vsize = self.vsize
+        read, answer = self.sm.read, self.sm.answer
         while ready and ready[0][0] <= applied:
             for req in ready.popleft()[1]:
-                ctx.reply(req, Reply(req, OK, read(req.key), None, vsize.get(req.key, 0)))
+                ctx.reply(req, answer(req, read(req.key)))
 
     # -- elections ------------------------------------------------------------------------------
     def _arm_election(self, ctx: Context) -> None:

@@ -235,7 +235,7 @@ def test_failed_op_never_took_effect():
 
 def test_pending_ops_count_as_info():
     h = History()
-    i = h.invoke(0, PUT, 1, 5, 0, 0.0)
+    h.invoke(0, PUT, 1, 5, 0, 0.0)
     j = h.invoke(1, GET, 1, 0, 0, 0.1)
     h.ok(j, 0.2, 5)
     assert check_linearizability(h).status == "ok"  # not finished: the put is pending

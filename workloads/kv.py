@@ -17,7 +17,7 @@ class Request:
     ``ack`` is the client's lowest still-unanswered sequence number, which lets the state machine
     forget cached results below it (the Raft thesis' client session scheme)."""
 
-    __slots__ = ("client", "seq", "op", "key", "value", "expected", "ack", "size", "uid")
+    __slots__ = ("client", "seq", "op", "key", "value", "expected", "ack", "value_size", "size", "uid")
 
     def __init__(self, client: int, seq: int, op: int, key: int, value: int = 0,
                  expected: int = 0, ack: int = 0, value_size: int = 0):
@@ -29,7 +29,8 @@ class Request:
         self.expected = expected
         self.ack = ack
         self.uid = (client << 32) | seq
-        self.size = 40 + (value_size if op != GET else 0)
+        self.value_size = value_size if op != GET else 0
+        self.size = 40 + self.value_size
 
     def __repr__(self) -> str:
         return f"Request({OP_NAMES[self.op]} k={self.key} v={self.value} c={self.client}#{self.seq})"
@@ -53,10 +54,11 @@ class Reply:
 class KVStateMachine:
     """Deterministic key-value map with exactly-once semantics for retried commands."""
 
-    __slots__ = ("data", "sessions", "floors")
+    __slots__ = ("data", "sizes", "sessions", "floors")
 
     def __init__(self) -> None:
         self.data: dict[int, int] = {}
+        self.sizes: dict[int, int] = {}  # bytes of each key's current value, for reply sizes
         self.sessions: dict[int, dict[int, object]] = {}
         self.floors: dict[int, int] = {}
 
@@ -75,10 +77,12 @@ class KVStateMachine:
             result = self.data.get(cmd.key, 0)
         elif op == PUT:
             self.data[cmd.key] = cmd.value
+            self.sizes[cmd.key] = cmd.value_size
             result = True
         else:
             if self.data.get(cmd.key, 0) == cmd.expected:
                 self.data[cmd.key] = cmd.value
+                self.sizes[cmd.key] = cmd.value_size
                 result = True
             else:
                 result = False
@@ -93,3 +97,7 @@ class KVStateMachine:
     def read(self, key: int) -> int:
         """A local read, for protocols that serve reads without the log (ReadIndex)."""
         return self.data.get(key, 0)
+
+    def answer(self, cmd: Request, result: object) -> Reply:
+        """The OK reply to ``cmd`` carrying ``result``; a read's reply carries the value's bytes."""
+        return Reply(cmd, OK, result, None, self.sizes.get(cmd.key, 0) if cmd.op == GET else 0)
