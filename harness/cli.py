@@ -41,6 +41,10 @@ def _default_out(suite_name: str) -> Path:
     return out
 
 
+def _runs(n: int) -> str:
+    return f"{n} run" if n == 1 else f"{n} runs"
+
+
 def _fmt(value: object, digits: int = 1) -> str:
     if isinstance(value, float):
         return "-" if math.isnan(value) else f"{value:,.{digits}f}"
@@ -49,10 +53,10 @@ def _fmt(value: object, digits: int = 1) -> str:
 
 def _summary(rows: list[dict], swept: list[str]) -> str:
     keys = [k for k in swept if k != "protocol"]
-    head = ["protocol", *keys, "seed", "ops/s", "p50 ms", "p99 ms", "abort", "safety"]
+    head = ["protocol", *keys, "seed", "ops/s", "p50 ms", "p99 ms", "abort %", "safety"]
     body = [[str(r.get("protocol")), *[str(r.get(k)) for k in keys], str(r.get("seed")),
              _fmt(r.get("throughput_ops_s", float("nan")), 0), _fmt(r.get("latency_p50_ms", float("nan")), 2),
-             _fmt(r.get("latency_p99_ms", float("nan")), 2), _fmt(r.get("abort_rate", float("nan")), 3),
+             _fmt(r.get("latency_p99_ms", float("nan")), 2), _fmt(100 * r.get("abort_rate", float("nan")), 2),
              str(r.get("safety"))[:60]] for r in rows]
     widths = [max(len(x) for x in col) for col in zip(head, *body)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(line, widths)) for line in [head, *body]]
@@ -85,8 +89,14 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
     out = out or _default_out(suite.name)
     specs = suite.runs()
     if not quiet:
-        click.echo(f"distbench: suite '{suite.name}' from {suite.source}: {len(specs)} runs -> {out}", err=True)
-    rows = run_suite(suite, out, jobs=jobs, progress=not quiet)
+        click.echo(f"distbench: suite '{suite.name}' from {suite.source}: {_runs(len(specs))} -> {out}", err=True)
+    try:
+        rows = run_suite(suite, out, jobs=jobs, progress=not quiet)
+    except KeyboardInterrupt:
+        click.echo(f"distbench: interrupted; the finished runs are in {out}", err=True)
+        sys.exit(130)
+    except OSError as exc:
+        _fail(f"{out}: cannot write results: {exc.strerror or exc}")
     if not quiet:
         click.echo(_summary(rows, suite.swept))
     click.echo(f"results: {out}")
@@ -117,7 +127,7 @@ def validate(config: str, overrides: tuple[str, ...]) -> None:
     suite = _load(config, overrides, None)
     specs = suite.runs()
     protocols = sorted({s.config.protocol for s in specs})
-    click.echo(f"{suite.source}: ok: suite '{suite.name}' ({suite.kind}), {len(specs)} runs, "
+    click.echo(f"{suite.source}: ok: suite '{suite.name}' ({suite.kind}), {_runs(len(specs))}, "
                f"protocols {', '.join(protocols)}, sweeping {', '.join(suite.swept) or 'nothing'}")
 
 

@@ -26,6 +26,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool,
                       Strict, ValidationError, ValidationInfo, field_validator, model_validator)
 
 from harness import protocol as _protocol
+from harness.checkers.linearizability import DEFAULT_BUDGET
 from harness.units import (Bandwidth, Duration, PositiveDuration, Probability, Rate, Size,
                            format_duration, show)
 
@@ -433,7 +434,7 @@ class Metrics(_Model):
 
 class Checkers(_Model):
     linearizability: StrictBool = True
-    budget: PosInt = 50_000_000
+    budget: PosInt = DEFAULT_BUDGET
 
 
 class Report(_Model):
@@ -784,10 +785,34 @@ def load_suite(path: str | Path | None, overrides: Sequence[str] = (),
         params = {"protocol": point.get("protocol", config.protocol)}
         params.update((k, v) for k, v in point.items() if k != "protocol")
         points.append((params, config))
+    _check_shadowed(data, matrix, source)
     base = points[0][1]
     return Suite(name=base.name, kind=base.kind, source=source, raw=raw, overrides=tuple(overrides),
                  matrix=matrix, reference=_reference(base, points, source), base=base,
                  points=tuple(points))
+
+
+def _check_shadowed(data: dict[str, Any], matrix: dict[str, list[Any]], source: str) -> None:
+    """A value the matrix replaces everywhere is still checked: a mistake there (``nodes: five``
+    beside a sweep of ``cluster.nodes``) must not pass silently."""
+    first = {k: v[0] for k, v in matrix.items()}
+    for key in matrix:
+        parts = key.split(".")
+        node: Any = data
+        for part in parts:
+            node = node.get(part, _ABSENT) if isinstance(node, dict) else _ABSENT
+        if node is _ABSENT:
+            continue
+        doc = copy.deepcopy(data)
+        for other, value in first.items():
+            if other != key:
+                _assign(doc, other, copy.deepcopy(value))
+        try:
+            RunConfig.model_validate(doc)
+        except ValidationError as exc:
+            problem = _problem(exc.errors()[0], RunConfig, doc)
+            if tuple(map(str, problem.at[:len(parts)])) == tuple(parts):
+                raise ConfigError(source, ".".join(map(str, problem.at)), problem.text()) from None
 
 
 def _read(path: str | Path | None) -> tuple[str, str]:

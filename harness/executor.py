@@ -21,16 +21,15 @@ def _safe_run(spec: Any, suite: str) -> tuple[Any, str | None]:
     try:
         return runner.run(spec, suite), None
     except Exception as exc:  # noqa: BLE001 - reported per run, never swallowed
-        row = {"suite": suite, "kind": spec.config.kind, "run_id": spec.run_id,
-               "protocol": spec.config.protocol, "seed": spec.seed, **{
-                   k: v for k, v in spec.params.items() if k != "protocol"},
-               "safety": f"error: {type(exc).__name__}: {exc}"}
+        row = {**runner.identity(spec, suite), "safety": f"error: {type(exc).__name__}: {exc}"}
         return runner.RunResult(row), f"run {spec.run_id}:\n{traceback.format_exc()}"
 
 
-def run_suite(suite: Any, out: Path, jobs: int = 1, progress: bool = True,
-              on_result: Callable[[Any], None] | None = None) -> list[dict[str, Any]]:
-    """Run every run of ``suite`` into ``out``; returns the rows in matrix order."""
+def run_suite(suite: Any, out: Path, jobs: int = 1, progress: bool = True) -> list[dict[str, Any]]:
+    """Run every run of ``suite`` into ``out``; returns the rows in matrix order.
+
+    On Ctrl-C the runs already finished stay on disk, the manifest says ``interrupted``, and
+    KeyboardInterrupt propagates to the caller."""
     specs = suite.runs()
     writer = ResultsWriter(out, suite, specs)
     rows: dict[str, dict[str, Any]] = {}
@@ -42,20 +41,27 @@ def run_suite(suite: Any, out: Path, jobs: int = 1, progress: bool = True,
         if error:
             with (out / "errors.log").open("a") as f:
                 f.write(error + "\n")
-        if on_result:
-            on_result(result)
         bar.update(1)
 
+    interrupted = False
     try:
         if jobs <= 1 or len(specs) == 1:
             for spec in specs:
                 done(*_safe_run(spec, suite.name))
         else:
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
+            pool = ProcessPoolExecutor(max_workers=jobs)
+            try:
                 futures = [pool.submit(_safe_run, spec, suite.name) for spec in specs]
                 for future in as_completed(futures):
                     done(*future.result())
+            except KeyboardInterrupt:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            pool.shutdown()
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
     finally:
         bar.close()
-        writer.close()
+        writer.close(interrupted)
     return [rows[s.run_id] for s in specs if s.run_id in rows]

@@ -105,7 +105,8 @@ class Nemesis:
         leader = self.metrics.leader_node
         majority = self.n // 2 + 1
         leader_side = group_set if leader in group_set else rest
-        if leader is not None and (len(leader_side) < majority or one_way):
+        # one way or both, the leader keeps two-way contact only with its own side
+        if leader is not None and len(leader_side) < majority:
             self.metrics.leader_lost(self.sim.now, kind)
         pairs = self.net.cut(group_set, rest, one_way)
         window = [self.sim.now, INF]

@@ -4,13 +4,16 @@ Memory stays bounded whatever the run length: latencies go into an HDR histogram
 digits, 1 us .. 1 h), the time series keeps only the current bucket's samples, and per-operation
 state lives in the history (columnar) and the clients (outstanding operations only).
 
-Measurement window: operations *invoked* after warm-up feed the latency histogram; operations
-*completed* in ``[warmup, duration]`` count for throughput; message and CPU counters are taken
-over the same window.
+Measurement window ``[warmup, end]``: operations *invoked* in it feed the latency histogram
+(those still unanswered at the end count with their age then, a lower bound, so an overloaded
+run cannot hide its backlog) and ``ops_failed``; operations *completed* in it count for
+throughput; attempts *sent* in it for ``abort_rate``; leader elections, failovers and leader CPU
+in it for the leadership columns.
 """
 
 from __future__ import annotations
 
+import bisect
 from array import array
 from typing import Any, Callable
 
@@ -21,9 +24,8 @@ US = 1_000_000
 
 
 class Metrics:
-    def __init__(self, warmup: float, duration: float, bucket: float, gap: float):
+    def __init__(self, warmup: float, bucket: float, gap: float):
         self.warmup = warmup
-        self.duration = duration
         self.bucket = bucket
         self.gap = gap
         self.hist = HdrHistogram(1, 3600 * US, 3)
@@ -31,15 +33,18 @@ class Metrics:
         self.timeouts = 0
         self.failed = 0
         self.committed = 0
+        self.outstanding = 0
         self.acked: Callable[[int], None] = lambda uid: None
         self.events: list[tuple[float, int | str, str, str, float | None]] = []
         # leadership
         self.leader_node: int | None = None
         self.leader_term = -1
-        self.leader_elections = 0
+        self.leader_elections = 0   # in the window, the very first election of the run excluded
+        self._elected = False
+        self.leader_log: tuple[list[float], list[int | None]] = ([], [])  # for the time series
         self.failovers: list[float] = []
-        self._failover_from: tuple[float, int] | None = None
-        self._busy: Callable[[int], float] = lambda node: 0.0
+        self._failover_from: float | None = None
+        self._busy: Callable[[int, float], float] = lambda node, t: 0.0
         self._lead_since = 0.0
         self._lead_busy0 = 0.0
         self.lead_time = 0.0
@@ -73,61 +78,88 @@ class Metrics:
         if invoke >= self.warmup:
             self.failed += 1
 
+    def unfinished(self, invoke: float, end: float) -> None:
+        """An operation still unanswered at ``end``: its age then is a lower bound on its latency."""
+        if invoke >= self.warmup:
+            self.outstanding += 1
+            self.hist.record_value(max(1, int((end - invoke) * US)))
+
+    def attempt(self, sent: float) -> None:
+        if sent >= self.warmup:
+            self.attempts += 1
+
+    def timed_out(self, sent: float) -> None:
+        if sent >= self.warmup:
+            self.timeouts += 1
+
     def acked_write(self, uid: int) -> None:
         self.acked(uid)
 
     # -- leadership ------------------------------------------------------------------------
-    def watch_cpu(self, busy: Callable[[int], float]) -> None:
+    def watch_cpu(self, busy: Callable[[int, float], float]) -> None:
+        """``busy(node, t)``: CPU seconds ``node`` had spent by time ``t``."""
         self._busy = busy
+
+    def _set_leader(self, node: int | None, t: float) -> None:
+        self.leader_node = node
+        self.leader_log[0].append(t)
+        self.leader_log[1].append(node)
 
     def leader(self, node: int, term: int, t: float) -> None:
         if term <= self.leader_term:
             return  # a stale announcement (a deposed leader re-elected in an old term cannot happen)
         self._close_lead(t)
-        self.leader_elections += 1
-        self.leader_node, self.leader_term = node, term
-        self._lead_since, self._lead_busy0 = t, self._busy(node)
+        if self._elected and t >= self.warmup:
+            self.leader_elections += 1
+        self._elected = True
+        self.leader_term = term
+        self._set_leader(node, t)
+        self._lead_since, self._lead_busy0 = t, self._busy(node, t)
         self.events.append((t, node, "leader", f"term {term}", None))
         if self._failover_from is not None:
-            start, _ = self._failover_from
+            start = self._failover_from
             self._failover_from = None
-            self.failovers.append(t - start)
+            if start >= self.warmup:
+                self.failovers.append(t - start)
             self.events.append((t, node, "failover", "new leader established", (t - start) * 1000))
 
     def leader_lost(self, t: float, why: str) -> None:
         """A fault hit the current leader: time the failover until a newer leader is elected."""
         if self.leader_node is None or self._failover_from is not None:
             return
-        self._failover_from = (t, self.leader_term)
+        self._failover_from = t
         if why == "crash":
             self._close_lead(t)
-            self.leader_node = None
+            self._set_leader(None, t)
 
     def _close_lead(self, t: float) -> None:
-        if self.leader_node is not None and t > self.warmup:
-            since = max(self._lead_since, self.warmup)
-            self.lead_time += t - since
-            self.lead_busy += self._busy(self.leader_node) - self._lead_busy0
+        node = self.leader_node
+        if node is not None and t > self.warmup:
+            self.lead_time += t - max(self._lead_since, self.warmup)
+            self.lead_busy += self._busy(node, t) - self._lead_busy0
         self._lead_since = t
-        if self.leader_node is not None:
-            self._lead_busy0 = self._busy(self.leader_node)
+        if node is not None:
+            self._lead_busy0 = self._busy(node, t)
 
     def begin_measurement(self, t: float) -> None:
         """Called at the end of warm-up: leader CPU accounting restarts here."""
         if self.leader_node is not None:
-            self._lead_since, self._lead_busy0 = t, self._busy(self.leader_node)
+            self._lead_since, self._lead_busy0 = t, self._busy(self.leader_node, t)
 
     # -- time series ---------------------------------------------------------------------
     def _roll(self, t: float) -> None:
         """Close every bucket that ends at or before ``t``."""
+        times, leaders = self.leader_log
         while t >= self._bucket_end:
-            start = self._bucket_index * self.bucket
+            start = round(self._bucket_index * self.bucket, 9)
+            at_end = bisect.bisect_right(times, self._bucket_end) - 1
+            leader = leaders[at_end] if at_end >= 0 else None
             lat = self._bucket_lat
             if lat:
                 p50, p99 = np.percentile(np.frombuffer(lat, dtype=float), [50, 99]) * 1000
             else:
                 p50 = p99 = float("nan")
-            self.series.append((start, self._bucket_count / self.bucket, p50, p99, self.leader_node))
+            self.series.append((start, self._bucket_count / self.bucket, p50, p99, leader))
             self._bucket_count = 0
             self._bucket_lat = array("d")
             self._bucket_index += 1
@@ -138,8 +170,9 @@ class Metrics:
         self._roll(end * (1 + 1e-12))  # the last bucket ends at ``end`` up to rounding
         self._close_lead(end)
         if self._failover_from is not None:  # never recovered: count it up to the end
-            start, _ = self._failover_from
-            self.failovers.append(end - start)
+            start = self._failover_from
+            if start >= self.warmup:
+                self.failovers.append(end - start)
             self.events.append((end, "-", "failover", "no new leader before the end", (end - start) * 1000))
         if end - self._last_done > self.gap:
             self.gaps.append((self._last_done, end))
@@ -150,7 +183,6 @@ class Metrics:
         def pct(p: float) -> float:
             return h.get_value_at_percentile(p) / 1000 if n else float("nan")
 
-        attempts_done = max(self.attempts, 1)
         return {
             "throughput_ops_s": self.committed / window,
             "latency_mean_ms": h.get_mean_value() / 1000 if n else float("nan"),
@@ -161,12 +193,14 @@ class Metrics:
             "latency_max_ms": h.get_max_value() / 1000 if n else float("nan"),
             "ops_committed": self.committed,
             "ops_failed": self.failed,
-            "abort_rate": (self.timeouts + self.failed) / attempts_done if self.attempts else 0.0,
-            "leader_changes": max(self.leader_elections - 1, 0),
+            "ops_outstanding": self.outstanding,
+            "abort_rate": self.timeouts / self.attempts if self.attempts else 0.0,
+            "leader_changes": self.leader_elections,
             "failover_ms_mean": float(np.mean(self.failovers)) * 1000 if self.failovers else float("nan"),
             "failover_ms_max": max(self.failovers) * 1000 if self.failovers else float("nan"),
             "unavailable_ms": _overlap(self.gaps, fault_windows, self.warmup, end) * 1000,
-            "leader_cpu_utilization": self.lead_busy / self.lead_time if self.lead_time else float("nan"),
+            # min: a leadership starts inside the handler that won it, whose CPU is charged whole
+            "leader_cpu_utilization": min(1.0, self.lead_busy / self.lead_time) if self.lead_time else float("nan"),
         }
 
     def latency_histogram(self) -> list[tuple[float, int]]:

@@ -102,25 +102,22 @@ class NodeHost(Context):
     def random(self) -> float:
         return self.rng.random()
 
-    # Observations are outputs too: visible only once every earlier persist is durable, and
-    # voided by a crash before that (else a checker could see what no client ever can).
     def became_leader(self, term: int) -> None:
-        if self._seen or self._hold > self._t:
-            self._seen.append((max(self._hold, self._t), self.observer.leader, (term,)))
-        else:
-            self.observer.leader(self.node_id, term, self._t)
+        self._observe(self.observer.leader, (term,))
 
     def applied(self, index: int, command: Any) -> None:
-        if self._seen or self._hold > self._t:
-            self._seen.append((max(self._hold, self._t), self.observer.applied, (index, command)))
-        else:
-            self.observer.applied(self.node_id, index, command, self._t)
+        self._observe(self.observer.applied, (index, command))
 
     def observe(self, event: str, value: Any) -> None:
+        self._observe(self.observer.observe, (event, value))
+
+    def _observe(self, fn: Callable[..., None], args: tuple) -> None:
+        """Observations are outputs too: visible only once every earlier persist is durable,
+        and voided by a crash before that (else a checker could see what no client ever can)."""
         if self._seen or self._hold > self._t:
-            self._seen.append((max(self._hold, self._t), self.observer.observe, (event, value)))
+            self._seen.append((max(self._hold, self._t), fn, args))
         else:
-            self.observer.observe(self.node_id, event, value, self._t)
+            fn(self.node_id, *args, self._t)
 
     def settle(self, t: float) -> None:
         """Release the held observations that became visible by ``t``."""
@@ -145,6 +142,10 @@ class NodeHost(Context):
         handler(*args)
         self.busy_time += self._t - start
         self.busy_until = self._t
+
+    def busy_at(self, t: float) -> float:
+        """CPU seconds spent by time ``t`` (work queued beyond ``t`` is not spent yet)."""
+        return self.busy_time - max(0.0, self.busy_until - t)
 
     def _flush(self, t: float) -> None:
         """Move the persists whose flush completed by ``t`` to durable storage."""
@@ -173,6 +174,8 @@ class NodeHost(Context):
         now = self.sim.now
         self.alive = False
         self.ends[self.incarnation] = now
+        self.busy_time -= max(0.0, self.busy_until - now)  # queued work dies with the node
+        self.busy_until = now
         self._flush(now)
         self.pending.clear()
         self.settle(now)

@@ -116,14 +116,15 @@ _REGISTRY: dict[str, ProtocolSpec] = {}
 
 
 def register(name: str, *, kind: str, options: type[Options] = Options,
-             description: str = "") -> Callable[[type], type]:
-    """Class decorator: make ``cls`` available to suites as ``protocol: <name>``.
+             description: str = "", aliases: tuple[str, ...] = ()) -> Callable[[type], type]:
+    """Class decorator: make ``cls`` available to suites as ``protocol: <name>`` (or an alias).
 
     ``cls(node_id, nodes, replication, options, state_machine)`` must build a :class:`Node`.
     """
 
     def wrap(cls: type) -> type:
-        _REGISTRY[name] = ProtocolSpec(name, kind, cls, options, description or (cls.__doc__ or "").strip().split("\n")[0])
+        _REGISTRY[name] = ProtocolSpec(name, kind, cls, options,
+                                       description or (cls.__doc__ or "").strip().split("\n")[0], aliases)
         cls.protocol_name = name
         return cls
 

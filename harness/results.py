@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import json
 import platform
+import shutil
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -19,7 +20,15 @@ import pandas as pd
 
 import harness
 
-FILES = ("runs.csv", "events.csv", "timeseries.csv", "latencies.csv")
+FILES = ("runs.csv", "events.csv", "timeseries.csv", "latencies.csv", "manifest.json")
+IDENTITY = ("suite", "kind", "run_id", "protocol", "seed")
+LAST = ("safety", "safety_detail", "sim_events", "wall_s")
+STALE = ("report.html", "report.md", "charts", "errors.log")
+HEADERS = {
+    "events.csv": ["run_id", "time_s", "node", "kind", "detail", "duration_ms"],
+    "timeseries.csv": ["run_id", "time_s", "throughput_ops_s", "latency_p50_ms", "latency_p99_ms", "leader"],
+    "latencies.csv": ["run_id", "latency_ms", "count"],
+}
 PACKAGES = ("pyyaml", "pydantic", "click", "pandas", "numpy", "scipy", "matplotlib", "seaborn",
             "hdrhistogram", "tqdm")
 
@@ -49,14 +58,23 @@ def now_iso() -> str:
 
 
 class ResultsWriter:
+    """Writes one invocation's results directory; see the README for every file and column."""
+
     def __init__(self, out: Path, suite: Any, specs: list[Any]):
         self.out = out
         self.suite = suite
         self.specs = specs
+        self.order = {s.run_id: i for i, s in enumerate(specs)}
         out.mkdir(parents=True, exist_ok=True)
-        for name in FILES:
-            (out / name).unlink(missing_ok=True)
-        self._fields: dict[str, list[str]] = {}
+        for name in (*FILES, *STALE):  # a reused directory must not mix two invocations
+            target = out / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            else:
+                target.unlink(missing_ok=True)
+        self.rows: list[dict[str, Any]] = []
+        for name, header in HEADERS.items():
+            (out / name).write_text(",".join(header) + "\n")
         self.manifest: dict[str, Any] = {
             "suite": suite.name,
             "kind": suite.kind,
@@ -71,6 +89,7 @@ class ResultsWriter:
             "packages": package_versions(),
             "started": now_iso(),
             "finished": None,
+            "completed_runs": 0,
             "suite_config": suite.to_dict(),
             "runs": [{"run_id": s.run_id, "seed": s.seed, "params": s.params,
                       "config": s.config.to_dict()} for s in specs],
@@ -80,40 +99,30 @@ class ResultsWriter:
     def _write_manifest(self) -> None:
         (self.out / "manifest.json").write_text(json.dumps(self.manifest, indent=2, default=str) + "\n")
 
-    def _append(self, name: str, rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        path = self.out / name
-        fields = self._fields.get(name)
-        new = fields is None
-        if new:
-            fields = self._fields[name] = list(rows[0])
-        with path.open("a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
-            if new:
-                writer.writeheader()
-            writer.writerows(rows)
-
     def add(self, result: Any) -> None:
-        self._append("runs.csv", [result.row])
-        self._append("events.csv", result.events)
-        self._append("timeseries.csv", result.timeseries)
-        self._append("latencies.csv", result.latencies)
+        """Save one finished run at once: runs.csv is rewritten (every column any run has, in
+        matrix order), the other files are appended to."""
+        self.rows.append(result.row)
+        self.rows.sort(key=lambda r: self.order.get(r["run_id"], len(self.order)))
+        seen = list(dict.fromkeys(k for row in self.rows for k in row))
+        head = [*IDENTITY, *(k for k in self.suite.swept if k != "protocol")]
+        columns = head + [k for k in seen if k not in head and k not in LAST] + [k for k in LAST if k in seen]
+        pd.DataFrame(self.rows, columns=columns).to_csv(self.out / "runs.csv", index=False)
+        for name, rows in (("events.csv", result.events), ("timeseries.csv", result.timeseries),
+                           ("latencies.csv", result.latencies)):
+            if rows:
+                with (self.out / name).open("a", newline="") as f:
+                    csv.DictWriter(f, fieldnames=HEADERS[name]).writerows(rows)
+        self.manifest["completed_runs"] = len(self.rows)
+        self._write_manifest()
 
-    def close(self) -> None:
-        """Sort every file by matrix order and stamp the manifest as finished."""
-        order = {s.run_id: i for i, s in enumerate(self.specs)}
-        for name in FILES:
+    def close(self, interrupted: bool = False) -> None:
+        """Put the per-run files in matrix order and stamp the manifest."""
+        for name in HEADERS:
             path = self.out / name
-            if not path.exists():
-                if name != "runs.csv":
-                    header = {"events.csv": "run_id,time_s,node,kind,detail,duration_ms",
-                              "timeseries.csv": "run_id,time_s,throughput_ops_s,latency_p50_ms,latency_p99_ms,leader",
-                              "latencies.csv": "run_id,latency_ms,count"}[name]
-                    path.write_text(header + "\n")
-                continue
             frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-            frame = frame.iloc[sorted(range(len(frame)), key=lambda i: (order.get(frame["run_id"].iat[i], 1 << 30), i))]
-            frame.to_csv(path, index=False)
+            rank = frame["run_id"].map(lambda r: self.order.get(r, len(self.order)))
+            frame.iloc[rank.argsort(kind="stable")].to_csv(path, index=False)
         self.manifest["finished"] = now_iso()
+        self.manifest["interrupted"] = interrupted
         self._write_manifest()

@@ -63,7 +63,7 @@ class ConsensusWorld:
         self.sim = sim = Simulator(seed)
         n = cfg.cluster.nodes
         w = cfg.workload
-        self.metrics = Metrics(cfg.warmup, cfg.duration, cfg.metrics.bucket, cfg.metrics.unavailable_gap)
+        self.metrics = Metrics(cfg.warmup, cfg.metrics.bucket, cfg.metrics.unavailable_gap)
         self.history = History()
         self.election, self.log, self.durability = ElectionSafety(), LogAgreement(), Durability()
         self.metrics.acked = self.durability.acked_write
@@ -78,7 +78,7 @@ class ConsensusWorld:
             return lambda: spec.factory(i, nodes, replication, options, KVStateMachine())
 
         self.hosts = [NodeHost(sim, self.net, i, nodes, cfg.cluster, factory(i), observer) for i in nodes]
-        self.metrics.watch_cpu(lambda node: self.hosts[node].busy_time)
+        self.metrics.watch_cpu(lambda node, t: self.hosts[node].busy_at(t))
         keys = KeyChooser(w.distribution, w.keys)
         rate = w.rate / w.clients if w.mode == "open" else None
         self.clients = [KVClient(sim, self.net, n + c, n, w, keys, self.metrics, self.history, rate)
@@ -103,6 +103,9 @@ class ConsensusWorld:
         cfg = self.cfg
         for host in self.hosts:
             host.settle(cfg.duration)
+        for client in self.clients:
+            for invoke in client.unanswered():
+                self.metrics.unfinished(invoke, cfg.duration)
         self.history.finish()
         row = self.metrics.finish(cfg.duration, self.nemesis.fault_windows(cfg.duration))
         ops = max(row["ops_committed"], 1)
@@ -114,6 +117,7 @@ class ConsensusWorld:
         if lin is not None:
             verdicts.append(lin)
         row["safety"] = combine(*verdicts)
+        row["safety_detail"] = "" if lin is not None else "linearizability not checked"
         if row["safety"].startswith("unknown"):
             row["safety_detail"] = row["safety"]
             row["safety"] = "unknown"
@@ -124,16 +128,27 @@ class ConsensusWorld:
 WORLDS: dict[str, type] = {"consensus": ConsensusWorld}
 
 
+def identity(spec: Any, suite: str) -> dict[str, Any]:
+    """The leading ``runs.csv`` columns of a run: who it is and the value of every swept key,
+    resolved (numbers in seconds, per second, bytes), not as written."""
+    row: dict[str, Any] = {"suite": suite, "kind": spec.config.kind, "run_id": spec.run_id,
+                           "protocol": spec.config.protocol, "seed": spec.seed}
+    resolved = spec.config.to_dict()
+    for key, written in spec.params.items():
+        if key != "protocol":
+            value: Any = resolved
+            for part in key.split("."):
+                value = value.get(part, written) if isinstance(value, dict) else written
+            row[key] = value
+    return row
+
+
 def run(spec: Any, suite: str) -> RunResult:
     """Execute one :class:`harness.config.RunSpec` and return its results."""
     started = time.perf_counter()
     world = WORLDS[spec.config.kind](spec.config, spec.seed)
     metrics = world.run()
-    row: dict[str, Any] = {"suite": suite, "kind": spec.config.kind, "run_id": spec.run_id,
-                           "protocol": spec.config.protocol, "seed": spec.seed}
-    for key, value in spec.params.items():
-        if key != "protocol":
-            row[key] = value
+    row = identity(spec, suite)
     row.update(metrics)
     row["wall_s"] = time.perf_counter() - started
     events = [{"run_id": spec.run_id, "time_s": t, "node": node, "kind": kind, "detail": detail,

@@ -233,7 +233,7 @@ class MultiPaxosOptions(Options):
     ``ReplicationOptions``; catch-up transfers up to ``batch_size * pipeline`` slots per message."""
 
 
-@register("multipaxos", kind="consensus", options=MultiPaxosOptions)
+@register("multipaxos", kind="consensus", options=MultiPaxosOptions, aliases=("paxos",))
 class MultiPaxosNode(Node):
     """Multi-Paxos with a stable leader, batching, pipelining, catch-up and no-op hole filling."""
 

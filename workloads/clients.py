@@ -7,9 +7,9 @@ loop) to the OK reply, whatever happened in between: no coordinated omission.
 
 Routing: a client sends to the node it believes leads; a REDIRECT with a hint is followed at
 once, a REDIRECT without one (no leader known) is retried on the next node after a short
-back-off, and an attempt that times out is re-sent to the next node. Every send is an attempt;
-timed-out attempts count as aborts; after ``retries`` re-sends the operation is given up and
-recorded as indeterminate (``info``) in the history.
+back-off (``min(timeout, 10ms)``), and an attempt that times out is re-sent to the next node.
+Every send is an attempt; timed-out attempts count as aborts; after ``retries`` re-sends the
+operation is given up and recorded as indeterminate (``info``) in the history.
 """
 
 from __future__ import annotations
@@ -81,8 +81,8 @@ class KVClient:
 
     def _send(self, entry: _Op) -> None:
         entry.attempt += 1
-        self.recorder.attempts += 1
         now = self.sim.now
+        self.recorder.attempt(now)
         entry.target = self.leader
         self.net.send(self.endpoint, self.leader, entry.request, now, 0)
         self.sim.at(now + self.w.timeout, self._timeout, (entry.request.seq, entry.attempt))
@@ -109,7 +109,7 @@ class KVClient:
         entry = self.outstanding.get(seq)
         if entry is None or entry.attempt != attempt:
             return
-        self.recorder.timeouts += 1
+        self.recorder.timed_out(self.sim.now - self.w.timeout)
         self.leader = (self.leader + 1) % self.nodes
         self._retry(item)
 
@@ -145,6 +145,10 @@ class KVClient:
         self.history.ok(entry.index, now, result)
         self.recorder.completed(entry.invoke, now)
         self._next()
+
+    def unanswered(self) -> list[float]:
+        """Intended start times of the operations still waiting for an answer."""
+        return [entry.invoke for entry in self.outstanding.values()]
 
     def _next(self) -> None:
         if self.rate is None:

@@ -53,7 +53,7 @@ from workloads.kv import OP_NAMES
 
 __all__ = ["LinearizabilityResult", "check_linearizability", "check", "DEFAULT_BUDGET"]
 
-DEFAULT_BUDGET = 20_000_000
+DEFAULT_BUDGET = 50_000_000
 # Keys with at least this many events get the linear-time necessary conditions checked before
 # the search (which, on a violation, may have to exhaust a large space to prove it).
 QUICK_CHECK_FIRST = 2_000
