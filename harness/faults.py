@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 INF = math.inf
+ROLE_POLL, ROLE_WAIT = 0.0005, 1.0  # a step on a world's role waits up to 1 s for a holder
 
 
 class Nemesis:
@@ -28,6 +29,10 @@ class Nemesis:
         self.cuts: list[tuple[list[tuple[int, int]], list[float]]] = []
         self.slowed: dict[int, list[float]] = {}
         self.crashed: dict[int, list[float]] = {}
+        # Extra named targets a world provides (e.g. 2PC's "coordinator"): name -> candidate nodes.
+        self.roles: dict[str, Any] = {}
+        self._role_since: dict[str, float] = {}
+        self.stopped = False
 
     def start(self) -> None:
         cfg = self.cfg
@@ -61,6 +66,10 @@ class Nemesis:
             return [target]
         if isinstance(target, (list, tuple)):
             return list(target)
+        role = self.roles.get(target)
+        if role is not None:
+            pool = [n for n in role() if self.hosts[n].alive]
+            return [self.rng.choice(pool)] if pool else []
         leader = self.metrics.leader_node
         alive = self._alive()
         if target == "leader":
@@ -69,7 +78,16 @@ class Nemesis:
         return [self.rng.choice(pool)] if pool else []
 
     # -- actions -------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """No new faults from now on; heal, restore and restart everything (a run's drain)."""
+        self.stopped = True
+        self.heal()
+        self.restore()
+        self.restart(list(self.crashed))
+
     def crash(self, nodes: list[int], length: float | None) -> None:
+        if self.stopped:
+            return
         for node in nodes:
             host = self.hosts[node]
             if not host.alive:
@@ -100,7 +118,7 @@ class Nemesis:
     def cut(self, group: list[int], length: float | None, one_way: bool, kind: str) -> None:
         group_set = set(group)
         rest = set(range(self.n)) - group_set
-        if not group_set or not rest:
+        if not group_set or not rest or self.stopped:
             return
         leader = self.metrics.leader_node
         majority = self.n // 2 + 1
@@ -131,6 +149,8 @@ class Nemesis:
             self._heal_one(cut)
 
     def slow(self, nodes: list[int], factor: float, length: float | None) -> None:
+        if self.stopped:
+            return
         for node in nodes:
             if node in self.slowed:
                 continue
@@ -167,6 +187,9 @@ class Nemesis:
             self.restart(list(self.crashed) if step.target == "any" else self.resolve(step.target))
             return
         nodes = self.resolve(step.target)
+        if not nodes and step.target in self.roles and self.sim.now < step.at + ROLE_WAIT:
+            self._later(ROLE_POLL, self._scheduled, step)  # a transient role: wait for a holder
+            return
         if not nodes:
             self._event("-", action, f"skipped: no {step.target} to target", None)
             return
@@ -183,6 +206,8 @@ class Nemesis:
     def _crash_rate(self, node: int | None) -> None:
         cfg = self.cfg.crash
         targets = [node] if node is not None else self.resolve(cfg.target)
+        if self._await_role("crash", cfg.target, targets, self._crash_rate, node):
+            return
         length = 0.0
         if targets and self.hosts[targets[0]].alive:
             length = self._gap(cfg.mttr, cfg.dist)
@@ -208,9 +233,24 @@ class Nemesis:
     def _slow_rate(self, _: Any = None) -> None:
         cfg = self.cfg.slow
         nodes = self.resolve(cfg.target)
+        if self._await_role("slow", cfg.target, nodes, self._slow_rate, None):
+            return
         if nodes:
             self.slow(nodes, cfg.factor, cfg.duration)
         self._later(cfg.duration + self._gap(cfg.mtbf), self._slow_rate)
+
+    def _await_role(self, process: str, target: Any, found: list[int], fn: Any, arg: Any) -> bool:
+        """A rate's turn came while no node holds the world role it targets: poll for one (up
+        to ROLE_WAIT) rather than skip the fault. True when a retry was scheduled."""
+        if found or target not in self.roles:
+            self._role_since.pop(process, None)
+            return False
+        since = self._role_since.setdefault(process, self.sim.now)
+        if self.sim.now - since < ROLE_WAIT:
+            self._later(ROLE_POLL, fn, arg)
+            return True
+        self._role_since.pop(process, None)
+        return False
 
     def _event(self, node: Any, kind: str, detail: str, length: float | None) -> None:
         self.metrics.events.append((self.sim.now, node, kind, detail,

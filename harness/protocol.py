@@ -63,6 +63,11 @@ class Context:
         on every replica) to its state machine."""
         raise NotImplementedError
 
+    def observe(self, event: str, value: Any) -> None:
+        """A protocol-specific observation, e.g. ``"commit"`` with what a transaction read and
+        wrote here. Like the others it is seen only once every earlier persist is durable (and
+        never if the node crashes before). A runtime with no use for it may ignore it."""
+
 
 class Node:
     """Base class of a protocol replica. Subclasses implement the four handlers."""

@@ -125,7 +125,9 @@ class ConsensusWorld:
         return row
 
 
-WORLDS: dict[str, type] = {"consensus": ConsensusWorld}
+from harness.txn_world import TransactionWorld  # noqa: E402  (transactions: its own module)
+
+WORLDS: dict[str, type] = {"consensus": ConsensusWorld, "transactions": TransactionWorld}
 
 
 def identity(spec: Any, suite: str) -> dict[str, Any]:

@@ -25,6 +25,7 @@ class Observations:
     leaders: list[tuple[int, int]] = field(default_factory=list)  # (term, node)
     applied: dict[int, list[tuple[int, Any]]] = field(default_factory=dict)  # node -> [(index, cmd)]
     replies: list[tuple[int, Any, Any]] = field(default_factory=list)  # (node, request, result)
+    observed: list[tuple[int, str, Any]] = field(default_factory=list)  # (node, event, value)
 
 
 class ScriptedContext(Context):
@@ -65,6 +66,9 @@ class ScriptedContext(Context):
 
     def applied(self, index: int, command: Any) -> None:
         self.cluster.obs.applied.setdefault(self.node_id, []).append((index, command))
+
+    def observe(self, event: str, value: Any) -> None:
+        self.cluster.obs.observed.append((self.node_id, event, value))
 
 
 class ScriptedCluster:

@@ -1,0 +1,267 @@
+"""Safety of a transaction run: serializability, atomicity, durability, exactly-once, invariants.
+
+The checker is fed during the run with one observation per (partition, committed transaction):
+the versions it read there and the versions its writes replaced (``CommitObs``), delivered by the
+host only once the partition's log is durable up to that commit (a crash voids the rest). It is
+told which attempts clients saw commit, and it reads the partitions' final stores after the run
+has drained (faults healed, crashed nodes restarted, in-doubt transactions resolved).
+
+Checks, each a ``(status, detail)`` verdict (``ok``, ``violation`` or ``unknown``):
+
+serializability
+    The direct serialization graph of committed transactions (Adya): ``Ti -ww-> Tj`` when Tj's
+    write replaced Ti's version, ``Ti -wr-> Tj`` when Tj read Ti's version, ``Ti -rw-> Tj`` when
+    Ti read a version that Tj's write replaced. Versions are named by their writer, so the
+    version order of a key is the chain of "replaced" links. The graph must be acyclic; a cycle
+    is reported edge by edge. Reading a version no committed transaction wrote (an aborted or lost
+    write) and two writers replacing the same version (a lost update) are violations too.
+    Fast path: in a correct run every edge goes forward in commit-time order, so the cycle
+    search runs only when some edge goes backward.
+atomicity
+    A transaction committed at one of its partitions is committed at all of them.
+durability
+    Every attempt a client saw commit is committed everywhere, and each key's final version in
+    the recovered stores is the last one of its version chain, with the value written.
+exactly-once
+    At most one attempt of each client transaction (client, seq) commits writes. (A read-only
+    one-phase commit logs nothing, so a coordinator that crashes may forget it and answer a
+    later inquiry "aborted"; its retry then commits too, harmlessly: it has no effects.)
+bank invariant (bank workload)
+    The total balance is unchanged at the end, at every quiescent point the run passed through,
+    and after every committed transaction in serialization order (each one's writes change the
+    balances they replaced by a net zero).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Iterable
+
+from implementations.txncore import CommitObs, tid_str
+
+__all__ = ["TxnChecker", "find_cycle", "describe_cycle"]
+
+
+def find_cycle(adjacency: dict[int, list[tuple[int, str]]], starts: Iterable[int] | None = None
+               ) -> list[tuple[int, str, int]] | None:
+    """A cycle of a directed graph given as ``node -> [(successor, label)]``, as a list of
+    ``(src, label, dst)`` edges, or None. Iterative DFS; ``starts`` limits the roots."""
+    WHITE, GRAY, BLACK = 0, 1, 2
+    color: dict[int, int] = {}
+    for root in (adjacency if starts is None else starts):
+        if color.get(root, WHITE) != WHITE:
+            continue
+        color[root] = GRAY
+        path: list[tuple[int, str]] = [(root, "")]
+        stack = [iter(adjacency.get(root, ()))]
+        while stack:
+            step = next(stack[-1], None)
+            if step is None:
+                stack.pop()
+                node, _ = path.pop()
+                color[node] = BLACK
+                continue
+            nxt, label = step
+            c = color.get(nxt, WHITE)
+            if c == GRAY:  # back edge: the cycle is the path from nxt to here, plus this edge
+                nodes = [n for n, _ in path]
+                i = nodes.index(nxt)
+                cycle = [(path[j][0], path[j + 1][1], path[j + 1][0]) for j in range(i, len(path) - 1)]
+                cycle.append((path[-1][0], label, nxt))
+                return cycle
+            if c == WHITE:
+                color[nxt] = GRAY
+                path.append((nxt, label))
+                stack.append(iter(adjacency.get(nxt, ())))
+    return None
+
+
+def describe_cycle(cycle: list[tuple[int, str, int]]) -> str:
+    """``c1.2#1 -rw(k=5)-> c3.4#1 -ww(k=7)-> c1.2#1``."""
+    parts = [tid_str(cycle[0][0])]
+    for _, label, dst in cycle:
+        parts.append(f"-{label}-> {tid_str(dst)}")
+    return " ".join(parts)
+
+
+class TxnChecker:
+    """Collects commit observations during a run; :meth:`verdicts` checks them at the end.
+
+    ``initial``: the value of every key's version 0. ``bank``: the number of accounts when the
+    workload is the bank (its invariant is then checked)."""
+
+    def __init__(self, initial: int = 0, bank: int | None = None):
+        self.initial = initial
+        self.bank = bank
+        self.commits: dict[tuple[int, int], CommitObs] = {}  # (partition, tid) -> observation
+        self.first: dict[int, tuple[float, int]] = {}        # tid -> (time, arrival) first seen
+        self.acked_tids: list[int] = []
+        self.quiescent: list[tuple[float, int]] = []         # (time, total balance)
+        self.twice: str = ""
+
+    # -- feeding -------------------------------------------------------------------------------
+    def commit(self, node: int, obs: CommitObs, t: float) -> None:
+        key = (node, obs.tid)
+        if key in self.commits:
+            if not self.twice:
+                self.twice = f"{tid_str(obs.tid)} applied twice at partition {node} (t={t:.6f}s)"
+            return
+        self.commits[key] = obs
+        if obs.tid not in self.first:
+            self.first[obs.tid] = (t, len(self.first))
+
+    def acked(self, tid: int) -> None:
+        self.acked_tids.append(tid)
+
+    def quiescent_total(self, t: float, total: int) -> None:
+        self.quiescent.append((t, total))
+
+    # -- checking ------------------------------------------------------------------------------
+    def verdicts(self, stores: list[Any] | None = None, in_doubt: set[tuple[int, int]] = frozenset()
+                 ) -> list[tuple[str, str]]:
+        """Every check's verdict. ``stores``: the partitions' final stores (``Store``), index =
+        partition; ``in_doubt``: (partition, tid) still unresolved when the run ended."""
+        by_tid: dict[int, list[tuple[int, CommitObs]]] = defaultdict(list)
+        for (node, tid), obs in self.commits.items():
+            by_tid[tid].append((node, obs))
+        committed = by_tid.keys()
+        out = [("violation", self.twice) if self.twice else ("ok", "")]
+        out.append(self._atomicity(by_tid, in_doubt))
+        out.append(self._exactly_once(tid for tid, seen in by_tid.items()
+                                      if any(obs.installs for _, obs in seen)))
+        nxt, values, problem = self._versions(by_tid)
+        out.append(problem)
+        out.append(self._serializable(by_tid, nxt))
+        out.append(self._durability(committed, nxt, values, stores))
+        if self.bank is not None:
+            out.append(self._bank(by_tid, values, stores))
+        return out
+
+    def _atomicity(self, by_tid: dict, in_doubt: set) -> tuple[str, str]:
+        unresolved = 0
+        for tid, seen in by_tid.items():
+            parts = seen[0][1].participants
+            if len(seen) == len(parts):
+                continue
+            have = {node for node, _ in seen}
+            missing = [p for p in parts if p not in have]
+            if all((p, tid) in in_doubt for p in missing):
+                unresolved += 1
+                continue
+            return "violation", (f"atomicity: {tid_str(tid)} committed at partition(s) "
+                                 f"{sorted(have)} but not at {missing}")
+        if unresolved:
+            return "unknown", f"atomicity: {unresolved} transaction(s) still in doubt at the end"
+        return "ok", ""
+
+    @staticmethod
+    def _exactly_once(writers: Iterable[int]) -> tuple[str, str]:
+        seen: dict[int, int] = {}
+        for tid in writers:
+            logical = tid >> 12
+            other = seen.setdefault(logical, tid)
+            if other != tid:
+                return "violation", (f"exactly-once: two attempts of one transaction committed: "
+                                     f"{tid_str(min(other, tid))} and {tid_str(max(other, tid))}")
+        return "ok", ""
+
+    def _versions(self, by_tid: dict) -> tuple[dict, dict, tuple[str, str]]:
+        """(next version of (key, version), value of (key, version), verdict on forks)."""
+        nxt: dict[tuple[int, int], int] = {}
+        values: dict[tuple[int, int], int] = {}
+        problem = ("ok", "")
+        for tid, seen in by_tid.items():
+            for _, obs in seen:
+                for key, prev, value in obs.installs:
+                    values[(key, tid)] = value
+                    other = nxt.setdefault((key, prev), tid)
+                    if other != tid and problem[0] == "ok":
+                        problem = ("violation", f"lost update: {tid_str(other)} and {tid_str(tid)} "
+                                                f"both replaced version {tid_str(prev)} of key {key}")
+        return nxt, values, problem
+
+    def _edges(self, by_tid: dict, nxt: dict) -> Iterable[tuple[int, int, str]]:
+        committed = by_tid
+        for tid, seen in by_tid.items():
+            for _, obs in seen:
+                for key, prev, _ in obs.installs:
+                    if prev:
+                        yield prev, tid, f"ww(k={key})"
+                for key, version in obs.reads:
+                    if version and version != tid:
+                        if version in committed:
+                            yield version, tid, f"wr(k={key})"
+                    later = nxt.get((key, version))
+                    if later is not None and later != tid:
+                        yield tid, later, f"rw(k={key})"
+
+    def _serializable(self, by_tid: dict, nxt: dict) -> tuple[str, str]:
+        for tid, seen in by_tid.items():  # reads or overwrites of versions nobody committed
+            for node, obs in seen:
+                for key, version in obs.reads:
+                    if version and version not in by_tid:
+                        return "violation", (f"{tid_str(tid)} read key {key} at version "
+                                             f"{tid_str(version)}, which never committed "
+                                             f"(partition {node})")
+                for key, version, _ in obs.installs:
+                    if version and version not in by_tid:
+                        return "violation", (f"{tid_str(tid)} replaced version {tid_str(version)} "
+                                             f"of key {key}, which never committed (partition {node})")
+        first = self.first
+        backward = False
+        for src, dst, _ in self._edges(by_tid, nxt):
+            if first[src] > first[dst]:
+                backward = True
+                break
+        if not backward:
+            return "ok", ""
+        adjacency: dict[int, list[tuple[int, str]]] = defaultdict(list)
+        for src, dst, label in self._edges(by_tid, nxt):
+            adjacency[src].append((dst, label))
+        cycle = find_cycle(adjacency)
+        if cycle is None:
+            return "ok", ""
+        return "violation", f"not serializable: cycle {describe_cycle(cycle)}"
+
+    def _durability(self, committed: Any, nxt: dict, values: dict, stores: list[Any] | None
+                    ) -> tuple[str, str]:
+        for tid in self.acked_tids:
+            if tid not in committed:
+                return "violation", (f"durability: {tid_str(tid)} was acknowledged as committed "
+                                     "but is not committed at any partition after recovery")
+        if stores is None:
+            return "ok", ""
+        P = len(stores)
+        keys = {key for key, _ in values}
+        for key in sorted(keys):
+            value, version = stores[key % P].get(key)
+            later = nxt.get((key, version))
+            if later is not None:
+                return "violation", (f"durability: key {key} ends at version {tid_str(version)}, "
+                                     f"but {tid_str(later)} committed a later one (lost in a crash?)")
+            if version and values.get((key, version)) != value:
+                return "violation", (f"durability: key {key} holds {value} at version "
+                                     f"{tid_str(version)}, which wrote {values.get((key, version))}")
+        return "ok", ""
+
+    def _bank(self, by_tid: dict, values: dict, stores: list[Any] | None) -> tuple[str, str]:
+        initial, accounts = self.initial, self.bank
+        total = initial * accounts
+        for tid, seen in by_tid.items():
+            delta = 0
+            for _, obs in seen:
+                for key, prev, value in obs.installs:
+                    delta += value - (values.get((key, prev), initial) if prev else initial)
+            if delta:
+                return "violation", (f"bank invariant: {tid_str(tid)} changed the total balance "
+                                     f"by {delta:+d}")
+        for t, seen_total in self.quiescent:
+            if seen_total != total:
+                return "violation", (f"bank invariant: total balance {seen_total} at the quiescent "
+                                     f"point t={t:.3f}s, expected {total}")
+        if stores is not None:
+            P = len(stores)
+            final = sum(stores[k % P].get(k)[0] for k in range(accounts))
+            if final != total:
+                return "violation", f"bank invariant: total balance {final} at the end, expected {total}"
+        return "ok", ""

@@ -1,0 +1,297 @@
+"""The transactions world (``kind: transactions``): partitions, transaction clients, faults, checks.
+
+``cluster.partitions`` partition nodes (ids ``0..P-1``, ``cluster.nodes`` is not used) run the
+suite's transaction protocol on :class:`~harness.node.NodeHost` s -- the same CPU, fsync and
+group-commit cost model as the consensus replicas -- over the same network. Clients (endpoints
+``P..``) come from :mod:`workloads.txn`. The :class:`~harness.faults.Nemesis` applies every
+fault kind; its targets ``coordinator`` (a node between prepare and decision of a transaction
+for which another node has already prepared) and ``participant`` (a node prepared, in doubt,
+for another node's transaction) are provided here; a fault aimed at one waits (up to 1 s) for a
+node to hold the role.
+
+A run has three phases: warm-up, the measured window ``[warmup, duration]`` (the metrics), and a
+*drain*: clients stop starting transactions, the nemesis heals, restores and restarts everything,
+and the simulation goes on (at most ``DRAIN`` seconds) until no transaction is in flight, so that
+the checkers see every participant recovered and every in-doubt transaction resolved.
+
+Columns (besides the consensus ones that mean something here; see docs/transactions-metrics.md)
+    throughput_ops_s, ops_committed: committed transactions; latency_*: first attempt's start (the
+    intended start in open loop) to the commit answer, retries included (a transaction still
+    unfinished at the end counts with its age then, and in ops_outstanding); ops_failed:
+    transactions given up (retries exhausted, or outcome never learned); abort_rate: aborted
+    attempts / attempts; conflict_rate: attempts that met a conflict / attempts;
+    aborts_<reason>: aborted attempts per reason; retries_per_txn; lock_wait_ms_mean (per lock
+    wait); twopc_ms_mean (commit request to answer, client side); in_doubt_ms (participant-time
+    in doubt, within the window, the normal commit window included); blocked_ms (the part of it
+    spent waiting for an overdue decision from another node: a coordinator crash) and
+    blocked_ms_max (the longest such blocked stretch); messages_per_op and bytes_per_op (per
+    committed transaction); quiescent_checks (bank invariant checks at quiescent points).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from harness import protocol
+from harness.checkers.consensus import combine
+from harness.checkers.serializability import TxnChecker
+from harness.faults import Nemesis
+from harness.metrics import Metrics
+from harness.network import Network
+from harness.node import NodeHost
+from harness.sim import Simulator
+from implementations.twopc import PREPARING
+from implementations.txncore import PREPARED, REASONS, Store, tid_str
+from workloads.txn import TxnClient, generator_for
+
+__all__ = ["TransactionWorld", "TxnStats", "DRAIN"]
+
+DRAIN = 10.0        # seconds of simulated time the drain may take at most
+LONG_DOUBT = 0.05   # in-doubt periods at least this long are listed in events.csv
+_CONSENSUS_ONLY = ("leader_changes", "failover_ms_mean", "failover_ms_max", "leader_cpu_utilization")
+NAN = math.nan
+
+
+class TxnStats:
+    """Transaction counters over the measured window (attempts that *ended* in it)."""
+
+    __slots__ = ("warmup", "end", "checker", "attempts", "aborted", "conflicts", "reasons",
+                 "txns", "retries", "commit_time", "commits", "lock_wait", "lock_waits",
+                 "in_doubt", "blocked", "blocked_max")
+
+    def __init__(self, warmup: float, end: float, checker: TxnChecker):
+        self.warmup = warmup
+        self.end = end
+        self.checker = checker
+        self.attempts = self.aborted = self.conflicts = self.txns = self.retries = 0
+        self.reasons = [0] * len(REASONS)
+        self.commit_time = 0.0
+        self.commits = 0
+        self.lock_wait = 0.0
+        self.lock_waits = 0
+        self.in_doubt = 0.0
+        self.blocked = 0.0
+        self.blocked_max = 0.0
+
+    # -- from the clients -----------------------------------------------------------------------
+    def attempt(self, t: float, reason: int, conflict: bool) -> None:
+        if t >= self.warmup:
+            self.attempts += 1
+            if reason:
+                self.aborted += 1
+                self.reasons[reason] += 1
+            if conflict:
+                self.conflicts += 1
+
+    def commit_phase(self, t: float, seconds: float) -> None:
+        if t >= self.warmup:
+            self.commit_time += seconds
+            self.commits += 1
+
+    def finished(self, t: float, retries: int) -> None:
+        if t >= self.warmup:
+            self.txns += 1
+            self.retries += retries
+
+    def acked(self, tid: int) -> None:
+        self.checker.acked(tid)
+
+    # -- from the partitions ------------------------------------------------------------------
+    def waited(self, t: float, seconds: float) -> None:
+        if self.warmup <= t <= self.end:
+            self.lock_wait += seconds
+            self.lock_waits += 1
+
+    def doubted(self, start: float, overdue: float, end: float) -> None:
+        """A participant was in doubt from ``start`` to ``end``, blocked (waiting for an overdue
+        decision) from ``overdue`` on. Counted within the measured window."""
+        lo, hi = self.warmup, self.end
+        inside = min(end, hi) - max(start, lo)
+        if inside > 0:
+            self.in_doubt += inside
+        blocked = min(end, hi) - max(overdue, lo)
+        if blocked > 0:
+            self.blocked += blocked
+            if end - overdue > self.blocked_max:
+                self.blocked_max = end - overdue
+
+    def columns(self) -> dict[str, Any]:
+        n = self.attempts
+        row: dict[str, Any] = {
+            "abort_rate": self.aborted / n if n else 0.0,
+            "conflict_rate": self.conflicts / n if n else 0.0,
+        }
+        for reason in range(1, len(REASONS)):
+            row[f"aborts_{REASONS[reason]}"] = self.reasons[reason]
+        row["retries_per_txn"] = self.retries / self.txns if self.txns else 0.0
+        row["lock_wait_ms_mean"] = self.lock_wait / self.lock_waits * 1000 if self.lock_waits else NAN
+        row["twopc_ms_mean"] = self.commit_time / self.commits * 1000 if self.commits else NAN
+        row["in_doubt_ms"] = self.in_doubt * 1000
+        row["blocked_ms"] = self.blocked * 1000
+        row["blocked_ms_max"] = self.blocked_max * 1000
+        row["txn_attempts"] = n
+        return row
+
+
+class _Observer:
+    """Routes the partitions' observations to the checker, the counters and the event log."""
+
+    __slots__ = ("checker", "stats", "events")
+
+    def __init__(self, checker: TxnChecker, stats: TxnStats, events: list):
+        self.checker = checker
+        self.stats = stats
+        self.events = events
+
+    def observe(self, node: int, event: str, value: Any, t: float) -> None:
+        if event == "commit":
+            self.checker.commit(node, value, t)
+        elif event == "lock_wait":
+            self.stats.waited(t, value)
+        elif event == "in_doubt":
+            tid, start, overdue, end = value
+            self.stats.doubted(start, overdue, end)
+            if end - start >= LONG_DOUBT:
+                self.events.append((end, node, "in-doubt", f"{tid_str(tid)} blocked here until decided",
+                                    (end - start) * 1000))
+
+    def restarted(self, node: int) -> None:
+        pass
+
+    def leader(self, node: int, term: int, t: float) -> None:
+        pass
+
+    def applied(self, node: int, index: int, command: Any, t: float) -> None:
+        pass
+
+
+class TransactionWorld:
+    """A partitioned transactional key-value store under a transaction workload."""
+
+    def __init__(self, cfg: Any, seed: int):
+        self.cfg = cfg
+        self.sim = sim = Simulator(seed)
+        P = cfg.cluster.partitions
+        w = cfg.workload
+        self.metrics = Metrics(cfg.warmup, cfg.metrics.bucket, cfg.metrics.unavailable_gap)
+        self.bank = w.type == "bank"
+        initial = w.initial_balance if self.bank else 0
+        self.checker = TxnChecker(initial, w.accounts if self.bank else None)
+        self.stats = TxnStats(cfg.warmup, cfg.duration, self.checker)
+        observer = _Observer(self.checker, self.stats, self.metrics.events)
+        self.net = Network(sim, cfg.network, P, w.clients)
+        spec = protocol.get(cfg.protocol)
+        options = cfg.options_for(cfg.protocol)
+        replication = cfg.replication_options()
+        nodes = tuple(range(P))
+
+        def factory(i: int) -> Any:
+            return lambda: spec.factory(i, nodes, replication, options, Store(initial))
+
+        self.hosts = [NodeHost(sim, self.net, i, nodes, cfg.cluster, factory(i), observer) for i in nodes]
+        generator = generator_for(w, P)
+        rate = w.rate / w.clients if w.mode == "open" else None
+        self.clients = [TxnClient(sim, self.net, P + c, P, w, generator, self.stats, self.metrics,
+                                  rate, cfg.duration) for c in range(w.clients)]
+        self.nemesis = Nemesis(sim, self.net, self.hosts, self.metrics, cfg.faults)
+        self.nemesis.roles = {"coordinator": self._coordinators, "participant": self._participants}
+        self._measured_from = (0, 0)
+        self.drained = 0.0
+
+    # -- nemesis targets -----------------------------------------------------------------------
+    def _coordinators(self) -> list[int]:
+        """Nodes between prepare and decision of a transaction for which another node has
+        already prepared (so that crashing one now leaves a participant in doubt)."""
+        hosts = self.hosts
+        found = set()
+        for h in hosts:
+            if h.alive:
+                for t in h.replica.txns.values():
+                    c = t.coord
+                    if t.state == PREPARED and c != h.node_id and c not in found and hosts[c].alive:
+                        pending = hosts[c].replica.coord.get(t.tid)
+                        if pending is not None and pending.phase == PREPARING:
+                            found.add(c)
+        return sorted(found)
+
+    def _participants(self) -> list[int]:
+        return [h.node_id for h in self.hosts if h.alive and h.replica.prepared_for_others()]
+
+    # -- the run ----------------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        cfg, sim = self.cfg, self.sim
+        for client in self.clients:
+            client.start()
+        self.nemesis.start()
+        sim.at(cfg.warmup, self._begin_measurement)
+        if self.bank:
+            sim.at(cfg.metrics.bucket, self._quiescent)
+        sim.run(cfg.duration)
+        for host in self.hosts:
+            host.settle(cfg.duration)
+        for client in self.clients:  # unfinished transactions count with their age: no hiding
+            for invoke in client.unanswered():
+                self.metrics.unfinished(invoke, cfg.duration)
+        messages = self.net.messages - self._measured_from[0]
+        sent = self.net.bytes - self._measured_from[1]
+        row = self.metrics.finish(cfg.duration, self.nemesis.fault_windows(cfg.duration))
+        for key in _CONSENSUS_ONLY:
+            row.pop(key, None)
+        self._drain()
+        row.update(self.stats.columns())
+        committed = max(row["ops_committed"], 1)
+        row["messages_per_op"] = messages / committed
+        row["bytes_per_op"] = sent / committed
+        row.update(self._check())
+        row["drain_s"] = self.drained
+        row["sim_events"] = sim.events_processed
+        return row
+
+    def _begin_measurement(self, _: Any = None) -> None:
+        self._measured_from = (self.net.messages, self.net.bytes)
+        self.metrics.begin_measurement(self.sim.now)
+
+    def _quiescent(self, _: Any = None) -> None:
+        """A bank check whenever no commit is half done anywhere (every bucket, if so)."""
+        sim, cfg = self.sim, self.cfg
+        if sim.now > cfg.duration:
+            return
+        if all(h.alive and h.replica.settled() for h in self.hosts):
+            stores = [h.replica.store for h in self.hosts]
+            P = len(stores)
+            total = sum(stores[k % P].get(k)[0] for k in range(cfg.workload.accounts))
+            self.checker.quiescent_total(sim.now, total)
+        sim.at(sim.now + cfg.metrics.bucket, self._quiescent)
+
+    def _drain(self) -> None:
+        sim = self.sim
+        for client in self.clients:
+            client.stop()
+        self.nemesis.stop()
+        start = sim.now
+        end = start + DRAIN
+        while sim.now < end:
+            sim.run(min(sim.now + 0.02, end))
+            if all(c.in_flight == 0 for c in self.clients) and all(
+                    h.alive and h.replica.idle() for h in self.hosts):
+                break
+        for host in self.hosts:
+            host.settle(math.inf)
+        self.drained = sim.now - start
+
+    def _check(self) -> dict[str, Any]:
+        in_doubt = {(h.node_id, tid) for h in self.hosts if h.alive
+                    for tid, t in h.replica.txns.items() if t.state == PREPARED}
+        stores = [h.replica.store if h.alive else Store(self.checker.initial) for h in self.hosts]
+        verdicts = self.checker.verdicts(stores, in_doubt)
+        safety = combine(*verdicts)
+        committed = len(self.checker.first)
+        detail = (f"{committed} committed transactions, {len(self.checker.commits)} partition "
+                  f"commits checked")
+        if self.bank:
+            detail += f"; bank total checked at {len(self.checker.quiescent)} quiescent points"
+        if safety.startswith("unknown"):
+            return {"safety": "unknown", "safety_detail": safety, "quiescent_checks": len(self.checker.quiescent)}
+        return {"safety": safety, "safety_detail": detail if safety == "ok" else safety,
+                "quiescent_checks": len(self.checker.quiescent)}

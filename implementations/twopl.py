@@ -1,0 +1,262 @@
+"""Strict two-phase locking: shared/exclusive locks held until commit or abort, four deadlock
+policies. Registered as ``2pl`` (policy chosen by ``protocols.2pl.deadlock``) and as one protocol
+per policy -- ``2pl-nowait``, ``2pl-waitdie``, ``2pl-woundwait``, ``2pl-detect`` -- so that a
+suite can sweep ``protocol: [2pl-nowait, 2pl-waitdie, 2pl-woundwait, 2pl-detect, occ, 2pc]``
+without producing meaningless (protocol, option) combinations.
+
+Locks
+    A read takes S, a write (always read-modify-write) takes X; a reader that later writes
+    upgrades (granted at once when it is the only holder, else queued at the front). Requests
+    queue FIFO: a new S request does not overtake a queued X. Every lock is released only when
+    the transaction commits (after its commit record is issued) or aborts. A transaction never
+    waits at two places: operations are sent one at a time.
+
+Deadlock policies (``t`` requests a lock held, or queued for, by ``b``; ``ts``: a transaction's
+first-attempt start, kept across retries so that an aborted transaction gets older, not starved)
+    no_wait     any conflict aborts ``t`` (reason conflict).
+    wait_die    ``t`` waits if it is older than every blocker, else it dies (conflict).
+    wound_wait  ``t`` wounds (aborts, reason conflict) every younger blocker that is not
+                prepared, then takes the lock or waits for the older ones.
+    detect      ``t`` waits; the waits-for graph of this partition is searched from ``t`` and
+                every cycle loses its youngest member (reason deadlock; ties by id). Cycles
+                across partitions are not visible to one partition: the ``lock_timeout``
+                backstop (reason timeout) breaks them.
+A prepared transaction (2PC, in doubt) is never wounded or chosen as a victim; it never waits.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from harness.protocol import Options, register
+from harness.units import Duration
+from implementations.twopc import GRANTED, WAIT, PartitionNode
+from implementations.txncore import ACTIVE, CONFLICT, DEADLOCK, READ, S, X, Lock, PTxn
+
+__all__ = ["LockingCC", "TwoPL", "TwoPLOptions", "POLICIES"]
+
+POLICIES = ("no_wait", "wait_die", "wound_wait", "detect")
+
+
+class LockingCC:
+    """The lock table of one partition and its deadlock policy. ``node`` is told when a queued
+    request is granted (``node._granted(t)``) and does the aborting (``node._kill(t, reason)``)."""
+
+    __slots__ = ("node", "policy", "locks", "waiting", "_conflict")
+
+    def __init__(self, node: Any, policy: str = "wait_die"):
+        if policy not in POLICIES:
+            raise ValueError(f"unknown deadlock policy {policy!r}")
+        self.node = node
+        self.policy = policy
+        self.locks: dict[int, Lock] = {}
+        self.waiting: dict[int, PTxn] = {}
+        self._conflict = {"no_wait": self._no_wait, "wait_die": self._wait_die,
+                          "wound_wait": self._wound_wait, "detect": self._detect}[policy]
+
+    # -- the concurrency-control interface used by PartitionNode -------------------------------
+    def begin(self, t: PTxn) -> None:
+        pass
+
+    def access(self, t: PTxn, kind: int, key: int, now: float) -> int:
+        """GRANTED, WAIT (queued; ``node._granted`` follows) or an abort reason for ``t``."""
+        mode = S if kind == READ else X
+        held = t.held.get(key, 0)
+        if held >= mode:
+            return GRANTED
+        lock = self.locks.get(key)
+        if lock is None:
+            lock = self.locks[key] = Lock()
+            lock.grant(t, key, mode)
+            return GRANTED
+        if (held or not lock.queue) and lock.compatible(t, mode):
+            lock.grant(t, key, mode)
+            return GRANTED
+        t.conflict = True
+        return self._conflict(t, lock, key, mode, held, now)
+
+    def validate(self, t: PTxn) -> int:
+        return 0  # every lock is already held
+
+    def commit(self, t: PTxn) -> None:
+        self._release_all(t)
+
+    def abort(self, t: PTxn) -> None:
+        self._release_all(t)
+
+    def recover(self, t: PTxn) -> None:
+        """Re-take the locks of a transaction found prepared in the log (they were compatible
+        before the crash, so nothing else can hold them now)."""
+        locks = self.locks
+        for key in t.writes:
+            (locks.get(key) or locks.setdefault(key, Lock())).grant(t, key, X)
+        for key in t.reads:
+            if key not in t.writes:
+                (locks.get(key) or locks.setdefault(key, Lock())).grant(t, key, S)
+
+    def tick(self, now: float) -> None:
+        pass
+
+    # -- policies ------------------------------------------------------------------------------
+    def _no_wait(self, t: PTxn, lock: Lock, key: int, mode: int, held: int, now: float) -> int:
+        return CONFLICT
+
+    def _wait_die(self, t: PTxn, lock: Lock, key: int, mode: int, held: int, now: float) -> int:
+        ts = t.ts
+        for b in self._blockers(t, lock, mode, held):
+            if b.ts < ts:
+                return CONFLICT  # someone older is in the way: die
+        return self._enqueue(t, lock, key, mode, held, now)
+
+    def _wound_wait(self, t: PTxn, lock: Lock, key: int, mode: int, held: int, now: float) -> int:
+        ts = t.ts
+        for b in self._blockers(t, lock, mode, held):
+            if b.ts > ts and b.state == ACTIVE and self.node.txns.get(b.tid) is b:
+                self.node._kill(b, CONFLICT)  # wound the younger one
+        lock = self.locks.get(key) or self.locks.setdefault(key, Lock())
+        if (held or not lock.queue) and lock.compatible(t, mode):
+            lock.grant(t, key, mode)
+            return GRANTED
+        return self._enqueue(t, lock, key, mode, held, now)
+
+    def _detect(self, t: PTxn, lock: Lock, key: int, mode: int, held: int, now: float) -> int:
+        self._enqueue(t, lock, key, mode, held, now)
+        while t.wait is not None:
+            cycle = self.find_cycle(t)
+            if cycle is None:
+                return WAIT
+            victim = max(cycle, key=lambda u: (u.ts, u.tid))
+            if victim is t:
+                return DEADLOCK
+            self.node._kill(victim, DEADLOCK)
+        return GRANTED  # the victim's locks went to t
+
+    # -- queues and the waits-for graph -----------------------------------------------------
+    def _blockers(self, t: PTxn, lock: Lock, mode: int, upgrade: int) -> list[PTxn]:
+        """Who ``t`` would wait for: conflicting holders, and conflicting requests queued ahead
+        (none for an upgrade, which goes to the front)."""
+        x = lock.x
+        out = [h for h in lock.holders.values() if h is not t and (mode == X or h.tid == x)]
+        if not upgrade:
+            out.extend(w for w in lock.queue if mode == X or w.wait_mode == X)
+        return out
+
+    def waits_for(self, u: PTxn) -> list[PTxn]:
+        """The transactions queued-up ``u`` waits for (its edges in the waits-for graph)."""
+        lock = self.locks[u.wait]
+        mode = u.wait_mode
+        x = lock.x
+        out = [h for h in lock.holders.values() if h is not u and (mode == X or h.tid == x)]
+        for w in lock.queue:
+            if w is u:
+                break
+            if mode == X or w.wait_mode == X:
+                out.append(w)
+        return out
+
+    def find_cycle(self, start: PTxn) -> list[PTxn] | None:
+        """A cycle of the waits-for graph through ``start`` (iterative DFS), or None."""
+        path = [start]
+        on_path = {start.tid}
+        finished: set[int] = set()
+        stack = [iter(self.waits_for(start))]
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                stack.pop()
+                u = path.pop()
+                on_path.discard(u.tid)
+                finished.add(u.tid)
+                continue
+            if nxt is start:
+                return list(path)
+            if nxt.wait is None or nxt.tid in on_path or nxt.tid in finished:
+                continue
+            path.append(nxt)
+            on_path.add(nxt.tid)
+            stack.append(iter(self.waits_for(nxt)))
+        return None
+
+    def _enqueue(self, t: PTxn, lock: Lock, key: int, mode: int, upgrade: int, now: float) -> int:
+        t.wait, t.wait_mode, t.wait_since = key, mode, now
+        if upgrade:
+            lock.queue.appendleft(t)
+        else:
+            lock.queue.append(t)
+        self.waiting[t.tid] = t
+        return WAIT
+
+    def _grant_queued(self, key: int, lock: Lock) -> None:
+        queue = lock.queue
+        while queue:
+            u = queue[0]
+            if not lock.compatible(u, u.wait_mode):
+                break
+            queue.popleft()
+            lock.grant(u, key, u.wait_mode)
+            u.wait = None
+            del self.waiting[u.tid]
+            self.node._granted(u)
+
+    def _release_all(self, t: PTxn) -> None:
+        locks = self.locks
+        if t.wait is not None:
+            key = t.wait
+            lock = locks[key]
+            lock.queue.remove(t)
+            del self.waiting[t.tid]
+            t.wait = None
+            self._grant_queued(key, lock)
+            if not lock.holders and not lock.queue:
+                del locks[key]
+        for key in t.held:
+            lock = locks[key]
+            lock.release(t)
+            self._grant_queued(key, lock)
+            if not lock.holders and not lock.queue:
+                del locks[key]
+        t.held.clear()
+
+
+# -- registration -------------------------------------------------------------------------------
+
+class TwoPLOptions(Options):
+    """The ``protocols.2pl:`` section."""
+
+    deadlock: Literal["no_wait", "wait_die", "wound_wait", "detect"] = Field(
+        "wait_die", description="Deadlock policy: no_wait, wait_die, wound_wait or detect "
+                                "(waits-for cycle detection, youngest victim).")
+    lock_timeout: Duration = Field(
+        0.05, description="A lock wait longer than this aborts the waiter (reason timeout).")
+
+
+class LockTimeoutOptions(Options):
+    """Options of the ``2pl-<policy>`` protocols (the policy is in the name)."""
+
+    lock_timeout: Duration = Field(
+        0.05, description="A lock wait longer than this aborts the waiter (reason timeout).")
+
+
+@register("2pl", kind="transactions", options=TwoPLOptions,
+          description="strict two-phase locking (S/X locks held to commit) with a deadlock policy")
+class TwoPL(PartitionNode):
+    """Strict 2PL; multi-partition transactions commit with 2PC (default settings)."""
+
+    policy = ""
+
+    def make_cc(self, options: Options) -> LockingCC:
+        return LockingCC(self, self.policy or options.deadlock)
+
+
+def _fixed(name: str, policy: str) -> type:
+    cls = type(f"TwoPL_{policy}", (TwoPL,), {"policy": policy, "__doc__": f"Strict 2PL, {policy}."})
+    return register(name, kind="transactions", options=LockTimeoutOptions,
+                    description=f"strict 2PL with deadlock policy {policy}")(cls)
+
+
+TwoPLNoWait = _fixed("2pl-nowait", "no_wait")
+TwoPLWaitDie = _fixed("2pl-waitdie", "wait_die")
+TwoPLWoundWait = _fixed("2pl-woundwait", "wound_wait")
+TwoPLDetect = _fixed("2pl-detect", "detect")
