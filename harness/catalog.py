@@ -25,14 +25,14 @@ def describe() -> str:
     lines = ["protocols:"]
     for name, spec in sorted(protocol.registry().items(), key=lambda kv: (kv[1].kind, kv[0])):
         opts = _options(spec.options)
-        lines.append(f"  {name:<12} {spec.kind:<13} {spec.description}")
+        lines.append(f"  {name:<14} {spec.kind:<13} {spec.description}")
         if opts:
-            lines.append(f"  {'':<12} {'':<13} options (protocols.{name}.*): {opts}")
+            lines.append(f"  {'':<14} {'':<13} options (protocols.{name}.*): {opts}")
     lines.append("workloads:")
     for model in config.WORKLOADS:
         (name,) = _literal(model, "type")
         doc = (model.__doc__ or "").strip().splitlines()[0]
-        lines.append(f"  {name:<12} {model.kind:<13} {doc}")
+        lines.append(f"  {name:<14} {model.kind:<13} {doc}")
     lines.append("key distributions (workload.distribution.type):")
     lines.append("  " + ", ".join(_literal(config.KeyDistribution, "type")))
     lines.append("latency distributions (network.latency.dist):")
