@@ -230,6 +230,16 @@ class KeyDistribution(_Model):
     hot_probability: Probability = 0.8
 
 
+def _check_pacing(w: Any) -> None:
+    """Closed loop paces with think time, open loop with a rate; neither takes the other's knob."""
+    if w.mode == "open" and w.rate is None:
+        raise _Problem(("rate",), "required in open mode: the total rate of all clients, such as 2000/s")
+    if w.mode == "closed" and w.rate is not None:
+        raise _Problem(("rate",), "expected no rate in closed mode (use mode: open)", f"{w.rate:g}/s")
+    if w.mode == "open" and w.think_time:
+        raise _Problem(("think_time",), "expected no think_time in open mode", format_duration(w.think_time))
+
+
 class KVWorkload(_Model):
     """Clients issuing get/put/cas on a replicated key-value store."""
 
@@ -251,13 +261,7 @@ class KVWorkload(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> KVWorkload:
-        if self.mode == "open" and self.rate is None:
-            raise _Problem(("rate",), "required in open mode: the total rate of all clients, such as 2000/s")
-        if self.mode == "closed" and self.rate is not None:
-            raise _Problem(("rate",), "expected no rate in closed mode (use mode: open)", f"{self.rate:g}/s")
-        if self.mode == "open" and self.think_time:
-            raise _Problem(("think_time",), "expected no think_time in open mode",
-                           format_duration(self.think_time))
+        _check_pacing(self)
         if self.read_ratio + self.cas_ratio > 1:
             raise _Problem(("cas_ratio",), "expected read_ratio + cas_ratio <= 1",
                            f"{self.read_ratio:g} + {self.cas_ratio:g}")
@@ -296,13 +300,7 @@ class _TxnWorkload(_Model):
 
     @model_validator(mode="after")
     def _paced(self) -> _TxnWorkload:
-        if self.mode == "open" and self.rate is None:
-            raise _Problem(("rate",), "required in open mode: the total rate of all clients, such as 2000/s")
-        if self.mode == "closed" and self.rate is not None:
-            raise _Problem(("rate",), "expected no rate in closed mode (use mode: open)", f"{self.rate:g}/s")
-        if self.mode == "open" and self.think_time:
-            raise _Problem(("think_time",), "expected no think_time in open mode",
-                           format_duration(self.think_time))
+        _check_pacing(self)
         return self
 
 
