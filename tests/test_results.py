@@ -74,7 +74,8 @@ def test_swept_values_are_resolved_numbers(make_suite):
 
 
 def test_overload_keeps_latency_honest_and_rates_bounded(make_suite):
-    row = run(make_suite, "workload={type: kv, mode: open, rate: 35000/s, clients: 8, keys: 20, timeout: 10s}").row
+    row = run(make_suite, "workload={type: kv, mode: open, rate: 35000/s, clients: 8, keys: 20, timeout: 10s}",
+              "duration=1.2s").row
     assert row["ops_outstanding"] > 1000           # a backlog that never got an answer ...
     assert row["latency_p99_ms"] > 500              # ... still shows in the latency columns
     assert 0.95 < row["leader_cpu_utilization"] <= 1.0
