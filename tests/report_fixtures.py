@@ -29,7 +29,7 @@ RUN_COLUMNS = [
     "throughput_ops_s", "latency_mean_ms", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms",
     "latency_p999_ms", "latency_max_ms", "ops_committed", "ops_failed", "abort_rate",
     "messages_per_op", "bytes_per_op", "leader_changes", "failover_ms_mean", "failover_ms_max",
-    "unavailable_ms", "leader_cpu_utilization", "wall_s", "safety",
+    "unavailable_ms", "leader_cpu_utilization", "ops_outstanding", "wall_s", "safety", "safety_detail",
 ]
 TXN_COLUMNS = [
     "conflict_rate", "aborts_conflict", "aborts_deadlock", "aborts_validation", "aborts_timeout",
@@ -40,8 +40,9 @@ CONSENSUS_BASE = {
     "name": "raft-vs-paxos", "kind": "consensus", "duration": "20s", "warmup": "2s", "seeds": 3,
     "cluster": {"nodes": 5, "cpu_per_message": "20us", "fsync": "200us"},
     "network": {"latency": {"dist": "normal", "mean": "1ms", "std": "200us"}, "loss": 0.0},
-    "workload": {"type": "kv", "clients": 64, "keys": 10000,
-                 "distribution": {"type": "zipfian", "theta": 0.99}, "read_ratio": 0.5},
+    "workload": {"type": "kv", "clients": 64, "mode": "closed", "keys": 10000,
+                 "distribution": {"type": "zipfian", "theta": 0.99}, "read_ratio": 0.5,
+                 "timeout": "200ms", "retries": 10},
     "faults": {"schedule": [{"at": "8s", "crash": "leader", "for": "3s"},
                             {"at": "14s", "isolate": 2, "for": "2s"}]},
 }
@@ -85,6 +86,16 @@ def _latency_hist(p50: float, p99: float, n: int) -> list[tuple[float, int]]:
     return [(round(float(m), 4), int(c)) for m, c in zip(mids, counts) if c > 0]
 
 
+def _seconds(v: Any) -> float:
+    from harness.units import parse_duration
+    return parse_duration(v) if isinstance(v, str) else float(v)
+
+
+def _per_second(v: Any) -> float:
+    from harness.units import parse_rate
+    return parse_rate(v) if isinstance(v, str) else float(v)
+
+
 def _consensus_run(proto: str, cfg: dict, seed: int, faults: bool) -> tuple[dict, list, list, list]:
     r = _rng(proto, json.dumps(cfg, sort_keys=True), seed)
     noise = lambda sd=0.03: float(r.normal(1.0, sd))  # noqa: E731
@@ -93,10 +104,21 @@ def _consensus_run(proto: str, cfg: dict, seed: int, faults: bool) -> tuple[dict
     clients = int(_get(cfg, "workload.clients"))
     pf = {"raft": 1.0, "multipaxos": 1.07}.get(proto, 0.9)
     cap = 52000 / (n - 1) ** 0.55 * pf * (1 - 2.5 * loss)
-    util = min(0.96, clients * 160 / cap)
-    thr = cap * util * noise()
+    rate = cfg["workload"].get("rate")
+    if cfg["workload"].get("mode") == "open" and rate is not None:
+        offered = _per_second(rate)
+        util = min(0.96, offered / cap)
+        thr = min(offered, cap * 0.97) * noise(0.01)
+    else:
+        util = min(0.96, clients * 160 / cap)
+        thr = cap * util * noise()
+    timeout_ms = _seconds(cfg["workload"].get("timeout", "200ms")) * 1000
     p50 = (1.9 + 0.12 * n + 0.35 / (1 - util) + (0.15 if proto == "multipaxos" else 0)) * noise(0.04)
-    p99 = p50 * (2.4 + 120 * loss + (0.3 if proto == "raft" else 0)) * noise(0.06)
+    lost = 1 - (1 - loss) ** 4  # an operation is ~4 messages: one lost means a re-send after the timeout
+    if lost > 0.012:  # more than 1% of operations wait for the retry timer: it sets p99
+        p99 = timeout_ms + p50 * noise(0.05)
+    else:
+        p99 = p50 * (2.4 + 120 * loss + (0.3 if proto == "raft" else 0)) * noise(0.06)
     p999 = p99 * 1.9 * noise(0.08)
     fo_base = {"raft": 260.0, "multipaxos": 410.0}.get(proto, 330.0)
     failover = fo_base * noise(0.18) if faults else math.nan
@@ -105,13 +127,13 @@ def _consensus_run(proto: str, cfg: dict, seed: int, faults: bool) -> tuple[dict
         "latency_p95_ms": p99 * 0.62, "latency_p99_ms": p99, "latency_p999_ms": p999,
         "latency_max_ms": max(p999 * 2.7, failover if faults else 0),
         "ops_committed": int(thr * (DURATION_S - WARMUP_S)), "ops_failed": int(r.integers(0, 40)),
-        "abort_rate": 0.0,
+        "abort_rate": lost / 4 * noise(0.05),
         "messages_per_op": (0.55 if proto == "raft" else 0.62) * n + 1.1 + float(r.normal(0, 0.02)),
         "leader_changes": 2 if faults else 1,
         "failover_ms_mean": failover, "failover_ms_max": failover,
         "unavailable_ms": failover * 1.08 if faults else 0.0,
         "leader_cpu_utilization": min(0.99, util * 0.93 * noise(0.02)),
-        "wall_s": 3.0 * noise(0.1), "safety": "ok",
+        "ops_outstanding": clients, "wall_s": 3.0 * noise(0.1), "safety": "ok", "safety_detail": "",
     }
     row["bytes_per_op"] = row["messages_per_op"] * 118
     events, series = [], []
@@ -128,7 +150,8 @@ def _consensus_run(proto: str, cfg: dict, seed: int, faults: bool) -> tuple[dict
         ]
     for i in range(int(DURATION_S / 0.25)):
         t = i * 0.25
-        lead = "" if t < 0.21 else ("0" if not faults or t < 8.0 else ("" if t < 8.0 + failover / 1000 else "1"))
+        at = t + 0.25  # the runner samples the leader at the bucket's end
+        lead = "" if at < 0.21 else ("0" if not faults or at < 8.0 else ("" if at < 8.0 + failover / 1000 else "1"))
         up = 1.0
         if t < 0.25:
             up = 0.2
@@ -187,8 +210,13 @@ def _txn_run(proto: str, cfg: dict, seed: int) -> tuple[dict, list, list, list]:
 def make_results(out: Path, kind: str = "consensus", *, protocols: list[str] | None = None,
                  seeds: list[int] | tuple[int, ...] = (1, 2, 3), params: dict[str, list] | None = None,
                  faults: bool = True, violation: bool = False, extra_metric: bool = False,
-                 reference: str | None = None, optional_files: bool = True) -> Path:
-    """Write runs.csv, events.csv, timeseries.csv, latencies.csv and manifest.json under ``out``."""
+                 reference: str | None = None, optional_files: bool = True,
+                 config: dict[str, Any] | None = None, resolved: bool = False) -> Path:
+    """Write runs.csv, events.csv, timeseries.csv, latencies.csv and manifest.json under ``out``.
+
+    ``config``: dotted key -> value, set in the suite before the matrix. ``resolved``: write the
+    manifest's configs as the runner does (durations in seconds, rates per second) and the swept
+    columns of runs.csv as resolved numbers; otherwise as written."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     txn = kind == "transactions"
@@ -201,8 +229,12 @@ def make_results(out: Path, kind: str = "consensus", *, protocols: list[str] | N
     base["matrix"] = {"protocol": protocols, **params}
     if not faults:
         base.pop("faults", None)
-    columns = ["suite", "kind", "run_id", "protocol", "seed", *params, *RUN_COLUMNS[:-1],
-               *(TXN_COLUMNS if txn else []), *(["gc_pauses"] if extra_metric else []), "safety"]
+    for key, v in (config or {}).items():
+        _set(base, key, v)
+    if resolved:
+        base = _resolve(base)
+    columns = ["suite", "kind", "run_id", "protocol", "seed", *params, *RUN_COLUMNS[:-2],
+               *(TXN_COLUMNS if txn else []), *(["gc_pauses"] if extra_metric else []), "safety", "safety_detail"]
     rows, events, series, lats, man_runs = [], [], [], [], []
     k = 0
     for proto in protocols:
@@ -211,7 +243,9 @@ def make_results(out: Path, kind: str = "consensus", *, protocols: list[str] | N
             cfg = json.loads(json.dumps(base))
             cfg.pop("matrix")
             for key, v in point.items():
-                _set(cfg, key, v)
+                _set(cfg, key, _resolve_value(key, v) if resolved else v)
+            if resolved:
+                point = {k: _resolve_value(k, v) for k, v in point.items()}
             cfg["protocol"] = proto
             for seed in seeds:
                 k += 1
@@ -258,6 +292,27 @@ def make_results(out: Path, kind: str = "consensus", *, protocols: list[str] | N
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return out
+
+
+_DURATION_LEAVES = {"duration", "warmup", "cpu_per_message", "fsync", "mean", "std", "timeout",
+                    "election_timeout", "at", "for", "mtbf", "mttr", "think_time"}
+
+
+def _resolve_value(key: str, v: Any) -> Any:
+    leaf = key.rsplit(".", 1)[-1]
+    if isinstance(v, str) and leaf in _DURATION_LEAVES:
+        return _seconds(v)
+    if isinstance(v, str) and leaf == "rate":
+        return _per_second(v)
+    return v
+
+
+def _resolve(d: Any, prefix: str = "") -> Any:
+    if isinstance(d, dict):
+        return {k: _resolve(v, f"{prefix}.{k}" if prefix else k) if k != "matrix" else v for k, v in d.items()}
+    if isinstance(d, list):
+        return [_resolve(v, prefix) for v in d]
+    return _resolve_value(prefix, d)
 
 
 def _cell(v: Any) -> Any:

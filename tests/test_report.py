@@ -9,6 +9,8 @@ import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -28,7 +30,7 @@ CASES = {
     "consensus-3seeds-2params": (dict(kind="consensus", seeds=[1, 2, 3],
                                       params={"cluster.nodes": [3, 5], "network.loss": [0.0, 0.02]},
                                       violation=True, extra_metric=True),
-                                 CONSENSUS_CHARTS),
+                                 CONSENSUS_CHARTS | {"contention"}),  # aborts from message loss
     "transactions-3seeds-2params": (dict(kind="transactions", seeds=[1, 2, 3],
                                          params={"workload.distribution.theta": [0.6, 0.99],
                                                  "workload.write_ratio": [0.2, 0.8]}),
@@ -201,7 +203,283 @@ def test_duration_parameters_and_fixed_values(tmp_path):
     p = res.params[0]
     assert p.values == ["150ms", "300ms"] and p.numbers == {"150ms": 150.0, "300ms": 300.0}
     assert p.label == "election timeout"
-    assert ("duration", "20s") in res.fixed  # "20s" in the suite file, kept as written
+    fixed = {f.key: f.text for f in res.fixed}
+    assert fixed["duration"] == "20s (warm-up 2s)"
+
+
+@pytest.mark.parametrize("resolved", [False, True])
+def test_rates_and_durations_as_written_or_resolved(tmp_path, resolved):
+    """The runner writes swept columns as resolved numbers (8000.0 per second, 0.15 s); older
+    results hold the strings as written ("8000/s", "150ms"). Both display with their unit and
+    sort by their number, not as strings."""
+    d = make_results(tmp_path / "r", seeds=[1], optional_files=False, resolved=resolved,
+                     config={"workload.mode": "open", "workload.rate": "5000/s"},
+                     params={"workload.rate": ["16000/s", "2000/s", "24k/s", "8000/s"],
+                             "replication.election_timeout": ["300ms", "1s", "150ms"]})
+    header = (d / "runs.csv").read_text().splitlines()[1]
+    assert ("16000.0" in header) == resolved and ("16000/s" in header) != resolved
+    res = load_results(d)
+    rate, et = res.params
+    assert rate.values == ["2k/s", "8k/s", "16k/s", "24k/s"] and rate.quantity == "rate"
+    assert rate.numbers == {"2k/s": 2000.0, "8k/s": 8000.0, "16k/s": 16000.0, "24k/s": 24000.0}
+    assert rate.label == "offered load"
+    assert et.values == ["150ms", "300ms", "1s"] and et.numbers["1s"] == 1000.0
+    assert set(res.runs["workload.rate"]) == set(rate.values)
+    fixed = {f.key: f.text for f in res.fixed}
+    assert fixed["workload.mode"] == "open loop (Poisson), 64 clients"  # the rate is swept
+
+
+def test_knee_follows_numeric_load(tmp_path):
+    """The latency-throughput curve joins the points in order of the numeric load, whatever the
+    order of the rows or of the strings ("16000/s" < "2000/s" as text)."""
+    from harness.report.figure import Ctx
+    from harness.report.latency import knee_points, load_param
+    d = make_results(tmp_path / "r", seeds=[1, 2], optional_files=False,
+                     config={"workload.mode": "open", "workload.rate": "5000/s"},
+                     params={"workload.rate": ["16000/s", "2000/s", "8000/s", "24000/s"]})
+    lines = (d / "runs.csv").read_text().splitlines()
+    (d / "runs.csv").write_text("\n".join([lines[0], *reversed(lines[1:])]) + "\n")
+    res = load_results(d)
+    ctx = Ctx(res)
+    lp = load_param(ctx)
+    assert lp is not None and lp.key == "workload.rate"
+    for proto in res.protocols:
+        pts = knee_points(ctx.runs[ctx.runs["protocol"] == proto], lp, "latency_p99_ms")
+        assert [p[0] for p in pts] == ["2k/s", "8k/s", "16k/s", "24k/s"]
+        thr = [p[1] for p in pts]
+        assert thr == sorted(thr)  # below saturation, more offered load, more throughput
+
+
+def test_fixed_line_names_what_matters(tmp_path):
+    from harness.report.fixed import describe
+    base = {"cluster": {"nodes": 5}, "duration": 10.0, "warmup": 1.0,
+            "network": {"latency": {"dist": "normal", "mean": 0.0005, "std": 0.0001}, "loss": 0.0,
+                        "links": [{"from": 0, "to": "*", "loss": 0.05}, {"from": 1, "to": 2, "latency": 0.01}]},
+            "replication": {"election_timeout": 0.15},
+            "workload": {"clients": 32, "mode": "closed", "rate": None, "keys": 1000, "read_ratio": 0.5,
+                         "cas_ratio": 0.0, "timeout": 0.1, "retries": 10,
+                         "distribution": {"type": "uniform", "theta": 0.99, "hot_fraction": 0.2,
+                                          "hot_probability": 0.8}},
+            "faults": {"crash": {"mtbf": 10.0, "mttr": 2.0, "dist": "exponential", "target": "any"},
+                       "partition": None, "slow": None,
+                       "schedule": [{"at": 2.0, "action": "crash", "target": "leader", "for": 0.5},
+                                    {"at": 3.0, "action": "crash", "target": "leader", "for": 0.5},
+                                    {"at": 5.0, "action": "isolate", "target": "leader", "for": 0.5}]}}
+    text = "; ".join(map(str, describe(base, ["protocol"], "consensus")))
+    assert "θ" not in text and "hot" not in text and "keys = uniform over 1,000 keys" in text
+    assert "cluster size = 5 nodes" in text
+    assert "load = closed loop, 32 clients" in text
+    assert "client timeout = 100ms (10 retries)" in text
+    assert "message loss = 0 (overridden per link" in text and "per-link overrides = 2 entries (latency)" in text
+    assert ("faults = random crashes of any node (every ~10s, down ~2s); crash leader for 500ms at 2s, 3s; "
+            "isolate leader for 500ms at 5s") in text
+    assert "election timeout = 150ms" in text and "duration = 10s (warm-up 1s)" in text
+
+    base["workload"]["distribution"]["type"] = "hotspot"
+    text = "; ".join(map(str, describe(base, ["protocol"], "consensus")))
+    assert "θ" not in text and "hotspot (80% of operations on 20% of the keys) over 1,000 keys" in text
+    base["workload"]["distribution"]["type"] = "zipfian"
+    base["workload"].update(mode="open", rate=8000.0)
+    text = "; ".join(map(str, describe(base, ["protocol", "cluster.nodes", "faults"], "consensus")))
+    assert "zipfian θ = 0.99" in text and "hot" not in text
+    assert "load = open loop, Poisson 8k/s from 32 clients" in text
+    assert "cluster size" not in text and "faults" not in text  # swept: shown as swept, not fixed
+
+    # The whole report: header and chart subtitles (as written in the suite file, too).
+    d = make_results(tmp_path / "r", seeds=[1], params={"cluster.nodes": [3, 5]}, optional_files=False,
+                     config={"workload.distribution": {"type": "uniform", "theta": 0.99}})
+    md = write_report(d, formats="md")["md"].read_text()
+    head = md.split("## Safety")[0]
+    assert "θ" not in head and "keys = uniform over 10,000 keys" in head
+    assert "client timeout = 200ms (10 retries)" in head and "load = closed loop, 64 clients" in head
+    assert "faults = crash leader for 3s at 8s; isolate node 2 for 2s at 14s" in head
+
+
+# ---------------------------------------------------------------------------------------------
+# Significance: best marks, findings, CIs
+
+def _doc(results: Path):
+    from harness.report.document import build_document
+    return build_document(load_results(results), charts=[])
+
+
+def test_best_only_when_significant_or_distinct(tmp_path):
+    """Bold (best) and "best" in the findings only for a significant difference from the
+    runner-up (or, with one run, a difference at the displayed precision)."""
+    from harness.report.metrics import metric_for
+    from harness.report.tables import metric_rows
+    d = make_results(tmp_path / "r", seeds=[1, 2, 3], params={"cluster.nodes": [3, 5, 7]}, optional_files=False)
+    runs = d / "runs.csv"
+    df = pd.read_csv(runs)
+    # Noisy throughput whose means differ by ~10% without being significant; p99 identical at
+    # the displayed precision ("104 ± 0" both) while the means differ by 0.1%.
+    rng = np.random.default_rng(7)
+    for proto, shift in (("raft", 1.0), ("multipaxos", 1.1)):
+        m = df["protocol"] == proto
+        df.loc[m, "throughput_ops_s"] = 10000 * shift * rng.choice([0.5, 1.0, 1.6], size=m.sum(), replace=True)
+        df.loc[m, "latency_p99_ms"] = 104.0 + (0.1 if proto == "multipaxos" else 0.0)
+    df.to_csv(runs, index=False)
+    res = load_results(d)
+    for key in ("throughput_ops_s", "latency_p99_ms"):
+        rows = metric_rows(res, metric_for(key))
+        assert all(r.winner is None and not any(c.best for c in r.cells.values()) for r in rows), key
+    doc = _doc(d)
+    thr = next(f for f in doc.findings if f.startswith("**Throughput**"))
+    assert "best" not in thr.split(" Against")[0] and "no significant difference at any of the 3 points" in thr
+    p99 = next(f for f in doc.findings if f.startswith("**p99 latency**"))
+    assert "best" not in p99.split(" Against")[0]
+
+    # A clear, significant difference is still called.
+    df["messages_per_op"] = df["protocol"].map({"raft": 4.0, "multipaxos": 5.0}) + rng.normal(0, 0.01, len(df))
+    df.to_csv(runs, index=False)
+    msgs = next(f for f in _doc(d).findings if f.startswith("**Messages per op**"))
+    assert "best: **raft** at 3 of 3 points (Welch p < 0.05)" in msgs
+
+    # One seed: a tie at the displayed precision is no win; a visible difference is (untested).
+    d1 = make_results(tmp_path / "one", seeds=[1], params={"cluster.nodes": [3, 5]}, optional_files=False)
+    df = pd.read_csv(d1 / "runs.csv")
+    df["latency_p99_ms"] = df["protocol"].map({"raft": 104.01, "multipaxos": 104.02})
+    df.to_csv(d1 / "runs.csv", index=False)
+    rows = metric_rows(load_results(d1), metric_for("latency_p99_ms"))
+    assert all(r.winner is None and r.verdict == "tie" for r in rows)
+    thr = next(f for f in _doc(d1).findings if f.startswith("**Throughput**"))
+    assert "best (single runs, not tested)" in thr
+
+
+def test_two_seeds_say_the_interval_is_very_wide(tmp_path):
+    d = make_results(tmp_path / "r", seeds=[1, 2], params={"cluster.nodes": [3, 5]}, optional_files=False)
+    doc = _doc(d)
+    assert "1 degree of freedom" in doc.method
+    assert all("1 degree of freedom" in " ".join(t.notes) for t in doc.tables)
+
+
+def test_timeout_sets_the_tail(tmp_path):
+    """Under message loss p99 ≈ the client timeout: cells are marked, the note and the finding say
+    it is the retry timer."""
+    d = make_results(tmp_path / "r", seeds=[1, 2, 3], params={"network.loss": [0.0, 0.01]},
+                     optional_files=False, config={"workload.timeout": "100ms"})
+    doc = _doc(d)
+    lat = next(t for t in doc.tables if t.family == "Latency")
+    marked = {(r.metric.key, r.point) for r in lat.rows for c in r.cells.values() if c and "†" in c.marks}
+    assert ("latency_p99_ms", ("0.01",)) in marked and ("latency_p99_ms", ("0",)) not in marked
+    assert any("client timeout (100ms)" in n for n in lat.notes)
+    p99 = next(f for f in doc.findings if f.startswith("**p99 latency**"))
+    assert "multiple of the client timeout (100ms)" in p99 and "1 of 2 points" in p99
+
+
+def test_abort_rate_defined_and_titled_by_kind(tmp_path):
+    d = make_results(tmp_path / "c", seeds=[1, 2], params={"network.loss": [0.0, 0.02]}, optional_files=False)
+    md = write_report(d, formats="md")["md"].read_text()
+    assert "## Client retries and aborts" in md and "## Contention" not in md
+    assert "timed out ÷ attempts sent in the measurement window" in md
+    assert "failed (timed out or were rejected)" not in md
+    section = md.split("## Client retries and aborts")[1].split("## ")[0]
+    assert re.search(r"\| \d+\.\d+ ± \d+\.\d+% \|", section)  # a percentage, with its sign
+    assert " pp" in section  # differences of percentages in percentage points
+    assert "## Cost and leader load" in md and "Cost per operation" not in md
+    assert "Elapsed (started → finished) | 1 min 12 s" in md and "Wall time of all runs" not in md
+    t = make_results(tmp_path / "t", "transactions", seeds=[1], optional_files=False,
+                     params={"workload.distribution.theta": [0.5, 0.99]})
+    md = write_report(t, formats="md")["md"].read_text()
+    assert "## Contention" in md and "aborted transaction attempts ÷ attempts" in md
+
+
+def test_failover_is_described_as_measured(report):
+    name, results, paths, expected = report
+    if not name.startswith("consensus"):
+        return
+    md = paths["md"].read_text()
+    assert "until a new leader serves requests" not in md
+    assert "until a newer leader was elected" in md
+    findings = md.split("## Key findings")[1].split("## ")[0]
+    fo = findings.index("**Mean failover time")
+    assert findings.index("**Time unavailable") > fo  # the outage is shown next to the failover
+
+
+# ---------------------------------------------------------------------------------------------
+# Timeline: leader column, fault windows, failover labels; log axes say so
+
+def test_leader_column_is_sampled_at_bucket_end():
+    from harness.report.failures import leader_spans
+    rts = pd.DataFrame({"time_s": [0.0, 0.1, 0.2, 0.3, 0.4], "leader": [None, "4", "4", None, "3"]})
+    ev = pd.DataFrame({"time_s": [0.15, 0.35, 0.5], "node": ["4", "4", "3"],
+                       "kind": ["leader", "crash", "leader"], "detail": ["term 1", "", "term 2"],
+                       "duration_ms": [None, 500.0, None]})
+    spans = leader_spans(rts, ev, 0.1)
+    # Row 0.1 says who led at 0.2: node 4, elected at 0.15 (not from 0.1); it crashed at 0.35 and
+    # node 3 was elected at 0.5 (the sample of row 0.4).
+    assert spans == [(0.0, 0.15, None), (0.15, 0.35, "4"), (0.35, 0.5, None)]
+
+
+def test_fault_windows_every_kind():
+    from harness.report.failures import fault_windows
+    ev = pd.DataFrame([
+        (1.0, "0", "crash", "", 500.0), (1.5, "0", "restart", "", None),
+        (2.0, "1", "isolate", "1 | 0,2", None), (2.7, "-", "heal", "", None),
+        (3.0, "-", "partition", "0,1 | 2,3,4", 400.0), (3.4, "-", "heal", "", None),
+        (4.0, "2", "slow", "x10", None), (4.9, "2", "restore", "", None),
+        (5.0, "-", "crash", "skipped: no leader to target", None),
+        (6.0, "3", "crash", "", None),
+    ], columns=["time_s", "node", "kind", "detail", "duration_ms"])
+    w = fault_windows(ev, 8.0)
+    assert [(k, a, b) for k, a, b, _n in w] == [("crash", 1.0, 1.5), ("isolate", 2.0, 2.7),
+                                                ("partition", 3.0, 3.4), ("slow", 4.0, 4.9),
+                                                ("crash", 6.0, 8.0)]
+
+
+def test_failover_labels_never_overlap_or_leave_the_axis():
+    from harness.report.failures import _label_width_in, layout_labels
+    per_in = 8.0 / 3.4  # 8 s over a 3.4-inch panel
+    xs = [0.05, 1.1, 2.15, 3.1, 4.2, 5.12, 6.1, 7.95, 7.97]
+    items = [(x, _label_width_in("165 ms")) for x in xs]
+    placed, levels = layout_labels(items, per_in, 0.0, 8.0)
+    assert len(placed) == len(xs) and levels >= 2 and all(lv is not None for _x, lv in placed)
+    half = _label_width_in("165 ms") * per_in / 2
+    for k, (x, level) in enumerate(placed):
+        assert 0.0 <= x - half and x + half <= 8.0
+        for x2, l2 in placed[:k]:
+            assert l2 != level or abs(x - x2) >= 2 * half
+    # Far too many to label: a bounded number of levels, the rest left unlabelled.
+    placed, levels = layout_labels([(0.1 * k, 0.4) for k in range(60)], per_in, 0.0, 8.0)
+    assert levels == 4 and any(lv is None for _x, lv in placed)
+
+
+def _capture(monkeypatch, figs: dict, *modules) -> dict:
+    """Keep every figure the report draws, by chart name, to inspect its axes."""
+    for module in modules:
+        real = module.render
+
+        def grab(fig, chart, out_dir, _real=real):
+            figs[chart.name] = fig
+            return _real(fig, chart, out_dir)
+        monkeypatch.setattr(module, "render", grab)
+    return figs
+
+
+def test_charts_label_log_axes_and_draw_the_timeline(tmp_path, monkeypatch):
+    import harness.report.charts as charts
+    import harness.report.failures as failures
+    import harness.report.latency as latency
+    figs = _capture(monkeypatch, {}, charts, failures, latency)
+    d = make_results(tmp_path / "r", seeds=[1, 2], params={"network.loss": [0.0, 0.02]},
+                     config={"workload.timeout": "100ms"})
+    write_report(d, formats="md")
+    fig = figs["latency_percentiles"]
+    for ax in fig.axes:
+        if ax.get_ylabel():
+            assert (ax.get_yscale() == "log") == ("log scale" in ax.get_ylabel()), ax.get_ylabel()
+    assert any(ax.get_yscale() == "log" for ax in fig.axes)
+    tl = figs["timeline"]
+    lanes = [ax for ax in tl.axes if ax.get_xlabel() == "simulated time (s)"]
+    assert len(lanes) == 2  # the leader/failover lane, one per protocol
+    assert "leader" in [t.get_text() for t in lanes[0].get_yticklabels()]
+    labels = [t.get_text() for ax in lanes for t in ax.texts]
+    assert any(s.endswith(" ms") for s in labels) and any(s.startswith("n") for s in labels)
+    spans = [p for ax in tl.axes for p in ax.patches]
+    assert spans  # fault windows shaded
+    for ax in tl.axes:
+        if ax.get_yscale() == "log":
+            assert "log scale" in ax.get_ylabel() or not ax.get_ylabel()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,12 +18,13 @@ import seaborn as sns
 from matplotlib.patches import Patch
 
 from .failures import failover_chart, timeline_chart
-from .figure import (PANEL_H, PANEL_W, Chart, Ctx, figure, header, panel_grid, render, style, wants_log,
-                     x_axis, y_axis)
+from .figure import (PANEL_H, PANEL_W, Chart, Ctx, figure, header, log_label, panel_grid, render, style,
+                     wants_log, x_axis, y_axis)
 from .latency import knee_chart, latency_cdf_chart
 from .load import Results
-from .metrics import ABORT_CAUSES, CONTENTION, COST, LATENCY, THROUGHPUT, Metric, metric_for
+from .metrics import ABORT_CAUSES, CONTENTION, COST, LATENCY, THROUGHPUT, Metric, human_duration, metric_for
 from .stats import t_interval
+from .tables import TAIL_METRICS, timeout_k
 
 __all__ = ["CHART_NAMES", "Chart", "make_charts"]
 
@@ -37,7 +38,7 @@ CAUSE_COLORS = {"aborts_conflict": "#66c2a5", "aborts_deadlock": "#fc8d62",
 # Metric vs swept parameter (lines with CI bands, or grouped bars)
 
 def _metric_chart(ctx: Ctx, out_dir: Path, name: str, section: str, metrics: list[Metric],
-                  what: str, style: str = "line", caption: str = "") -> Chart | None:
+                  what: str, style: str = "line", caption: str = "", title: str = "") -> Chart | None:
     metrics = [m for m in metrics if ctx.res.has_metric(m.key)]
     if not metrics:
         return None
@@ -77,7 +78,8 @@ def _metric_chart(ctx: Ctx, out_dir: Path, name: str, section: str, metrics: lis
                             capsize=0.12, err_kws={"linewidth": 1.0, "color": "0.2"}, ax=ax, legend=False,
                             saturation=1.0)
                 ax.set_xlabel(ctx.x.label if i == nrows - 1 else "")
-        ax.set_ylabel(m.axis_label if j == 0 or not ctx.facets else "")
+        label = log_label(m.axis_label) if logs[m.key] else m.axis_label
+        ax.set_ylabel(label if j == 0 or not ctx.facets else "")
         if facet is not None and i == 0:
             ax.set_title(facet)
     # Limits only once every panel is drawn: panels of a row share their y axis.
@@ -94,20 +96,55 @@ def _metric_chart(ctx: Ctx, out_dir: Path, name: str, section: str, metrics: lis
             for i, j, mm, _f in cells:
                 if mm is m and top_mean > 0 and axes[i][j].get_ylim()[1] > 2.2 * top_mean:
                     axes[i][j].set_ylim(top=1.6 * top_mean)
+    marked = _timeout_lines(ctx, d, cells, axes, metrics, group_keys=["protocol", ctx.x.key] if ctx.x else ["protocol"])
     xname = f" vs {ctx.x.label.split(' (')[0]}" if ctx.x is not None else ""
-    title = f"{what}{xname}: {ctx.vs}"
+    title = title or f"{what}{xname}: {ctx.vs}"
     band = "band" if style == "line" else "error bars"
-    sub = ctx.subtitle(band=band, width_in=fig.get_figwidth())
+    extra = ""
+    if marked:
+        extra = (f"dotted k×T: multiples of the client timeout T = {human_duration(ctx.res.timeout_s or 0)} — "
+                 f"a percentile on one measures the retry timer, not the protocol")
+    sub = ctx.subtitle(extra=extra, band=band, width_in=fig.get_figwidth())
     header(fig, title, sub, ctx.handles("line" if style == "line" else "patch"))
     chart = Chart(name, section, title, caption or _default_caption(ctx, style))
     return render(fig, chart, out_dir)
+
+
+def _timeout_lines(ctx: Ctx, d, cells, axes, metrics: list[Metric], group_keys: list[str]) -> bool:
+    """Dotted lines at k × the client timeout in the panels of tail percentiles whose means lie on
+    one (under message loss, p99 is the retry timer). True when any was drawn."""
+    t_s = ctx.res.timeout_s
+    if not t_s:
+        return False
+    t_ms = t_s * 1000
+    drawn = False
+    for i, j, m, facet in cells:
+        if m.key not in TAIL_METRICS:
+            continue
+        df = d if facet is None else d[d["__facet"] == facet]
+        base = "latency_p50_ms" if "latency_p50_ms" in df.columns else None
+        ks = sorted({k for _g, g in df.groupby(group_keys)
+                     if (k := timeout_k(g[m.key].to_numpy(dtype=float), t_ms,
+                                        g[base].to_numpy(dtype=float) if base else None))})
+        ax = axes[i][j]
+        for k in ks:
+            ax.axhline(k * t_ms, color="0.35", lw=0.9, ls=":", zorder=0.5)
+            ax.annotate(f"{k}×T", xy=(1.0, k * t_ms), xycoords=("axes fraction", "data"), xytext=(2, 0),
+                        textcoords="offset points", ha="left", va="center", fontsize=6.5, color="0.3",
+                        annotation_clip=False)
+            drawn = True
+    return drawn
 
 
 def _default_caption(ctx: Ctx, style: str) -> str:
     if ctx.nmax <= 1:
         return "One run per point (single seed): no confidence interval."
     shape = "Lines are means across seeds, bands" if style == "line" else "Bars are means across seeds, whiskers"
-    return f"{shape} the 95% confidence interval (Student's t)."
+    text = f"{shape} the 95% confidence interval (Student's t)."
+    if ctx.nmin == 2:
+        text += (" With 2 seeds the interval uses t with 1 degree of freedom (12.7 × the standard "
+                 "error): it is very wide and says little.")
+    return text
 
 
 # ---------------------------------------------------------------------------------------------
@@ -180,6 +217,23 @@ def _joined(metrics: list[Metric]) -> str:
     return text[:1].upper() + text[1:]
 
 
+def _contention_caption(ctx: Ctx, kind: str) -> str:
+    if kind == "transactions":
+        what = "Abort rate: aborted transaction attempts ÷ attempts."
+    else:
+        what = ("Abort rate: client attempts that timed out ÷ attempts sent in the measurement window "
+                "(message loss and faults, not contention).")
+    return f"{what} {_default_caption(ctx, 'line' if ctx.x is not None and ctx.x.numeric else 'bar')}"
+
+
+def _cost_caption(ctx: Ctx, res: Results) -> str:
+    text = "Messages per committed operation (every message on the network, lost ones included)."
+    if _nonzero(res, "leader_cpu_utilization"):
+        text += (" Leader CPU utilisation is the leader's busy fraction over the window: a load, not a "
+                 "per-operation cost.")
+    return f"{text} {_default_caption(ctx, 'bar')}"
+
+
 def _nonzero(res: Results, key: str) -> bool:
     return res.has_metric(key) and bool(res.runs[key].fillna(0).ne(0).any())
 
@@ -200,14 +254,17 @@ def make_charts(res: Results, out_dir: Path) -> list[Chart]:
             ("latency_cdf", lambda: latency_cdf_chart(ctx, out_dir)),
             ("latency_throughput", lambda: knee_chart(ctx, out_dir)),
             ("contention", lambda: _metric_chart(
-                ctx, out_dir, "contention", CONTENTION, contention, _joined(contention))),
+                ctx, out_dir, "contention", CONTENTION, contention,
+                _joined(contention) if res.kind == "transactions" else "Abort rate (timed-out attempts)",
+                caption=_contention_caption(ctx, res.kind))),
             ("aborts_by_cause", lambda: _aborts_by_cause(ctx, out_dir)),
             ("timeline", lambda: timeline_chart(ctx, out_dir)),
             ("failover", lambda: failover_chart(ctx, out_dir)),
             ("cost", lambda: _metric_chart(
                 ctx, out_dir, "cost", COST,
                 [m(k) for k in ("messages_per_op", "leader_cpu_utilization") if _nonzero(res, k)],
-                "Cost per operation", style="bar")),
+                "Cost and leader load" if _nonzero(res, "leader_cpu_utilization") else "Cost per operation",
+                style="bar", caption=_cost_caption(ctx, res))),
         ]
         for name, build in builders:
             try:

@@ -8,8 +8,8 @@ from typing import Any
 from . import fmt
 from .charts import Chart
 from .load import Results
-from .metrics import FAMILIES, param_label
-from .tables import (SafetyRow, Table, build_tables, findings, like_for_like, method_note,
+from .metrics import FAMILIES, family_blurb, family_title
+from .tables import (SafetyRow, Table, bold_note, build_tables, findings, like_for_like, method_note,
                      safety_rows)
 
 
@@ -23,15 +23,23 @@ class Document:
     safety: list[SafetyRow]
     method: str
     like: tuple[bool | None, list[str], dict[str, dict[str, str]]]
+    bold: str = ""
+
+    def family_title(self, family: str) -> str:
+        return family_title(family, self.res.kind)
+
+    def family_blurb(self, family: str) -> str:
+        return family_blurb(family, self.res.kind)
 
     @property
     def title(self) -> str:
         return f"{self.res.suite}: {' vs '.join(self.res.protocols)}"
 
     def sections(self) -> list[tuple[str, list[Chart], Table | None]]:
-        """(family, its charts, its headline table) for every family with something to show."""
+        """(family, its charts, its headline table) for every family with something to show.
+        Renderers title a section with :meth:`family_title` (it depends on the suite's kind)."""
         out = []
-        by_family = {t.title: t for t in self.tables}
+        by_family = {t.family: t for t in self.tables}
         for fam in FAMILIES:
             charts = [c for c in self.charts if c.section == fam]
             table = by_family.get(fam)
@@ -47,15 +55,24 @@ class Document:
                  ("Protocols", ", ".join(r.protocols)),
                  ("Reference", r.reference or "—")]
         for p in r.params:
-            items.append((f"Swept: {param_label(p.key)}", ", ".join(p.values)))
+            items.append((f"Swept: {p.label}", ", ".join(p.values)))
         seeds = r.manifest.get("seeds") or [fmt.num(s, 0) for s in r.seeds]
         items.append(("Seeds", ", ".join(str(s) for s in seeds)))
         if r.fixed:
-            items.append(("Fixed", ", ".join(f"{k} = {v}" for k, v in r.fixed)))
+            items.append(("Fixed", "; ".join(str(f) for f in r.fixed)))
         for key, label in (("source", "Suite file"), ("git_commit", "Commit"), ("finished", "Finished")):
             if r.manifest.get(key):
                 items.append((label, str(r.manifest[key])))
         return items
+
+    def safety_remarks(self) -> str:
+        """What the checkers said about runs that passed (e.g. "linearizability not checked")."""
+        runs = self.res.runs
+        if "safety_detail" not in runs.columns:
+            return ""
+        ok = runs[runs["safety"].astype(str).str.lower() == "ok"]["safety_detail"]
+        counts = ok[ok.map(lambda v: isinstance(v, str) and bool(v.strip()))].value_counts()
+        return "; ".join(f"{d} in {k} run{'s' if k != 1 else ''}" for d, k in counts.items())
 
     def like_text(self) -> str:
         ok, diffs, specific = self.like
@@ -88,8 +105,12 @@ class Document:
         pk = m.get("packages") or {}
         if pk:
             rows.append(("Packages", ", ".join(f"{k} {_s(v)}" for k, v in sorted(pk.items()))))
+        elapsed = _elapsed(m.get("started"), m.get("finished"))
+        if elapsed is not None:
+            rows.append(("Elapsed (started → finished)", _human_s(elapsed)))
         if "wall_s" in self.res.runs.columns and self.res.runs["wall_s"].notna().any():
-            rows.append(("Wall time of all runs", f"{self.res.runs['wall_s'].sum():,.1f} s"))
+            rows.append(("Total run time (sum of each run's wall_s; parallel runs overlap)",
+                         _human_s(float(self.res.runs["wall_s"].sum()))))
         rows.append(("Results directory", str(self.res.path)))
         return rows
 
@@ -109,7 +130,8 @@ class Document:
                     vals.append(fmt.num(v * 100, 2) + "%" if v == v else "—")
                 else:
                     vals.append(fmt.num(v, fmt.decimals_for([v])))
-            vals.append(str(row["safety"]))
+            detail = row.get("safety_detail")
+            vals.append(str(row["safety"]) + (f" ({detail})" if isinstance(detail, str) and detail.strip() else ""))
             rows.append(vals)
         return header, rows
 
@@ -118,6 +140,28 @@ def _s(v: Any) -> str:
     return "null" if v is None else str(v)
 
 
+def _elapsed(started: Any, finished: Any) -> float | None:
+    """Seconds between the manifest's ISO 8601 start and end times; None when unknown."""
+    from datetime import datetime
+    try:
+        a = datetime.fromisoformat(str(started).replace("Z", "+00:00"))
+        b = datetime.fromisoformat(str(finished).replace("Z", "+00:00"))
+        d = (b - a).total_seconds()
+    except (TypeError, ValueError):
+        return None
+    return d if d >= 0 else None
+
+
+def _human_s(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:,.1f} s"
+    m, s = divmod(round(seconds), 60)
+    if m < 60:
+        return f"{m} min {s:02d} s ({seconds:,.0f} s)"
+    h, m = divmod(m, 60)
+    return f"{h} h {m:02d} min ({seconds:,.0f} s)"
+
+
 def build_document(res: Results, charts: list[Chart]) -> Document:
     return Document(res, build_tables(res), build_tables(res, headline_only=False), charts,
-                    findings(res), safety_rows(res), method_note(res), like_for_like(res))
+                    findings(res), safety_rows(res), method_note(res), like_for_like(res), bold_note(res))

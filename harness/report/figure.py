@@ -9,6 +9,7 @@ SVG date, a fixed SVG hash salt.
 from __future__ import annotations
 
 import io
+import math
 import textwrap
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ import seaborn as sns  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
-from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullLocator  # noqa: E402
+from matplotlib.ticker import FixedLocator, FuncFormatter, Locator, MaxNLocator, NullLocator  # noqa: E402
 
 from .load import Param, Results  # noqa: E402
 from .metrics import Metric, param_short  # noqa: E402
@@ -101,7 +102,7 @@ class Ctx:
         self.facets = [self.facet_label(c) for c in combos]
         seeds = runs.groupby(["protocol", *res.param_keys], dropna=False).size()
         self.nmin, self.nmax = int(seeds.min()), int(seeds.max())
-        fixed = [f"{param_short(k)} = {v}" for k, v in res.fixed]
+        fixed = [str(f) for f in res.fixed]
         fixed += [f"{param_short(p.key)} = {p.values[0]}" for p in res.params if len(p.values) == 1]
         self.fixed_text = ", ".join(fixed)
 
@@ -120,7 +121,10 @@ class Ctx:
         if self.nmax <= 1:
             return "single seed (n=1, no CI)"
         n = f"{self.nmin}" if self.nmin == self.nmax else f"{self.nmin}–{self.nmax}"
-        return f"mean of {n} seeds, {band}: 95% CI (Student t)"
+        text = f"mean of {n} seeds, {band}: 95% CI (Student t)"
+        if self.nmin == 2:
+            text += " — with 2 seeds t has 1 degree of freedom (×12.7): very wide"
+        return text
 
     def subtitle(self, extra: str = "", band: str = "band", width_in: float = 8.0) -> str:
         parts = [s for s in (f"fixed: {self.fixed_text}" if self.fixed_text else "", extra,
@@ -165,7 +169,9 @@ def header(fig: Figure, title: str, subtitle: str, handles: list, ncol: int | No
     Positions are computed in inches, and the panels are laid out below the band, so the header
     never overlaps a panel whatever the figure size."""
     lines = subtitle.count("\n") + 1 if subtitle else 0
-    top, title_h, line_h = 0.10, 0.30, 0.175
+    # A title longer than the figure is wide wraps (bold 11.5 pt: about 11 characters per inch).
+    title = "\n".join(textwrap.wrap(title, max(30, int(fig.get_figwidth() * 11)), break_long_words=False)) or title
+    top, title_h, line_h = 0.10, 0.30 + 0.21 * title.count("\n"), 0.175
     legend_h = 0.32 if handles else 0.0
     header = top + title_h + line_h * lines + legend_h + 0.06
     h = fig.get_figheight() + header
@@ -242,18 +248,54 @@ def panel_grid(ctx: Ctx, metrics: list[Metric]) -> tuple[list[tuple[int, int, Me
 
 
 
+class _LogTicks(Locator):
+    """Ticks at 1-2-5 steps on a log axis; 1..9 steps, or a few linear ticks, when the visible
+    range is too narrow for 1-2-5 to give at least two labels."""
+
+    def __call__(self):
+        lo, hi = self.axis.get_view_interval()
+        return self.tick_values(lo, hi)
+
+    def tick_values(self, vmin, vmax):
+        lo, hi = sorted((float(vmin), float(vmax)))
+        if not (hi > 0):
+            return []
+        lo = max(lo, hi * 1e-9)
+        for subs in ((1.0, 2.0, 5.0), (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0)):
+            ticks = [m * 10.0 ** e for e in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
+                     for m in subs]
+            inside = [t for t in ticks if lo * (1 - 1e-9) <= t <= hi * (1 + 1e-9)]
+            if len(inside) >= 2:
+                return inside
+        return [t for t in MaxNLocator(4).tick_values(lo, hi) if t > 0]
+
+
 def log_ticks(axis) -> None:
-    """Plain-number ticks at 1-2-5 steps on a log axis (no 10^x, no unlabeled minor clutter)."""
-    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    """Plain-number ticks on a log axis (no 10^x, no unlabeled minor clutter), at least two."""
+    axis.set_major_locator(_LogTicks())
     axis.set_major_formatter(FuncFormatter(plain))
     axis.set_minor_locator(NullLocator())
 
 
+LOG_NOTE = "log scale"
+
+
+def log_label(label: str) -> str:
+    """"p99 latency (ms)" -> "p99 latency (ms, log scale)": a log axis always says so."""
+    if LOG_NOTE in label:
+        return label
+    if label.endswith(")"):
+        return label[:-1] + f", {LOG_NOTE})"
+    return f"{label} ({LOG_NOTE})"
+
+
 def plain(v: float, _pos=None) -> str:
-    """Tick label without scientific notation: 0.1, 1, 10, 1000."""
+    """Tick label without scientific notation: 0.1, 2.5, 10, 1,000."""
     if v <= 0:
         return ""
-    return f"{v:,.0f}" if v >= 1 else f"{v:g}"
+    if v >= 100 or float(v).is_integer():
+        return f"{v:,.0f}"
+    return f"{v:.3g}"
 
 
 def point_mask(d: pd.DataFrame, keys: list[str], point: tuple[str, ...]) -> pd.Series:

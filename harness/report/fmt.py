@@ -46,3 +46,14 @@ def short_num(v: float) -> str:
         if a >= div * 10:
             return num(v / div, 1 if a < div * 100 else 0) + suffix
     return num(v, decimals_for([v]))
+
+
+def pp(delta: float | None) -> str:
+    """A difference of two percentages, in percentage points: "+0.35 pp", "−1.2 pp"."""
+    if delta is None or not math.isfinite(delta):
+        return "—"
+    a = abs(delta)
+    d = 2 if a < 1 else 1
+    if round(a, d) == 0:
+        return "±0 pp"
+    return f"{'+' if delta > 0 else MINUS}{a:.{d}f} pp"

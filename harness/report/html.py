@@ -12,9 +12,8 @@ from html import escape
 
 import yaml
 
-from . import fmt
 from .document import Document
-from .metrics import family_blurb, HIGHER, param_short
+from .metrics import HIGHER, param_short
 from .palette import protocol_colors
 from .tables import Cell, Table, capitalize
 
@@ -122,15 +121,17 @@ def table_html(t: Table, colors: dict[str, str]) -> str:
                     continue
                 cls = ["num"] + (["best"] if c.best else []) + (["unsafe"] if c.unsafe else [])
                 warn = ' <span title="a run in this cell violated safety">⚠</span>' if c.unsafe else ""
+                if c.marks:
+                    warn += f'<sup>{_e(c.marks)}</sup>'
                 title = f"n={c.summary.n}"
-                d = c.delta_text()
+                d = c.delta_text(m)
                 dhtml = f'<span class="d {_delta_class(c, m.better)}">{_e(d)}</span>' if d else ""
                 tds.append(f'<td class="{" ".join(cls)}" title="{title}">{_e(c.text(m, r.decimals))}'
                            f"{warn}{dhtml}</td>")
             body.append("<tr>" + "".join(tds) + "</tr>")
         if show_geo:
-            label = f'<td class="param" colspan="{max(1, len(t.params))}">geometric mean Δ</td>'
-            cells = "".join(f'<td class="num">{_e(fmt.pct(geo.get(p))) if p in geo else ""}</td>'
+            label = f'<td class="param" colspan="{max(1, len(t.params))}">{_e(t.geo_label(m))}</td>'
+            cells = "".join(f'<td class="num">{_e(t.geo_text(m, geo.get(p))) if p in geo else ""}</td>'
                             for p in t.protocols)
             body.append(f'<tr class="geo">{label}{cells}</tr>')
     caption = ""
@@ -138,8 +139,9 @@ def table_html(t: Table, colors: dict[str, str]) -> str:
         m = t.metrics[0]
         caption = (f'<p class="legend">{_e(capitalize(m.label))}'
                    f"{' (' + _e(m.unit) + ')' if m.unit else ''}{', ' + _e(m.better_text) if m.better_text else ''}.</p>")
+    notes = "".join(f'<p class="note">{_e(n)}</p>' for n in t.notes)
     return (f'{caption}<div class="tablewrap"><table id="{_e(t.id)}"><thead><tr>{heads}</tr></thead>'
-            f"<tbody>{''.join(body)}</tbody></table></div>")
+            f"<tbody>{''.join(body)}</tbody></table></div>{notes}")
 
 
 def _figure(c) -> str:
@@ -154,8 +156,9 @@ def _safety(doc: Document) -> str:
     rows = doc.safety
     n = len(doc.res.runs)
     if not rows:
+        remark = doc.safety_remarks()
         return (f'<div class="banner ok">✓ <strong>Safety:</strong> all {n} runs passed their '
-                f"safety checks.</div>")
+                f"safety checks{' (' + _e(remark) + ')' if remark else ''}.</div>")
     bad = [r for r in rows if r.violation]
     unknown = len(rows) - len(bad)
     head = []
@@ -191,7 +194,7 @@ def render_html(doc: Document) -> str:
     out.append('<dl class="meta">' + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>"
                                              for k, v in doc.summary_items()) + "</dl>")
     toc = [("safety", "Safety"), ("findings", "Key findings")]
-    toc += [(_anchor(f), f) for f, _, _ in sections]
+    toc += [(_anchor(doc.family_title(f)), doc.family_title(f)) for f, _, _ in sections]
     toc += [("all-metrics", "All metrics"), ("configuration", "Configuration")]
     out.append('<nav class="toc">' + "".join(f'<a href="#{a}">{_e(t)}</a>' for a, t in toc) + "</nav></header>")
 
@@ -203,7 +206,7 @@ def render_html(doc: Document) -> str:
     else:
         out.append("<p>Only one protocol ran: nothing to compare.</p>" if len(res.protocols) < 2
                    else "<p>No comparable metrics.</p>")
-    out.append(f'<p class="method">{_e(doc.method)} <strong>Bold</strong>: best mean in its row.</p>')
+    out.append(f'<p class="method">{_e(doc.method)} {inline("**" + doc.bold.replace(": ", "**: ", 1)) if doc.bold else ""}</p>')
     if doc.like_text():
         out.append(f'<p class="method">{_e(doc.like_text())}</p>')
     for note in res.notes:
@@ -211,7 +214,8 @@ def render_html(doc: Document) -> str:
     out.append("</section>")
 
     for fam, charts, table in sections:
-        out.append(f'<section id="{_anchor(fam)}"><h2>{_e(fam)}</h2><p class="lead">{_e(family_blurb(fam, res.kind))}</p>')
+        title = doc.family_title(fam)
+        out.append(f'<section id="{_anchor(title)}"><h2>{_e(title)}</h2><p class="lead">{_e(doc.family_blurb(fam))}</p>')
         for c in charts:
             out.append(_figure(c))
         if table is not None:

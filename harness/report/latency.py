@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
 
-from .figure import PANEL_H, PANEL_W, Chart, Ctx, figure, header, log_ticks, point_mask, render
+from .figure import PANEL_H, PANEL_W, Chart, Ctx, figure, header, log_label, log_ticks, point_mask, render
 from .metrics import LATENCY, is_load_param, metric_for, param_short
 from .stats import summarize
 
@@ -95,11 +95,38 @@ def latency_cdf_chart(ctx: Ctx, out_dir: Path) -> Chart | None:
 # ---------------------------------------------------------------------------------------------
 # Latency vs throughput (the knee), when offered load or clients are swept
 
+def load_param(ctx: Ctx):
+    """The swept offered-load parameter (workload.rate, workload.clients, ...), if any. In open
+    loop the clients share a fixed total rate: their number does not set the load."""
+    cfg = ctx.res.manifest.get("suite_config") or {}
+    w = cfg.get("workload") if isinstance(cfg.get("workload"), dict) else {}
+    open_loop = w.get("mode") == "open" and "workload.mode" not in ctx.res.param_keys
+    load = [p for p in ctx.res.params if is_load_param(p.key) and len(p.values) > 1
+            and not (open_loop and p.key.endswith(".clients"))]
+    return load[0] if load else None
+
+
+def knee_points(sub, lp, metric_key: str) -> list[tuple[str, float, float, float, float]]:
+    """(load value, throughput mean, its CI half, latency mean, its CI half) for one protocol,
+    in the order of the numeric offered load (never the order of the rows or of the strings), so
+    that the curve is drawn from light to heavy load."""
+    values = lp.values
+    if lp.numbers:
+        values = sorted(values, key=lambda v: lp.numbers[v])
+    out = []
+    for v in values:
+        gv = sub[sub[lp.key] == v]
+        sx, sy = summarize(gv["throughput_ops_s"]), summarize(gv[metric_key])
+        if sx is None or sy is None:
+            continue
+        out.append((v, sx.mean, sx.half or 0.0, sy.mean, sy.half or 0.0))
+    return out
+
+
 def knee_chart(ctx: Ctx, out_dir: Path) -> Chart | None:
-    load = [p for p in ctx.res.params if is_load_param(p.key) and len(p.values) > 1]
-    if not load or not ctx.res.has_metric("throughput_ops_s"):
+    lp = load_param(ctx)
+    if lp is None or not ctx.res.has_metric("throughput_ops_s"):
         return None
-    lp = load[0]
     others = [p for p in ctx.res.params if p is not lp and len(p.values) > 1]
     lat = [metric_for(k) for k in ("latency_p50_ms", "latency_p99_ms") if ctx.res.has_metric(k)]
     if not lat:
@@ -115,38 +142,47 @@ def knee_chart(ctx: Ctx, out_dir: Path) -> Chart | None:
         for j, m in enumerate(lat):
             ax = axes[i][j]
             allv = []
-            for proto in ctx.protocols:
-                g = sub[sub["protocol"] == proto]
-                xs, ys, xe, ye = [], [], [], []
-                for v in lp.values:
-                    gv = g[g[lp.key] == v]
-                    sx, sy = summarize(gv["throughput_ops_s"]), summarize(gv[m.key])
-                    if sx is None or sy is None:
-                        continue
-                    xs.append(sx.mean)
-                    ys.append(sy.mean)
-                    xe.append(sx.half or 0.0)
-                    ye.append(sy.half or 0.0)
-                if not xs:
+            for k, proto in enumerate(ctx.protocols):
+                pts = knee_points(sub[sub["protocol"] == proto], lp, m.key)
+                if not pts:
                     continue
+                labels, xs, xe, ys, ye = zip(*pts)
                 allv += ys
                 ax.errorbar(xs, ys, xerr=xe, yerr=ye, color=ctx.colors[proto], marker=ctx.markers[proto],
                             lw=1.6, ms=5, capsize=2, elinewidth=0.8)
+                if k == 0:  # name each load setting once, next to the first protocol's markers
+                    for lab, x, y in zip(labels, xs, ys):
+                        ax.annotate(lab, xy=(x, y), xytext=(4, -3 if y == max(ys) else 4),
+                                    textcoords="offset points", fontsize=6.5, color="0.3",
+                                    ha="left", va="top" if y == max(ys) else "bottom")
             ax.set_xlim(left=0)
+            ax.xaxis.set_major_locator(MaxNLocator(5))
+            ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
             arr = np.asarray(allv)
+            ylabel = m.axis_label
             if len(arr) and arr.min() > 0 and arr.max() / arr.min() > 20:
                 ax.set_yscale("log")
                 log_ticks(ax.yaxis)
+                ylabel = log_label(ylabel)
             else:
                 ax.set_ylim(bottom=0)
             ax.set_xlabel("throughput (ops/s)" if i == nrows - 1 else "")
-            ax.set_ylabel(m.axis_label)
+            ax.set_ylabel(ylabel)
             ttl = m.label if not combo else f"{m.label} · " + ", ".join(
                 f"{param_short(p.key)} = {v}" for p, v in zip(others, combo))
             ax.set_title(ttl)
     title = f"Latency vs throughput across {lp.label.split(' (')[0]}: {ctx.vs}"
-    extra = f"one point per {param_short(lp.key)} value ({lp.values[0]} … {lp.values[-1]})"
+    extra = (f"one point per {param_short(lp.key)} value, joined in order of increasing load "
+             f"({lp.values[0]} … {lp.values[-1]}, labelled)")
     header(fig, title, ctx.subtitle(extra=extra, band="error bars", width_in=fig.get_figwidth()), ctx.handles())
-    cap = ("Each marker is one offered-load setting; the curve bends upward at the knee, where the "
-           "system saturates and queueing dominates latency.")
+    cap = ("Each marker is one offered-load setting, joined from light to heavy load; the curve bends "
+           "upward at the knee, where the system saturates and queueing dominates latency. Past "
+           "saturation throughput can fall while latency keeps rising: the curve then turns back left.")
     return render(fig, Chart("latency_throughput", LATENCY, title, cap), out_dir)
+
+
+def _thousands(v: float, _pos=None) -> str:
+    """Throughput tick: 16000 -> "16k"."""
+    if abs(v) >= 1000:
+        return f"{v / 1000:g}k"
+    return f"{v:g}"

@@ -12,7 +12,6 @@ import csv
 import io
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,10 @@ from typing import Any
 import pandas as pd
 
 from .errors import ReportError
+from .fixed import FixedItem, describe, timeout_seconds
 from .metrics import (HEADLINE_FIXED, ID_COLUMNS, METRICS_BY_KEY, NOT_COMPARED, PARAM_UNITS, human_duration,
-                      is_duration_key, param_label)
+                      human_rate, is_duration_key, is_rate_key, param_label, param_short, parse_per_second,
+                      parse_seconds)
 from .palette import protocol_sort_key
 
 KINDS = ("consensus", "transactions")
@@ -32,19 +33,23 @@ class Param:
     """One swept parameter: its values as displayed, in order, and their numbers when numeric."""
 
     key: str
-    values: list[str]
+    values: list[str]                 # display values, in numeric (or matrix) order
     numbers: dict[str, float] | None  # display value -> number, None when categorical
     unit: str = ""
-    duration: bool = False            # values are durations ("150ms"): numbers are milliseconds
+    quantity: str = ""                # "duration" (numbers in ms), "rate" (numbers per second) or ""
 
     @property
     def numeric(self) -> bool:
         return self.numbers is not None
 
     @property
+    def duration(self) -> bool:
+        return self.quantity == "duration"
+
+    @property
     def label(self) -> str:
-        # Duration values carry their unit ("150ms", "1s"), so the axis label does not.
-        return param_label(self.key, "" if self.duration else self.unit)
+        # Durations and rates carry their unit in every value ("150ms", "8k/s"): the label does not.
+        return param_label(self.key, "" if self.quantity else self.unit)
 
 
 @dataclass
@@ -60,9 +65,17 @@ class Results:
     protocols: list[str]               # matrix order
     reference: str | None
     params: list[Param]                # swept parameters except protocol, matrix order
-    fixed: list[tuple[str, str]]       # (dotted key, value) of notable parameters not swept
+    fixed: list[FixedItem]             # the setting every run shares, most decisive first
     metrics: list[str]                 # numeric metric columns, in runs.csv order
     notes: list[str] = field(default_factory=list)
+    timeout_s: float | None = None     # workload.timeout when not swept (the client retry timer)
+
+    def timeout_ms_at(self, point: tuple[str, ...]) -> float | None:
+        """The client timeout (ms) at a parameter point: swept or fixed; None when unknown."""
+        for p, v in zip(self.params, point):
+            if p.key == "workload.timeout" and p.duration and p.numbers:
+                return p.numbers.get(v)
+        return self.timeout_s * 1000 if self.timeout_s else None
 
     @property
     def param_keys(self) -> list[str]:
@@ -148,8 +161,6 @@ def _to_numeric(series: pd.Series, path: Path, col: str) -> pd.Series:
 # ---------------------------------------------------------------------------------------------
 # Parameter values
 
-_DURATION = re.compile(r"^([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ns|us|µs|ms|s|m|min|h)$")
-_TO_MS = {"ns": 1e-6, "us": 1e-3, "µs": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4, "min": 6e4, "h": 3.6e6}
 
 
 def display_value(value: Any) -> str:
@@ -180,22 +191,35 @@ def _as_number(s: str) -> float | None:
         return None
 
 
-def _build_param(key: str, values: list[str], matrix_order: list[str] | None) -> Param:
-    numbers = {v: _as_number(v) for v in values}
+def canonical_param(key: str, raw: list[str], matrix_order: list[Any] | None = None
+                    ) -> tuple[Param, dict[str, str]]:
+    """The parameter ``key`` from its raw display values in runs.csv, and raw -> display value.
+
+    Durations and rates may be resolved numbers (0.15 s, 8000.0 /s: what the runner writes) or
+    strings as written ("150ms", "8k/s"); both display with their unit ("150ms", "8k/s") and sort by
+    their number. Other numeric values sort numerically, the rest in matrix order."""
+    values = sorted(set(raw))
     unit = PARAM_UNITS.get(key, "")
-    if all(n is not None for n in numbers.values()):
-        ordered = sorted(values, key=lambda v: numbers[v])
-        return Param(key, ordered, numbers, unit)  # type: ignore[arg-type]
-    durations = {v: _DURATION.match(v) for v in values}
-    if all(durations.values()):
-        ms = {v: float(m.group(1)) * _TO_MS[m.group(2)] for v, m in durations.items()}  # type: ignore[union-attr]
-        return Param(key, sorted(values, key=lambda v: ms[v]), ms, "ms", duration=True)
+    for quantity, parse, show, scale in (("duration", parse_seconds, human_duration, 1000.0),
+                                         ("rate", parse_per_second, human_rate, 1.0)):
+        if not (is_duration_key(key) if quantity == "duration" else is_rate_key(key)):
+            continue
+        parsed = {v: parse(v) for v in values}
+        if all(x is not None for x in parsed.values()):
+            mapping = {v: show(x) for v, x in parsed.items()}  # type: ignore[arg-type]
+            numbers = {mapping[v]: x * scale for v, x in parsed.items()}  # type: ignore[operator]
+            ordered = sorted(numbers, key=lambda d: numbers[d])
+            return Param(key, ordered, numbers, "ms" if quantity == "duration" else unit, quantity), mapping
+    same = {v: v for v in values}
+    nums = {v: _as_number(v) for v in values}
+    if all(n is not None for n in nums.values()):
+        return Param(key, sorted(values, key=lambda v: nums[v]), nums, unit), same  # type: ignore[arg-type]
     if matrix_order:
         order = [display_value(v) for v in matrix_order]
         ordered = sorted(values, key=lambda v: (order.index(v) if v in order else len(order), v))
     else:
         ordered = sorted(values)
-    return Param(key, ordered, None, "")
+    return Param(key, ordered, None, ""), same
 
 
 def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
@@ -311,12 +335,10 @@ def load_results(results_dir: Path) -> Results:
     matrix = suite_config.get("matrix") if isinstance(suite_config.get("matrix"), dict) else {}
     params = []
     for key in keys:
-        if is_duration_key(key) and all(_as_number(v) is not None for v in runs[key]):
-            # The resolved config holds durations in seconds: show "150ms", plot milliseconds.
-            runs[key] = runs[key].map(lambda v: human_duration(float(v)))
-        values = sorted(set(runs[key]))
         order = matrix.get(key) if isinstance(matrix.get(key), list) else None
-        params.append(_build_param(key, values, order))
+        param, mapping = canonical_param(key, [str(v) for v in runs[key]], order)
+        runs[key] = runs[key].map(lambda v, _m=mapping: _m.get(str(v), v))
+        params.append(param)
 
     # Protocols, in matrix order.
     present = list(dict.fromkeys(runs["protocol"]))
@@ -345,13 +367,21 @@ def load_results(results_dir: Path) -> Results:
     kind = manifest.get("kind") or _first(runs, "kind") or (
         "transactions" if "conflict_rate" in runs.columns else "consensus")
 
-    # Fixed parameters worth naming: from the suite config, else constant dotted columns.
-    flat = _flatten({k: v for k, v in suite_config.items() if k != "matrix"})
-    for key in dotted:
-        if key not in keys and key not in flat:
-            flat[key] = runs[key].iloc[0]
-    fixed = [(k, _fixed_value(k, flat[k])) for k in HEADLINE_FIXED
-             if k in flat and k not in keys and not isinstance(flat[k], (list, dict)) and flat[k] is not None]
+    # The fixed setting: described from the suite config, else the constant dotted columns.
+    cfg = {k: v for k, v in suite_config.items() if k != "matrix"}
+    if not cfg:
+        first = next((r.get("config") for r in manifest.get("runs") or [] if isinstance(r.get("config"), dict)), None)
+        cfg = dict(first) if first else {}
+    if cfg:
+        fixed = describe(cfg, [*keys, "protocol"], str(kind))
+    else:
+        flat = {}
+        for key in dotted:
+            if key not in keys:
+                flat[key] = runs[key].iloc[0]
+        fixed = [FixedItem(k, param_short(k), _fixed_value(k, flat[k])) for k in HEADLINE_FIXED
+                 if k in flat and flat[k] is not None]
+    timeout_s = None if "workload.timeout" in keys else timeout_seconds(cfg)
 
     missing_runs = [rid for rid in man_runs if rid not in set(runs["run_id"])]
     if missing_runs:
@@ -381,12 +411,14 @@ def load_results(results_dir: Path) -> Results:
         notes.append(f"Not found: {', '.join(absent)} (charts that need them were skipped).")
 
     return Results(results_dir, runs, events, timeseries, latencies, manifest, str(suite), str(kind),
-                   protocols, reference, params, fixed, metrics, notes)
+                   protocols, reference, params, fixed, metrics, notes, timeout_s)
 
 
 def _fixed_value(key: str, value: Any) -> str:
-    if is_duration_key(key) and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return human_duration(float(value))
+    if is_duration_key(key) and parse_seconds(value) is not None:
+        return human_duration(parse_seconds(value))  # type: ignore[arg-type]
+    if is_rate_key(key) and parse_per_second(value) is not None:
+        return human_rate(parse_per_second(value))  # type: ignore[arg-type]
     return display_value(value)
 
 

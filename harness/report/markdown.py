@@ -11,9 +11,8 @@ from pathlib import Path
 
 import yaml
 
-from . import fmt
 from .document import Document
-from .metrics import family_blurb, param_short
+from .metrics import param_short
 from .tables import Table, capitalize
 
 
@@ -51,7 +50,9 @@ def table_md(t: Table) -> str:
                 text = c.text(m, r.decimals)
                 if c.best:
                     text = f"**{text}**"
-                d = c.delta_text()
+                if c.marks:
+                    text += c.marks
+                d = c.delta_text(m)
                 if d:
                     text += f" ({d})"
                 if c.unsafe:
@@ -60,10 +61,12 @@ def table_md(t: Table) -> str:
             lines.append(_row(cells))
         geo = t.geomean.get(m.key) or {}
         if geo and any(v is not None for v in geo.values()):
-            cells = ([""] if show_metric else []) + ["*geomean Δ*"] + [""] * (len(t.params) - 1)
-            cells += [fmt.pct(geo[p]) if geo.get(p) is not None else "" for p in t.protocols]
+            cells = ([""] if show_metric else []) + [f"*{t.geo_label(m)}*"] + [""] * (len(t.params) - 1)
+            cells += [t.geo_text(m, geo.get(p)) for p in t.protocols]
             lines.append(_row(cells))
     out = "\n".join(lines)
+    if t.notes:
+        out += "\n\n" + "\n\n".join(f"_{n}_" for n in t.notes)
     if not show_metric and t.metrics:
         m = t.metrics[0]
         bits = ", ".join(b for b in (m.unit, m.better_text) if b)
@@ -75,7 +78,8 @@ def _safety(doc: Document) -> str:
     rows = doc.safety
     n = len(doc.res.runs)
     if not rows:
-        return f"✅ **Safety:** all {n} runs passed their safety checks."
+        remark = doc.safety_remarks()
+        return f"✅ **Safety:** all {n} runs passed their safety checks{' (' + remark + ')' if remark else ''}."
     bad = [r for r in rows if r.violation]
     unknown = len(rows) - len(bad)
     if bad:
@@ -103,13 +107,14 @@ def render_markdown(doc: Document, md_path: Path) -> str:
     else:
         out.append("Only one protocol ran: nothing to compare." if len(res.protocols) < 2
                    else "No comparable metrics.")
-    out += ["", f"_{doc.method} **Bold**: best mean in its row._"]
+    bold = ("**" + doc.bold.replace(": ", "**: ", 1)) if doc.bold else ""
+    out += ["", f"_{doc.method} {bold}_"]
     if doc.like_text():
         out += ["", f"_{doc.like_text()}_"]
     for note in res.notes:
         out += ["", f"> Note: {note}"]
     for fam, charts, table in doc.sections():
-        out += ["", f"## {fam}", "", family_blurb(fam, res.kind), ""]
+        out += ["", f"## {doc.family_title(fam)}", "", doc.family_blurb(fam), ""]
         for c in charts:
             png = next((f for f in c.files if f.suffix == ".png"), None)
             if png is not None:

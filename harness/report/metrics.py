@@ -26,6 +26,11 @@ class Metric:
         return f"{self.label} ({self.unit})" if self.unit else self.label
 
     @property
+    def percent(self) -> bool:
+        """Shown as a percentage: its deltas are differences in percentage points."""
+        return self.unit == "%"
+
+    @property
     def better_text(self) -> str:
         return {HIGHER: "higher is better", LOWER: "lower is better"}.get(self.better or "", "")
 
@@ -34,9 +39,29 @@ THROUGHPUT, LATENCY, CONTENTION, AVAILABILITY, COST, OTHER = (
     "Throughput", "Latency", "Contention", "Availability", "Cost", "Other metrics")
 FAMILIES = (THROUGHPUT, LATENCY, CONTENTION, AVAILABILITY, COST, OTHER)
 
+
+def family_title(family: str, kind: str) -> str:
+    """Section title of a metric family. In a consensus suite nothing contends: its aborts are
+    client attempts that timed out (message loss, faults), so the section says so."""
+    if family == CONTENTION and kind != "transactions":
+        return "Client retries and aborts"
+    if family == COST and kind != "transactions":
+        return "Cost and leader load"
+    return family
+
+
 def family_blurb(family: str, kind: str) -> str:
-    if family == CONTENTION and kind == "consensus":
-        return "Share of client operations that failed (timed out or were rejected) instead of committing."
+    if family == CONTENTION and kind != "transactions":
+        return ("Abort rate = client attempts that timed out ÷ attempts sent in the measurement "
+                "window (an attempt is one send of a request; a redirect is not an abort). Nothing "
+                "contends in a replicated log: attempts time out because a message was lost or a "
+                "fault left no leader to answer, and the client re-sends after workload.timeout.")
+    if family == CONTENTION:
+        return ("Abort rate = aborted transaction attempts ÷ attempts; conflict rate = attempts "
+                "that met a conflict ÷ attempts. Aborts by cause below.")
+    if family == COST and kind != "transactions":
+        return ("Messages and bytes per committed operation, and the leader's CPU utilisation "
+                "(its busy fraction over the window: a load, not a per-operation cost).")
     return FAMILY_BLURB[family]
 
 
@@ -44,8 +69,10 @@ FAMILY_BLURB = {
     THROUGHPUT: "Committed operations per second of simulated time.",
     LATENCY: "Client-observed latency from the intended send time (no coordinated omission).",
     CONTENTION: "How often transactions abort and why.",
-    AVAILABILITY: "Leader changes and how long the service was unavailable after a fault.",
-    COST: "What each operation costs in messages, bytes and leader CPU.",
+    AVAILABILITY: ("Leader changes, failover time (from a fault that hit the leader until a newer "
+                   "leader was elected) and time unavailable (commit gaps during faults, what "
+                   "clients actually saw)."),
+    COST: "What each operation costs in messages and bytes.",
     OTHER: "Further numeric columns found in runs.csv.",
 }
 
@@ -54,6 +81,7 @@ KNOWN_METRICS: tuple[Metric, ...] = (
     _M("throughput_ops_s", "throughput", "ops/s", HIGHER, THROUGHPUT),
     _M("ops_committed", "operations committed", "", HIGHER, THROUGHPUT, headline=False),
     _M("ops_failed", "operations failed", "", LOWER, THROUGHPUT, headline=False),
+    _M("ops_outstanding", "operations unanswered at the end", "", LOWER, THROUGHPUT, headline=False),
     _M("latency_mean_ms", "mean latency", "ms", LOWER, LATENCY, headline=False),
     _M("latency_p50_ms", "p50 latency", "ms", LOWER, LATENCY),
     _M("latency_p95_ms", "p95 latency", "ms", LOWER, LATENCY, headline=False),
@@ -82,9 +110,9 @@ KNOWN_METRICS: tuple[Metric, ...] = (
 METRICS_BY_KEY = {m.key: m for m in KNOWN_METRICS}
 
 # Columns of runs.csv that are neither parameters nor metrics.
-ID_COLUMNS = ("suite", "kind", "run_id", "protocol", "seed", "safety")
+ID_COLUMNS = ("suite", "kind", "run_id", "protocol", "seed", "safety", "safety_detail")
 # Numeric columns that describe the harness, not the protocol: never compared.
-NOT_COMPARED = ("wall_s",)
+NOT_COMPARED = ("wall_s", "sim_events")
 
 ABORT_CAUSES = ("aborts_conflict", "aborts_deadlock", "aborts_validation", "aborts_timeout",
                 "aborts_failure")
@@ -176,7 +204,51 @@ def is_duration_key(key: str) -> bool:
 def human_duration(seconds: float) -> str:
     """0.0005 -> "500µs", 0.15 -> "150ms", 4.0 -> "4s"."""
     s = abs(seconds)
+    if s == 0:
+        return "0s"
     for limit, div, unit in ((1e-6, 1e-9, "ns"), (1e-3, 1e-6, "µs"), (1.0, 1e-3, "ms")):
         if s < limit:
             return f"{seconds / div:.4g}{unit}"
     return f"{seconds:.4g}s"
+
+
+# Config values that are rates (events per second in the resolved config; "2k/s" as written).
+_RATE_LEAVES = {"rate", "target_rate", "arrival_rate", "ops_per_s"}
+
+
+def is_rate_key(key: str) -> bool:
+    return key.rsplit(".", 1)[-1] in _RATE_LEAVES
+
+
+def human_rate(per_second: float) -> str:
+    """8000.0 -> "8k/s", 2500 -> "2.5k/s", 120 -> "120/s", 2e6 -> "2M/s"."""
+    a = abs(per_second)
+    if a >= 1e6:
+        return f"{per_second / 1e6:.4g}M/s"
+    if a >= 1e3:
+        return f"{per_second / 1e3:.4g}k/s"
+    return f"{per_second:.4g}/s"
+
+
+def parse_seconds(value) -> float | None:
+    """A duration from a resolved config (a number of seconds) or as written ("150ms")."""
+    from harness.units import parse_duration
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        v = parse_duration(value) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if v == v and abs(v) != float("inf") else None
+
+
+def parse_per_second(value) -> float | None:
+    """A rate from a resolved config (a number per second) or as written ("8k/s", "120/min")."""
+    from harness.units import parse_rate
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        v = parse_rate(value) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if v == v and abs(v) != float("inf") else None

@@ -15,7 +15,8 @@ import pandas as pd
 
 from . import fmt
 from .load import Param, Results
-from .metrics import FAMILIES, FAMILY_BLURB, HIGHER, OTHER, Metric, metric_for, param_short
+from .metrics import (FAMILIES, HIGHER, OTHER, Metric, family_blurb, family_title, metric_for,
+                      param_short)
 from .stats import Summary, delta_pct, geomean_delta_pct, significant, summarize
 
 
@@ -24,21 +25,30 @@ class Cell:
     summary: Summary
     values: np.ndarray
     best: bool = False
-    delta: float | None = None          # % change of the mean against the reference protocol
+    delta: float | None = None          # change of the mean against the reference protocol: % (or
+                                        # percentage points for a metric shown as a percentage)
     significant: bool | None = None     # vs reference; None when untestable (n < 2) or reference
     unsafe: bool = False                # a run in this cell violated safety
+    marks: str = ""                     # footnote marks: † ≈ k × client timeout, ‡ unanswered ops
+    timeout_k: int | None = None        # the mean is ≈ this multiple of the client timeout
+    outstanding: float = 0.0            # mean share of operations unanswered at the end
 
     def text(self, metric: Metric, decimals: int) -> str:
         s = self.summary
         main = fmt.num(s.mean * metric.scale, decimals)
         if s.half is not None:
             main += f" ± {fmt.num(s.half * metric.scale, decimals)}"
-        return main
+        return main + ("%" if metric.percent else "")
 
-    def delta_text(self) -> str:
+    def delta_text(self, metric: Metric | None = None) -> str:
         if self.delta is None:
             return ""
-        return fmt.pct(self.delta) + (" ~" if self.significant is False else "")
+        text = fmt.pp(self.delta) if metric is not None and metric.percent else fmt.pct(self.delta)
+        return text + (" ~" if self.significant is False else "")
+
+
+# Why a row has (or has no) best protocol.
+SIGNIFICANT, UNTESTED, NOT_SIGNIFICANT, TIE = "significant", "untested", "not significant", "tie"
 
 
 @dataclass
@@ -47,6 +57,8 @@ class Row:
     metric: Metric
     cells: dict[str, Cell | None]
     decimals: int
+    winner: str | None = None           # the protocol marked best, if any
+    verdict: str | None = None          # SIGNIFICANT / UNTESTED (n=1) / NOT_SIGNIFICANT / TIE; None: no ranking
 
 
 @dataclass
@@ -60,6 +72,8 @@ class Table:
     reference: str | None
     rows: list[Row]
     geomean: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    family: str = ""
+    notes: list[str] = field(default_factory=list)   # footnotes under the table
 
     @property
     def multi_metric(self) -> bool:
@@ -68,9 +82,102 @@ class Table:
     def param_headers(self) -> list[str]:
         return [param_short(p.key) for p in self.params]
 
+    @staticmethod
+    def geo_label(metric: Metric) -> str:
+        return "mean Δ (pp)" if metric.percent else "geometric mean Δ"
+
+    @staticmethod
+    def geo_text(metric: Metric, value: float | None) -> str:
+        if value is None:
+            return ""
+        return fmt.pp(value) if metric.percent else fmt.pct(value)
+
 
 def _unsafe(safety: pd.Series) -> bool:
     return bool(safety.astype(str).str.startswith("violation").any())
+
+
+# ---------------------------------------------------------------------------------------------
+# The client timeout behind a tail percentile
+
+TAIL_METRICS = ("latency_p95_ms", "latency_p99_ms", "latency_p999_ms")
+TIMEOUT_BELOW, TIMEOUT_ABOVE = 0.01, 0.05  # of the timeout, around k × timeout
+TIMEOUT_BASE_CAP = 0.125                   # the ordinary operation's share is at most this × timeout
+OUTSTANDING_SHARE = 0.01
+
+
+def timeout_multiple(value_ms: float | None, timeout_ms: float | None, base_ms: float = 0.0,
+                     kmax: int = 20) -> int | None:
+    """k when ``value_ms`` is k × the client timeout (k ≥ 1) plus at most about one ordinary
+    operation (``base_ms``, the run's median latency) and a few percent of the timeout: the latency
+    of an operation whose request or reply was lost, or found no leader, and was re-sent k times."""
+    if not timeout_ms or value_ms is None or not math.isfinite(value_ms) or timeout_ms <= 0:
+        return None
+    base = min(base_ms, TIMEOUT_BASE_CAP * timeout_ms) if base_ms and math.isfinite(base_ms) else 0.0
+    k = int(value_ms // timeout_ms)
+    for kk in (k, k + 1):
+        excess = value_ms - kk * timeout_ms
+        if 1 <= kk <= kmax and -TIMEOUT_BELOW * timeout_ms <= excess <= TIMEOUT_ABOVE * timeout_ms + 2 * base:
+            return kk
+    return None
+
+
+def timeout_k(values, timeout_ms: float | None, base_ms=None) -> int | None:
+    """The multiple of the client timeout that at least half of the runs' values lie on (the
+    most common one), or None. ``base_ms``: each run's median latency."""
+    vals = np.asarray(values, dtype=float)
+    bases = np.zeros(len(vals)) if base_ms is None else np.asarray(base_ms, dtype=float)
+    ks = [timeout_multiple(float(v), timeout_ms, float(b)) for v, b in zip(vals, bases) if math.isfinite(v)]
+    hits = [k for k in ks if k]
+    if not hits or 2 * len(hits) < len(ks):
+        return None
+    return max(set(hits), key=lambda k: (hits.count(k), -k))
+
+
+def timeout_note(timeout_text: str) -> str:
+    return (f"† the runs' values sit at k × the client timeout ({timeout_text}) plus about one ordinary "
+            "operation: at this percentile operations waited for the client's retry timer (a request or "
+            "reply was lost, or no leader answered, and the client re-sent after the timeout), so the "
+            "value measures workload.timeout rather than the protocol.")
+
+
+OUTSTANDING_NOTE = ("‡ more than 1% of the operations were still unanswered at the end of the run "
+                    "(ops_outstanding); their age at the end counts as a lower bound, so the latency "
+                    "is understated.")
+
+
+def _human_ms(ms: float) -> str:
+    from .metrics import human_duration
+    return human_duration(ms / 1000)
+
+
+# ---------------------------------------------------------------------------------------------
+
+def _display_tie(a: Cell, b: Cell, metric: Metric, decimals: int) -> bool:
+    return fmt.num(a.summary.mean * metric.scale, decimals) == fmt.num(b.summary.mean * metric.scale, decimals)
+
+
+def _rank(row: Row) -> None:
+    """Mark the best protocol of a row, only when it beats the runner-up: significantly (Welch,
+    p < 0.05) with several seeds, or at the displayed precision with a single run."""
+    m = row.metric
+    present = [(p, c) for p, c in row.cells.items() if c is not None]
+    if not m.better or len(present) < 2:
+        return
+    ranked = sorted(present, key=lambda pc: pc[1].summary.mean, reverse=(m.better == HIGHER))
+    (p1, c1), c2 = ranked[0], ranked[1][1]
+    if _display_tie(c1, c2, m, row.decimals):
+        row.verdict = TIE
+        return
+    if c1.summary.n < 2 or c2.summary.n < 2:
+        row.verdict = UNTESTED
+    elif significant(c1.values, c2.values):
+        row.verdict = SIGNIFICANT
+    else:
+        row.verdict = NOT_SIGNIFICANT
+        return
+    row.winner = p1
+    c1.best = True
 
 
 def metric_rows(res: Results, metric: Metric) -> list[Row]:
@@ -81,9 +188,12 @@ def metric_rows(res: Results, metric: Metric) -> list[Row]:
     for gkey, g in runs.groupby(["protocol", *keys], sort=False, dropna=False):
         gkey = gkey if isinstance(gkey, tuple) else (gkey,)
         groups[(gkey[0], tuple(gkey[1:]))] = g
+    tail = metric.key in TAIL_METRICS
+    latency = metric.family == "Latency"
     rows = []
     for point in res.points:
         cells: dict[str, Cell | None] = {}
+        timeout = res.timeout_ms_at(point) if tail else None
         for proto in res.protocols:
             g = groups.get((proto, point))
             if g is None:
@@ -91,29 +201,48 @@ def metric_rows(res: Results, metric: Metric) -> list[Row]:
                 continue
             vals = g[metric.key].to_numpy(dtype=float)
             s = summarize(vals)
-            cells[proto] = None if s is None else Cell(s, vals[np.isfinite(vals)], unsafe=_unsafe(g["safety"]))
+            if s is None:
+                cells[proto] = None
+                continue
+            c = Cell(s, vals[np.isfinite(vals)], unsafe=_unsafe(g["safety"]))
+            if tail:
+                base = g["latency_p50_ms"].to_numpy(dtype=float) if "latency_p50_ms" in g.columns else None
+                vals = g[metric.key].to_numpy(dtype=float)
+                c.timeout_k = timeout_k(vals, timeout, base)
+                if c.timeout_k:
+                    c.marks += "†"
+            if latency and "ops_outstanding" in g.columns and "ops_committed" in g.columns:
+                out = g["ops_outstanding"].to_numpy(dtype=float)
+                done = g["ops_committed"].to_numpy(dtype=float)
+                total = out + done
+                share = np.where(total > 0, out / np.where(total > 0, total, 1), 0.0)
+                c.outstanding = float(np.nanmean(share)) if len(share) else 0.0
+                if c.outstanding > OUTSTANDING_SHARE:
+                    c.marks += "‡"
+            cells[proto] = c
         present = {p: c for p, c in cells.items() if c is not None}
         if not present:
             continue
-        if metric.better and len(present) > 1:
-            pick = max if metric.better == HIGHER else min
-            best = pick(c.summary.mean for c in present.values())
-            if not all(c.summary.mean == best for c in present.values()):
-                for c in present.values():
-                    c.best = c.summary.mean == best
+        decimals = fmt.decimals_for([c.summary.mean * metric.scale for c in present.values()])
+        row = Row(point, metric, cells, decimals)
+        _rank(row)
         ref = cells.get(res.reference) if res.reference else None
         if ref is not None:
             for p, c in present.items():
                 if p == res.reference:
                     continue
-                c.delta = delta_pct(c.summary.mean, ref.summary.mean)
+                if metric.percent:
+                    c.delta = (c.summary.mean - ref.summary.mean) * metric.scale
+                else:
+                    c.delta = delta_pct(c.summary.mean, ref.summary.mean)
                 c.significant = significant(c.values, ref.values)
-        decimals = fmt.decimals_for([c.summary.mean * metric.scale for c in present.values()])
-        rows.append(Row(point, metric, cells, decimals))
+        rows.append(row)
     return rows
 
 
 def _geomeans(res: Results, rows: list[Row]) -> dict[str, float | None]:
+    """Per protocol: the geometric mean of its ratios to the reference (as a % change), or for a
+    percentage metric the mean difference in percentage points."""
     out: dict[str, float | None] = {}
     if not res.reference or len(rows) < 2:
         return out
@@ -123,8 +252,30 @@ def _geomeans(res: Results, rows: list[Row]) -> dict[str, float | None]:
         pairs = [(r.cells[p].summary.mean, r.cells[res.reference].summary.mean)  # type: ignore[union-attr]
                  for r in rows if r.cells.get(p) is not None and r.cells.get(res.reference) is not None]
         if len(pairs) == len(rows):
-            out[p] = geomean_delta_pct([a for a, _ in pairs], [b for _, b in pairs])
+            if rows[0].metric.percent:
+                out[p] = float(np.mean([(a - b) * rows[0].metric.scale for a, b in pairs]))
+            else:
+                out[p] = geomean_delta_pct([a for a, _ in pairs], [b for _, b in pairs])
     return out
+
+
+def _table_notes(res: Results, rows: list[Row]) -> list[str]:
+    notes = []
+    cells = [c for r in rows for c in r.cells.values() if c is not None]
+    if any("†" in c.marks for c in cells):
+        ts = sorted({res.timeout_ms_at(r.point) for r in rows
+                     if any(c is not None and "†" in c.marks for c in r.cells.values())} - {None})
+        notes.append(timeout_note(", ".join(_human_ms(t) for t in ts)))  # type: ignore[arg-type]
+    if any("‡" in c.marks for c in cells):
+        notes.append(OUTSTANDING_NOTE)
+    if any(c.summary.n == 2 for c in cells):
+        notes.append(TWO_SEEDS_NOTE)
+    return notes
+
+
+TWO_SEEDS_NOTE = ("With n=2 seeds the 95% interval uses Student's t with 1 degree of freedom "
+                  "(t = 12.7): the ± values are very wide and say little; only large differences "
+                  "can test as significant. Run more seeds (5 or more) for usable intervals.")
 
 
 def build_tables(res: Results, headline_only: bool = True) -> list[Table]:
@@ -146,8 +297,9 @@ def build_tables(res: Results, headline_only: bool = True) -> list[Table]:
             geo[m.key] = _geomeans(res, mrows)
         if rows:
             tid = ("all-" if not headline_only else "t-") + family.lower().replace(" ", "-")
-            tables.append(Table(tid, family, FAMILY_BLURB[family], used, res.params, res.protocols,
-                                res.reference, rows, geo))
+            tables.append(Table(tid, family_title(family, res.kind), family_blurb(family, res.kind), used,
+                                res.params, res.protocols, res.reference, rows, geo, family,
+                                _table_notes(res, rows)))
     return tables
 
 
@@ -181,6 +333,9 @@ def safety_rows(res: Results) -> list[SafetyRow]:
         verdict = str(r["safety"]).strip()
         if verdict.lower() == "ok":
             continue
+        detail = r.get("safety_detail")
+        if isinstance(detail, str) and detail.strip() and detail.strip() != verdict:
+            verdict = f"{verdict} ({detail.strip()})"
         point = tuple(str(r[k]) for k in res.param_keys)
         out.append(SafetyRow(str(r["run_id"]), str(r["protocol"]), fmt.num(r["seed"], 0)
                              if math.isfinite(r["seed"]) else "—", point, verdict))
@@ -208,10 +363,44 @@ def _b(s: str) -> str:
     return f"**{s}**"
 
 
+def _count(n: int, of: int) -> str:
+    return f"{n} of {of} points" if of > 1 else ""
+
+
+def _best_head(rows: list[Row], res: Results, multi_seed: bool) -> str:
+    """Who is best where, counting only rows whose best beats the runner-up (see :func:`_rank`)."""
+    n = len(rows)
+    wins: dict[str, int] = {}
+    for r in rows:
+        if r.winner:
+            wins[r.winner] = wins.get(r.winner, 0) + 1
+    even = sum(1 for r in rows if r.verdict in (NOT_SIGNIFICANT, TIE))
+    untested = any(r.verdict == UNTESTED for r in rows)
+    ranked = sorted(wins.items(), key=lambda kv: (-kv[1], res.protocols.index(kv[0])))
+    if n == 1:
+        if ranked:
+            how = ("significant, Welch p < 0.05" if rows[0].verdict == SIGNIFICANT
+                   else "single run, not tested")
+            return f"best: {_b(ranked[0][0])} ({how})"
+        return "no significant difference" if multi_seed else "tied at the displayed precision"
+    bits = []
+    if ranked:
+        who = ", ".join(f"{_b(p)} at {_count(k, n)}" for p, k in ranked)
+        bits.append(("best (single runs, not tested): " if untested and not multi_seed else "best: ") + who
+                    + (" (Welch p < 0.05)" if multi_seed and not untested else ""))
+    if even:
+        if not ranked:
+            bits.append(f"no significant difference at any of the {n} points" if multi_seed
+                        else f"tied at the displayed precision at all {n} points")
+        else:
+            bits.append(f"no significant difference at {_count(even, n)}" if multi_seed
+                        else f"tied at {_count(even, n)}")
+    return "; ".join(bits) or "no ranking"
+
+
 def findings(res: Results) -> list[str]:
     """Sentences in a tiny markup (``**bold**``) that renderers convert."""
     out = []
-    npoints = len(res.points)
     multi_seed = max(res.runs.groupby(["protocol", *res.param_keys], dropna=False).size()) > 1 \
         if len(res.runs) else False
     for key in FINDING_METRICS:
@@ -221,26 +410,18 @@ def findings(res: Results) -> list[str]:
         rows = metric_rows(res, m)
         if not rows or len(res.protocols) < 2:
             continue
-        if key == "abort_rate" and all(c.summary.mean == 0 for r in rows for c in r.cells.values() if c):
-            continue
-        if key == "unavailable_ms" and res.has_metric("failover_ms_mean"):
-            continue
-        if key in ("failover_ms_mean", "unavailable_ms") and all(
+        if key in ("abort_rate", "failover_ms_mean", "unavailable_ms") and all(
                 c.summary.mean == 0 for r in rows for c in r.cells.values() if c):
             continue
-        counts: dict[str, int] = {}
-        for r in rows:
-            for p, c in r.cells.items():
-                if c is not None and c.best:
-                    counts[p] = counts.get(p, 0) + 1
-        where = "" if npoints == 1 else f" at {{n}} of {len(rows)} points"
-        if not counts:
-            head = "all protocols are equal" if npoints == 1 else "all protocols are equal everywhere"
-        else:
-            ranked = sorted(counts.items(), key=lambda kv: (-kv[1], res.protocols.index(kv[0])))
-            parts = [f"{_b(p)}" + where.format(n=n) for p, n in ranked]
-            head = "best: " + ", ".join(parts)
-        sentence = f"{_b(capitalize(m.label))} ({m.unit + ', ' if m.unit else ''}{m.better_text}) — {head}."
+        head = _best_head(rows, res, multi_seed)
+        what = capitalize(m.label)
+        if key == "failover_ms_mean":
+            what += " (fault on the leader → newer leader elected)"
+        elif key == "unavailable_ms":
+            what += " (commit gaps during faults: the outage clients saw)"
+        elif key == "abort_rate" and res.kind != "transactions":
+            what = "Abort rate (client attempts that timed out)"
+        sentence = f"{_b(what)} ({m.unit + ', ' if m.unit else ''}{m.better_text}) — {head}."
         ref = res.reference
         comps = []
         for p in res.protocols:
@@ -252,14 +433,19 @@ def findings(res: Results) -> list[str]:
             deltas = [r.cells[p].delta for r in pr if r.cells[p].delta is not None]  # type: ignore[union-attr]
             if not deltas:
                 continue
+            show = fmt.pp if m.percent else fmt.pct
             if len(pr) == 1:
-                size = fmt.pct(deltas[0])
+                size = show(deltas[0])
             else:
-                geo = geomean_delta_pct([r.cells[p].summary.mean for r in pr],  # type: ignore[union-attr]
-                                        [r.cells[ref].summary.mean for r in pr])  # type: ignore[union-attr]
                 lo, hi = min(deltas), max(deltas)
-                size = (f"{fmt.pct(geo)} geometric mean" if geo is not None else f"mean {fmt.pct(sum(deltas) / len(deltas))}")
-                size += f", from {fmt.pct(lo)} to {fmt.pct(hi)}" if lo != hi else ""
+                if m.percent:
+                    size = f"{fmt.pp(sum(deltas) / len(deltas))} on average"
+                else:
+                    geo = geomean_delta_pct([r.cells[p].summary.mean for r in pr],  # type: ignore[union-attr]
+                                            [r.cells[ref].summary.mean for r in pr])  # type: ignore[union-attr]
+                    size = (f"{fmt.pct(geo)} geometric mean" if geo is not None
+                            else f"mean {fmt.pct(sum(deltas) / len(deltas))}")
+                size += f", from {show(lo)} to {show(hi)}" if lo != hi else ""
             if multi_seed:
                 better = worse = same = 0
                 for r in pr:
@@ -273,20 +459,21 @@ def findings(res: Results) -> list[str]:
                     else:
                         worse += 1
                 tested = better + worse + same
-                if tested:
-                    if len(pr) == 1:
-                        sure = ("significant" if better + worse else "not significant")
-                    else:
-                        bits = []
-                        if better:
-                            bits.append(f"significantly better at {better}")
-                        if worse:
-                            bits.append(f"significantly worse at {worse}")
-                        if same:
-                            bits.append(f"no significant difference at {same}")
-                        sure = ", ".join(bits)
-                else:
+                if not tested:
                     sure = "not tested"
+                elif len(pr) == 1:
+                    sure = "significant" if better + worse else "not significant"
+                elif same == tested:
+                    sure = f"not significant at any of the {tested} points"
+                else:
+                    bits = []
+                    if better:
+                        bits.append(f"significantly better at {better}")
+                    if worse:
+                        bits.append(f"significantly worse at {worse}")
+                    if same:
+                        bits.append(f"no significant difference at {same}")
+                    sure = ", ".join(bits)
             else:
                 sure = "single seed, not tested"
             if m.better is None:
@@ -294,8 +481,22 @@ def findings(res: Results) -> list[str]:
             comps.append(f"{_b(p)} {size}" + (f" ({sure})" if sure else ""))
         if comps:
             sentence += f" Against {ref}: " + "; ".join(comps) + "."
+        if key == "latency_p99_ms":
+            sentence += _timeout_finding(res, rows)
         out.append(sentence)
     return out
+
+
+def _timeout_finding(res: Results, rows: list[Row]) -> str:
+    hit = [r for r in rows if any(c is not None and c.timeout_k for c in r.cells.values())]
+    if not hit:
+        return ""
+    ts = sorted({res.timeout_ms_at(r.point) for r in hit} - {None})
+    tt = ", ".join(_human_ms(t) for t in ts)  # type: ignore[arg-type]
+    where = "" if len(rows) == 1 else f" at {len(hit)} of {len(rows)} points"
+    return (f" Note: p99{where} is ≈ a multiple of the client timeout ({tt}): it is set by the retry "
+            f"timer (lost messages or no leader, then a re-send after workload.timeout), not by the "
+            f"protocol.")
 
 
 def method_note(res: Results) -> str:
@@ -305,10 +506,22 @@ def method_note(res: Results) -> str:
         return ("Cells show the value of a single run (n=1, no CI); differences against the "
                 "reference are not tested.")
     nn = f"n={lo}" if lo == hi else f"n={lo}–{hi}"
-    return (f"Cells show the mean across seeds ± the half-width of its 95% confidence interval "
+    text = (f"Cells show the mean across seeds ± the half-width of its 95% confidence interval "
             f"(Student's t-interval, {nn} seeds per cell). Δ% is the change of the mean against the "
-            f"reference protocol; ~ marks a difference that is not significant "
-            f"(Welch's t-test, p ≥ 0.05).")
+            f"reference protocol (Δ pp: the difference of two percentages, in percentage points); "
+            f"~ marks a difference that is not significant (Welch's t-test, p ≥ 0.05).")
+    if lo <= 2:
+        text += " " + TWO_SEEDS_NOTE
+    return text
+
+
+def bold_note(res: Results) -> str:
+    n = res.runs.groupby(["protocol", *res.param_keys], dropna=False).size()
+    if int(n.max()) <= 1:
+        return ("Bold: best in its row, where it differs from the runner-up at the displayed precision "
+                "(single runs: not tested for significance).")
+    return ("Bold: best in its row, only where it differs significantly from the runner-up "
+            "(Welch's t-test, p < 0.05); no bold: no significant difference.")
 
 
 # ---------------------------------------------------------------------------------------------
