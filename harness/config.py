@@ -293,14 +293,19 @@ class _TxnWorkload(_Model):
                              "client asks the coordinator for the outcome instead.")
     retries: Annotated[int, Strict(), Field(ge=0, le=4000)] = Field(
         100, description="Retries of an aborted transaction before it is given up (ops_failed).")
-    backoff_base: Duration = Field("1ms", description="Back-off after the n-th abort: min(base * 2^n, cap) ...")
-    backoff_cap: Duration = Field("50ms", description="... capped at this ...")
+    backoff_base: Duration = Field(
+        "1ms", description="Back-off after an abort: min(base * 2^n, cap), n = the transaction's "
+                           "earlier aborts (base after the first abort, 2 * base after the second) ...")
+    backoff_cap: Duration = Field("50ms", description="... capped at this (>= backoff_base) ...")
     backoff_jitter: Probability = Field(
         0.5, description="... plus a uniform random extra of up to this fraction of it.")
 
     @model_validator(mode="after")
     def _paced(self) -> _TxnWorkload:
         _check_pacing(self)
+        if self.backoff_cap < self.backoff_base:
+            raise _Problem(("backoff_cap",), "expected a duration >= backoff_base "
+                           f"({format_duration(self.backoff_base)})", format_duration(self.backoff_cap))
         return self
 
 
@@ -537,6 +542,8 @@ class RunConfig(_Model):
             names = ", ".join(w.model_fields["type"].default for w in WORKLOADS if w.kind == self.kind)
             raise _Problem(("workload", "type"), f"expected a {self.kind} workload ({names or 'none yet'})",
                            f"{show(self.workload.type)} (a {workload.kind} workload)")
+        if self.kind == "transactions":
+            self._transactions_fit()
         nodes = self.cluster.partitions if self.kind == "transactions" else self.cluster.nodes
         for i, target in [(i, s.target) for i, s in enumerate(self.faults.schedule)] + [
                 (name, getattr(self.faults, name).target) for name in ("crash", "slow") if getattr(self.faults, name)]:
@@ -554,6 +561,63 @@ class RunConfig(_Model):
                 raise _Problem(("faults", "schedule", i, "at"), "expected a time before the end of the run "
                                f"(duration {format_duration(self.duration)})", format_duration(step.at))
         return self
+
+    def _transactions_fit(self) -> None:
+        """A transactions suite whose workload cannot be generated on its partitions, or whose
+        faults would never fire, is a mistake: say so now rather than hang, fail or quietly
+        measure nothing at run time."""
+        P, w, faults = self.cluster.partitions, self.workload, self.faults
+        if "nodes" in self.cluster.model_fields_set:
+            raise _Problem(("cluster", "nodes"), "expected cluster.partitions in a transactions suite "
+                           "(one node per partition; cluster.nodes sizes a consensus cluster)",
+                           show(self.cluster.nodes))
+        single = P == 1 or w.multi_partition < 1  # some transactions stay on one partition
+        if P > 1 and w.multi_partition > 0 and w.partitions_per_txn > P:
+            raise _Problem(("workload", "partitions_per_txn"), f"expected at most cluster.partitions ({P})",
+                           show(w.partitions_per_txn))
+        if w.type == "ycsb":
+            if w.keys < P:
+                raise _Problem(("workload", "keys"), f"expected at least cluster.partitions ({P}) keys",
+                               show(w.keys))
+            per = w.keys // P
+            if single and w.ops > per:
+                raise _Problem(("workload", "ops"), f"expected at most {per} operations per transaction "
+                               f"(keys // cluster.partitions = {w.keys} // {P} on each partition: a "
+                               "single-partition transaction puts them all on one)", show(w.ops))
+            if not single and w.ops > w.partitions_per_txn * per:
+                raise _Problem(("workload", "ops"), f"expected at most {w.partitions_per_txn * per} "
+                               "operations per transaction (partitions_per_txn * (keys // "
+                               f"cluster.partitions) = {w.partitions_per_txn} * {per}, round-robin over "
+                               "its partitions)", show(w.ops))
+        else:
+            if w.accounts < P:
+                raise _Problem(("workload", "accounts"), f"expected at least cluster.partitions ({P}) "
+                               "accounts", show(w.accounts))
+            if single and w.accounts < 2 * P:
+                raise _Problem(("workload", "accounts"), f"expected at least 2 * cluster.partitions "
+                               f"({2 * P}) accounts (a single-partition transfer needs two accounts on "
+                               "one partition)", show(w.accounts))
+        if faults.partition is not None and faults.partition.kind == "isolate-leader":
+            raise _Problem(("faults", "partition", "kind"), "expected 'random' or 'majority-minority' "
+                           "in a transactions suite (partitions have no leader)", show(faults.partition.kind))
+        if P > 1:
+            return
+        roles = [(("faults", "schedule", i, "target"), step.target) for i, step in enumerate(faults.schedule)]
+        roles += [(("faults", name, "target"), getattr(faults, name).target)
+                  for name in ("crash", "slow") if getattr(faults, name)]
+        for at, target in roles:
+            if target in ROLES["transactions"]:
+                raise _Problem(at, "expected 'any' or node ids with cluster.partitions: 1 (a single "
+                               "partition never runs a two-phase commit with another: there is no "
+                               "coordinator or participant to target)", show(target))
+        if faults.partition is not None:
+            raise _Problem(("faults", "partition"), "expected no network partitions with "
+                           "cluster.partitions: 1 (they cut links between partitions, and there is only one)")
+        for i, step in enumerate(faults.schedule):
+            if step.action in ("isolate", "partition"):
+                raise _Problem(("faults", "schedule", i, "action"), f"expected no {step.action} with "
+                               "cluster.partitions: 1 (it cuts links between partitions, and there is "
+                               "only one)")
 
     @staticmethod
     def _check_ids(selector: Any, at: tuple[str | int, ...], nodes: int,
@@ -784,10 +848,28 @@ def load_suite(path: str | Path | None, overrides: Sequence[str] = (),
         params.update((k, v) for k, v in point.items() if k != "protocol")
         points.append((params, config))
     _check_shadowed(data, matrix, source)
+    _check_options_used(points, source)
     base = points[0][1]
     return Suite(name=base.name, kind=base.kind, source=source, raw=raw, overrides=tuple(overrides),
                  matrix=matrix, reference=_reference(base, points, source), base=base,
                  points=tuple(points))
+
+
+def _check_options_used(points: list[tuple[dict[str, Any], RunConfig]], source: str) -> None:
+    """A ``protocols.<name>`` section that sets something for a protocol no run of the suite
+    uses would do nothing (``protocols.2pl`` with ``protocol: 2pl-nowait`` is the usual slip)."""
+    run = list(dict.fromkeys(config.protocol for _, config in points))
+    for _, config in points:
+        for name, options in config.protocols.items():
+            if name in run or not options.model_fields_set:
+                continue
+            hint = ""
+            if name == "2pl" and any(p.startswith("2pl-") for p in run):
+                hint = "; the 2pl-<policy> protocols take lock_timeout under protocols.2pl-<policy>"
+            elif name == "2pc" and config.kind == "transactions":
+                hint = "; 2pl-* and occ commit with 2PC at its defaults (protocols.2pc configures protocol 2pc)"
+            raise ConfigError(source, f"protocols.{name}", "expected options only for a protocol the "
+                              f"suite runs ({', '.join(run)}): these would do nothing{hint}")
 
 
 def _check_shadowed(data: dict[str, Any], matrix: dict[str, list[Any]], source: str) -> None:

@@ -241,7 +241,8 @@ class Nemesis:
 
     def _await_role(self, process: str, target: Any, found: list[int], fn: Any, arg: Any) -> bool:
         """A rate's turn came while no node holds the world role it targets: poll for one (up
-        to ROLE_WAIT) rather than skip the fault. True when a retry was scheduled."""
+        to ROLE_WAIT) rather than skip the fault. True when a retry was scheduled; when the wait
+        is over the turn is skipped, and an event says so."""
         if found or target not in self.roles:
             self._role_since.pop(process, None)
             return False
@@ -250,6 +251,8 @@ class Nemesis:
             self._later(ROLE_POLL, fn, arg)
             return True
         self._role_since.pop(process, None)
+        if not self.stopped:
+            self._event("-", process, f"skipped: no {target} to target", None)
         return False
 
     def _event(self, node: Any, kind: str, detail: str, length: float | None) -> None:

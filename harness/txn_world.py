@@ -1,13 +1,14 @@
 """The transactions world (``kind: transactions``): partitions, transaction clients, faults, checks.
 
-``cluster.partitions`` partition nodes (ids ``0..P-1``, ``cluster.nodes`` is not used) run the
+``cluster.partitions`` partition nodes (ids ``0..P-1``; ``cluster.nodes`` is refused) run the
 suite's transaction protocol on :class:`~harness.node.NodeHost` s -- the same CPU, fsync and
 group-commit cost model as the consensus replicas -- over the same network. Clients (endpoints
 ``P..``) come from :mod:`workloads.txn`. The :class:`~harness.faults.Nemesis` applies every
 fault kind; its targets ``coordinator`` (a node between prepare and decision of a transaction
 for which another node has already prepared) and ``participant`` (a node prepared, in doubt,
-for another node's transaction) are provided here; a fault aimed at one waits (up to 1 s) for a
-node to hold the role.
+for another node's transaction, and coordinating none at the moment) are provided here; a
+fault aimed at one waits (up to 1 s) for a node to hold the role, and is otherwise skipped (a
+``skipped`` event says so).
 
 A run has three phases: warm-up, the measured window ``[warmup, duration]`` (the metrics), and a
 *drain*: clients stop starting transactions, the nemesis heals, restores and restarts everything,
@@ -25,7 +26,8 @@ Columns (besides the consensus ones that mean something here; see the README, "T
     in doubt, within the window, the normal commit window included); blocked_ms (the part of it
     spent waiting for an overdue decision from another node: a coordinator crash) and
     blocked_ms_max (the longest such blocked stretch); messages_per_op and bytes_per_op (per
-    committed transaction); quiescent_checks (bank invariant checks at quiescent points).
+    committed transaction); quiescent_checks (bank invariant checks at quiescent points: the
+    world looks for one every QUIESCENT_POLL and checks at most every QUIESCENT_GAP).
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ __all__ = ["TransactionWorld", "TxnStats", "DRAIN"]
 
 DRAIN = 10.0        # seconds of simulated time the drain may take at most
 LONG_DOUBT = 0.05   # in-doubt periods at least this long are listed in events.csv
+QUIESCENT_POLL = 0.00025  # bank workload: how often the world looks for a quiescent point ...
+QUIESCENT_GAP = 0.01      # ... and the least time between two balance checks
 _CONSENSUS_ONLY = ("leader_changes", "failover_ms_mean", "failover_ms_max", "leader_cpu_utilization")
 NAN = math.nan
 
@@ -94,8 +98,8 @@ class TxnStats:
             self.txns += 1
             self.retries += retries
 
-    def acked(self, tid: int) -> None:
-        self.checker.acked(tid)
+    def acked(self, tid: int, reads: Any = None, writes: Any = None) -> None:
+        self.checker.acked(tid, reads, writes)
 
     # -- from the partitions ------------------------------------------------------------------
     def waited(self, t: float, seconds: float) -> None:
@@ -153,8 +157,11 @@ class _Observer:
             tid, start, overdue, end = value
             self.stats.doubted(start, overdue, end)
             if end - start >= LONG_DOUBT:
-                self.events.append((end, node, "in-doubt", f"{tid_str(tid)} blocked here until decided",
-                                    (end - start) * 1000))
+                blocked = end - overdue
+                detail = (f"{tid_str(tid)} in doubt here until decided, blocked for the last "
+                          f"{blocked * 1000:.1f} ms (decision overdue)" if blocked > 0 else
+                          f"{tid_str(tid)} in doubt here until decided (not blocked)")
+                self.events.append((end, node, "in-doubt", detail, (end - start) * 1000))
 
     def restarted(self, node: int) -> None:
         pass
@@ -177,7 +184,7 @@ class TransactionWorld:
         self.metrics = Metrics(cfg.warmup, cfg.metrics.bucket, cfg.metrics.unavailable_gap)
         self.bank = w.type == "bank"
         initial = w.initial_balance if self.bank else 0
-        self.checker = TxnChecker(initial, w.accounts if self.bank else None)
+        self.checker = TxnChecker(initial, w.accounts if self.bank else None, P)
         self.stats = TxnStats(cfg.warmup, cfg.duration, self.checker)
         observer = _Observer(self.checker, self.stats, self.metrics.events)
         self.net = Network(sim, cfg.network, P, w.clients)
@@ -216,7 +223,12 @@ class TransactionWorld:
         return sorted(found)
 
     def _participants(self) -> list[int]:
-        return [h.node_id for h in self.hosts if h.alive and h.replica.prepared_for_others()]
+        """Nodes prepared, in doubt, for another node's transaction, and coordinating no
+        two-phase commit at that moment (every node coordinates the transactions homed on it:
+        crashing one that is would leave its own participants blocked too -- those already
+        prepared, and those its Prepares are about to reach -- and mix the two kinds of crash)."""
+        return [h.node_id for h in self.hosts
+                if h.alive and not h.replica.coord and h.replica.prepared_for_others()]
 
     # -- the run ----------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -226,7 +238,8 @@ class TransactionWorld:
         self.nemesis.start()
         sim.at(cfg.warmup, self._begin_measurement)
         if self.bank:
-            sim.at(cfg.metrics.bucket, self._quiescent)
+            self._last_quiescent = -math.inf
+            sim.at(QUIESCENT_POLL, self._quiescent)
         sim.run(cfg.duration)
         for host in self.hosts:
             host.settle(cfg.duration)
@@ -253,16 +266,28 @@ class TransactionWorld:
         self.metrics.begin_measurement(self.sim.now)
 
     def _quiescent(self, _: Any = None) -> None:
-        """A bank check whenever no commit is half done anywhere (every bucket, if so)."""
+        """Check the bank total at a quiescent point -- every node up, nothing prepared and
+        nothing being coordinated anywhere, so every commit is fully applied or not at all --
+        whenever there is one: the world looks every QUIESCENT_POLL and checks at most every
+        QUIESCENT_GAP (``quiescent_checks`` counts the checks; under heavy multi-partition
+        load there may be few)."""
         sim, cfg = self.sim, self.cfg
-        if sim.now > cfg.duration:
+        now = sim.now
+        if now > cfg.duration:
             return
-        if all(h.alive and h.replica.settled() for h in self.hosts):
-            stores = [h.replica.store for h in self.hosts]
+        sim.at(now + QUIESCENT_POLL, self._quiescent)
+        if now - self._last_quiescent < QUIESCENT_GAP:
+            return
+        hosts = self.hosts
+        for h in hosts:  # the cheap test first: a two-phase commit is being coordinated
+            if not h.alive or h.replica.coord:
+                return
+        if all(h.replica.settled() for h in hosts):
+            self._last_quiescent = now
+            stores = [h.replica.store for h in hosts]
             P = len(stores)
             total = sum(stores[k % P].get(k)[0] for k in range(cfg.workload.accounts))
-            self.checker.quiescent_total(sim.now, total)
-        sim.at(sim.now + cfg.metrics.bucket, self._quiescent)
+            self.checker.quiescent_total(now, total)
 
     def _drain(self) -> None:
         sim = self.sim

@@ -34,7 +34,7 @@ from pydantic import Field
 
 from harness.protocol import Options, register
 from implementations.twopc import GRANTED, PartitionNode
-from implementations.txncore import ACTIVE, VALIDATION, S, X, Lock, PTxn
+from implementations.txncore import ACTIVE, VALIDATION, X, Lock, PTxn, take_locks
 
 __all__ = ["OptimisticCC", "OCC", "OCCOptions"]
 
@@ -102,12 +102,7 @@ class OptimisticCC:
 
     def recover(self, t: PTxn) -> None:
         """Take ``t``'s validation locks (after validating, or found prepared in the log)."""
-        plocks = self.plocks
-        for key in t.writes:
-            (plocks.get(key) or plocks.setdefault(key, Lock())).grant(t, key, X)
-        for key in t.reads:
-            if key not in t.writes:
-                (plocks.get(key) or plocks.setdefault(key, Lock())).grant(t, key, S)
+        take_locks(self.plocks, t)
 
     def tick(self, now: float) -> None:
         log = self.log

@@ -16,10 +16,20 @@ Execution
     The client sends operations one at a time to the key's partition (``OpRequest``). The
     participant creates the transaction on first contact, asks its concurrency control for
     access (2PL: a lock, possibly waiting or aborting per the deadlock policy; OCC: nothing) and
-    answers ``OpReply`` with the value read (writes return the old value; they are buffered in
-    the transaction and installed only at commit). A participant aborts a transaction on its own
-    when it is wounded, chosen as a deadlock victim, waits too long for a lock (``lock_timeout``)
-    or hears nothing for ``idle_timeout``; the client learns it from an unprompted ``Outcome``.
+    answers ``OpReply`` with the value read and its version (writes return the old value; they
+    are buffered in the transaction and installed only at commit) and its epoch. A participant
+    aborts a transaction on its own when it is wounded, chosen as a deadlock victim, waits too
+    long for a lock (``lock_timeout``) or hears nothing for ``idle_timeout``; the client learns
+    it from an unprompted ``Outcome``.
+
+Lost state
+    Each operation says how many earlier operations of its attempt ran at this partition and
+    in which epoch. A partition that no longer knows an attempt that ran operations here (it
+    crashed and restarted since), or knows it only from this incarnation while the client's
+    earlier operations ran in an older one (a late duplicate re-created it), aborts it (reason
+    failure) and remembers that: the attempt's earlier reads, writes and locks here are gone,
+    and committing the rest would apply half a transaction. The commit request carries every
+    participant's epoch for the same reason: a participant in another epoch votes no.
 
 Commit (the home partition coordinates)
     *One phase*: the client's ``CommitRequest`` names only the home partition: validate (OCC),
@@ -68,7 +78,9 @@ Durability of reads
 
 Observations (``ctx.observe``) for the checkers and metrics: ``"commit"`` with a
 :class:`~implementations.txncore.CommitObs` per partition commit; ``"lock_wait"`` with a wait's
-duration; ``"in_doubt"`` with ``(tid, prepared_at, overdue_at, resolved_at)`` for every prepared
+duration (a request that queued and was answered later; one settled in the same step -- the
+requester is the deadlock victim, or gets the victim's lock at once -- never waited);
+``"in_doubt"`` with ``(tid, prepared_at, overdue_at, resolved_at)`` for every prepared
 participant, ``overdue_at`` being when it started asking for the decision (infinite for the
 coordinator's own participant).
 """
@@ -84,8 +96,9 @@ from harness.protocol import Context, Node, Options, register
 from harness.units import Duration
 from implementations.txncore import (
     ACTIVE, COMMITTED, CONFLICT, DEADLOCK, FAILURE, PREPARED, TIMEOUT, VALIDATION, Ack,
-    AbortRequest, CommitObs, CommitRequest, Decision, Inquiry, OpReply, OpRequest, Outcome,
-    PeerQuery, PeerReply, Prepare, PTxn, Query, Store, Vote, ADD, WRITE,
+    AbortRequest, CommitObs, CommitRequest, Decision, Inquiry, LockTimeoutOptions, OpReply,
+    OpRequest, Outcome, PeerQuery, PeerReply, Prepare, PTxn, Query, Store, Vote, ADD, WRITE,
+    tid_logical,
 )
 
 __all__ = ["PartitionNode", "TwoPC", "TwoPCOptions", "CTxn", "GRANTED", "WAIT", "PREPARING", "COMMITTING"]
@@ -96,8 +109,8 @@ _CONFLICTS = frozenset((CONFLICT, DEADLOCK, VALIDATION))
 PREPARING, COMMITTING = 0, 1
 
 
-class TwoPCOptions(Options):
-    """The ``protocols.2pc:`` section."""
+class TwoPCOptions(LockTimeoutOptions):
+    """The ``protocols.2pc:`` section (``lock_timeout`` comes from the shared base)."""
 
     participants: Literal["2pl", "occ"] = Field(
         "2pl", description="Concurrency control at the participants: strict 2PL or OCC.")
@@ -105,9 +118,6 @@ class TwoPCOptions(Options):
         "wait_die", description="2PL participants: the deadlock policy.")
     validation: Literal["backward", "silo"] = Field(
         "backward", description="OCC participants: the validation scheme.")
-    lock_timeout: Duration = Field(
-        0.05, description="A lock wait longer than this aborts the waiter (reason timeout); the "
-                          "backstop for deadlocks that span partitions under 'detect'.")
     one_phase: bool = Field(
         True, description="Commit single-partition transactions in one phase (no prepare round).")
     termination: Literal["none", "cooperative"] = Field(
@@ -134,12 +144,14 @@ TICK = 0.005  # the housekeeping timer: timeouts and re-sends are checked this o
 class CTxn:
     """A transaction this node coordinates with two phases."""
 
-    __slots__ = ("tid", "request", "parts", "waiting", "phase", "started", "last_send")
+    __slots__ = ("tid", "request", "parts", "epochs", "waiting", "phase", "started", "last_send")
 
-    def __init__(self, tid: int, request: Any, parts: tuple[int, ...], now: float):
+    def __init__(self, tid: int, request: Any, parts: tuple[int, ...], now: float,
+                 epochs: tuple[int, ...] = ()):
         self.tid = tid
         self.request = request
         self.parts = parts
+        self.epochs = epochs  # the participants' epochs named by the commit request
         self.waiting: set[int] = set(parts)
         self.phase = PREPARING
         self.started = now
@@ -225,11 +237,21 @@ class PartitionNode(Node):
                 if outcome != COMMITTED:
                     ctx.reply(req, Outcome(tid, outcome))
                 return
+            if req.prior:  # it ran operations here that this incarnation never saw: lost
+                self.done[tid] = FAILURE
+                ctx.reply(req, Outcome(tid, FAILURE))
+                return
             t = self.txns[tid] = PTxn(tid, req.ts, req.client, ctx.now)
             self.cc.begin(t)
             self._supersede(tid)
         elif t.state != ACTIVE or req.index < t.next_index or t.pending is not None:
             return  # a duplicate
+        elif req.prior and (req.prior != t.ops or req.epoch != self.epoch):
+            # Re-created here by a late duplicate after a crash erased the attempt: the reads
+            # the client saw (and its locks) were in another incarnation.
+            t.request = req
+            self._kill(t, FAILURE)
+            return
         t.last_seen = ctx.now
         t.request = req
         r = self.cc.access(t, req.kind, req.key, ctx.now)
@@ -243,7 +265,7 @@ class PartitionNode(Node):
     def _supersede(self, tid: int) -> None:
         """A client starts attempt n+1 only once attempt n is over: an older attempt still
         active here is a leftover (its abort request was lost) and must not block the new one."""
-        logical = tid >> 12
+        logical = tid_logical(tid)
         old = self.latest.get(logical)
         self.latest[logical] = tid
         if old is not None and old < tid:
@@ -266,21 +288,24 @@ class PartitionNode(Node):
         elif kind == ADD:
             writes[key] = old + req.arg
         t.next_index = req.index + 1
-        ctx.reply(req, OpReply(t.tid, req.index, old, t.conflict, req.vsize))
+        t.ops += 1
+        ctx.reply(req, OpReply(t.tid, req.index, old, t.conflict, req.vsize, t.reads[key],
+                               self.epoch))
 
     def _granted(self, t: PTxn) -> None:
         """Called by the concurrency control when ``t``'s queued lock request is granted."""
+        req = t.pending
+        if req is None:
+            return  # granted while its own request was being decided: it never waited
         ctx = self.ctx
         ctx.observe("lock_wait", ctx.now - t.wait_since)
-        req = t.pending
-        if req is not None:  # else granted while its own request was being decided
-            t.pending = None
-            self._execute(ctx, t, req)
+        t.pending = None
+        self._execute(ctx, t, req)
 
     def _kill(self, t: PTxn, reason: int, notify: bool = True) -> None:
         """Abort an unprepared transaction here (releasing everything) and tell its client."""
         ctx = self.ctx
-        if t.wait is not None:
+        if t.wait is not None and t.pending is not None:  # a wait that had begun ends here
             ctx.observe("lock_wait", ctx.now - t.wait_since)
         del self.txns[t.tid]
         self.done[t.tid] = reason
@@ -297,8 +322,9 @@ class PartitionNode(Node):
 
     # -- participant: commit -------------------------------------------------------------------
     def _prepare(self, ctx: Context, tid: int, epoch: int, coord: int,
-                 parts: tuple[int, ...]) -> int:
-        """Vote on ``tid``: COMMITTED (yes, durably prepared) or the reason for no."""
+                 parts: tuple[int, ...], epochs: tuple[int, ...] = ()) -> int:
+        """Vote on ``tid``: COMMITTED (yes, durably prepared) or the reason for no. ``epochs``:
+        the participants' epochs the client's operations ran in (see ``_lost``)."""
         t = self.txns.get(tid)
         if t is None:
             outcome = self.done.get(tid)
@@ -310,7 +336,7 @@ class PartitionNode(Node):
                 return COMMITTED  # a re-sent Prepare: same vote
             self._abort_prepared(ctx, t, FAILURE)  # a new round: the old one was presumed aborted
             return FAILURE
-        if t.pending is not None:
+        if t.pending is not None or self._lost(t, parts, epochs):
             self._kill(t, FAILURE, notify=False)
             return FAILURE
         reason = self.cc.validate(t)
@@ -323,6 +349,17 @@ class PartitionNode(Node):
         ctx.persist(("prepare", tid, coord, epoch, parts, list(t.writes.items()),
                      list(t.reads.items()), ctx.now))
         return COMMITTED
+
+    def _lost(self, t: PTxn, parts: tuple[int, ...], epochs: tuple[int, ...]) -> bool:
+        """Whether the active ``t`` is not the one the client ran here: its operations ran in
+        another epoch of this partition (``t`` was re-created by a late duplicate after a
+        crash). An active transaction lives only in memory, so it belongs to this epoch."""
+        if not epochs:
+            return False
+        try:
+            return epochs[parts.index(self.id)] != self.epoch
+        except ValueError:
+            return True  # the client never ran anything here
 
     def _commit_prepared(self, ctx: Context, t: PTxn) -> None:
         tid = t.tid
@@ -362,7 +399,8 @@ class PartitionNode(Node):
             self._abort_prepared(ctx, t, reason)
 
     def _on_prepare(self, ctx: Context, src: int, m: Prepare) -> None:
-        ctx.send(src, Vote(m.tid, m.epoch, self._prepare(ctx, m.tid, m.epoch, m.coord, m.participants)))
+        ctx.send(src, Vote(m.tid, m.epoch, self._prepare(ctx, m.tid, m.epoch, m.coord,
+                                                         m.participants, m.epochs)))
 
     def _on_decision(self, ctx: Context, src: int, m: Decision) -> None:
         tid = m.tid
@@ -414,14 +452,14 @@ class PartitionNode(Node):
         if self.one_phase and len(parts) == 1 and parts[0] == me:
             self._one_phase(ctx, req)
             return
-        c = self.coord[tid] = CTxn(tid, req, parts, ctx.now)
-        prepare = Prepare(tid, self.epoch, me, parts)
+        c = self.coord[tid] = CTxn(tid, req, parts, ctx.now, req.epochs)
+        prepare = Prepare(tid, self.epoch, me, parts, req.epochs)
         for p in parts:
             if p != me:
                 ctx.send(p, prepare)
         if me in c.waiting:
             c.waiting.discard(me)
-            vote = self._prepare(ctx, tid, self.epoch, me, parts)
+            vote = self._prepare(ctx, tid, self.epoch, me, parts, req.epochs)
             if vote != COMMITTED:
                 self._decide_abort(ctx, c, vote)
                 return
@@ -431,7 +469,8 @@ class PartitionNode(Node):
     def _one_phase(self, ctx: Context, req: CommitRequest) -> None:
         tid = req.tid
         t = self.txns.get(tid)
-        if t is None or t.state != ACTIVE or t.pending is not None:
+        if (t is None or t.state != ACTIVE or t.pending is not None
+                or self._lost(t, req.participants, req.epochs)):
             reason = self.done.get(tid) or FAILURE
             if t is not None and t.state == ACTIVE:
                 self._kill(t, reason, notify=False)
@@ -567,7 +606,7 @@ class PartitionNode(Node):
                         self._decide_abort(ctx, c, FAILURE)
                     elif now - c.last_send >= self.retransmit:
                         c.last_send = now
-                        prepare = Prepare(c.tid, self.epoch, self.id, c.parts)
+                        prepare = Prepare(c.tid, self.epoch, self.id, c.parts, c.epochs)
                         for p in c.waiting:
                             ctx.send(p, prepare)
                 elif now - c.last_send >= self.retransmit:

@@ -26,16 +26,18 @@ A prepared transaction (2PC, in doubt) is never wounded or chosen as a victim; i
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from itertools import takewhile
+from typing import Any, Iterable, Literal
 
 from pydantic import Field
 
 from harness.protocol import Options, register
-from harness.units import Duration
 from implementations.twopc import GRANTED, WAIT, PartitionNode
-from implementations.txncore import ACTIVE, CONFLICT, DEADLOCK, READ, S, X, Lock, PTxn
+from implementations.txncore import (
+    ACTIVE, CONFLICT, DEADLOCK, READ, S, X, Lock, LockTimeoutOptions, PTxn, take_locks,
+)
 
-__all__ = ["LockingCC", "TwoPL", "TwoPLOptions", "POLICIES"]
+__all__ = ["LockingCC", "TwoPL", "TwoPLOptions", "LockTimeoutOptions", "POLICIES"]
 
 POLICIES = ("no_wait", "wait_die", "wound_wait", "detect")
 
@@ -89,12 +91,7 @@ class LockingCC:
     def recover(self, t: PTxn) -> None:
         """Re-take the locks of a transaction found prepared in the log (they were compatible
         before the crash, so nothing else can hold them now)."""
-        locks = self.locks
-        for key in t.writes:
-            (locks.get(key) or locks.setdefault(key, Lock())).grant(t, key, X)
-        for key in t.reads:
-            if key not in t.writes:
-                (locks.get(key) or locks.setdefault(key, Lock())).grant(t, key, S)
+        take_locks(self.locks, t)
 
     def tick(self, now: float) -> None:
         pass
@@ -134,27 +131,24 @@ class LockingCC:
         return GRANTED  # the victim's locks went to t
 
     # -- queues and the waits-for graph -----------------------------------------------------
-    def _blockers(self, t: PTxn, lock: Lock, mode: int, upgrade: int) -> list[PTxn]:
-        """Who ``t`` would wait for: conflicting holders, and conflicting requests queued ahead
-        (none for an upgrade, which goes to the front)."""
+    @staticmethod
+    def _conflicting(t: PTxn, lock: Lock, mode: int, ahead: Iterable[PTxn]) -> list[PTxn]:
+        """Who ``t``, wanting ``mode`` on ``lock``, waits for: the holders whose lock conflicts,
+        and the requests in ``ahead`` (queued before it) that conflict."""
         x = lock.x
         out = [h for h in lock.holders.values() if h is not t and (mode == X or h.tid == x)]
-        if not upgrade:
-            out.extend(w for w in lock.queue if mode == X or w.wait_mode == X)
+        out.extend(w for w in ahead if mode == X or w.wait_mode == X)
         return out
+
+    def _blockers(self, t: PTxn, lock: Lock, mode: int, upgrade: int) -> list[PTxn]:
+        """Who ``t`` would wait for if queued now: at the back of the queue, or at its front for
+        an upgrade."""
+        return self._conflicting(t, lock, mode, () if upgrade else lock.queue)
 
     def waits_for(self, u: PTxn) -> list[PTxn]:
         """The transactions queued-up ``u`` waits for (its edges in the waits-for graph)."""
         lock = self.locks[u.wait]
-        mode = u.wait_mode
-        x = lock.x
-        out = [h for h in lock.holders.values() if h is not u and (mode == X or h.tid == x)]
-        for w in lock.queue:
-            if w is u:
-                break
-            if mode == X or w.wait_mode == X:
-                out.append(w)
-        return out
+        return self._conflicting(u, lock, u.wait_mode, takewhile(lambda w: w is not u, lock.queue))
 
     def find_cycle(self, start: PTxn) -> list[PTxn] | None:
         """A cycle of the waits-for graph through ``start`` (iterative DFS), or None."""
@@ -222,21 +216,13 @@ class LockingCC:
 
 # -- registration -------------------------------------------------------------------------------
 
-class TwoPLOptions(Options):
-    """The ``protocols.2pl:`` section."""
+class TwoPLOptions(LockTimeoutOptions):
+    """The ``protocols.2pl:`` section. The ``2pl-<policy>`` protocols (the policy is in the
+    name) take :class:`LockTimeoutOptions` alone."""
 
     deadlock: Literal["no_wait", "wait_die", "wound_wait", "detect"] = Field(
         "wait_die", description="Deadlock policy: no_wait, wait_die, wound_wait or detect "
                                 "(waits-for cycle detection, youngest victim).")
-    lock_timeout: Duration = Field(
-        0.05, description="A lock wait longer than this aborts the waiter (reason timeout).")
-
-
-class LockTimeoutOptions(Options):
-    """Options of the ``2pl-<policy>`` protocols (the policy is in the name)."""
-
-    lock_timeout: Duration = Field(
-        0.05, description="A lock wait longer than this aborts the waiter (reason timeout).")
 
 
 @register("2pl", kind="transactions", options=TwoPLOptions,

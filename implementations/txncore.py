@@ -19,7 +19,15 @@ Versions
 
 Transaction ids
     ``make_tid(client, seq, attempt)``: one id per *attempt*; the client's logical transaction is
-    ``(client, seq)``, and a retry after an abort is a new attempt with a new id.
+    ``(client, seq)`` (``tid_logical``), and a retry after an abort is a new attempt with a new id.
+
+Incarnations
+    A partition's memory (its active transactions) dies with it in a crash. Every incarnation
+    of a partition has a new *epoch*, which its ``OpReply`` carries; each ``OpRequest`` says how
+    many earlier operations of the attempt ran at that partition (``prior``) and in which epoch,
+    and the commit request names the epoch of every participant. A partition that does not know
+    the attempt any more (or knows it only from a later incarnation, re-created by a late
+    duplicate) aborts it instead of carrying on with half of it.
 """
 
 from __future__ import annotations
@@ -27,12 +35,16 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from harness.protocol import Message
+from pydantic import Field
+
+from harness.protocol import Message, Options
+from harness.units import Duration
 
 __all__ = [
     "READ", "WRITE", "ADD", "OP_NAMES", "COMMITTED", "CONFLICT", "DEADLOCK", "VALIDATION",
     "TIMEOUT", "FAILURE", "REASONS", "make_tid", "tid_client", "tid_seq", "tid_attempt",
-    "tid_str", "MAX_ATTEMPTS", "S", "X", "Lock", "Store", "PTxn", "ACTIVE", "PREPARED",
+    "tid_logical", "tid_str", "MAX_ATTEMPTS", "S", "X", "Lock", "take_locks", "Store", "PTxn",
+    "ACTIVE", "PREPARED", "LockTimeoutOptions",
     "OpRequest", "OpReply", "CommitRequest", "AbortRequest", "Inquiry", "Outcome", "Prepare",
     "Vote", "Decision", "Ack", "Query", "PeerQuery", "PeerReply", "CommitObs",
 ]
@@ -71,6 +83,12 @@ def tid_seq(tid: int) -> int:
 
 def tid_attempt(tid: int) -> int:
     return tid & MAX_ATTEMPTS
+
+
+def tid_logical(tid: int) -> int:
+    """The client transaction ``(client, seq)`` that attempt ``tid`` belongs to, as one number:
+    equal for every attempt of a transaction, and growing with ``seq`` for one client."""
+    return tid >> _ATTEMPT_BITS
 
 
 def tid_str(tid: int) -> str:
@@ -114,11 +132,11 @@ class PTxn:
     ``reads``: key -> version first read (for validation and the checker); ``writes``: key -> new
     value (installed only at commit); ``held``: key -> lock mode held (2PL) or validation lock
     (OCC, once prepared); ``wait``: the key it is queued on (2PL) or None; ``pending``: the
-    operation waiting for that lock.
+    operation waiting for that lock; ``ops``: operations executed here (answered).
     """
 
     __slots__ = ("tid", "ts", "client", "state", "reads", "writes", "held", "wait", "wait_mode",
-                 "wait_since", "pending", "next_index", "last_seen", "request", "start_tn",
+                 "wait_since", "pending", "next_index", "ops", "last_seen", "request", "start_tn",
                  "conflict", "prepared_at", "epoch", "coord", "participants", "last_query")
 
     def __init__(self, tid: int, ts: int, client: int, now: float):
@@ -134,6 +152,7 @@ class PTxn:
         self.wait_since = 0.0
         self.pending: Any = None
         self.next_index = 0
+        self.ops = 0
         self.last_seen = now
         self.request: Any = None  # the latest client request, to address notices to the client
         self.start_tn = 0
@@ -184,17 +203,40 @@ class Lock:
             self.x = 0
 
 
+def take_locks(table: dict[int, Lock], t: PTxn) -> None:
+    """Grant ``t`` X on every key it writes and S on every other key it read, in ``table``
+    (2PL's lock table, or OCC's validation locks). Only for locks known to be free for it: a
+    transaction found prepared in the log at recovery (its locks were compatible before the
+    crash), or one that has just passed OCC validation."""
+    for key in t.writes:
+        (table.get(key) or table.setdefault(key, Lock())).grant(t, key, X)
+    for key in t.reads:
+        if key not in t.writes:
+            (table.get(key) or table.setdefault(key, Lock())).grant(t, key, S)
+
+
+class LockTimeoutOptions(Options):
+    """The option every lock-based transaction protocol shares (``2pl-<policy>``, and the base
+    of ``protocols.2pl`` and ``protocols.2pc``)."""
+
+    lock_timeout: Duration = Field(
+        0.05, description="A lock wait longer than this aborts the waiter (reason timeout); the "
+                          "backstop for deadlocks that span partitions under 'detect'.")
+
+
 # -- messages ------------------------------------------------------------------------------------
 _H = Message.HEADER
 
 
 class OpRequest(Message):
-    """client -> the key's partition: operation ``index`` of attempt ``tid``."""
+    """client -> the key's partition: operation ``index`` of attempt ``tid``. ``prior``: how many
+    earlier operations of this attempt ran at this partition; ``epoch``: the partition epoch
+    that answered them (0 when none)."""
 
-    __slots__ = ("client", "tid", "ts", "index", "kind", "key", "arg", "vsize")
+    __slots__ = ("client", "tid", "ts", "index", "kind", "key", "arg", "vsize", "prior", "epoch")
 
     def __init__(self, client: int, tid: int, ts: int, index: int, kind: int, key: int, arg: int,
-                 value_size: int = 8):
+                 value_size: int = 8, prior: int = 0, epoch: int = 0):
         self.client = client
         self.tid = tid
         self.ts = ts
@@ -203,7 +245,9 @@ class OpRequest(Message):
         self.key = key
         self.arg = arg
         self.vsize = value_size  # the size of a value (the reply carries one)
-        self.size = _H + 32 + (value_size if kind != READ else 0)
+        self.prior = prior
+        self.epoch = epoch
+        self.size = _H + 40 + (value_size if kind != READ else 0)
 
     def __repr__(self) -> str:
         return f"Op({tid_str(self.tid)}[{self.index}] {OP_NAMES[self.kind]} k={self.key} {self.arg})"
@@ -211,31 +255,38 @@ class OpRequest(Message):
 
 class OpReply(Message):
     """partition -> client: the operation succeeded; ``value`` is the value read (the old value
-    for writes); ``conflict`` says it had to wait for a lock."""
+    for writes) and ``version`` its version; ``conflict`` says it had to wait for a lock;
+    ``epoch`` is the answering partition's incarnation."""
 
-    __slots__ = ("tid", "index", "value", "conflict")
+    __slots__ = ("tid", "index", "value", "conflict", "version", "epoch")
 
-    def __init__(self, tid: int, index: int, value: int, conflict: bool, value_size: int = 8):
+    def __init__(self, tid: int, index: int, value: int, conflict: bool, value_size: int = 8,
+                 version: int = 0, epoch: int = 0):
         self.tid = tid
         self.index = index
         self.value = value
         self.conflict = conflict
-        self.size = _H + 16 + value_size
+        self.version = version
+        self.epoch = epoch
+        self.size = _H + 28 + value_size
 
     def __repr__(self) -> str:
         return f"OpReply({tid_str(self.tid)}[{self.index}]={self.value}{' waited' if self.conflict else ''})"
 
 
 class CommitRequest(Message):
-    """client -> home partition: commit ``tid``, which ran operations on ``participants``."""
+    """client -> home partition: commit ``tid``, which ran operations on ``participants``;
+    ``epochs[i]`` is the epoch of ``participants[i]`` that answered them (empty: not checked)."""
 
-    __slots__ = ("client", "tid", "participants")
+    __slots__ = ("client", "tid", "participants", "epochs")
 
-    def __init__(self, client: int, tid: int, participants: tuple[int, ...]):
+    def __init__(self, client: int, tid: int, participants: tuple[int, ...],
+                 epochs: tuple[int, ...] = ()):
         self.client = client
         self.tid = tid
         self.participants = participants
-        self.size = _H + 8 + 4 * len(participants)
+        self.epochs = epochs
+        self.size = _H + 8 + 8 * len(participants)
 
     def __repr__(self) -> str:
         return f"Commit({tid_str(self.tid)} on {list(self.participants)})"
@@ -294,16 +345,19 @@ class Outcome(Message):
 class Prepare(Message):
     """coordinator -> participant. ``epoch`` is the coordinator's incarnation number: a
     participant prepared in an older epoch whose coordinator re-runs the commit knows the old
-    round was presumed aborted."""
+    round was presumed aborted. ``epochs``: the participants' epochs that ran the operations,
+    from the commit request (a participant in another epoch lost them: it votes no)."""
 
-    __slots__ = ("tid", "epoch", "coord", "participants")
+    __slots__ = ("tid", "epoch", "coord", "participants", "epochs")
 
-    def __init__(self, tid: int, epoch: int, coord: int, participants: tuple[int, ...]):
+    def __init__(self, tid: int, epoch: int, coord: int, participants: tuple[int, ...],
+                 epochs: tuple[int, ...] = ()):
         self.tid = tid
         self.epoch = epoch
         self.coord = coord
         self.participants = participants
-        self.size = _H + 16 + 4 * len(participants)
+        self.epochs = epochs
+        self.size = _H + 16 + 8 * len(participants)
 
     def __repr__(self) -> str:
         return f"Prepare({tid_str(self.tid)} e{self.epoch})"

@@ -7,6 +7,7 @@ import tempfile
 import textwrap
 from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
@@ -45,13 +46,50 @@ def verdict(c, stores=None, in_doubt=frozenset()):
 
 # -- the checker on hand-made histories ------------------------------------------------------
 
-def test_the_simulated_host_forwards_observations():
-    """Commit observations reach the checker through NodeHost.observe; if it ever fell back to
-    the Context's no-op default, every run would report acknowledged commits as lost."""
+def test_the_simulated_host_forwards_observations_once_durable():
+    """Commit observations reach the checker through NodeHost.observe (if it fell back to the
+    Context's no-op default, every run would report acknowledged commits as lost), and only once
+    every earlier persist is durable: a crash before the flush voids them."""
+    from harness.config import Cluster
     from harness.node import NodeHost
-    from harness.protocol import Context
+    from harness.protocol import Node
+    from harness.sim import Simulator
 
-    assert NodeHost.observe is not Context.observe
+    class Probe(Node):
+        def start(self, ctx, stable):
+            ctx.observe("early", 1)          # nothing persisted yet: visible at once
+            ctx.persist(("commit1", 7))
+            ctx.observe("commit", 2)         # after a persist: held until the flush (fsync)
+
+    class Net:
+        def attach(self, *args):
+            pass
+
+    class Seen:
+        def __init__(self):
+            self.got = []
+
+        def observe(self, node, event, value, t):
+            self.got.append((node, event, value, t))
+
+        def restarted(self, node):
+            pass
+
+    cluster = Cluster(fsync="200us")
+    sim, seen = Simulator(1), Seen()
+    host = NodeHost(sim, Net(), 3, (0, 1, 2, 3), cluster, Probe, seen)
+    assert seen.got == [(3, "early", 1, 0.0)]
+    host.settle(0.0001)
+    assert len(seen.got) == 1                 # the flush is not over
+    host.settle(1.0)
+    assert seen.got[1] == (3, "commit", 2, pytest.approx(200e-6))
+
+    sim, seen = Simulator(1), Seen()
+    host = NodeHost(sim, Net(), 0, (0,), cluster, Probe, seen)
+    sim.now = 0.0001
+    host.crash()                              # before the flush: the commit never happened
+    host.settle(1.0)
+    assert [e for _, e, _, _ in seen.got] == ["early"]
 
 
 def test_a_serial_history_is_ok():
@@ -155,8 +193,8 @@ class NoValidationOCC(OCC):
 class EarlyCommit2PC(TwoPC):
     """A participant commits as soon as it has voted yes, before the decision."""
 
-    def _prepare(self, ctx, tid, epoch, coord, parts):
-        vote = super()._prepare(ctx, tid, epoch, coord, parts)
+    def _prepare(self, ctx, tid, epoch, coord, parts, epochs=()):
+        vote = super()._prepare(ctx, tid, epoch, coord, parts, epochs)
         t = self.txns.get(tid)
         if vote == COMMITTED and coord != self.id and t is not None and t.state == PREPARED:
             self._commit_prepared(ctx, t)
@@ -294,3 +332,63 @@ def test_cli_runs_a_tiny_transactions_suite(tmp_path, monkeypatch):
                    "messages_per_op", "latency_p99_ms"):
         assert column in runs.columns, column
     assert (runs["throughput_ops_s"] > 0).all()
+
+
+# -- regressions: what the clients saw is compared with what the partitions committed ----------
+
+def test_a_commit_missing_a_write_the_client_made_is_an_atomicity_violation():
+    """Regression: a partition that lost part of a transaction in a crash committed the rest,
+    and with YCSB (no invariant) nothing noticed. Clients now report, for each attempt they saw
+    commit, the versions they read and the keys they wrote; the partitions must agree."""
+    a = T(1)
+    c = checker_with((0, obs(a, [(2, 0)], [(2, 0, 5)])))
+    c.acked(a, reads=[(1, 0), (2, 0)], writes=[1, 2])
+    status, detail = verdict(c)
+    assert status == "violation" and detail.startswith("atomicity: c1.1#1"), detail
+    assert "key 1" in detail
+
+    b = T(2)
+    c = checker_with((0, obs(b, [(1, 0), (2, 0)], [(2, 0, 5)])))
+    c.acked(b, reads=[(1, 0), (2, 0)], writes=[2])
+    assert verdict(c) == ("ok", "")
+    c = checker_with((0, obs(b, [(1, 0), (2, 0)], [(2, 0, 5)])))
+    c.acked(b, reads=[(1, 7), (2, 0)], writes=[2])        # the client saw another version of key 1
+    status, detail = verdict(c)
+    assert status == "violation" and "key 1" in detail and "version" in detail, detail
+    c = checker_with((0, obs(b, [(1, 0), (2, 0)], [(1, 0, 3), (2, 0, 5)])))
+    c.acked(b, reads=[(1, 0), (2, 0)], writes=[2])        # a write the client never made
+    assert verdict(c)[0] == "violation"
+
+
+def test_a_commit_missing_a_partition_the_client_used_is_caught_or_unknown_while_in_doubt():
+    a = T(1)
+    c = TxnChecker(0, None, partitions=2)
+    c.commit(0, obs(a, [(0, 0)], [(0, 0, 5)], parts=(0,)), 0.0)
+    c.acked(a, reads=[(0, 0), (1, 0)], writes=[0, 1])    # key 1 lives on partition 1
+    assert verdict(c)[0] == "violation"
+    assert verdict(c, in_doubt={(1, a)})[0] == "unknown"
+
+
+def test_durability_walks_every_key_the_stores_hold():
+    """Regression (review finding 4): only keys some committed transaction wrote were checked, so
+    a store holding a version nobody committed (or a changed initial value) went unnoticed."""
+    a = T(1)
+    c = checker_with((0, obs(a, [(1, 0)], [(1, 0, 5)])))
+    good = Store()
+    good.install(1, 5, a)
+    assert verdict(c, [good]) == ("ok", "")
+    ghost = Store()
+    ghost.install(1, 5, a)
+    ghost.install(4, 9, T(9))                 # a write no partition reported committing
+    assert verdict(c, [ghost]) == ("violation", "durability: key 4 holds version c9.1#1, which "
+                                                "no partition reported committing")
+    changed = Store()
+    changed.install(1, 5, a)
+    changed.data[6] = (3, 0)                  # the initial version, with another value
+    assert verdict(c, [changed])[1] == "durability: key 6 holds 3 at the initial version, which is 0"
+    c2 = TxnChecker(0, None, partitions=2)
+    c2.commit(0, obs(a, [(2, 0)], [(2, 0, 5)]), 0.0)
+    left, right = Store(), Store()
+    left.install(2, 5, a)
+    right.install(2, 5, a)                    # key 2 lives on partition 0, not 1
+    assert verdict(c2, [left, right])[1] == "durability: partition 1 holds key 2, which lives on partition 0"

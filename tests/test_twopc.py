@@ -302,3 +302,63 @@ def test_in_doubt_participant_crash_then_peer_says_committed(participants):
     c.fire(1, "tick")                             # node 1 asks node 0 (down) and node 2
     c.deliver_all()
     assert c.replicas[1].store.get(1) == (105, t) and t not in c.replicas[1].txns
+
+
+# -- regressions: a crash must never let a transaction lose the operations it ran -----------------
+
+@pytest.mark.parametrize("participants", ["2pl", "occ"])
+def test_a_partition_that_lost_an_active_transaction_aborts_its_next_operation(participants):
+    """Regression: a partition that forgot an active transaction in a crash used to start it
+    afresh at its next operation, so the commit installed only the operations after the crash
+    (half a transfer). The operation now says how many earlier ones ran there: it aborts."""
+    c = cluster(n=1, participants=participants)
+    t = tid(1)
+    c.request(0, OpRequest(CLIENT, t, t, 0, ADD, 1, -10))
+    first = last(c, t)
+    assert isinstance(first, OpReply) and first.epoch == 1
+    c.crash(0)
+    c.restart(0)
+    c.request(0, OpRequest(CLIENT, t, t, 1, ADD, 2, 10, prior=1, epoch=first.epoch))
+    out = last(c, t)
+    assert isinstance(out, Outcome) and out.reason == FAILURE
+    assert c.replicas[0].done[t] == FAILURE and t not in c.replicas[0].txns
+    c.request(0, OpRequest(CLIENT, t, t, 1, ADD, 2, 10, prior=1, epoch=first.epoch))  # a duplicate
+    assert last(c, t).reason == FAILURE and t not in c.replicas[0].txns
+    c.request(0, CommitRequest(CLIENT, t, (0,)))
+    assert last(c, t).reason == FAILURE and not commits(c)
+    assert c.replicas[0].store.get(1) == (100, 0) and c.replicas[0].store.get(2) == (100, 0)
+
+
+def test_a_duplicate_operation_cannot_revive_a_transaction_a_crash_erased():
+    """A late duplicate of an attempt's first operation at a partition, arriving after that
+    partition restarted, re-creates the attempt there with a fresh read; the client saw the old
+    one. The next operation (it names the incarnation that answered) or the prepare (the commit
+    request names every participant's incarnation) must refuse it."""
+    c = cluster(n=2)
+    t = tid(1)
+    op0 = OpRequest(CLIENT, t, t, 0, ADD, 0, -10)
+    c.request(0, op0)
+    r0 = last(c, t)
+    c.crash(0)
+    c.restart(0)
+    c.request(0, op0)                                     # the duplicate: re-created, epoch 2
+    assert t in c.replicas[0].txns
+    c.request(0, OpRequest(CLIENT, t, t, 1, ADD, 3, 10, prior=1, epoch=r0.epoch))
+    assert last(c, t).reason == FAILURE and t not in c.replicas[0].txns
+
+    c = cluster(n=2)
+    t = tid(2)
+    op0 = OpRequest(CLIENT, t, t, 0, ADD, 0, -10)
+    op1 = OpRequest(CLIENT, t, t, 1, ADD, 1, 10)
+    c.request(0, op0)
+    r0 = last(c, t)
+    c.request(1, op1)
+    r1 = last(c, t)
+    c.crash(1)
+    c.restart(1)
+    c.request(1, op1)                                     # its duplicate, after the restart
+    assert t in c.replicas[1].txns
+    c.request(0, CommitRequest(CLIENT, t, (0, 1), epochs=(r0.epoch, r1.epoch)))
+    c.deliver_all()
+    assert last(c, t).reason == FAILURE and not commits(c)
+    assert c.replicas[0].store.get(0) == (100, 0) and c.replicas[1].store.get(1) == (100, 0)

@@ -67,14 +67,16 @@ def test_locks_are_held_until_commit_and_writes_invisible_before():
     op(c, reader, 0, READ, 3, ts=10)
     assert last(c, reader) is None  # queued behind the exclusive lock
     assert cc(c).locks[3].queue[0].tid == reader
+    c.now = 0.001
     op(c, writer, 1, READ, 4, ts=20)  # more work by the writer: still holding
     assert last(c, reader) is None
+    c.now = 0.004
     commit(c, writer)
     assert last(c, writer).committed
     got = last(c, reader)
     assert isinstance(got, OpReply) and got.value == 110 and got.conflict  # sees the commit, waited
     waits = [v for _, e, v in c.obs.observed if e == "lock_wait"]
-    assert waits == [0.0]  # scripted time does not move; the wait was observed
+    assert waits == [pytest.approx(0.004)]  # from queueing (t=0) to the grant at the commit
     assert cc(c).locks[3].holders == {reader: c.replicas[0].txns[reader]}
 
 
@@ -261,3 +263,33 @@ def test_recovery_retakes_the_locks_of_prepared_transactions(policy):
     c.restart(1)
     held = c.replicas[1].txns[t]
     assert held.state == 1 and c.replicas[1].cc.locks[1].holders == {t: held}
+
+
+def test_detect_records_only_real_lock_waits():
+    """Regression (review finding 7): under detect, a requester that closed a cycle and was
+    itself the victim, or that got the victim's lock in the same step, was recorded as a lock
+    wait of 0 ms, dragging lock_wait_ms_mean down. Only waits that began count."""
+    c = cluster("detect")
+    t1, t2 = tid(1), tid(2)
+    op(c, t1, 0, WRITE, 1, 1, ts=1)
+    op(c, t2, 0, WRITE, 2, 1, ts=2)
+    op(c, t1, 1, WRITE, 2, 1, ts=1)   # t1 really waits for t2, from t=0
+    c.now = 0.004
+    op(c, t2, 1, WRITE, 1, 1, ts=2)   # closes the cycle; t2, the youngest, is the victim
+    assert last(c, t2).reason == DEADLOCK and last(c, t1).index == 1
+    waits = [v for _, e, v in c.obs.observed if e == "lock_wait"]
+    assert waits == [pytest.approx(0.004)]  # t1's; none for t2, which never waited
+
+    c = cluster("detect")
+    a, b, d = tid(1), tid(2), tid(3)
+    op(c, d, 0, WRITE, 3, 1, ts=30)
+    op(c, a, 0, WRITE, 1, 1, ts=10)
+    op(c, b, 0, WRITE, 2, 1, ts=20)
+    op(c, d, 1, WRITE, 1, 1, ts=30)   # d waits for a from t=0
+    c.now = 0.002
+    op(c, a, 1, WRITE, 2, 1, ts=10)   # a waits for b from t=0.002
+    c.now = 0.005
+    op(c, b, 1, WRITE, 3, 1, ts=20)   # cycle: d (youngest) dies; b gets its lock at once
+    assert last(c, d).reason == DEADLOCK and last(c, b).index == 1
+    waits = sorted(v for _, e, v in c.obs.observed if e == "lock_wait")
+    assert waits == [pytest.approx(0.005)]  # d's wait, ended by its abort; none for b

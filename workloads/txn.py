@@ -7,7 +7,8 @@ Placement
     chosen uniformly. Every other key is drawn from the same distribution and moved to the
     partition its operation is assigned to (``k - k % P + p``), which keeps the skew: the hot
     keys of each partition are the globally hot keys' neighbours. Keys within a transaction are
-    distinct.
+    distinct; the suite's validation makes sure every partition has enough keys for that (and
+    a generator asked for more distinct keys than a partition has raises instead of looping).
 
 YCSB
     ``ops`` operations; a transaction is read-only with probability ``read_only_ratio``, else
@@ -25,16 +26,23 @@ Clients
     Closed loop (one transaction at a time per client, optional think time) or open loop
     (Poisson arrivals, several transactions in flight, latency from the intended start). A client
     is a network endpoint with no CPU cost. It sends operations one at a time, then the commit
-    request to the home partition. An abort (an ``Outcome`` from a participant or from the
+    request to the home partition. Each operation tells its partition how many earlier ones of
+    the attempt ran there and which partition epoch answered them, and the commit request names
+    every participant's epoch (a partition that lost the attempt in a crash then aborts it; see
+    ``implementations.twopc``). An abort (an ``Outcome`` from a participant or from the
     coordinator) ends the attempt: the client tells the other partitions it used
-    (``AbortRequest``), waits ``min(base * 2^n, cap)`` plus up to ``jitter`` of that again
-    (n = aborts so far) and retries with a new attempt id, up to ``retries`` times. The
-    transaction keeps its first attempt's timestamp (its priority under wait_die / wound_wait).
+    (``AbortRequest``), waits ``min(base * 2^n, cap)`` plus up to ``jitter`` of that again, n
+    being the number of *earlier* aborts of the transaction (``base`` after the first abort,
+    ``2 * base`` after the second, ...), and retries with a new attempt id, up to ``retries``
+    times. The transaction keeps its first attempt's timestamp (its priority under wait_die /
+    wound_wait).
     A timeout while executing aborts the attempt (reason timeout); a timeout while committing
     sends an ``Inquiry`` to the coordinator instead (never a second commit request), so an
     attempt is committed at most once and a new attempt starts only after the previous one is
     known to have aborted. Latency runs from the transaction's start to the commit answer,
-    retries included.
+    retries included. For every attempt it sees commit, a client reports the version of each
+    key it read and the keys it wrote (``stats.acked``): the checker compares them with what the
+    partitions committed.
 """
 
 from __future__ import annotations
@@ -88,9 +96,12 @@ class _Generator:
             if k not in used:
                 return k
         k = place(rng.randrange(n), partition, P, n)
-        while k in used:  # a tiny partition: probe the partition's keys in order
+        for _ in range((n - partition + P - 1) // P):  # a tiny partition: probe its keys in order
+            if k not in used:
+                return k
             k = (k + P) if k + P < n else partition
-        return k
+        raise ValueError(f"partition {partition} has no key left for this transaction "
+                         f"({len(used)} used of {n} keys over {P} partitions)")
 
 
 class YCSBGenerator(_Generator):
@@ -143,7 +154,8 @@ EXEC, COMMIT, BACKOFF = 0, 1, 2
 
 class _Txn:
     __slots__ = ("seq", "ops", "invoke", "ts", "attempt", "tid", "idx", "touched", "parts",
-                 "phase", "conflict", "commit_sent", "last_value", "step", "inquiries", "aborts")
+                 "phase", "conflict", "commit_sent", "last_value", "step", "inquiries", "aborts",
+                 "ran", "seen", "wrote")
 
     def __init__(self, seq: int, ops: list, invoke: float, ts: int):
         self.seq = seq
@@ -162,11 +174,15 @@ class _Txn:
         self.step = 0
         self.inquiries = 0
         self.aborts = 0
+        self.ran: dict[int, list[int]] = {}  # partition -> [operations answered, its epoch]
+        self.seen: dict[int, int] = {}       # key -> version read (first)
+        self.wrote: list[int] = []           # keys written
 
 
 class TxnClient:
     """One transaction client. ``stats`` receives ``attempt(t, reason, conflict)``,
-    ``commit_phase(t, seconds)``, ``finished(t, retries)`` and ``acked(tid)``; ``metrics`` (a
+    ``commit_phase(t, seconds)``, ``finished(t, retries)`` and ``acked(tid, reads, writes)``
+    (the versions read and keys written by an attempt it saw commit); ``metrics`` (a
     ``harness.metrics.Metrics``) the latency of committed transactions and the given-up ones."""
 
     def __init__(self, sim: Any, net: Any, endpoint: int, partitions: int, workload: Any,
@@ -231,6 +247,9 @@ class TxnClient:
         self.by_tid[tid] = tx
         tx.idx = 0
         tx.touched = set()
+        tx.ran = {}
+        tx.seen = {}
+        tx.wrote = []
         tx.phase = EXEC
         tx.conflict = False
         tx.inquiries = 0
@@ -244,9 +263,10 @@ class TxnClient:
             arg = tx.last_value
         p = key % self.P
         tx.touched.add(p)
+        prior, epoch = tx.ran.get(p) or (0, 0)
         now = self.sim.now
         self.net.send(self.endpoint, p, OpRequest(self.endpoint, tx.tid, tx.ts, tx.idx, kind, key,
-                                                  arg, self.vsize), now, 0)
+                                                  arg, self.vsize, prior, epoch), now, 0)
         self._arm(tx, now)
 
     def _arm(self, tx: _Txn, now: float) -> None:
@@ -258,8 +278,10 @@ class TxnClient:
         now = self.sim.now
         tx.commit_sent = now
         tx.parts = tuple(sorted(tx.touched))
+        epochs = tuple(tx.ran[p][1] for p in tx.parts)
         home = tx.ops[0][1] % self.P
-        self.net.send(self.endpoint, home, CommitRequest(self.endpoint, tx.tid, tx.parts), now, 0)
+        self.net.send(self.endpoint, home, CommitRequest(self.endpoint, tx.tid, tx.parts, epochs),
+                      now, 0)
         self._arm(tx, now)
 
     # -- outcomes --------------------------------------------------------------------------
@@ -272,6 +294,16 @@ class TxnClient:
             return  # late, duplicated, or for an attempt already over
         if m.conflict:
             tx.conflict = True
+        kind, key, _ = tx.ops[tx.idx]
+        p = key % self.P
+        ran = tx.ran.get(p)
+        if ran is None:
+            tx.ran[p] = [1, m.epoch]
+        else:
+            ran[0] += 1
+        tx.seen.setdefault(key, m.version)
+        if kind != READ:
+            tx.wrote.append(key)
         tx.last_value = m.value
         tx.idx += 1
         if tx.idx < len(tx.ops):
@@ -311,7 +343,7 @@ class TxnClient:
         del self.by_tid[tx.tid]
         now = self.sim.now
         stats = self.stats
-        stats.acked(tx.tid)
+        stats.acked(tx.tid, list(tx.seen.items()), tx.wrote)
         if now <= self.horizon:
             stats.attempt(now, COMMITTED, tx.conflict)
             stats.commit_phase(now, now - tx.commit_sent)
@@ -337,6 +369,7 @@ class TxnClient:
             self._give_up(tx)
             return
         w = self.w
+        # n = earlier aborts: base after the first abort, 2 * base after the second, ...
         delay = min(w.backoff_base * (1 << min(tx.aborts, 40)), w.backoff_cap)
         delay += self.rng.random() * w.backoff_jitter * delay
         tx.aborts += 1

@@ -3,7 +3,8 @@
 The checker is fed during the run with one observation per (partition, committed transaction):
 the versions it read there and the versions its writes replaced (``CommitObs``), delivered by the
 host only once the partition's log is durable up to that commit (a crash voids the rest). It is
-told which attempts clients saw commit, and it reads the partitions' final stores after the run
+told which attempts clients saw commit -- with the version of every key the client read and the
+keys it wrote, as the client saw them -- and it reads the partitions' final stores after the run
 has drained (faults healed, crashed nodes restarted, in-doubt transactions resolved).
 
 Checks, each a ``(status, detail)`` verdict (``ok``, ``violation`` or ``unknown``):
@@ -18,10 +19,15 @@ serializability
     Fast path: in a correct run every edge goes forward in commit-time order, so the cycle
     search runs only when some edge goes backward.
 atomicity
-    A transaction committed at one of its partitions is committed at all of them.
+    A transaction committed at one of its partitions is committed at all of them. And what the
+    partitions committed is what the client ran: for every attempt a client saw commit, each
+    partition it used committed exactly the writes the client made there, having read the
+    versions the client was shown (a partition that lost part of a transaction in a crash and
+    committed the rest is caught here, whatever the workload).
 durability
-    Every attempt a client saw commit is committed everywhere, and each key's final version in
-    the recovered stores is the last one of its version chain, with the value written.
+    Every attempt a client saw commit is committed everywhere, and every key any recovered store
+    holds (and every key a committed transaction wrote) ends at the last version of its chain,
+    with the value written, on the partition it belongs to.
 exactly-once
     At most one attempt of each client transaction (client, seq) commits writes. (A read-only
     one-phase commit logs nothing, so a coordinator that crashes may forget it and answer a
@@ -37,7 +43,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Iterable
 
-from implementations.txncore import CommitObs, tid_str
+from implementations.txncore import CommitObs, tid_logical, tid_str
 
 __all__ = ["TxnChecker", "find_cycle", "describe_cycle"]
 
@@ -88,14 +94,18 @@ class TxnChecker:
     """Collects commit observations during a run; :meth:`verdicts` checks them at the end.
 
     ``initial``: the value of every key's version 0. ``bank``: the number of accounts when the
-    workload is the bank (its invariant is then checked)."""
+    workload is the bank (its invariant is then checked). ``partitions``: key ``k`` lives on
+    partition ``k % partitions``."""
 
-    def __init__(self, initial: int = 0, bank: int | None = None):
+    def __init__(self, initial: int = 0, bank: int | None = None, partitions: int = 1):
         self.initial = initial
         self.bank = bank
+        self.partitions = partitions
         self.commits: dict[tuple[int, int], CommitObs] = {}  # (partition, tid) -> observation
         self.first: dict[int, tuple[float, int]] = {}        # tid -> (time, arrival) first seen
         self.acked_tids: list[int] = []
+        # tid -> ((key, version read), ...), (key written, ...): what its client saw
+        self.views: dict[int, tuple[tuple[tuple[int, int], ...], tuple[int, ...]]] = {}
         self.quiescent: list[tuple[float, int]] = []         # (time, total balance)
         self.twice: str = ""
 
@@ -110,8 +120,13 @@ class TxnChecker:
         if obs.tid not in self.first:
             self.first[obs.tid] = (t, len(self.first))
 
-    def acked(self, tid: int) -> None:
+    def acked(self, tid: int, reads: Iterable[tuple[int, int]] | None = None,
+              writes: Iterable[int] | None = None) -> None:
+        """A client saw ``tid`` commit, having read ``reads`` ((key, version) pairs) and written
+        ``writes`` (keys); None: not reported (only durability is checked)."""
         self.acked_tids.append(tid)
+        if reads is not None or writes is not None:
+            self.views[tid] = (tuple(reads or ()), tuple(writes or ()))
 
     def quiescent_total(self, t: float, total: int) -> None:
         self.quiescent.append((t, total))
@@ -127,6 +142,7 @@ class TxnChecker:
         committed = by_tid.keys()
         out = [("violation", self.twice) if self.twice else ("ok", "")]
         out.append(self._atomicity(by_tid, in_doubt))
+        out.append(self._as_the_client_saw(in_doubt))
         out.append(self._exactly_once(tid for tid, seen in by_tid.items()
                                       if any(obs.installs for _, obs in seen)))
         nxt, values, problem = self._versions(by_tid)
@@ -154,11 +170,51 @@ class TxnChecker:
             return "unknown", f"atomicity: {unresolved} transaction(s) still in doubt at the end"
         return "ok", ""
 
+    def _as_the_client_saw(self, in_doubt: set) -> tuple[str, str]:
+        """Each attempt a client saw commit committed, at each partition it used, exactly the
+        writes it made there, having read the versions it was shown."""
+        P, commits, unresolved = self.partitions, self.commits, 0
+        for tid, (reads, writes) in self.views.items():
+            parts: dict[int, tuple[dict[int, int], set[int]]] = {}
+            for key, version in reads:
+                parts.setdefault(key % P, ({}, set()))[0].setdefault(key, version)
+            for key in writes:
+                parts.setdefault(key % P, ({}, set()))[1].add(key)
+            name = tid_str(tid)
+            for p, (read, wrote) in sorted(parts.items()):
+                obs = commits.get((p, tid))
+                if obs is None:
+                    if (p, tid) in in_doubt:
+                        unresolved += 1
+                    elif tid in self.first:  # (committed nowhere: durability says so)
+                        keys = ", ".join(map(str, sorted(read.keys() | wrote)))
+                        return "violation", (f"atomicity: {name} committed, but not at partition "
+                                             f"{p}, where its client used key(s) {keys}")
+                    continue
+                installed = {key for key, _, _ in obs.installs}
+                for key in sorted(wrote - installed):
+                    return "violation", (f"atomicity: {name} committed at partition {p} without "
+                                         f"its write of key {key}, which the client made "
+                                         "(lost in a crash?)")
+                for key in sorted(installed - wrote):
+                    return "violation", (f"atomicity: {name} committed a write of key {key} at "
+                                         f"partition {p} that its client never made")
+                got = dict(obs.reads)
+                for key, version in sorted(read.items()):
+                    if got.get(key) != version:
+                        there = (f"version {tid_str(got[key])}" if key in got else "no read of it")
+                        return "violation", (f"atomicity: {name}'s client read key {key} at "
+                                             f"version {tid_str(version)}, but partition {p} "
+                                             f"committed it with {there}")
+        if unresolved:
+            return "unknown", f"atomicity: {unresolved} transaction(s) still in doubt at the end"
+        return "ok", ""
+
     @staticmethod
     def _exactly_once(writers: Iterable[int]) -> tuple[str, str]:
         seen: dict[int, int] = {}
         for tid in writers:
-            logical = tid >> 12
+            logical = tid_logical(tid)
             other = seen.setdefault(logical, tid)
             if other != tid:
                 return "violation", (f"exactly-once: two attempts of one transaction committed: "
@@ -233,15 +289,27 @@ class TxnChecker:
             return "ok", ""
         P = len(stores)
         keys = {key for key, _ in values}
+        for p, store in enumerate(stores):  # every key any store holds, not only those written
+            for key in store.data:
+                if key % P != p:
+                    return "violation", (f"durability: partition {p} holds key {key}, which "
+                                         f"lives on partition {key % P}")
+                keys.add(key)
         for key in sorted(keys):
             value, version = stores[key % P].get(key)
             later = nxt.get((key, version))
             if later is not None:
                 return "violation", (f"durability: key {key} ends at version {tid_str(version)}, "
                                      f"but {tid_str(later)} committed a later one (lost in a crash?)")
-            if version and values.get((key, version)) != value:
+            if version and (key, version) not in values:
+                return "violation", (f"durability: key {key} holds version {tid_str(version)}, "
+                                     "which no partition reported committing")
+            if version and values[(key, version)] != value:
                 return "violation", (f"durability: key {key} holds {value} at version "
-                                     f"{tid_str(version)}, which wrote {values.get((key, version))}")
+                                     f"{tid_str(version)}, which wrote {values[(key, version)]}")
+            if not version and value != self.initial:
+                return "violation", (f"durability: key {key} holds {value} at the initial "
+                                     f"version, which is {self.initial}")
         return "ok", ""
 
     def _bank(self, by_tid: dict, values: dict, stores: list[Any] | None) -> tuple[str, str]:
