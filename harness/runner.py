@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
+
 from harness import protocol
 from harness.checkers.consensus import Durability, ElectionSafety, LogAgreement, combine
 from harness.checkers.linearizability import check_linearizability
@@ -141,6 +143,9 @@ def identity(spec: Any, suite: str) -> dict[str, Any]:
             value: Any = resolved
             for part in key.split("."):
                 value = value.get(part, written) if isinstance(value, dict) else written
+            if isinstance(value, (dict, list)):  # a swept section: its compact YAML, as written
+                value = yaml.safe_dump(written, default_flow_style=True, sort_keys=False,
+                                       width=1 << 16).strip() if written else "none"
             row[key] = value
     return row
 

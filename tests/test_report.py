@@ -600,3 +600,21 @@ def test_single_protocol_and_no_sweep(tmp_path):
     md = render_markdown(doc, d / "report.md")
     assert "Only one protocol ran" in md and "| Throughput (ops/s) |" in md
     assert not _parse(render_html(doc)).errors
+
+
+def test_categorical_sweeps_keep_matrix_order_and_wrap_long_labels():
+    """A swept section (e.g. ``faults``) is a category: its values keep the order runs.csv lists
+    them in (the matrix order), and long labels wrap instead of overlapping."""
+    import matplotlib.pyplot as plt
+
+    from harness.report.figure import category_ticks
+    from harness.report.load import canonical_param
+
+    raw = ["none", "{crash: {mtbf: 500ms, target: coordinator}}", "none", "{schedule: [{at: 2s}]}"]
+    param, _ = canonical_param("faults", raw, [{}, {"crash": {}}, {"schedule": []}])
+    assert param.values == ["none", "{crash: {mtbf: 500ms, target: coordinator}}", "{schedule: [{at: 2s}]}"]
+    fig, ax = plt.subplots()
+    category_ticks(ax, param.values)
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert all(max(len(line) for line in label.split("\n")) <= 22 for label in labels)
+    plt.close(fig)

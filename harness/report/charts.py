@@ -18,8 +18,8 @@ import seaborn as sns
 from matplotlib.patches import Patch
 
 from .failures import failover_chart, timeline_chart
-from .figure import (PANEL_H, PANEL_W, Chart, Ctx, figure, header, log_label, panel_grid, render, style,
-                     wants_log, x_axis, y_axis)
+from .figure import (PANEL_H, PANEL_W, Chart, Ctx, category_ticks, figure, header, log_label, panel_grid,
+                     render, style, wants_log, x_axis, y_axis)
 from .latency import knee_chart, latency_cdf_chart
 from .load import Results
 from .metrics import ABORT_CAUSES, CONTENTION, COST, LATENCY, THROUGHPUT, Metric, human_duration, metric_for
@@ -77,6 +77,7 @@ def _metric_chart(ctx: Ctx, out_dir: Path, name: str, section: str, metrics: lis
                             hue_order=ctx.protocols, palette=ctx.colors, errorbar=t_interval,
                             capsize=0.12, err_kws={"linewidth": 1.0, "color": "0.2"}, ax=ax, legend=False,
                             saturation=1.0)
+                category_ticks(ax, ctx.x.values)
                 ax.set_xlabel(ctx.x.label if i == nrows - 1 else "")
         label = log_label(m.axis_label) if logs[m.key] else m.axis_label
         ax.set_ylabel(label if j == 0 or not ctx.facets else "")
@@ -179,7 +180,7 @@ def _aborts_by_cause(ctx: Ctx, out_dir: Path) -> Chart | None:
                        edgecolor="white", linewidth=0.5)
                 bottom += vals
             tallest = max(tallest, float(bottom.max()) if len(bottom) else 0.0)
-            ax.set_xticks(pos, xvals)
+            category_ticks(ax, [str(v) for v in xvals])
             ax.grid(axis="x", visible=False)
             title = proto if facet is None else f"{proto} · {facet}"
             ax.set_title(title, color=ctx.colors[proto], fontweight="bold")

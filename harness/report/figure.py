@@ -220,6 +220,14 @@ def x_axis(ax, ctx: Ctx, label: bool = True) -> None:
         ax.set_xlabel(x.label)
 
 
+def category_ticks(ax, labels: list[str], width: int = 22) -> None:
+    """Label category positions 0..n-1; long labels (a swept section such as ``faults``) wrap
+    and shrink so that neighbours never overlap."""
+    ax.set_xticks(range(len(labels)), [textwrap.fill(v, width) for v in labels])
+    if any(len(v) > width for v in labels):
+        ax.tick_params(axis="x", labelsize="x-small")
+
+
 def wants_log(metric: Metric, values: np.ndarray) -> bool:
     """Latencies spanning more than a decade are drawn on a log axis (a 3 ms line and a 100 ms
     line sharing a linear axis would leave the first flat on the floor)."""

@@ -214,11 +214,11 @@ def canonical_param(key: str, raw: list[str], matrix_order: list[Any] | None = N
     nums = {v: _as_number(v) for v in values}
     if all(n is not None for n in nums.values()):
         return Param(key, sorted(values, key=lambda v: nums[v]), nums, unit), same  # type: ignore[arg-type]
-    if matrix_order:
-        order = [display_value(v) for v in matrix_order]
-        ordered = sorted(values, key=lambda v: (order.index(v) if v in order else len(order), v))
-    else:
-        ordered = sorted(values)
+    order = [display_value(v) for v in matrix_order or ()]
+    if order and all(v in order for v in values):
+        ordered = sorted(values, key=order.index)
+    else:  # runs.csv lists runs in matrix order: first appearance is the matrix's order
+        ordered = list(dict.fromkeys(raw))
     return Param(key, ordered, None, ""), same
 
 
