@@ -33,6 +33,8 @@ def describe() -> str:
         (name,) = _literal(model, "type")
         doc = (model.__doc__ or "").strip().splitlines()[0]
         lines.append(f"  {name:<14} {model.kind:<13} {doc}")
+        keys = ", ".join(f for f in model.model_fields if f != "type")
+        lines.append(f"  {'':<14} {'':<13} keys (workload.*): {keys}")
     lines.append("key distributions (workload.distribution.type):")
     lines.append("  " + ", ".join(_literal(config.KeyDistribution, "type")))
     lines.append("latency distributions (network.latency.dist):")
