@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from workloads.keys import KeyChooser
+from workloads.pacing import PacedClient
 from workloads.kv import CAS, GET, OK, PUT, Request
 
 
@@ -32,7 +33,7 @@ class _Op:
         self.target = -1
 
 
-class KVClient:
+class KVClient(PacedClient):
     def __init__(self, sim: Any, net: Any, endpoint: int, nodes: int, workload: Any,
                  keys: KeyChooser, recorder: Any, history: Any, rate: float | None):
         self.sim = sim
@@ -52,17 +53,7 @@ class KVClient:
         self.backoff = min(workload.timeout, 0.010)
         net.attach(endpoint, self._receive, [float("inf")])
 
-    def start(self) -> None:
-        if self.rate:
-            self.sim.at(self.rng.expovariate(self.rate), self._arrival)
-        else:  # spread the first requests so closed-loop clients do not start in lockstep
-            self.sim.at(self.rng.uniform(0.0, 0.001), self._issue)
-
     # -- generating operations ---------------------------------------------------------------
-    def _arrival(self, _: Any = None) -> None:
-        self._issue()
-        self.sim.at(self.sim.now + self.rng.expovariate(self.rate), self._arrival)
-
     def _issue(self, _: Any = None) -> None:
         rng, w = self.rng, self.w
         r = rng.random()
@@ -149,10 +140,3 @@ class KVClient:
     def unanswered(self) -> list[float]:
         """Intended start times of the operations still waiting for an answer."""
         return [entry.invoke for entry in self.outstanding.values()]
-
-    def _next(self) -> None:
-        if self.rate is None:
-            if self.w.think_time:
-                self.sim.at(self.sim.now + self.w.think_time, self._issue)
-            else:
-                self._issue()

@@ -55,6 +55,7 @@ from implementations.txncore import (
     OpRequest, Outcome, make_tid,
 )
 from workloads.keys import KeyChooser
+from workloads.pacing import PacedClient
 
 __all__ = ["PREV", "YCSBGenerator", "BankGenerator", "TxnClient", "generator_for", "place"]
 
@@ -179,7 +180,7 @@ class _Txn:
         self.wrote: list[int] = []           # keys written
 
 
-class TxnClient:
+class TxnClient(PacedClient):
     """One transaction client. ``stats`` receives ``attempt(t, reason, conflict)``,
     ``commit_phase(t, seconds)``, ``finished(t, retries)`` and ``acked(tid, reads, writes)``
     (the versions read and keys written by an attempt it saw commit); ``metrics`` (a
@@ -203,19 +204,8 @@ class TxnClient:
         self.seq = 0
         self.by_tid: dict[int, _Txn] = {}
         self.live: dict[int, _Txn] = {}  # seq -> transactions not finished (incl. backing off)
-        self.stopped = False
         self._dispatch = {OpReply: self._on_reply, Outcome: self._on_outcome}
         net.attach(endpoint, self._receive, [INF])
-
-    def start(self) -> None:
-        if self.rate:
-            self.sim.at(self.rng.expovariate(self.rate), self._arrival)
-        else:
-            self.sim.at(self.rng.uniform(0.0, 0.001), self._issue)
-
-    def stop(self) -> None:
-        """No new transactions and no retries; attempts under way finish."""
-        self.stopped = True
 
     @property
     def in_flight(self) -> int:
@@ -226,12 +216,6 @@ class TxnClient:
         return [tx.invoke for tx in self.live.values()]
 
     # -- generating -------------------------------------------------------------------------
-    def _arrival(self, _: Any = None) -> None:
-        if self.stopped:
-            return
-        self._issue()
-        self.sim.at(self.sim.now + self.rng.expovariate(self.rate), self._arrival)
-
     def _issue(self, _: Any = None) -> None:
         if self.stopped:
             return
@@ -391,8 +375,4 @@ class TxnClient:
 
     def _done(self, tx: _Txn) -> None:
         del self.live[tx.seq]
-        if self.rate is None and not self.stopped:
-            if self.w.think_time:
-                self.sim.at(self.sim.now + self.w.think_time, self._issue)
-            else:
-                self._issue()
+        self._next()
