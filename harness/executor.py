@@ -32,12 +32,10 @@ def run_suite(suite: Any, out: Path, jobs: int = 1, progress: bool = True) -> li
     KeyboardInterrupt propagates to the caller."""
     specs = suite.runs()
     writer = ResultsWriter(out, suite, specs)
-    rows: dict[str, dict[str, Any]] = {}
     bar = tqdm(total=len(specs), desc=suite.name, unit="run", disable=not progress, leave=False)
 
     def done(result: Any, error: str | None) -> None:
         writer.add(result)
-        rows[result.row["run_id"]] = result.row
         if error:
             with (out / "errors.log").open("a") as f:
                 f.write(error + "\n")
@@ -64,4 +62,4 @@ def run_suite(suite: Any, out: Path, jobs: int = 1, progress: bool = True) -> li
     finally:
         bar.close()
         writer.close(interrupted)
-    return [rows[s.run_id] for s in specs if s.run_id in rows]
+    return writer.rows

@@ -78,7 +78,6 @@ class Network:
 
     def __init__(self, sim: Any, cfg: Any, nodes: int, clients: int):
         self.sim = sim
-        self.nodes = nodes
         self.rng = sim.rng("network")
         self.receivers: list[Callable[[int, Any], None] | None] = [None] * (nodes + clients)
         self.ends: list[list[float]] = [[INF] for _ in range(nodes + clients)]
@@ -86,20 +85,20 @@ class Network:
         self.messages = 0
         self.bytes = 0
         self.dropped = 0
-        self._default = cfg
-        # table[src][dst]: node<->node links from the config, client<->node links with the defaults
+        # table[src][dst]: node<->node links with the per-link overrides, client<->node links
+        # with the defaults
         self.table: list[list[Link | None]] = [[None] * (nodes + clients) for _ in range(nodes + clients)]
         for src in range(nodes):
             for dst in range(nodes):
                 if src != dst:
-                    self.table[src][dst] = self._link_for(cfg, src, dst)
+                    self.table[src][dst] = self._link(cfg, src, dst, cfg.links)
             for client in range(nodes, nodes + clients):
-                self.table[src][client] = self._default_link(f"{src}-{client}")
-                self.table[client][src] = self._default_link(f"{client}-{src}")
+                self.table[src][client] = self._link(cfg, src, client, ())
+                self.table[client][src] = self._link(cfg, client, src, ())
 
-    def _link_for(self, cfg: Any, src: int, dst: int) -> Link:
+    def _link(self, cfg: Any, src: int, dst: int, overrides: Any) -> Link:
         latency, loss, dup, bw = cfg.latency, cfg.loss, cfg.duplicate, cfg.bandwidth
-        for o in cfg.links:
+        for o in overrides:
             if _matches(o.src, src) and _matches(o.dst, dst):
                 latency = o.latency if o.latency is not None else latency
                 loss = o.loss if o.loss is not None else loss
@@ -107,11 +106,6 @@ class Network:
                 bw = o.bandwidth if o.bandwidth is not None else bw
         rng = self.sim.rng(f"network/link/{src}-{dst}")
         return Link(latency_sampler(latency, rng), loss, dup, bw)
-
-    def _default_link(self, name: str) -> Link:
-        d = self._default
-        return Link(latency_sampler(d.latency, self.sim.rng(f"network/link/{name}")), d.loss,
-                    d.duplicate, d.bandwidth)
 
     def attach(self, endpoint: int, receive: Callable[[int, Any], None], ends: list[float]) -> None:
         """``ends[k]`` is when incarnation ``k`` of the endpoint crashed (inf while it lives)."""

@@ -154,10 +154,13 @@ class NodeHost(Context):
             stable.append(pending.popleft()[1])
 
     def _receive(self, src: int, msg: Any) -> None:
-        if self.alive:
-            self._run(self.cpu_message + msg.size * self.cpu_byte,
-                      self.replica.on_message if src < self.n else self.replica.on_request,
-                      (self, src, msg) if src < self.n else (self, msg))
+        if not self.alive:
+            return
+        cost = self.cpu_message + msg.size * self.cpu_byte
+        if src < self.n:
+            self._run(cost, self.replica.on_message, (self, src, msg))
+        else:
+            self._run(cost, self.replica.on_request, (self, msg))
 
     def _fire(self, item: tuple[str, int, int]) -> None:
         name, gen, incarnation = item

@@ -63,7 +63,6 @@ class ResultsWriter:
     def __init__(self, out: Path, suite: Any, specs: list[Any]):
         self.out = out
         self.suite = suite
-        self.specs = specs
         self.order = {s.run_id: i for i, s in enumerate(specs)}
         out.mkdir(parents=True, exist_ok=True)
         for name in (*FILES, *STALE):  # a reused directory must not mix two invocations

@@ -61,7 +61,7 @@ class KVClient(PacedClient):
         key = self.keys.next(rng)
         self.seq += 1
         seq = self.seq
-        ack = min(self.outstanding) if self.outstanding else seq
+        ack = next(iter(self.outstanding), seq)  # keys are increasing: the first is the lowest
         value = (self.endpoint << 32) | seq if op != GET else 0
         expected = self.seen.get(key, 0) if op == CAS else 0
         request = Request(self.endpoint, seq, op, key, value, expected, ack, w.value_size)
