@@ -12,15 +12,12 @@ from typing import Any
 
 import yaml
 
-from harness import protocol
 from harness.checkers.consensus import Durability, ElectionSafety, LogAgreement, combine
 from harness.checkers.linearizability import check_linearizability
-from harness.faults import Nemesis
 from harness.history import History
 from harness.metrics import Metrics
-from harness.network import Network
-from harness.node import NodeHost
-from harness.sim import Simulator
+from harness.txn_world import TransactionWorld
+from harness.world import World
 from workloads.clients import KVClient
 from workloads.keys import KeyChooser
 from workloads.kv import KVStateMachine
@@ -57,62 +54,28 @@ class _Observer:
         self.log.restarted(node)
 
 
-class ConsensusWorld:
+class ConsensusWorld(World):
     """A replicated key-value store: ``cluster.nodes`` replicas of one protocol and KV clients."""
 
     def __init__(self, cfg: Any, seed: int):
-        self.cfg = cfg
-        self.sim = sim = Simulator(seed)
+        super().__init__(cfg, seed)
         n = cfg.cluster.nodes
         w = cfg.workload
-        self.metrics = Metrics(cfg.warmup, cfg.metrics.bucket, cfg.metrics.unavailable_gap)
         self.history = History()
         self.election, self.log, self.durability = ElectionSafety(), LogAgreement(), Durability()
         self.metrics.acked = self.durability.acked_write
-        observer = _Observer(self.election, self.log, self.metrics)
-        self.net = Network(sim, cfg.network, n, w.clients)
-        spec = protocol.get(cfg.protocol)
-        options = cfg.options_for(cfg.protocol)
-        replication = cfg.replication_options()
-        nodes = tuple(range(n))
-
-        def factory(i: int) -> Any:
-            return lambda: spec.factory(i, nodes, replication, options, KVStateMachine())
-
-        self.hosts = [NodeHost(sim, self.net, i, nodes, cfg.cluster, factory(i), observer) for i in nodes]
-        self.metrics.watch_cpu(lambda node, t: self.hosts[node].busy_at(t))
+        self._build(n, w.clients, KVStateMachine, _Observer(self.election, self.log, self.metrics))
         keys = KeyChooser(w.distribution, w.keys)
-        rate = w.rate / w.clients if w.mode == "open" else None
-        self.clients = [KVClient(sim, self.net, n + c, n, w, keys, self.metrics, self.history, rate)
+        rate = self.client_rate()
+        self.clients = [KVClient(self.sim, self.net, n + c, n, w, keys, self.metrics, self.history, rate)
                         for c in range(w.clients)]
-        self.nemesis = Nemesis(sim, self.net, self.hosts, self.metrics, cfg.faults)
-        self._measured_from = (0, 0)
 
     def run(self) -> dict[str, Any]:
-        cfg, sim = self.cfg, self.sim
-        for client in self.clients:
-            client.start()
-        self.nemesis.start()
-        sim.at(cfg.warmup, self._begin_measurement)
-        sim.run(cfg.duration)
-        return self._collect()
-
-    def _begin_measurement(self, _: Any = None) -> None:
-        self._measured_from = (self.net.messages, self.net.bytes)
-        self.metrics.begin_measurement(self.sim.now)
-
-    def _collect(self) -> dict[str, Any]:
         cfg = self.cfg
-        for host in self.hosts:
-            host.settle(cfg.duration)
-        for client in self.clients:
-            for invoke in client.unanswered():
-                self.metrics.unfinished(invoke, cfg.duration)
+        self._start()
+        self.sim.run(cfg.duration)
+        row = self._close()
         self.history.finish()
-        row = self.metrics.finish(cfg.duration, self.nemesis.fault_windows(cfg.duration))
-        ops = max(row["ops_committed"], 1)
-        row["messages_per_op"] = (self.net.messages - self._measured_from[0]) / ops
-        row["bytes_per_op"] = (self.net.bytes - self._measured_from[1]) / ops
         lin = (check_linearizability(self.history, cfg.checkers.budget)
                if cfg.checkers.linearizability else None)
         verdicts = [self.election.verdict(), self.log.verdict(), self.durability.verdict(self.log)]
@@ -126,8 +89,6 @@ class ConsensusWorld:
         row["sim_events"] = self.sim.events_processed
         return row
 
-
-from harness.txn_world import TransactionWorld  # noqa: E402  (transactions: its own module)
 
 WORLDS: dict[str, type] = {"consensus": ConsensusWorld, "transactions": TransactionWorld}
 

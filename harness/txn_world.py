@@ -35,14 +35,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from harness import protocol
 from harness.checkers.consensus import combine
 from harness.checkers.serializability import TxnChecker
-from harness.faults import Nemesis
-from harness.metrics import Metrics
-from harness.network import Network
-from harness.node import NodeHost
-from harness.sim import Simulator
+from harness.world import World
 from implementations.twopc import PREPARING
 from implementations.txncore import PREPARED, REASONS, Store, tid_str
 from workloads.txn import TxnClient, generator_for
@@ -173,37 +168,23 @@ class _Observer:
         pass
 
 
-class TransactionWorld:
+class TransactionWorld(World):
     """A partitioned transactional key-value store under a transaction workload."""
 
     def __init__(self, cfg: Any, seed: int):
-        self.cfg = cfg
-        self.sim = sim = Simulator(seed)
+        super().__init__(cfg, seed)
         P = cfg.cluster.partitions
         w = cfg.workload
-        self.metrics = Metrics(cfg.warmup, cfg.metrics.bucket, cfg.metrics.unavailable_gap)
         self.bank = w.type == "bank"
         initial = w.initial_balance if self.bank else 0
         self.checker = TxnChecker(initial, w.accounts if self.bank else None, P)
         self.stats = TxnStats(cfg.warmup, cfg.duration, self.checker)
-        observer = _Observer(self.checker, self.stats, self.metrics.events)
-        self.net = Network(sim, cfg.network, P, w.clients)
-        spec = protocol.get(cfg.protocol)
-        options = cfg.options_for(cfg.protocol)
-        replication = cfg.replication_options()
-        nodes = tuple(range(P))
-
-        def factory(i: int) -> Any:
-            return lambda: spec.factory(i, nodes, replication, options, Store(initial))
-
-        self.hosts = [NodeHost(sim, self.net, i, nodes, cfg.cluster, factory(i), observer) for i in nodes]
+        self._build(P, w.clients, lambda: Store(initial), _Observer(self.checker, self.stats, self.metrics.events))
         generator = generator_for(w, P)
-        rate = w.rate / w.clients if w.mode == "open" else None
-        self.clients = [TxnClient(sim, self.net, P + c, P, w, generator, self.stats, self.metrics,
+        rate = self.client_rate()
+        self.clients = [TxnClient(self.sim, self.net, P + c, P, w, generator, self.stats, self.metrics,
                                   rate, cfg.duration) for c in range(w.clients)]
-        self.nemesis = Nemesis(sim, self.net, self.hosts, self.metrics, cfg.faults)
         self.nemesis.roles = {"coordinator": self._coordinators, "participant": self._participants}
-        self._measured_from = (0, 0)
         self.drained = 0.0
 
     # -- nemesis targets -----------------------------------------------------------------------
@@ -233,37 +214,20 @@ class TransactionWorld:
     # -- the run ----------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         cfg, sim = self.cfg, self.sim
-        for client in self.clients:
-            client.start()
-        self.nemesis.start()
-        sim.at(cfg.warmup, self._begin_measurement)
+        self._start()
         if self.bank:
             self._last_quiescent = -math.inf
             sim.at(QUIESCENT_POLL, self._quiescent)
         sim.run(cfg.duration)
-        for host in self.hosts:
-            host.settle(cfg.duration)
-        for client in self.clients:  # unfinished transactions count with their age: no hiding
-            for invoke in client.unanswered():
-                self.metrics.unfinished(invoke, cfg.duration)
-        messages = self.net.messages - self._measured_from[0]
-        sent = self.net.bytes - self._measured_from[1]
-        row = self.metrics.finish(cfg.duration, self.nemesis.fault_windows(cfg.duration))
+        row = self._close()
         for key in _CONSENSUS_ONLY:
             row.pop(key, None)
         self._drain()
         row.update(self.stats.columns())
-        committed = max(row["ops_committed"], 1)
-        row["messages_per_op"] = messages / committed
-        row["bytes_per_op"] = sent / committed
         row.update(self._check())
         row["drain_s"] = self.drained
         row["sim_events"] = sim.events_processed
         return row
-
-    def _begin_measurement(self, _: Any = None) -> None:
-        self._measured_from = (self.net.messages, self.net.bytes)
-        self.metrics.begin_measurement(self.sim.now)
 
     def _quiescent(self, _: Any = None) -> None:
         """Check the bank total at a quiescent point -- every node up, nothing prepared and

@@ -1,0 +1,74 @@
+"""What every kind of run shares: the simulator, the network, the nodes, the nemesis, the
+metrics and the measurement window. A world kind (consensus, transactions) adds its state
+machine, its clients and its checks.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from harness import protocol
+from harness.faults import Nemesis
+from harness.metrics import Metrics
+from harness.network import Network
+from harness.node import NodeHost
+from harness.sim import Simulator
+
+
+class World:
+    """Subclasses call ``_build`` once their observer exists, then set ``self.clients``."""
+
+    clients: list[Any]
+
+    def __init__(self, cfg: Any, seed: int):
+        self.cfg = cfg
+        self.sim = Simulator(seed)
+        self.metrics = Metrics(cfg.warmup, cfg.metrics.bucket, cfg.metrics.unavailable_gap)
+        self._measured_from = (0, 0)
+
+    def _build(self, n: int, clients: int, make_state: Callable[[], Any], observer: Any) -> None:
+        """The network, ``n`` nodes hosting the suite's protocol over ``make_state()``, and the
+        nemesis; client endpoints are ``n .. n + clients - 1``."""
+        cfg, sim = self.cfg, self.sim
+        self.net = Network(sim, cfg.network, n, clients)
+        spec = protocol.get(cfg.protocol)
+        options = cfg.options_for(cfg.protocol)
+        replication = cfg.replication_options()
+        nodes = tuple(range(n))
+
+        def factory(i: int) -> Callable[[], Any]:
+            return lambda: spec.factory(i, nodes, replication, options, make_state())
+
+        self.hosts = [NodeHost(sim, self.net, i, nodes, cfg.cluster, factory(i), observer) for i in nodes]
+        self.metrics.watch_cpu(lambda node, t: self.hosts[node].busy_at(t))
+        self.nemesis = Nemesis(sim, self.net, self.hosts, self.metrics, cfg.faults)
+
+    def client_rate(self) -> float | None:
+        """Each client's Poisson rate in open loop (None in closed loop)."""
+        w = self.cfg.workload
+        return w.rate / w.clients if w.mode == "open" else None
+
+    def _start(self) -> None:
+        for client in self.clients:
+            client.start()
+        self.nemesis.start()
+        self.sim.at(self.cfg.warmup, self._begin_measurement)
+
+    def _begin_measurement(self, _: Any = None) -> None:
+        self._measured_from = (self.net.messages, self.net.bytes)
+        self.metrics.begin_measurement(self.sim.now)
+
+    def _close(self) -> dict[str, Any]:
+        """The metric columns at the end of the window: held observations released, operations
+        still unanswered counted with their age, network cost per committed operation."""
+        end = self.cfg.duration
+        for host in self.hosts:
+            host.settle(end)
+        for client in self.clients:
+            for invoke in client.unanswered():
+                self.metrics.unfinished(invoke, end)
+        row = self.metrics.finish(end, self.nemesis.fault_windows(end))
+        ops = max(row["ops_committed"], 1)
+        row["messages_per_op"] = (self.net.messages - self._measured_from[0]) / ops
+        row["bytes_per_op"] = (self.net.bytes - self._measured_from[1]) / ops
+        return row
