@@ -34,7 +34,6 @@ class Metrics:
         self.failed = 0
         self.committed = 0
         self.outstanding = 0
-        self.acked: Callable[[int], None] = lambda uid: None
         self.events: list[tuple[float, int | str, str, str, float | None]] = []
         # leadership
         self.leader_node: int | None = None
@@ -91,9 +90,6 @@ class Metrics:
     def timed_out(self, sent: float) -> None:
         if sent >= self.warmup:
             self.timeouts += 1
-
-    def acked_write(self, uid: int) -> None:
-        self.acked(uid)
 
     # -- leadership ------------------------------------------------------------------------
     def watch_cpu(self, busy: Callable[[int, float], float]) -> None:

@@ -63,12 +63,11 @@ class ConsensusWorld(World):
         w = cfg.workload
         self.history = History()
         self.election, self.log, self.durability = ElectionSafety(), LogAgreement(), Durability()
-        self.metrics.acked = self.durability.acked_write
         self._build(n, w.clients, KVStateMachine, _Observer(self.election, self.log, self.metrics))
         keys = KeyChooser(w.distribution, w.keys)
         rate = self.client_rate()
-        self.clients = [KVClient(self.sim, self.net, n + c, n, w, keys, self.metrics, self.history, rate)
-                        for c in range(w.clients)]
+        self.clients = [KVClient(self.sim, self.net, n + c, n, w, keys, self.metrics, self.history, rate,
+                                 self.durability.acked_write) for c in range(w.clients)]
 
     def run(self) -> dict[str, Any]:
         cfg = self.cfg

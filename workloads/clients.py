@@ -14,7 +14,7 @@ operation is given up and recorded as indeterminate (``info``) in the history.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from workloads.keys import KeyChooser
 from workloads.pacing import PacedClient
@@ -35,7 +35,8 @@ class _Op:
 
 class KVClient(PacedClient):
     def __init__(self, sim: Any, net: Any, endpoint: int, nodes: int, workload: Any,
-                 keys: KeyChooser, recorder: Any, history: Any, rate: float | None):
+                 keys: KeyChooser, recorder: Any, history: Any, rate: float | None,
+                 acked: Callable[[int], None]):
         self.sim = sim
         self.net = net
         self.endpoint = endpoint
@@ -44,6 +45,7 @@ class KVClient(PacedClient):
         self.keys = keys
         self.recorder = recorder
         self.history = history
+        self.acked = acked  # every acknowledged write, for the durability checker
         self.rate = rate  # this client's Poisson arrival rate (open loop), else None
         self.rng = sim.rng(f"client/{endpoint}")
         self.seq = 0
@@ -132,7 +134,7 @@ class KVClient(PacedClient):
                 self.keys.wrote(request.key)
                 if self.w.cas_ratio:
                     self.seen[request.key] = request.value
-                self.recorder.acked_write(request.uid)
+                self.acked(request.uid)
         self.history.ok(entry.index, now, result)
         self.recorder.completed(entry.invoke, now)
         self._next()
