@@ -17,7 +17,7 @@ from PIL import Image
 from harness.report import ReportError, write_report
 from harness.report.load import load_results
 from harness.report.palette import protocol_colors
-from harness.report.stats import geomean_delta_pct, significant, summarize
+from harness.compare.stats import geomean_delta_pct, significant, summarize
 from report_fixtures import make_results
 
 CONSENSUS_CHARTS = {"throughput", "latency_percentiles", "latency_cdf", "timeline", "failover", "cost"}

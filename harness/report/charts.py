@@ -23,7 +23,7 @@ from .figure import (PANEL_H, PANEL_W, Chart, Ctx, category_ticks, figure, heade
 from .latency import knee_chart, latency_cdf_chart
 from .load import Results
 from .metrics import ABORT_CAUSES, CONTENTION, COST, LATENCY, THROUGHPUT, Metric, human_duration, metric_for
-from .stats import t_interval
+from harness.compare.stats import t_interval
 from .tables import TAIL_METRICS, timeout_k
 
 __all__ = ["CHART_NAMES", "Chart", "make_charts"]

@@ -11,7 +11,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLoca
 
 from .figure import PANEL_H, PANEL_W, Chart, Ctx, figure, header, log_label, log_ticks, point_mask, render
 from .metrics import LATENCY, is_load_param, metric_for, param_short
-from .stats import summarize
+from harness.compare.stats import summarize
 
 MAX_CDF_PANELS = 6
 

@@ -17,7 +17,7 @@ from . import fmt
 from .load import Param, Results
 from .metrics import (FAMILIES, HIGHER, OTHER, Metric, family_blurb, family_title, metric_for,
                       param_short)
-from .stats import Summary, delta_pct, geomean_delta_pct, significant, summarize
+from harness.compare.stats import Summary, delta_pct, geomean_delta_pct, significant, summarize
 
 
 @dataclass
