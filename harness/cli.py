@@ -1,8 +1,9 @@
-"""The ``distbench`` command: run, validate, list, report.
+"""The ``distbench`` command: run, validate, list, report, compare, history.
 
 User mistakes (a bad config, a missing results directory) end with a one-line message on stderr
 and exit status 2, never a traceback. A safety violation ends ``run`` with exit status 1, after
-every result has been written.
+every result has been written. ``compare`` exits 0 (no regression), 1 (a regression or a new
+safety failure), 2 (bad input) or 3 (not comparable, or not enough evidence).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -51,6 +53,68 @@ def _fmt(value: object, digits: int = 1) -> str:
     return str(value)
 
 
+def _gate_options(command: Any) -> Any:
+    """The options that tune the regression gate, shared by ``compare`` and ``run --baseline``."""
+    options = [
+        click.option("--threshold", "thresholds", multiple=True, metavar="METRIC=PCT",
+                     help="Practical threshold of a metric, e.g. throughput_ops_s=3% (repeatable; "
+                          "METRIC=off stops judging it)."),
+        click.option("--ignore", "ignore", multiple=True, metavar="KEY",
+                     help="A config key whose difference does not make runs incomparable (repeatable)."),
+        click.option("--alpha", type=click.FloatRange(0.0, 0.5, min_open=True, max_open=True),
+                     help="Significance level of the paired test (default 0.05, or the suite's gate.alpha)."),
+        click.option("--require-identical", is_flag=True, default=None,
+                     help="Fail (exit 1) unless every run is identical: for a change meant to alter nothing."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _parse_thresholds(items: tuple[str, ...]) -> dict:
+    from harness.compare.policy import parse_threshold
+    from harness.report.metrics import METRICS_BY_KEY
+
+    out: dict = {}
+    for item in items:
+        metric, sep, value = item.partition("=")
+        metric = metric.strip()
+        if not sep or not metric:
+            _fail(f"--threshold {item}: expected METRIC=PERCENT, such as throughput_ops_s=3%")
+        if metric not in METRICS_BY_KEY:
+            import difflib
+            close = difflib.get_close_matches(metric, list(METRICS_BY_KEY), n=1)
+            _fail(f"--threshold {item}: unknown metric {metric!r}" + (f"; did you mean {close[0]!r}?" if close else ""))
+        if value.strip().lower() in ("off", "none", "null"):
+            out[metric] = None
+            continue
+        try:
+            out[metric] = parse_threshold(value)
+        except ValueError as exc:
+            _fail(f"--threshold {item}: {exc}")
+    return out
+
+
+def _compare(base: Path, new: Path, md: Path | None, json_path: Path | None, junit: Path | None,
+             quiet: bool = False, thresholds: tuple[str, ...] = (), ignore: tuple[str, ...] = (),
+             alpha: float | None = None, require_identical: bool | None = None) -> int:
+    """Compare NEW with BASE, print the Markdown, write the outputs; returns the exit code."""
+    from harness.compare import CompareError, gate, write_outputs
+
+    try:
+        result = gate(base, new, _parse_thresholds(thresholds), ignore, alpha, require_identical)
+    except CompareError as exc:
+        _fail(str(exc))
+    try:
+        written = write_outputs(result, md, json_path, junit)
+    except OSError as exc:
+        _fail(f"{getattr(exc, 'filename', None) or md}: cannot write the comparison ({exc.strerror or exc})")
+    if not quiet:
+        click.echo(written["md_text"])
+    click.echo(f"compare: {result.verdict} ({result.summary_line()}); exit {result.exit_code}", err=True)
+    return result.exit_code
+
+
 def _summary(rows: list[dict], swept: list[str]) -> str:
     keys = [k for k in swept if k != "protocol"]
     head = ["protocol", *keys, "seed", "ops/s", "p50 ms", "p99 ms", "abort %", "safety"]
@@ -80,8 +144,12 @@ def main() -> None:
               show_default="all cores", help="Runs executed in parallel processes.")
 @click.option("--no-report", is_flag=True, help="Do not write the report at the end.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table.")
+@click.option("--baseline", type=click.Path(path_type=Path),
+              help="Then compare with this results directory (as `distbench compare BASELINE OUT`), "
+                   "writing compare.md, compare.json and compare.xml into OUT; exit as compare does.")
+@_gate_options
 def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds: int | None,
-        jobs: int, no_report: bool, quiet: bool) -> None:
+        jobs: int, no_report: bool, quiet: bool, baseline: Path | None, **gate: Any) -> None:
     """Run a suite (CONFIG, or the built-in quickstart when omitted) and write its results."""
     from harness.executor import run_suite
 
@@ -116,7 +184,11 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
     if bad:
         for r in bad:
             click.echo(f"distbench: SAFETY {r['run_id']} ({r['protocol']}): {r['safety']}", err=True)
-        sys.exit(1)
+    code = 1 if bad else 0
+    if baseline is not None:
+        code = max(code, _compare(baseline, out, out / "compare.md", out / "compare.json",
+                                  out / "compare.xml", quiet=quiet, **gate))
+    sys.exit(code)
 
 
 @main.command()
@@ -129,6 +201,25 @@ def validate(config: str, overrides: tuple[str, ...]) -> None:
     protocols = sorted({s.config.protocol for s in specs})
     click.echo(f"{suite.source}: ok: suite '{suite.name}' ({suite.kind}), {_runs(len(specs))}, "
                f"protocols {', '.join(protocols)}, sweeping {', '.join(suite.swept) or 'nothing'}")
+
+
+@main.command()
+@click.argument("base", type=click.Path(path_type=Path))
+@click.argument("new", type=click.Path(path_type=Path))
+@click.option("--md", type=click.Path(dir_okay=False, path_type=Path), help="Write the Markdown summary here.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the comparison as JSON here.")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write JUnit XML here (one test case per point and metric, and per run's safety).")
+@click.option("--quiet", "-q", is_flag=True, help="Do not print the Markdown.")
+@_gate_options
+def compare(base: Path, new: Path, md: Path | None, json_path: Path | None, junit: Path | None,
+            quiet: bool, **gate: Any) -> None:
+    """Compare two results directories of one suite (BASE, e.g. main; NEW, e.g. a pull request).
+
+    Exit 0: no regression; 1: a regression or a new safety failure; 2: bad input; 3: not
+    comparable or not enough evidence."""
+    sys.exit(_compare(base, new, md, json_path, junit, quiet=quiet, **gate))
 
 
 @main.command(name="list")

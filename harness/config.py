@@ -34,7 +34,7 @@ __all__ = [
     "Checkers", "Cluster", "ConfigError", "ConstantLatency", "CrashFaults", "ExponentialLatency",
     "Faults", "KVWorkload", "KeyDistribution", "LATENCIES", "LinkOverride", "LogNormalLatency",
     "Metrics", "Network", "NormalLatency", "ParetoLatency", "PartitionFaults", "Replication",
-    "Report", "RunConfig", "RunSpec", "ScheduledFault", "SlowFaults", "Suite", "UniformLatency",
+    "Gate", "Report", "RunConfig", "RunSpec", "ScheduledFault", "SlowFaults", "Suite", "UniformLatency",
     "WORKLOADS", "ACTIONS", "load_suite", "YCSBWorkload", "BankWorkload",
 ]
 
@@ -444,6 +444,33 @@ class Report(_Model):
     reference: StrictStr | None = None
 
 
+class Gate(_Model):
+    """How ``distbench compare`` judges this suite (see :mod:`harness.compare.policy`).
+    ``thresholds`` maps a runs.csv metric to its practical threshold (``5%``, ``0.05`` or
+    ``{relative: 5%, absolute: N}``), or to null to stop judging it."""
+
+    thresholds: dict[StrictStr, Any] = {}
+    ignore: tuple[StrictStr, ...] = ()
+    alpha: Annotated[float, Strict(), Field(gt=0.0, lt=0.5)] = 0.05
+    require_identical: StrictBool = False
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds(cls, thresholds: dict[str, Any]) -> dict[str, Any]:
+        from harness.compare.policy import parse_threshold
+        from harness.report.metrics import METRICS_BY_KEY
+
+        for metric, value in thresholds.items():
+            if metric not in METRICS_BY_KEY:
+                raise _Problem((metric,), "unknown metric", hint=_did_you_mean(metric, list(METRICS_BY_KEY)))
+            if value is not None:
+                try:
+                    parse_threshold(value)
+                except ValueError as exc:
+                    raise _Problem((metric,), str(exc).rpartition(", got ")[0] or str(exc), show(value)) from None
+        return thresholds
+
+
 # -- a run ---------------------------------------------------------------------------------------
 
 _NAME = re.compile(r"[A-Za-z0-9._-]+")
@@ -478,6 +505,7 @@ class RunConfig(_Model):
     metrics: Metrics = Metrics()
     checkers: Checkers = Checkers()
     report: Report = Report()
+    gate: Gate = Gate()
 
     @model_validator(mode="before")
     @classmethod
@@ -801,7 +829,7 @@ class Suite:
 
 EMBEDDED = "<embedded default>"
 _KEY = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")
-_FIXED = {"name", "kind", "description", "seeds", "seed", "report", "matrix"}
+_FIXED = {"name", "kind", "description", "seeds", "seed", "report", "gate", "matrix"}
 
 
 def load_suite(path: str | Path | None, overrides: Sequence[str] = (),

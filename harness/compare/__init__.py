@@ -1,2 +1,71 @@
 """Comparisons: statistics over seeds, the regression gate between two results directories, and
-its outputs (Markdown, JSON, JUnit XML) and history."""
+its outputs (Markdown, JSON, JUnit XML) and history.
+
+    from harness.compare import gate
+    result = gate(Path("baseline"), Path("results/quickstart/new"))
+    result.exit_code, result.verdict      # 0 / 1 / 3, "all runs identical" / "regression" / ...
+
+:func:`gate` raises :class:`CompareError` (one line naming the directory and the problem) for
+input it cannot compare.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from harness.compare.gate import Comparison, compare_dirs
+from harness.compare.outputs import to_junit, to_markdown, write_json
+from harness.compare.policy import DEFAULT_POLICY, Policy, Threshold, parse_threshold
+from harness.compare.sides import CompareError
+
+__all__ = ["CompareError", "Comparison", "gate", "suite_policy", "write_outputs"]
+
+
+def suite_policy(new_dir: Path) -> Policy:
+    """The default policy, with the ``gate`` section of NEW's suite applied (thresholds, ignore,
+    alpha, require_identical), as validated when the suite was loaded."""
+    import json
+
+    try:
+        manifest = json.loads((Path(new_dir) / "manifest.json").read_text(encoding="utf-8"))
+        section = (manifest.get("suite_config") or {}).get("gate") or {}
+    except (OSError, ValueError, AttributeError):
+        return DEFAULT_POLICY
+    thresholds: dict[str, Threshold] = dict(DEFAULT_POLICY.thresholds)
+    for metric, value in (section.get("thresholds") or {}).items():
+        if value is None:
+            thresholds.pop(metric, None)
+        else:
+            thresholds[metric] = parse_threshold(value)
+    return Policy(thresholds, float(section.get("alpha", DEFAULT_POLICY.alpha)),
+                  tuple(section.get("ignore") or ()), bool(section.get("require_identical", False)))
+
+
+def gate(base_dir: Path, new_dir: Path, thresholds: Mapping[str, Threshold | None] | None = None,
+         ignore: tuple[str, ...] = (), alpha: float | None = None,
+         require_identical: bool | None = None) -> Comparison:
+    """Compare NEW against BASE with the suite's gate settings and these overrides (a threshold
+    of None stops judging that metric)."""
+    policy = suite_policy(new_dir).with_overrides(thresholds, ignore, alpha, require_identical)
+    return compare_dirs(Path(base_dir), Path(new_dir), policy)
+
+
+def write_outputs(result: Comparison, md: Path | None = None, json_path: Path | None = None,
+                  junit: Path | None = None) -> dict[str, Any]:
+    """Write the requested files, and append the Markdown to ``$GITHUB_STEP_SUMMARY`` when set.
+    Returns ``{"md": text, ...paths written}``."""
+    text = to_markdown(result)
+    written: dict[str, Any] = {"md_text": text}
+    for path, content, key in ((md, text, "md"), (json_path, write_json(result), "json"),
+                               (junit, to_junit(result), "junit")):
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(content, encoding="utf-8")
+            written[key] = Path(path)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as f:
+            f.write(text + "\n")
+    return written

@@ -1,0 +1,365 @@
+"""The regression gate: two results directories of the same suite, compared run by run.
+
+Runs are matched on (matrix point, seed). Three tiers decide, in this order:
+
+* **Safety.** A run that was ``ok`` and is now a violation, an error or ``unknown`` fails the
+  gate, whatever its numbers.
+* **Exact.** The simulation is deterministic, so a run whose deterministic output (every
+  ``runs.csv`` column but ``wall_s``, and its rows of events, time series and latencies) is the
+  same text is *identical*: no noise, no statistics needed. ``sim_events`` alone differing means
+  the engine did different work for the same behaviour; it is reported, not judged.
+* **Statistical.** Where runs diverged, each judged metric is compared paired by seed (common
+  random numbers) with a paired t-test, and counts as better or worse only when significant and
+  beyond its practical threshold (:mod:`harness.compare.policy`).
+
+Exit codes (:attr:`Comparison.exit_code`): 0 no regression, 1 a regression or a new safety
+failure, 3 not comparable or not enough evidence. Bad input (2) is a :class:`CompareError`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.compare.policy import HIGHER, Policy, direction
+from harness.compare.sides import (COST_COLUMNS, NOT_DETERMINISTIC, PER_RUN_FILES, CompareError,
+                                   Side, flatten, load_side, run_configs)
+from harness.compare.stats import Paired, geomean_delta_pct, paired
+
+# Marks, as in asv and benchstat.
+IDENTICAL, SAME, BETTER, WORSE, NOT_COMPARABLE, NEW_FAILURE, NO_EVIDENCE = (
+    "=", "~", "better", "worse", "x", "!", "?")
+EXIT_OK, EXIT_REGRESSION, EXIT_BAD_INPUT, EXIT_INCONCLUSIVE = 0, 1, 2, 3
+
+# Settings that say how to run or report a suite, not what is simulated.
+_NOT_SIMULATED = ("name", "description", "seed", "seeds", "report", "gate", "compare", "contenders")
+
+
+@dataclass
+class Pair:
+    """One (matrix point, seed) on both sides."""
+
+    point: str
+    seed: int
+    base_id: str | None
+    new_id: str | None
+    differs_in: list[str] = field(default_factory=list)   # config keys that make it incomparable
+    changed: list[str] = field(default_factory=list)      # what of its output changed
+    base_safety: str = ""
+    new_safety: str = ""
+
+    @property
+    def matched(self) -> bool:
+        return self.base_id is not None and self.new_id is not None
+
+    @property
+    def comparable(self) -> bool:
+        return self.matched and not self.differs_in
+
+    @property
+    def identical(self) -> bool:
+        return self.comparable and not self.changed
+
+    @property
+    def new_failure(self) -> bool:
+        return (self.matched and self.base_safety == "ok" and self.new_safety != "ok")
+
+
+@dataclass
+class MetricRow:
+    """One judged metric at one matrix point."""
+
+    point: str
+    contender: str
+    metric: str
+    mark: str
+    base_mean: float
+    new_mean: float
+    test: Paired | None = None
+    why: str = ""
+
+    @property
+    def delta_pct(self) -> float | None:
+        if not (math.isfinite(self.base_mean) and math.isfinite(self.new_mean)) or self.base_mean == 0:
+            return None
+        return (self.new_mean - self.base_mean) / abs(self.base_mean) * 100.0
+
+    @property
+    def changed(self) -> bool:
+        return self.mark not in (IDENTICAL, SAME)
+
+
+@dataclass
+class Comparison:
+    base: Side
+    new: Side
+    policy: Policy
+    pairs: list[Pair]
+    rows: list[MetricRow]
+    geomeans: dict[str, dict[str, float | None]]      # contender -> metric -> Δ% geometric mean
+    notes: list[str]
+
+    @property
+    def matched(self) -> list[Pair]:
+        return [p for p in self.pairs if p.matched]
+
+    @property
+    def identical(self) -> list[Pair]:
+        return [p for p in self.pairs if p.identical]
+
+    @property
+    def new_failures(self) -> list[Pair]:
+        return [p for p in self.pairs if p.new_failure]
+
+    @property
+    def incomparable(self) -> list[Pair]:
+        return [p for p in self.pairs if not p.comparable]
+
+    @property
+    def regressions(self) -> list[MetricRow]:
+        return [r for r in self.rows if r.mark == WORSE]
+
+    @property
+    def exit_code(self) -> int:
+        if self.new_failures or self.regressions:
+            return EXIT_REGRESSION
+        if self.policy.require_identical and len(self.identical) < len(self.pairs):
+            return EXIT_REGRESSION
+        if not self.matched or self.incomparable or any(r.mark == NO_EVIDENCE for r in self.rows):
+            return EXIT_INCONCLUSIVE
+        return EXIT_OK
+
+    @property
+    def verdict(self) -> str:
+        code = self.exit_code
+        if code == EXIT_REGRESSION:
+            if self.new_failures:
+                return "new safety failure"
+            if self.regressions:
+                return "regression"
+            return "changed (identical runs required)"
+        if code == EXIT_INCONCLUSIVE:
+            return "not comparable" if (not self.matched or self.incomparable) else "not enough evidence"
+        if len(self.identical) == len(self.pairs):
+            return "all runs identical"
+        return "no regression"
+
+    def summary_line(self) -> str:
+        n, same = len(self.pairs), len(self.identical)
+        bits = [f"{same} of {n} runs identical"]
+        if self.new_failures:
+            bits.append(f"{len(self.new_failures)} new safety failure(s)")
+        if self.regressions:
+            bits.append(f"{len(self.regressions)} regression(s)")
+        better = sum(1 for r in self.rows if r.mark == BETTER)
+        if better:
+            bits.append(f"{better} improvement(s)")
+        if self.incomparable:
+            bits.append(f"{len(self.incomparable)} run(s) not comparable")
+        return "; ".join(bits)
+
+
+def point_label(params: dict[str, Any]) -> str:
+    """``protocol=raft, network.loss=0.01``: a matrix point, stable across both sides."""
+    return ", ".join(f"{k}={_show(v)}" for k, v in params.items()) or "(single point)"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return str(value)
+
+
+def compare_dirs(base_dir: Path, new_dir: Path, policy: Policy) -> Comparison:
+    """Load both directories and compare them; raises :class:`CompareError` on bad input."""
+    base, new = load_side(base_dir, "BASE"), load_side(new_dir, "NEW")
+    if base.suite != new.suite:
+        raise CompareError(f"{new.path}: NEW is suite {new.suite!r} but BASE ({base.path}) is suite "
+                           f"{base.suite!r}: compare two runs of the same suite")
+    if base.seeds != new.seeds:
+        raise CompareError(f"{new.path}: NEW ran seeds {_seeds(new.seeds)} but BASE ({base.path}) ran "
+                           f"seeds {_seeds(base.seeds)}: pairing by seed needs the same seeds")
+    return compare(base, new, policy)
+
+
+def _seeds(seeds: list[int]) -> str:
+    if seeds and seeds == list(range(seeds[0], seeds[-1] + 1)) and len(seeds) > 2:
+        return f"{seeds[0]}..{seeds[-1]}"
+    return ", ".join(map(str, seeds)) or "none"
+
+
+def compare(base: Side, new: Side, policy: Policy) -> Comparison:
+    notes: list[str] = []
+    pairs = _pair(base, new, policy, notes)
+    _exact(base, new, pairs, notes)
+    for p in pairs:
+        if p.matched:
+            p.base_safety = _safety(base, p.base_id)
+            p.new_safety = _safety(new, p.new_id)
+    rows = _statistical(base, new, pairs, policy, notes)
+    return Comparison(base, new, policy, pairs, rows, _geomeans(rows), notes)
+
+
+def _safety(side: Side, run_id: str | None) -> str:
+    row = side.runs.loc[side.runs["run_id"] == run_id]
+    return str(row["safety"].iloc[0]) if len(row) else ""
+
+
+def _pair(base: Side, new: Side, policy: Policy, notes: list[str]) -> list[Pair]:
+    """Match runs on (matrix point, seed) and flag those whose resolved configs differ."""
+    def index(side: Side) -> dict[tuple[str, int], dict[str, Any]]:
+        out = {}
+        for entry in run_configs(side).values():
+            out[(point_label(entry.get("params") or {}), int(entry.get("seed", 0)))] = entry
+        return out
+
+    b, n = index(base), index(new)
+    only_base: set[str] = set()
+    only_new: set[str] = set()
+    pairs = []
+    for key in list(b) + [k for k in n if k not in b]:
+        eb, en = b.get(key), n.get(key)
+        pair = Pair(key[0], key[1], eb and str(eb["run_id"]), en and str(en["run_id"]))
+        if eb and en:
+            fb, fn = _simulated(eb.get("config")), _simulated(en.get("config"))
+            for k in sorted(set(fb) | set(fn)):
+                if any(k == i or k.startswith(i + ".") for i in policy.ignore):
+                    continue
+                if k not in fb:
+                    only_new.add(k)
+                elif k not in fn:
+                    only_base.add(k)
+                elif fb[k] != fn[k]:
+                    pair.differs_in.append(k)
+        pairs.append(pair)
+    if only_new:
+        notes.append("settings only in NEW (a newer distbench; not judged): " + ", ".join(sorted(only_new)))
+    if only_base:
+        notes.append("settings only in BASE (not judged): " + ", ".join(sorted(only_base)))
+    differing = sorted({k for p in pairs for k in p.differs_in})
+    if differing:
+        flags = " ".join(f"--ignore {k}" for k in differing[:4])
+        notes.append(f"runs whose resolved configs differ are not comparable (differ in: "
+                     f"{', '.join(differing)}); to compare them anyway: {flags}")
+    return pairs
+
+
+def _simulated(config: Any) -> dict[str, Any]:
+    flat = flatten(config if isinstance(config, dict) else {})
+    return {k: v for k, v in flat.items() if k.split(".")[0] not in _NOT_SIMULATED}
+
+
+def _exact(base: Side, new: Side, pairs: list[Pair], notes: list[str]) -> None:
+    """Fill ``Pair.changed``: the deterministic parts of a run's output that differ."""
+    bcols, ncols = base.columns["runs.csv"], new.columns["runs.csv"]
+    skip = set(NOT_DETERMINISTIC) | {"run_id"}
+    common = [c for c in bcols if c in ncols and c not in skip]
+    extra = [c for c in ncols if c not in bcols and c not in skip]
+    gone = [c for c in bcols if c not in ncols and c not in skip]
+    if extra:
+        notes.append("runs.csv columns only in NEW (not judged): " + ", ".join(extra))
+    if gone:
+        notes.append("runs.csv columns only in BASE (not judged): " + ", ".join(gone))
+    brows = base.runs.set_index("run_id")
+    nrows = new.runs.set_index("run_id")
+    cost_only = 0
+    for p in pairs:
+        if not p.comparable:
+            continue
+        rb, rn = brows.loc[p.base_id], nrows.loc[p.new_id]
+        changed = [c for c in common if rb[c] != rn[c]]
+        cost = [c for c in changed if c in COST_COLUMNS]
+        changed = [c for c in changed if c not in COST_COLUMNS]
+        for name in PER_RUN_FILES:
+            if _file_rows(base, name, p.base_id) != _file_rows(new, name, p.new_id, base.columns[name]):
+                changed.append(name)
+        p.changed = changed
+        if cost and not changed:
+            cost_only += 1
+    if cost_only:
+        notes.append(f"{cost_only} identical run(s) processed a different number of simulator events "
+                     "(sim_events): the engine's work changed, the behaviour did not")
+
+
+def _file_rows(side: Side, name: str, run_id: str | None, columns: list[str] | None = None
+               ) -> list[tuple[str, ...]]:
+    """A run's rows of one per-run file without run_id, restricted to ``columns`` (in that
+    order) when given, so two sides with different run ids and column sets compare."""
+    own = side.columns[name]
+    wanted = [c for c in (columns or own) if c in own and c != "run_id"]
+    at = [own.index(c) for c in wanted]
+    return [tuple(row[i] for i in at) for row in side.files[name].get(run_id or "", [])]
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _statistical(base: Side, new: Side, pairs: list[Pair], policy: Policy,
+                 notes: list[str]) -> list[MetricRow]:
+    """Per point and judged metric: identical, or a paired test against the threshold."""
+    brows = base.runs.set_index("run_id")
+    nrows = new.runs.set_index("run_id")
+    key = new.compare_key
+    configs = run_configs(new)
+    by_point: dict[str, list[Pair]] = {}
+    for p in pairs:
+        if p.comparable:
+            by_point.setdefault(p.point, []).append(p)
+    metrics = [m for m in policy.thresholds if m in brows.columns and m in nrows.columns]
+    rows: list[MetricRow] = []
+    short = False
+    for point, group in by_point.items():
+        group.sort(key=lambda p: p.seed)
+        params = (configs.get(group[0].new_id or "") or {}).get("params") or {}
+        contender = f"{key} = {_show(params[key])}" if key in params else point
+        for metric in metrics:
+            b = np.array([_number(brows.loc[p.base_id, metric]) for p in group])
+            n = np.array([_number(nrows.loc[p.new_id, metric]) for p in group])
+            bm = float(np.nanmean(b)) if np.isfinite(b).any() else math.nan
+            nm = float(np.nanmean(n)) if np.isfinite(n).any() else math.nan
+            same = all(brows.loc[p.base_id, metric] == nrows.loc[p.new_id, metric] for p in group)
+            if same:
+                rows.append(MetricRow(point, contender, metric, IDENTICAL, bm, nm))
+                continue
+            test = paired(b, n)
+            row = MetricRow(point, contender, metric, SAME, bm, nm, test)
+            if test.p is None:
+                if np.isfinite(b).any() != np.isfinite(n).any():
+                    row.why = "a value is missing on one side"
+                else:
+                    row.mark, row.why = NO_EVIDENCE, test.why
+                    short = True
+            elif test.p >= policy.alpha:
+                row.why = "not significant"
+            elif not policy.thresholds[metric].exceeded(test.diff, test.base_mean):
+                row.why = f"significant, within the {policy.thresholds[metric].text()} threshold"
+            elif direction(metric) is None:
+                row.why = "no direction: not judged"
+            else:
+                row.mark = BETTER if (test.diff > 0) == (direction(metric) == HIGHER) else WORSE
+            rows.append(row)
+    if short:
+        notes.append("some points changed but have a single seed: a paired test needs at least 2 "
+                     "seeds (run the suite with more seeds to judge them)")
+    return rows
+
+
+def _geomeans(rows: list[MetricRow]) -> dict[str, dict[str, float | None]]:
+    """Per contender and metric: the geometric mean over points of new/base, as a % change."""
+    grouped: dict[str, dict[str, list[MetricRow]]] = {}
+    for r in rows:
+        grouped.setdefault(r.contender, {}).setdefault(r.metric, []).append(r)
+    return {c: {m: geomean_delta_pct([r.new_mean for r in rs], [r.base_mean for r in rs])
+                if len(rs) > 1 else (rs[0].delta_pct if rs else None)
+                for m, rs in ms.items()} for c, ms in grouped.items()}

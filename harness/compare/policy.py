@@ -1,0 +1,109 @@
+"""What the gate judges: which metrics, which way is better, and how big a change must be to count.
+
+A change counts only if it is statistically significant *and* larger than a practical threshold
+(asv's and benchstat's rule): a 0.3% throughput drop that a paired test finds "significant" is not
+a regression anyone should block a pull request for. A threshold is relative to the baseline's
+mean, with an absolute floor for metrics that are often zero (an abort rate going from 0 to
+0.0001 is not a 100x regression).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, replace
+from typing import Any, Mapping
+
+from harness.report.metrics import HIGHER, LOWER, metric_for
+
+
+@dataclass(frozen=True)
+class Threshold:
+    relative: float          # fraction of the baseline's mean
+    absolute: float = 0.0    # in the metric's own unit (runs.csv)
+
+    def exceeded(self, diff: float, base_mean: float) -> bool:
+        size = abs(diff)
+        return size > self.absolute and size > self.relative * abs(base_mean)
+
+    def text(self) -> str:
+        rel = f"{self.relative * 100:g}%"
+        return rel + (f" and > {self.absolute:g}" if self.absolute else "")
+
+
+# The metrics the gate judges by default, with their practical thresholds. Throughput and p50 are
+# stable across seeds; tails, failover and unavailability move more with a single event.
+DEFAULT_THRESHOLDS: dict[str, Threshold] = {
+    "throughput_ops_s": Threshold(0.05),
+    "latency_p50_ms": Threshold(0.05, 0.01),
+    "latency_p99_ms": Threshold(0.10, 0.05),
+    "abort_rate": Threshold(0.10, 0.005),
+    "conflict_rate": Threshold(0.10, 0.005),
+    "failover_ms_mean": Threshold(0.10, 5.0),
+    "unavailable_ms": Threshold(0.10, 5.0),
+    "messages_per_op": Threshold(0.05),
+}
+
+
+def direction(metric: str) -> str | None:
+    """HIGHER or LOWER is better; None for a metric without a direction (never a regression)."""
+    return metric_for(metric).better
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The gate's settings: thresholds per judged metric, the significance level, the config keys
+    whose differences do not make runs incomparable, and whether any difference fails."""
+
+    thresholds: Mapping[str, Threshold]
+    alpha: float = 0.05
+    ignore: tuple[str, ...] = ()
+    require_identical: bool = False
+
+    def with_overrides(self, thresholds: Mapping[str, Threshold | None] | None = None,
+                       ignore: tuple[str, ...] = (), alpha: float | None = None,
+                       require_identical: bool | None = None) -> Policy:
+        """This policy with ``thresholds`` replaced (None: stop judging that metric) and the rest
+        overridden where given."""
+        merged = {k: t for k, t in {**self.thresholds, **(thresholds or {})}.items() if t is not None}
+        return replace(self, thresholds=merged, ignore=tuple(dict.fromkeys((*self.ignore, *ignore))),
+                       alpha=self.alpha if alpha is None else alpha,
+                       require_identical=self.require_identical if require_identical is None
+                       else require_identical)
+
+
+DEFAULT_POLICY = Policy(DEFAULT_THRESHOLDS)
+
+_PCT = re.compile(r"\s*([0-9]*\.?[0-9]+(?:e-?[0-9]+)?)\s*%\s*")
+
+
+def parse_threshold(value: Any) -> Threshold:
+    """``"5%"`` (relative), a fraction such as ``0.05``, or ``{relative: 5%, absolute: 2.0}``.
+    Raises ValueError with what was expected."""
+    expected = "expected a percentage such as 5%, a fraction such as 0.05, or {relative: 5%, absolute: N}"
+    if isinstance(value, Mapping):
+        unknown = set(value) - {"relative", "absolute"}
+        if unknown or "relative" not in value:
+            raise ValueError(f"{expected}, got {dict(value)!r}")
+        rel = parse_threshold(value["relative"]).relative
+        absolute = value.get("absolute", 0.0)
+        if isinstance(absolute, bool) or not isinstance(absolute, (int, float)) or absolute < 0 \
+                or not math.isfinite(absolute):
+            raise ValueError(f"expected absolute to be a number >= 0, got {absolute!r}")
+        return Threshold(rel, float(absolute))
+    if isinstance(value, str):
+        match = _PCT.fullmatch(value)
+        if match:
+            return Threshold(float(match.group(1)) / 100.0)
+        try:
+            value = float(value)
+        except ValueError:
+            raise ValueError(f"{expected}, got {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 10 \
+            or not math.isfinite(value):
+        raise ValueError(f"{expected}, got {value!r}")
+    return Threshold(float(value))
+
+
+__all__ = ["DEFAULT_POLICY", "DEFAULT_THRESHOLDS", "HIGHER", "LOWER", "Policy", "Threshold",
+           "direction", "parse_threshold"]
