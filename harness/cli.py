@@ -250,3 +250,49 @@ def report(results_dir: Path, out: Path | None, formats: str) -> None:
         _fail(str(exc))
     for fmt in wanted:
         click.echo(f"{fmt}: {paths[fmt]}")
+
+
+@main.group()
+def history() -> None:
+    """A suite's history over commits: append a results directory's summary, draw the trend."""
+
+
+@history.command(name="add")
+@click.argument("results_dir", type=click.Path(path_type=Path))
+@click.option("--to", "history_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The history file (JSON Lines, appended to; one file per suite).")
+@click.option("--label", help="How this entry is named on the chart (default: its git commit).")
+def history_add(results_dir: Path, history_file: Path, label: str | None) -> None:
+    """Append RESULTS_DIR's per-point means to the history file."""
+    from harness.compare import CompareError
+    from harness.compare.history import append
+
+    try:
+        entry = append(history_file, results_dir, label)
+    except CompareError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"{history_file}: cannot write the history ({exc.strerror or exc})")
+    click.echo(f"history: {history_file}: added {entry['label']} ({len(entry['points'])} points)")
+
+
+@history.command(name="plot")
+@click.argument("history_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The chart to write (PNG or SVG, by its suffix).")
+@click.option("--metric", "metrics", multiple=True, metavar="METRIC",
+              help="A runs.csv metric to draw (repeatable; default throughput_ops_s and latency_p99_ms).")
+def history_plot(history_file: Path, out: Path, metrics: tuple[str, ...]) -> None:
+    """Draw the trend of metrics over the commits recorded in HISTORY_FILE."""
+    from harness.compare import CompareError
+    from harness.compare.history import DEFAULT_METRICS, plot
+
+    if out.suffix.lower() not in (".png", ".svg"):
+        _fail(f"--out {out}: expected a .png or .svg file")
+    try:
+        path = plot(history_file, out, metrics or DEFAULT_METRICS)
+    except CompareError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"{out}: cannot write the chart ({exc.strerror or exc})")
+    click.echo(f"chart: {path}")
