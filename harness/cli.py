@@ -97,8 +97,10 @@ def _parse_thresholds(items: tuple[str, ...]) -> dict:
 
 def _compare(base: Path, new: Path, md: Path | None, json_path: Path | None, junit: Path | None,
              quiet: bool = False, thresholds: tuple[str, ...] = (), ignore: tuple[str, ...] = (),
-             alpha: float | None = None, require_identical: bool | None = None) -> int:
-    """Compare NEW with BASE, print the Markdown, write the outputs; returns the exit code."""
+             alpha: float | None = None, require_identical: bool | None = None,
+             quiet_unless_failing: bool = False) -> int:
+    """Compare NEW with BASE, print the Markdown (with ``quiet_unless_failing``, only when the
+    gate does not pass), write the outputs; returns the exit code."""
     from harness.compare import CompareError, gate, write_outputs
 
     try:
@@ -109,7 +111,7 @@ def _compare(base: Path, new: Path, md: Path | None, json_path: Path | None, jun
         written = write_outputs(result, md, json_path, junit)
     except OSError as exc:
         _fail(f"{getattr(exc, 'filename', None) or md}: cannot write the comparison ({exc.strerror or exc})")
-    if not quiet:
+    if not quiet or (quiet_unless_failing and result.exit_code != 0):
         click.echo(written["md_text"])
     click.echo(f"compare: {result.verdict} ({result.summary_line()}); exit {result.exit_code}", err=True)
     return result.exit_code
@@ -187,7 +189,7 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
     code = 1 if bad else 0
     if baseline is not None:
         code = max(code, _compare(baseline, out, out / "compare.md", out / "compare.json",
-                                  out / "compare.xml", quiet=quiet, **gate))
+                                  out / "compare.xml", quiet=quiet, quiet_unless_failing=True, **gate))
     sys.exit(code)
 
 
