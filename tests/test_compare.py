@@ -46,6 +46,18 @@ def dirs(tmp_path_factory):
             "slow": _run(suite, root / "slow", "cluster.cpu_per_message=100us")}
 
 
+def _variant(src: Path, dst: Path, file: str = "runs.csv", **cells: str) -> Path:
+    """A copy of results directory ``src`` with cells of ``file`` replaced: ``safety_1="..."``
+    sets column ``safety`` of data row 1."""
+    shutil.copytree(src, dst)
+    frame = pd.read_csv(dst / file, dtype=str, keep_default_na=False)
+    for name, value in cells.items():
+        column, _, row = name.rpartition("_")
+        frame.loc[int(row), column] = value
+    frame.to_csv(dst / file, index=False)
+    return dst
+
+
 def _cli(*args: str, env: dict | None = None):
     return CliRunner().invoke(main, list(args), env=env)
 
@@ -87,31 +99,19 @@ def test_a_config_difference_is_not_comparable_unless_ignored(dirs):
 
 
 def test_a_new_safety_violation_fails_whatever_the_numbers(dirs, tmp_path):
-    new = tmp_path / "new"
-    shutil.copytree(dirs["again"], new)
-    runs = pd.read_csv(new / "runs.csv", dtype=str, keep_default_na=False)
-    runs.loc[1, "safety"] = "violation: log agreement: two commands at index 7"
-    runs.to_csv(new / "runs.csv", index=False)
+    new = _variant(dirs["again"], tmp_path / "new", safety_1="violation: log agreement: two commands at index 7")
     res = _cli("compare", str(dirs["base"]), str(new))
     assert res.exit_code == 1, res.output
     assert "New safety failures" in res.output and "violation: log agreement" in res.output
 
 
 def test_an_unknown_verdict_also_fails_the_gate(dirs, tmp_path):
-    new = tmp_path / "new"
-    shutil.copytree(dirs["again"], new)
-    runs = pd.read_csv(new / "runs.csv", dtype=str, keep_default_na=False)
-    runs.loc[0, "safety"] = "unknown"
-    runs.to_csv(new / "runs.csv", index=False)
+    new = _variant(dirs["again"], tmp_path / "new", safety_0="unknown")
     assert gate(dirs["base"], new).exit_code == 1
 
 
 def test_require_identical_fails_on_any_divergence(dirs, tmp_path):
-    new = tmp_path / "new"
-    shutil.copytree(dirs["again"], new)
-    series = pd.read_csv(new / "timeseries.csv", dtype=str, keep_default_na=False)
-    series.loc[3, "latency_p99_ms"] = "123.456"
-    series.to_csv(new / "timeseries.csv", index=False)
+    new = _variant(dirs["again"], tmp_path / "new", "timeseries.csv", latency_p99_ms_3="123.456")
     assert gate(dirs["base"], new).exit_code == 0      # no judged metric moved
     result = gate(dirs["base"], new, require_identical=True)
     assert result.exit_code == 1 and len(result.identical) == 5
@@ -119,11 +119,7 @@ def test_require_identical_fails_on_any_divergence(dirs, tmp_path):
 
 
 def test_sim_events_alone_is_reported_not_judged(dirs, tmp_path):
-    new = tmp_path / "new"
-    shutil.copytree(dirs["again"], new)
-    runs = pd.read_csv(new / "runs.csv", dtype=str, keep_default_na=False)
-    runs.loc[0, "sim_events"] = "1"
-    runs.to_csv(new / "runs.csv", index=False)
+    new = _variant(dirs["again"], tmp_path / "new", sim_events_0="1")
     result = gate(dirs["base"], new, require_identical=True)
     assert result.exit_code == 0 and any("sim_events" in n for n in result.notes)
 
