@@ -27,6 +27,8 @@ _HEAD = {0: "✅", 1: "❌", 3: "⚠️"}
 def _num(value: float | None, digits: int = 4) -> str:
     if value is None or not math.isfinite(value):
         return "—"
+    if abs(value) >= 10 ** digits:
+        return f"{value:,.0f}"
     return f"{value:.{digits}g}"
 
 
