@@ -108,6 +108,9 @@ class NodeHost(Context):
     def applied(self, index: int, command: Any) -> None:
         self._observe(self.observer.applied, (index, command))
 
+    def applied_many(self, first: int, commands: Any) -> None:
+        self._observe(self.observer.applied_many, (first, commands))
+
     def observe(self, event: str, value: Any) -> None:
         self._observe(self.observer.observe, (event, value))
 
