@@ -55,7 +55,7 @@ from implementations.txncore import (
     OpRequest, Outcome, make_tid,
 )
 from workloads.keys import KeyChooser
-from workloads.pacing import PacedClient
+from workloads.pacing import PacedClient, Timeouts
 
 __all__ = ["PREV", "YCSBGenerator", "BankGenerator", "TxnClient", "generator_for", "place"]
 
@@ -205,6 +205,7 @@ class TxnClient(PacedClient):
         self.by_tid: dict[int, _Txn] = {}
         self.live: dict[int, _Txn] = {}  # seq -> transactions not finished (incl. backing off)
         self._dispatch = {OpReply: self._on_reply, Outcome: self._on_outcome}
+        self.timeouts = Timeouts(sim, workload.timeout, self._timeout, self._current)
         net.attach(endpoint, self._receive, [INF])
 
     @property
@@ -251,11 +252,11 @@ class TxnClient(PacedClient):
         now = self.sim.now
         self.net.send(self.endpoint, p, OpRequest(self.endpoint, tx.tid, tx.ts, tx.idx, kind, key,
                                                   arg, self.vsize, prior, epoch), now, 0)
-        self._arm(tx, now)
+        self._arm(tx)
 
-    def _arm(self, tx: _Txn, now: float) -> None:
+    def _arm(self, tx: _Txn) -> None:
         tx.step += 1
-        self.sim.at(now + self.w.timeout, self._timeout, (tx.tid, tx.step))
+        self.timeouts.add((tx.tid, tx.step))
 
     def _commit(self, tx: _Txn) -> None:
         tx.phase = COMMIT
@@ -266,7 +267,7 @@ class TxnClient(PacedClient):
         home = tx.ops[0][1] % self.P
         self.net.send(self.endpoint, home, CommitRequest(self.endpoint, tx.tid, tx.parts, epochs),
                       now, 0)
-        self._arm(tx, now)
+        self._arm(tx)
 
     # -- outcomes --------------------------------------------------------------------------
     def _receive(self, src: int, msg: Any) -> None:
@@ -305,11 +306,14 @@ class TxnClient(PacedClient):
         else:
             self._aborted(tx, m.reason, m.conflict, src if tx.phase == EXEC else None)
 
+    def _current(self, item: tuple[int, int]) -> bool:
+        """Is step ``item`` (tid, step) of an attempt still the one awaited?"""
+        tx = self.by_tid.get(item[0])
+        return tx is not None and tx.step == item[1]
+
     def _timeout(self, item: tuple[int, int]) -> None:
-        tid, step = item
-        tx = self.by_tid.get(tid)
-        if tx is None or tx.step != step:
-            return
+        tid = item[0]
+        tx = self.by_tid[tid]
         if tx.phase == EXEC:
             self._aborted(tx, TIMEOUT, False, -1)
             return
@@ -321,7 +325,7 @@ class TxnClient(PacedClient):
         now = self.sim.now
         home = tx.ops[0][1] % self.P
         self.net.send(self.endpoint, home, Inquiry(self.endpoint, tid, tx.parts), now, 0)
-        self._arm(tx, now)
+        self._arm(tx)
 
     def _committed(self, tx: _Txn) -> None:
         del self.by_tid[tx.tid]
