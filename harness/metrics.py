@@ -21,6 +21,7 @@ import numpy as np
 from hdrh.histogram import HdrHistogram
 
 US = 1_000_000
+BUFFERED = 1 << 16  # latencies buffered before they go into the histogram
 
 
 class Metrics:
@@ -28,7 +29,8 @@ class Metrics:
         self.warmup = warmup
         self.bucket = bucket
         self.gap = gap
-        self.hist = HdrHistogram(1, 3600 * US, 3)
+        self._hist = HdrHistogram(1, 3600 * US, 3)
+        self._recorded = array("q")  # latencies (us) not yet in the histogram: filled in bulk
         self.attempts = 0
         self.timeouts = 0
         self.failed = 0
@@ -66,7 +68,10 @@ class Metrics:
         self._bucket_count += 1
         self._bucket_lat.append(latency)
         if invoke >= self.warmup:
-            self.hist.record_value(max(1, int(latency * US)))
+            recorded = self._recorded
+            recorded.append(max(1, int(latency * US)))
+            if len(recorded) >= BUFFERED:
+                self._fill()
         if done >= self.warmup:
             self.committed += 1
         if done - self._last_done > self.gap:
@@ -81,7 +86,7 @@ class Metrics:
         """An operation still unanswered at ``end``: its age then is a lower bound on its latency."""
         if invoke >= self.warmup:
             self.outstanding += 1
-            self.hist.record_value(max(1, int((end - invoke) * US)))
+            self._recorded.append(max(1, int((end - invoke) * US)))
 
     def attempt(self, sent: float) -> None:
         if sent >= self.warmup:
@@ -90,6 +95,22 @@ class Metrics:
     def timed_out(self, sent: float) -> None:
         if sent >= self.warmup:
             self.timeouts += 1
+
+    @property
+    def hist(self) -> HdrHistogram:
+        """The latency histogram (us)."""
+        if self._recorded:
+            self._fill()
+        return self._hist
+
+    def _fill(self) -> None:
+        """Record the buffered latencies, once per distinct value: recording one value is far
+        slower than appending it to an array, and a histogram does not depend on the order."""
+        recorded, self._recorded = self._recorded, array("q")
+        values, counts = np.unique(np.frombuffer(recorded, dtype=np.int64), return_counts=True)
+        record = self._hist.record_value
+        for value, count in zip(values.tolist(), counts.tolist()):
+            record(value, count)
 
     # -- leadership ------------------------------------------------------------------------
     def watch_cpu(self, busy: Callable[[int, float], float]) -> None:
