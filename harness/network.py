@@ -62,7 +62,7 @@ def latency_sampler(spec: Any, rng: random.Random) -> Callable[[], float]:
 
 
 class Link:
-    __slots__ = ("sample", "loss", "duplicate", "bandwidth", "free_at")
+    __slots__ = ("sample", "loss", "duplicate", "bandwidth", "free_at", "plain")
 
     def __init__(self, sample: Callable[[], float], loss: float, duplicate: float,
                  bandwidth: float | None):
@@ -71,6 +71,7 @@ class Link:
         self.duplicate = duplicate
         self.bandwidth = bandwidth
         self.free_at = 0.0
+        self.plain = not (loss or duplicate or bandwidth)  # only a latency draw per message
 
 
 class Network:
@@ -117,17 +118,22 @@ class Network:
         link = self.table[src][dst]
         self.messages += 1
         self.bytes += msg.size
+        sim = self.sim
+        if link.plain:  # the common case, with the same draws as below
+            sim._seq += 1  # inlined Simulator.at: this is the hottest call in a run
+            heapq.heappush(sim._heap, (depart + link.sample(), sim._seq, self._deliver,
+                                       (src, dst, incarnation, depart, msg)))
+            return
         if link.loss and self.rng.random() < link.loss:
             self.dropped += 1
             return
         copies = 2 if link.duplicate and self.rng.random() < link.duplicate else 1
-        sim = self.sim
         for _ in range(copies):
             t = depart
             if link.bandwidth:
                 t = max(t, link.free_at) + msg.size / link.bandwidth
                 link.free_at = t
-            sim._seq += 1  # inlined Simulator.at: this is the hottest call in a run
+            sim._seq += 1
             heapq.heappush(sim._heap, (t + link.sample(), sim._seq, self._deliver,
                                        (src, dst, incarnation, depart, msg)))
 
