@@ -18,7 +18,7 @@ from array import array
 from typing import Any, Callable
 
 import numpy as np
-from hdrh.histogram import HdrHistogram
+from hdrh.histogram import HdrHistogram  # type: ignore[import-untyped]
 
 US = 1_000_000
 BUFFERED = 1 << 16  # latencies buffered before they go into the histogram

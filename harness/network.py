@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 import math
 import random
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import numpy as np
 
@@ -88,7 +88,8 @@ class Network:
         self.dropped = 0
         # table[src][dst]: node<->node links with the per-link overrides, client<->node links
         # with the defaults
-        self.table: list[list[Link | None]] = [[None] * (nodes + clients) for _ in range(nodes + clients)]
+        self.table: list[list[Link]] = cast("list[list[Link]]",  # None where no link can be
+                                            [[None] * (nodes + clients) for _ in range(nodes + clients)])
         for src in range(nodes):
             for dst in range(nodes):
                 if src != dst:

@@ -63,7 +63,7 @@ class NodeHost(Context):
         self.timers: dict[str, int] = {}
         self._timer_gen = 0
         net.attach(node_id, self._receive, self.ends)
-        self.replica = make_replica()
+        self.replica: Any = make_replica()  # None while crashed
         self._run(0.0, self.replica.start, (self, []))  # booting is free
 
     # -- the Context the replica sees ------------------------------------------------------

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 GET, PUT, CAS = 0, 1, 2
 OP_NAMES = ("get", "put", "cas")
 
@@ -53,6 +55,7 @@ class Reply:
         self.size = 32 + (value_size if request.op == GET and status == OK else 0)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # tests subclass it
 class KVStateMachine:
     """Deterministic key-value map with exactly-once semantics for retried commands.
 
@@ -129,7 +132,7 @@ class KVStateMachine:
         """A local read, for protocols that serve reads without the log (ReadIndex)."""
         return self.data.get(key, 0)
 
-    def answer(self, cmd: Request, result: object) -> Reply:
+    def answer(self, cmd: Request, result: Any) -> Reply:
         """The OK reply to ``cmd`` carrying ``result``; a read's reply carries the value's bytes."""
         if self._deferred:
             self._catch_up()

@@ -11,7 +11,10 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, Callable
 
+from mypy_extensions import mypyc_attr
 
+
+@mypyc_attr(allow_interpreted_subclasses=True)  # workload clients subclass it
 class PacedClient:
     """Subclasses set ``sim``, ``rng``, ``rate`` (None: closed loop) and ``w`` (the workload
     config, for ``think_time``), implement ``_issue`` and call ``_next`` when an operation ends."""

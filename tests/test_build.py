@@ -1,0 +1,51 @@
+"""The build in use (pure or compiled) is reported, and a mixed one is refused."""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import os
+from types import SimpleNamespace
+
+import pytest
+from click.testing import CliRunner
+
+from harness import build
+from harness.cli import main
+
+SO = importlib.machinery.EXTENSION_SUFFIXES[0]
+
+
+def _pretend_compiled(monkeypatch, compiled: set[str]) -> None:
+    """Make ``find_spec`` report a compiled extension for the modules in ``compiled``."""
+    real = importlib.util.find_spec
+
+    def find_spec(name, *args):
+        spec = real(name, *args)
+        if name in compiled:
+            return SimpleNamespace(origin=os.path.splitext(spec.origin)[0] + SO)
+        return spec
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+
+
+def test_this_build_is_consistent_and_reported():
+    kind = build.kind()
+    assert kind in ("pure", "compiled")
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0 and f"(build: {kind})" in result.output
+
+
+def test_a_mixed_build_is_refused(monkeypatch):
+    _pretend_compiled(monkeypatch, {"harness.sim"})
+    with pytest.raises(build.MixedBuild, match="interpreted"):
+        build.kind()
+    result = CliRunner().invoke(main, ["run", "--no-report", "-q"])
+    assert result.exit_code == 2 and "mixed build" in result.output
+
+
+def test_a_compiled_module_built_from_other_source_is_refused(monkeypatch, tmp_path):
+    modules = {build._module(path) for path in build.COMPILED}
+    _pretend_compiled(monkeypatch, modules)
+    monkeypatch.setattr(build, "SOURCES", str(tmp_path / "none.json"))  # no digests: all stale
+    with pytest.raises(build.MixedBuild, match="another version"):
+        build.kind()
