@@ -15,6 +15,8 @@ from typing import Any, Callable, cast
 
 import numpy as np
 
+from harness.sim import Simulator
+
 INF = math.inf
 BLOCK = 4096
 
@@ -77,7 +79,7 @@ class Link:
 class Network:
     """Carries messages between endpoints. ``attach`` an endpoint's receive function first."""
 
-    def __init__(self, sim: Any, cfg: Any, nodes: int, clients: int):
+    def __init__(self, sim: Simulator, cfg: Any, nodes: int, clients: int):
         self.sim = sim
         self.rng = sim.rng("network")
         self.receivers: list[Callable[[int, Any], None] | None] = [None] * (nodes + clients)

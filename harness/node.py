@@ -23,12 +23,13 @@ from collections import deque
 from typing import Any, Callable
 
 from harness.protocol import Context, Node
+from harness.sim import Simulator
 
 INF = math.inf
 
 
 class NodeHost(Context):
-    def __init__(self, sim: Any, net: Any, node_id: int, nodes: tuple[int, ...], cluster: Any,
+    def __init__(self, sim: Simulator, net: Any, node_id: int, nodes: tuple[int, ...], cluster: Any,
                  make_replica: Callable[[], Node], observer: Any):
         self.sim = sim
         self.net = net

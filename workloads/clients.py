@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from harness.network import Network
+from harness.sim import Simulator
 from workloads.keys import KeyChooser
 from workloads.pacing import PacedClient, Timeouts
 from workloads.kv import CAS, GET, OK, PUT, Request
@@ -34,7 +36,7 @@ class _Op:
 
 
 class KVClient(PacedClient):
-    def __init__(self, sim: Any, net: Any, endpoint: int, nodes: int, workload: Any,
+    def __init__(self, sim: Simulator, net: Network, endpoint: int, nodes: int, workload: Any,
                  keys: KeyChooser, recorder: Any, history: Any, rate: float | None,
                  acked: Callable[[int], None]):
         self.sim = sim

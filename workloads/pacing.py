@@ -13,13 +13,15 @@ from typing import Any, Callable
 
 from mypy_extensions import mypyc_attr
 
+from harness.sim import Simulator
+
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # workload clients subclass it
 class PacedClient:
     """Subclasses set ``sim``, ``rng``, ``rate`` (None: closed loop) and ``w`` (the workload
     config, for ``think_time``), implement ``_issue`` and call ``_next`` when an operation ends."""
 
-    sim: Any
+    sim: Simulator
     rng: Any
     rate: float | None
     w: Any
@@ -64,7 +66,7 @@ class Timeouts:
 
     __slots__ = ("sim", "delay", "expire", "live", "queue", "armed")
 
-    def __init__(self, sim: Any, delay: float, expire: Callable[[Any], None],
+    def __init__(self, sim: Simulator, delay: float, expire: Callable[[Any], None],
                  live: Callable[[Any], bool]):
         self.sim = sim
         self.delay = delay
