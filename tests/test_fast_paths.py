@@ -16,6 +16,7 @@ from harness.sim import Simulator
 from implementations.multipaxos import MultiPaxosNode, MultiPaxosOptions
 from implementations.raft import LEADER, RaftNode, RaftOptions
 from workloads.kv import CAS, GET, OK, PUT, KVStateMachine, Request
+from workloads.keys import below
 from workloads.pacing import Timeouts
 
 
@@ -135,3 +136,9 @@ def test_buffered_histogram_equals_recording_each_value():
                                      for it in ref.get_recorded_iterator()]
     assert m.hist.get_mean_value() == ref.get_mean_value()
     assert m.hist.get_max_value() == ref.get_max_value()
+
+
+def test_below_draws_what_randrange_draws():
+    for n in (1, 2, 3, 7, 8, 1000, 10_000, 2**40 + 1):
+        a, b = random.Random(n), random.Random(n)
+        assert [below(a, n) for _ in range(500)] == [b.randrange(n) for _ in range(500)]
