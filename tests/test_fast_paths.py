@@ -134,8 +134,11 @@ def test_buffered_histogram_equals_recording_each_value():
         ref.record_value(max(1, int((t - (t - latency if t > latency else 0.0)) * US)))
     assert m.latency_histogram() == [(it.value_iterated_to / 1000, it.count_at_value_iterated_to)
                                      for it in ref.get_recorded_iterator()]
-    assert m.hist.get_mean_value() == ref.get_mean_value()
-    assert m.hist.get_max_value() == ref.get_max_value()
+    row = m.finish(t, [])
+    assert row["latency_mean_ms"] == ref.get_mean_value() / 1000
+    for p in (50, 95, 99, 99.9):
+        assert row[f"latency_p{str(p).replace('.', '')}_ms"] == ref.get_value_at_percentile(p) / 1000
+    assert row["latency_max_ms"] == ref.get_max_value() / 1000
 
 
 def test_below_draws_what_randrange_draws():
