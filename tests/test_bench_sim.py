@@ -19,6 +19,7 @@ import time
 
 import pytest
 
+from harness import build
 from harness.runner import ConsensusWorld
 from harness.txn_world import TransactionWorld
 
@@ -93,10 +94,11 @@ def test_messages_per_second(benchmark, make_suite, workload):
     messages, wall = benchmark.pedantic(_steady, args=(world,), rounds=1, iterations=1)
     rate = messages / wall
     benchmark.extra_info["simulated_messages"] = messages
+    benchmark.extra_info["build"] = build.kind()
     benchmark.extra_info["messages_per_wall_s"] = round(rate)
     if "reference" in RESULTS:
         ratio = rate / RESULTS["reference"]
         benchmark.extra_info["over_reference_loop"] = round(ratio, 4)
-        print(f"\n{workload} {rate:,.0f} msg/s, reference loop {RESULTS['reference']:,.0f} "
+        print(f"\n{workload} ({build.kind()}) {rate:,.0f} msg/s, reference loop {RESULTS['reference']:,.0f} "
               f"msg/s, ratio {ratio:.4f}")
     assert messages > 1000
