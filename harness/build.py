@@ -16,8 +16,8 @@ import importlib.util
 import json
 import os
 
-# The engine, the measurements and the KV workload: where a run spends its time. The protocols
-# stay interpreted (plain Python classes that users read, copy and subclass).
+# The engine, the measurements and the workloads: where a run spends its time outside the
+# protocols, which stay interpreted (plain Python classes that users read, copy and subclass).
 COMPILED = (
     "harness/sim.py",
     "harness/network.py",
@@ -29,6 +29,7 @@ COMPILED = (
     "workloads/keys.py",
     "workloads/pacing.py",
     "workloads/clients.py",
+    "workloads/txn.py",
 )
 
 

@@ -48,8 +48,10 @@ Clients
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
+from harness.network import Network
+from harness.sim import Simulator
 from implementations.txncore import (
     ADD, COMMITTED, READ, TIMEOUT, WRITE, AbortRequest, CommitRequest, Inquiry, OpReply,
     OpRequest, Outcome, make_tid,
@@ -83,6 +85,10 @@ class _Generator:
         self.chooser = KeyChooser(w.distribution, keys)
         self.mp = w.multi_partition if partitions > 1 else 0.0
 
+    def next(self, rng: Any) -> list[tuple[int, int, Any]]:
+        """The operations ``(kind, key, argument)`` of the next transaction."""
+        raise NotImplementedError
+
     def _partitions(self, rng: Any, home: int, wanted: int) -> list[int]:
         parts = [home]
         if self.mp and rng.random() < self.mp:
@@ -115,7 +121,7 @@ class YCSBGenerator(_Generator):
         parts = self._partitions(rng, first % self.partitions, min(w.partitions_per_txn, w.ops))
         read_only = w.read_only_ratio and rng.random() < w.read_only_ratio
         used = {first}
-        ops = []
+        ops: list[tuple[int, int, Any]] = []
         n = len(parts)
         for i in range(w.ops):
             key = first if i == 0 else self._key(rng, parts[i % n], used)
@@ -186,7 +192,7 @@ class TxnClient(PacedClient):
     (the versions read and keys written by an attempt it saw commit); ``metrics`` (a
     ``harness.metrics.Metrics``) the latency of committed transactions and the given-up ones."""
 
-    def __init__(self, sim: Any, net: Any, endpoint: int, partitions: int, workload: Any,
+    def __init__(self, sim: Simulator, net: Network, endpoint: int, partitions: int, workload: Any,
                  generator: _Generator, stats: Any, metrics: Any, rate: float | None,
                  horizon: float):
         self.sim = sim
@@ -204,7 +210,8 @@ class TxnClient(PacedClient):
         self.seq = 0
         self.by_tid: dict[int, _Txn] = {}
         self.live: dict[int, _Txn] = {}  # seq -> transactions not finished (incl. backing off)
-        self._dispatch = {OpReply: self._on_reply, Outcome: self._on_outcome}
+        self._dispatch: dict[type, Callable[[int, Any], None]] = {
+            OpReply: self._on_reply, Outcome: self._on_outcome}
         self.timeouts = Timeouts(sim, workload.timeout, self._timeout, self._current)
         net.attach(endpoint, self._receive, [INF])
 
