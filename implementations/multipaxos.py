@@ -758,7 +758,7 @@ class MultiPaxosNode(Node):
                 i += 1
                 applied(i, r)
                 reply(r, answer(r, res))
-        else:  # nobody reads a follower's state machine until it leads
+        else:  # no reply to send: applied when the state machine is next read
             self.sm.defer(value)
             ctx.applied_many(i + 1, value)
             i += len(value)
