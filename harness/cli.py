@@ -17,13 +17,28 @@ from typing import Any
 
 import click
 
-from harness import __version__
+from harness import __version__, build
 from harness.config import ConfigError, load_suite
 
 
 def _fail(message: str) -> None:
     click.echo(f"distbench: error: {message}", err=True)
     sys.exit(2)
+
+
+def _build() -> str:
+    """``pure`` or ``compiled``; a mixed install is refused, never run silently."""
+    try:
+        return build.kind()
+    except build.MixedBuild as exc:
+        _fail(f"mixed build: {exc}")
+        raise
+
+
+def _version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(f"distbench, version {__version__} (build: {_build()})")
+        ctx.exit()
 
 
 def _load(config: str | None, overrides: tuple[str, ...], seeds: int | None):
@@ -130,7 +145,8 @@ def _summary(rows: list[dict], swept: list[str]) -> str:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="distbench")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_version,
+              help="Show the version and the build (pure or compiled) and exit.")
 def main() -> None:
     """Benchmark and compare distributed protocols in deterministic simulation."""
 
@@ -155,11 +171,13 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
     """Run a suite (CONFIG, or the built-in quickstart when omitted) and write its results."""
     from harness.executor import run_suite
 
+    kind = _build()
     suite = _load(config, overrides, seeds)
     out = out or _default_out(suite.name)
     specs = suite.runs()
     if not quiet:
-        click.echo(f"distbench: suite '{suite.name}' from {suite.source}: {_runs(len(specs))} -> {out}", err=True)
+        click.echo(f"distbench: suite '{suite.name}' from {suite.source}: {_runs(len(specs))} -> {out} "
+                   f"(build: {kind})", err=True)
     try:
         rows = run_suite(suite, out, jobs=jobs, progress=not quiet)
     except KeyboardInterrupt:

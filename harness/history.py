@@ -37,7 +37,7 @@ _NAN = float("nan")
 class Op(NamedTuple):
     """One operation, materialized on demand (for reports and tests; never stored)."""
 
-    index: int
+    index: int  # type: ignore[assignment]  # shadows tuple.index, as intended
     client: int
     op: int
     key: int

@@ -11,9 +11,11 @@ from __future__ import annotations
 import heapq
 import math
 import random
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import numpy as np
+
+from harness.sim import Simulator
 
 INF = math.inf
 BLOCK = 4096
@@ -62,7 +64,7 @@ def latency_sampler(spec: Any, rng: random.Random) -> Callable[[], float]:
 
 
 class Link:
-    __slots__ = ("sample", "loss", "duplicate", "bandwidth", "free_at")
+    __slots__ = ("sample", "loss", "duplicate", "bandwidth", "free_at", "plain")
 
     def __init__(self, sample: Callable[[], float], loss: float, duplicate: float,
                  bandwidth: float | None):
@@ -71,12 +73,13 @@ class Link:
         self.duplicate = duplicate
         self.bandwidth = bandwidth
         self.free_at = 0.0
+        self.plain = not (loss or duplicate or bandwidth)  # only a latency draw per message
 
 
 class Network:
     """Carries messages between endpoints. ``attach`` an endpoint's receive function first."""
 
-    def __init__(self, sim: Any, cfg: Any, nodes: int, clients: int):
+    def __init__(self, sim: Simulator, cfg: Any, nodes: int, clients: int):
         self.sim = sim
         self.rng = sim.rng("network")
         self.receivers: list[Callable[[int, Any], None] | None] = [None] * (nodes + clients)
@@ -87,7 +90,8 @@ class Network:
         self.dropped = 0
         # table[src][dst]: node<->node links with the per-link overrides, client<->node links
         # with the defaults
-        self.table: list[list[Link | None]] = [[None] * (nodes + clients) for _ in range(nodes + clients)]
+        self.table: list[list[Link]] = cast("list[list[Link]]",  # None where no link can be
+                                            [[None] * (nodes + clients) for _ in range(nodes + clients)])
         for src in range(nodes):
             for dst in range(nodes):
                 if src != dst:
@@ -117,17 +121,22 @@ class Network:
         link = self.table[src][dst]
         self.messages += 1
         self.bytes += msg.size
+        sim = self.sim
+        if link.plain:  # the common case, with the same draws as below
+            sim._seq += 1  # inlined Simulator.at: this is the hottest call in a run
+            heapq.heappush(sim._heap, (depart + link.sample(), sim._seq, self._deliver,
+                                       (src, dst, incarnation, depart, msg)))
+            return
         if link.loss and self.rng.random() < link.loss:
             self.dropped += 1
             return
         copies = 2 if link.duplicate and self.rng.random() < link.duplicate else 1
-        sim = self.sim
         for _ in range(copies):
             t = depart
             if link.bandwidth:
                 t = max(t, link.free_at) + msg.size / link.bandwidth
                 link.free_at = t
-            sim._seq += 1  # inlined Simulator.at: this is the hottest call in a run
+            sim._seq += 1
             heapq.heappush(sim._heap, (t + link.sample(), sim._seq, self._deliver,
                                        (src, dst, incarnation, depart, msg)))
 

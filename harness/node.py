@@ -23,12 +23,13 @@ from collections import deque
 from typing import Any, Callable
 
 from harness.protocol import Context, Node
+from harness.sim import Simulator
 
 INF = math.inf
 
 
 class NodeHost(Context):
-    def __init__(self, sim: Any, net: Any, node_id: int, nodes: tuple[int, ...], cluster: Any,
+    def __init__(self, sim: Simulator, net: Any, node_id: int, nodes: tuple[int, ...], cluster: Any,
                  make_replica: Callable[[], Node], observer: Any):
         self.sim = sim
         self.net = net
@@ -63,7 +64,7 @@ class NodeHost(Context):
         self.timers: dict[str, int] = {}
         self._timer_gen = 0
         net.attach(node_id, self._receive, self.ends)
-        self.replica = make_replica()
+        self.replica: Any = make_replica()  # None while crashed
         self._run(0.0, self.replica.start, (self, []))  # booting is free
 
     # -- the Context the replica sees ------------------------------------------------------
@@ -107,6 +108,9 @@ class NodeHost(Context):
 
     def applied(self, index: int, command: Any) -> None:
         self._observe(self.observer.applied, (index, command))
+
+    def applied_many(self, first: int, commands: Any) -> None:
+        self._observe(self.observer.applied_many, (first, commands))
 
     def observe(self, event: str, value: Any) -> None:
         self._observe(self.observer.observe, (event, value))

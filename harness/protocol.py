@@ -63,6 +63,12 @@ class Context:
         on every replica) to its state machine."""
         raise NotImplementedError
 
+    def applied_many(self, first: int, commands: Any) -> None:
+        """``applied`` for each of ``commands`` at indices ``first, first + 1, ...``: one call
+        for a run of commands, which a runtime may check as one."""
+        for i, command in enumerate(commands, first):
+            self.applied(i, command)
+
     def observe(self, event: str, value: Any) -> None:
         """A protocol-specific observation, e.g. ``"commit"`` with what a transaction read and
         wrote here. Like the others it is seen only once every earlier persist is durable (and

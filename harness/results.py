@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 import harness
+from harness import build
 
 FILES = ("runs.csv", "events.csv", "timeseries.csv", "latencies.csv", "manifest.json")
 IDENTITY = ("suite", "kind", "run_id", "protocol", "seed")
@@ -82,6 +83,7 @@ class ResultsWriter:
             "reference": suite.reference,
             "seeds": sorted({s.seed for s in specs}),
             "distbench_version": harness.__version__,
+            "build": build.kind(),  # pure or compiled (identical results)
             "git_commit": git_commit(),
             "python": platform.python_version(),
             "platform": platform.platform(),

@@ -50,6 +50,9 @@ class _Observer:
     def applied(self, node: int, index: int, command: Any, t: float) -> None:
         self.log.applied(node, index, -1 if command is None else command.uid, t)
 
+    def applied_many(self, node: int, first: int, commands: Any, t: float) -> None:
+        self.log.applied_run(node, first, [-1 if c is None else c.uid for c in commands], t)
+
     def restarted(self, node: int) -> None:
         self.log.restarted(node)
 

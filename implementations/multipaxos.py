@@ -744,11 +744,11 @@ class MultiPaxosNode(Node):
             self.applied_count = i + 1
             ctx.applied(i + 1, None)
             return
-        apply = self.sm.apply
-        applied = ctx.applied
         mine = self.mine
         if slot in mine:
             mine.discard(slot)
+            apply = self.sm.apply
+            applied = ctx.applied
             reply = ctx.reply
             answer = self.sm.answer
             pending = self.pending
@@ -758,9 +758,8 @@ class MultiPaxosNode(Node):
                 i += 1
                 applied(i, r)
                 reply(r, answer(r, res))
-        else:
-            for r in value:
-                apply(r)
-                i += 1
-                applied(i, r)
+        else:  # no reply to send: applied when the state machine is next read
+            self.sm.defer(value)
+            ctx.applied_many(i + 1, value)
+            i += len(value)
         self.applied_count = i

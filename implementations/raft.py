@@ -605,14 +605,13 @@ class RaftNode(Node):
         if first > commit:
             return
         self.applied = commit
+        if self.role != LEADER:  # nobody reads a follower's state machine until it leads
+            cmds = self.cmds[first:commit + 1]
+            self.sm.defer(cmds)
+            ctx.applied_many(first, cmds)
+            return
         apply = self.sm.apply
         applied = ctx.applied
-        if self.role != LEADER:
-            for i, cmd in enumerate(self.cmds[first:commit + 1], first):
-                if cmd is not None:
-                    apply(cmd)
-                applied(i, cmd)
-            return
         mine = self.term_start
         reply = ctx.reply
         answer = self.sm.answer

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from harness.network import Network
+from harness.sim import Simulator
 from workloads.keys import KeyChooser
-from workloads.pacing import PacedClient
+from workloads.pacing import PacedClient, Timeouts
 from workloads.kv import CAS, GET, OK, PUT, Request
 
 
@@ -34,7 +36,7 @@ class _Op:
 
 
 class KVClient(PacedClient):
-    def __init__(self, sim: Any, net: Any, endpoint: int, nodes: int, workload: Any,
+    def __init__(self, sim: Simulator, net: Network, endpoint: int, nodes: int, workload: Any,
                  keys: KeyChooser, recorder: Any, history: Any, rate: float | None,
                  acked: Callable[[int], None]):
         self.sim = sim
@@ -53,6 +55,7 @@ class KVClient(PacedClient):
         self.leader = self.rng.randrange(nodes)
         self.seen: dict[int, int] = {}
         self.backoff = min(workload.timeout, 0.010)
+        self.timeouts = Timeouts(sim, workload.timeout, self._timeout, self._current)
         net.attach(endpoint, self._receive, [float("inf")])
 
     # -- generating operations ---------------------------------------------------------------
@@ -78,7 +81,7 @@ class KVClient(PacedClient):
         self.recorder.attempt(now)
         entry.target = self.leader
         self.net.send(self.endpoint, self.leader, entry.request, now, 0)
-        self.sim.at(now + self.w.timeout, self._timeout, (entry.request.seq, entry.attempt))
+        self.timeouts.add((entry.request.seq, entry.attempt))
 
     # -- outcomes ------------------------------------------------------------------------------
     def _receive(self, src: int, reply: Any) -> None:
@@ -97,11 +100,12 @@ class KVClient(PacedClient):
             self.leader = (src + 1) % self.nodes
             self.sim.at(self.sim.now + self.backoff, self._retry, (entry.request.seq, entry.attempt))
 
+    def _current(self, item: tuple[int, int]) -> bool:
+        """Is attempt ``item`` (seq, attempt) still the one awaited?"""
+        entry = self.outstanding.get(item[0])
+        return entry is not None and entry.attempt == item[1]
+
     def _timeout(self, item: tuple[int, int]) -> None:
-        seq, attempt = item
-        entry = self.outstanding.get(seq)
-        if entry is None or entry.attempt != attempt:
-            return
         self.recorder.timed_out(self.sim.now - self.w.timeout)
         self.leader = (self.leader + 1) % self.nodes
         self._retry(item)

@@ -12,6 +12,20 @@ import random
 from itertools import accumulate
 from typing import Any
 
+
+def below(rng: random.Random, n: int) -> int:
+    """``rng.randrange(n)``, the same draw (CPython's ``_randbelow``: ``n.bit_length()`` random
+    bits until they fall below ``n``) without ``randrange``'s interpreted argument handling,
+    which costs more than the draw once this module is compiled."""
+    if n <= 0:
+        raise ValueError(f"empty range for below({n})")
+    k = n.bit_length()
+    r = rng.getrandbits(k)
+    while r >= n:
+        r = rng.getrandbits(k)
+    return r
+
+
 def zipf_cdf(n: int, theta: float) -> list[float]:
     weights = [1.0 / (rank ** theta) for rank in range(1, n + 1)]
     total = sum(weights)
@@ -37,13 +51,13 @@ class KeyChooser:
     def next(self, rng: random.Random) -> int:
         kind = self.kind
         if kind == "uniform":
-            return rng.randrange(self.keys)
+            return below(rng, self.keys)
         if kind == "zipfian":
             return bisect.bisect_left(self.cdf, rng.random())
         if kind == "hotspot":
             if rng.random() < self.hot_probability or self.hot >= self.keys:
-                return rng.randrange(self.hot)
-            return self.hot + rng.randrange(self.keys - self.hot)
+                return below(rng, self.hot)
+            return self.hot + below(rng, self.keys - self.hot)
         # latest: zipfian over recency, counted back from the most recently written key
         return (self.latest - bisect.bisect_left(self.cdf, rng.random())) % self.keys
 

@@ -6,6 +6,10 @@ client histories small (ints) and makes the linearizability check tractable.
 
 from __future__ import annotations
 
+from typing import Any
+
+from mypy_extensions import mypyc_attr
+
 GET, PUT, CAS = 0, 1, 2
 OP_NAMES = ("get", "put", "cas")
 
@@ -51,19 +55,49 @@ class Reply:
         self.size = 32 + (value_size if request.op == GET and status == OK else 0)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # tests subclass it
 class KVStateMachine:
-    """Deterministic key-value map with exactly-once semantics for retried commands."""
+    """Deterministic key-value map with exactly-once semantics for retried commands.
 
-    __slots__ = ("data", "sizes", "sessions", "floors")
+    A follower's copy is read only if it comes to lead, so replicas hand their committed
+    commands to :meth:`defer` and the map applies them, in order, just before it is next read
+    (``apply``, ``read``, ``answer``, ``data``): most replicas never pay for them at all."""
+
+    __slots__ = ("_data", "sizes", "sessions", "floors", "_deferred")
 
     def __init__(self) -> None:
-        self.data: dict[int, int] = {}
+        self._data: dict[int, int] = {}
         self.sizes: dict[int, int] = {}  # bytes of each key's current value, for reply sizes
         self.sessions: dict[int, dict[int, object]] = {}
         self.floors: dict[int, int] = {}
+        self._deferred: list = []  # sequences of commands (None: a no-op) not applied yet
+
+    @property
+    def data(self) -> dict[int, int]:
+        if self._deferred:
+            self._catch_up()
+        return self._data
+
+    def defer(self, cmds: Any) -> None:
+        """Apply ``cmds`` (a sequence; ``None`` entries are no-ops), whose results nobody
+        wants, before the next read."""
+        self._deferred.append(cmds)
+
+    def _catch_up(self) -> None:
+        deferred, self._deferred = self._deferred, []
+        run = self._apply
+        for cmds in deferred:
+            for cmd in cmds:
+                if cmd is not None:
+                    run(cmd)
 
     def apply(self, cmd: Request) -> object:
         """Apply ``cmd`` once; a duplicate returns the first application's result."""
+        if self._deferred:
+            self._catch_up()
+        return self._apply(cmd)
+
+    def _apply(self, cmd: Request) -> object:
         session = self.sessions.get(cmd.client)
         if session is None:
             session = self.sessions[cmd.client] = {}
@@ -74,14 +108,14 @@ class KVStateMachine:
             return None  # already applied and acknowledged; the client no longer waits for it
         op = cmd.op
         if op == GET:
-            result = self.data.get(cmd.key, 0)
+            result = self._data.get(cmd.key, 0)
         elif op == PUT:
-            self.data[cmd.key] = cmd.value
+            self._data[cmd.key] = cmd.value
             self.sizes[cmd.key] = cmd.value_size
             result = True
         else:
-            if self.data.get(cmd.key, 0) == cmd.expected:
-                self.data[cmd.key] = cmd.value
+            if self._data.get(cmd.key, 0) == cmd.expected:
+                self._data[cmd.key] = cmd.value
                 self.sizes[cmd.key] = cmd.value_size
                 result = True
             else:
@@ -98,6 +132,8 @@ class KVStateMachine:
         """A local read, for protocols that serve reads without the log (ReadIndex)."""
         return self.data.get(key, 0)
 
-    def answer(self, cmd: Request, result: object) -> Reply:
+    def answer(self, cmd: Request, result: Any) -> Reply:
         """The OK reply to ``cmd`` carrying ``result``; a read's reply carries the value's bytes."""
+        if self._deferred:
+            self._catch_up()
         return Reply(cmd, OK, result, None, self.sizes.get(cmd.key, 0) if cmd.op == GET else 0)

@@ -8,14 +8,20 @@ still in flight.
 
 from __future__ import annotations
 
-from typing import Any
+from collections import deque
+from typing import Any, Callable
+
+from mypy_extensions import mypyc_attr
+
+from harness.sim import Simulator
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # workload clients subclass it
 class PacedClient:
     """Subclasses set ``sim``, ``rng``, ``rate`` (None: closed loop) and ``w`` (the workload
     config, for ``think_time``), implement ``_issue`` and call ``_next`` when an operation ends."""
 
-    sim: Any
+    sim: Simulator
     rng: Any
     rate: float | None
     w: Any
@@ -47,3 +53,45 @@ class PacedClient:
 
     def _issue(self, _: Any = None) -> None:
         raise NotImplementedError
+
+
+class Timeouts:
+    """The re-send timeouts of one client: ``add(key)`` calls ``expire(key)`` ``delay`` seconds
+    from now if ``live(key)`` still holds then.
+
+    An attempt's timeout almost never fires, so rather than one event per attempt in the
+    simulator's queue the client keeps one timer, armed at its earliest deadline still live.
+    The delay is fixed, so deadlines come in order and a FIFO holds them; each fires at exactly
+    the time its own event would have."""
+
+    __slots__ = ("sim", "delay", "expire", "live", "queue", "armed")
+
+    def __init__(self, sim: Simulator, delay: float, expire: Callable[[Any], None],
+                 live: Callable[[Any], bool]):
+        self.sim = sim
+        self.delay = delay
+        self.expire = expire
+        self.live = live
+        self.queue: deque[tuple[float, Any]] = deque()
+        self.armed = False
+
+    def add(self, key: Any) -> None:
+        deadline = self.sim.now + self.delay
+        self.queue.append((deadline, key))
+        if not self.armed:
+            self.armed = True
+            self.sim.at(deadline, self._fire)
+
+    def _fire(self, _: Any = None) -> None:
+        queue, live = self.queue, self.live
+        now = self.sim.now
+        while queue and queue[0][0] <= now:
+            key = queue.popleft()[1]
+            if live(key):
+                self.expire(key)
+        while queue and not live(queue[0][1]):
+            queue.popleft()
+        if queue:
+            self.sim.at(queue[0][0], self._fire)
+        else:
+            self.armed = False

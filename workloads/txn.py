@@ -48,14 +48,16 @@ Clients
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
+from harness.network import Network
+from harness.sim import Simulator
 from implementations.txncore import (
     ADD, COMMITTED, READ, TIMEOUT, WRITE, AbortRequest, CommitRequest, Inquiry, OpReply,
     OpRequest, Outcome, make_tid,
 )
 from workloads.keys import KeyChooser
-from workloads.pacing import PacedClient
+from workloads.pacing import PacedClient, Timeouts
 
 __all__ = ["PREV", "YCSBGenerator", "BankGenerator", "TxnClient", "generator_for", "place"]
 
@@ -82,6 +84,10 @@ class _Generator:
         self.partitions = partitions
         self.chooser = KeyChooser(w.distribution, keys)
         self.mp = w.multi_partition if partitions > 1 else 0.0
+
+    def next(self, rng: Any) -> list[tuple[int, int, Any]]:
+        """The operations ``(kind, key, argument)`` of the next transaction."""
+        raise NotImplementedError
 
     def _partitions(self, rng: Any, home: int, wanted: int) -> list[int]:
         parts = [home]
@@ -115,7 +121,7 @@ class YCSBGenerator(_Generator):
         parts = self._partitions(rng, first % self.partitions, min(w.partitions_per_txn, w.ops))
         read_only = w.read_only_ratio and rng.random() < w.read_only_ratio
         used = {first}
-        ops = []
+        ops: list[tuple[int, int, Any]] = []
         n = len(parts)
         for i in range(w.ops):
             key = first if i == 0 else self._key(rng, parts[i % n], used)
@@ -186,7 +192,7 @@ class TxnClient(PacedClient):
     (the versions read and keys written by an attempt it saw commit); ``metrics`` (a
     ``harness.metrics.Metrics``) the latency of committed transactions and the given-up ones."""
 
-    def __init__(self, sim: Any, net: Any, endpoint: int, partitions: int, workload: Any,
+    def __init__(self, sim: Simulator, net: Network, endpoint: int, partitions: int, workload: Any,
                  generator: _Generator, stats: Any, metrics: Any, rate: float | None,
                  horizon: float):
         self.sim = sim
@@ -204,7 +210,9 @@ class TxnClient(PacedClient):
         self.seq = 0
         self.by_tid: dict[int, _Txn] = {}
         self.live: dict[int, _Txn] = {}  # seq -> transactions not finished (incl. backing off)
-        self._dispatch = {OpReply: self._on_reply, Outcome: self._on_outcome}
+        self._dispatch: dict[type, Callable[[int, Any], None]] = {
+            OpReply: self._on_reply, Outcome: self._on_outcome}
+        self.timeouts = Timeouts(sim, workload.timeout, self._timeout, self._current)
         net.attach(endpoint, self._receive, [INF])
 
     @property
@@ -251,11 +259,11 @@ class TxnClient(PacedClient):
         now = self.sim.now
         self.net.send(self.endpoint, p, OpRequest(self.endpoint, tx.tid, tx.ts, tx.idx, kind, key,
                                                   arg, self.vsize, prior, epoch), now, 0)
-        self._arm(tx, now)
+        self._arm(tx)
 
-    def _arm(self, tx: _Txn, now: float) -> None:
+    def _arm(self, tx: _Txn) -> None:
         tx.step += 1
-        self.sim.at(now + self.w.timeout, self._timeout, (tx.tid, tx.step))
+        self.timeouts.add((tx.tid, tx.step))
 
     def _commit(self, tx: _Txn) -> None:
         tx.phase = COMMIT
@@ -266,7 +274,7 @@ class TxnClient(PacedClient):
         home = tx.ops[0][1] % self.P
         self.net.send(self.endpoint, home, CommitRequest(self.endpoint, tx.tid, tx.parts, epochs),
                       now, 0)
-        self._arm(tx, now)
+        self._arm(tx)
 
     # -- outcomes --------------------------------------------------------------------------
     def _receive(self, src: int, msg: Any) -> None:
@@ -305,11 +313,14 @@ class TxnClient(PacedClient):
         else:
             self._aborted(tx, m.reason, m.conflict, src if tx.phase == EXEC else None)
 
+    def _current(self, item: tuple[int, int]) -> bool:
+        """Is step ``item`` (tid, step) of an attempt still the one awaited?"""
+        tx = self.by_tid.get(item[0])
+        return tx is not None and tx.step == item[1]
+
     def _timeout(self, item: tuple[int, int]) -> None:
-        tid, step = item
-        tx = self.by_tid.get(tid)
-        if tx is None or tx.step != step:
-            return
+        tid = item[0]
+        tx = self.by_tid[tid]
         if tx.phase == EXEC:
             self._aborted(tx, TIMEOUT, False, -1)
             return
@@ -321,7 +332,7 @@ class TxnClient(PacedClient):
         now = self.sim.now
         home = tx.ops[0][1] % self.P
         self.net.send(self.endpoint, home, Inquiry(self.endpoint, tid, tx.parts), now, 0)
-        self._arm(tx, now)
+        self._arm(tx)
 
     def _committed(self, tx: _Txn) -> None:
         del self.by_tid[tx.tid]

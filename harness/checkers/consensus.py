@@ -103,6 +103,25 @@ class LogAgreement:
         if agreed != uid:
             self._differs(node, index, uid, t, agreed)
 
+    def applied_run(self, node: int, first: int, uids: list[int], t: float) -> None:
+        """``applied`` for ``uids`` at indices ``first, first + 1, ...``: a run that follows on
+        (or re-applies) and agrees with what is known is checked as one slice comparison."""
+        last = self._last
+        known = self._uids
+        k = len(uids)
+        head = min(k, len(known) - first + 1)  # how many of the indices are already agreed
+        if 0 < first and node < len(last) and first <= last[node] + 1 and head >= 0 and \
+                known[first - 1:first - 1 + head] == array("q", uids[:head]):
+            if first + k - 1 > last[node]:
+                last[node] = first + k - 1
+            if head < k:
+                known.extend(uids[head:])
+                self._nodes.extend(array("i", [node]) * (k - head))
+                self._times.extend(array("d", [t]) * (k - head))
+            return
+        for i, uid in enumerate(uids, first):  # anything unusual: one index at a time
+            self.applied(node, i, uid, t)
+
     def _bad_index(self, node: int, index: int, prev: int, t: float) -> None:
         if not self._violation:
             self._violation = (f"node {node} applied index {index} at t={t:.6f}s right after "

@@ -1,0 +1,72 @@
+"""Which build is running: ``pure`` (every module interpreted, the default install) or
+``compiled`` (the hot modules below compiled with mypyc: ``DISTBENCH_COMPILE=1 pip install .``).
+
+Both give the same results bit for bit; the CLI banner, ``distbench --version`` and every
+``manifest.json`` say which one ran. A mix -- some hot modules compiled and others not, or a
+compiled module older than its source, which Python would import instead of the edited
+``.py`` -- is refused rather than run silently. This module imports only the standard library:
+``setup.py`` reads ``COMPILED`` from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.machinery
+import importlib.util
+import json
+import os
+
+# The engine, the measurements and the workloads: where a run spends its time outside the
+# protocols, which stay interpreted (plain Python classes that users read, copy and subclass).
+COMPILED = (
+    "harness/sim.py",
+    "harness/network.py",
+    "harness/node.py",
+    "harness/metrics.py",
+    "harness/history.py",
+    "harness/checkers/consensus.py",
+    "workloads/kv.py",
+    "workloads/keys.py",
+    "workloads/pacing.py",
+    "workloads/clients.py",
+    "workloads/txn.py",
+)
+
+
+SOURCES = "compiled-sources.json"  # written by setup.py: the digest of each compiled source
+
+
+class MixedBuild(RuntimeError):
+    """Some hot modules are compiled and others not, or a compiled one is stale."""
+
+
+def _module(path: str) -> str:
+    return path[:-3].replace("/", ".")
+
+
+def digest(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def kind() -> str:
+    """``"compiled"`` or ``"pure"``; raises :class:`MixedBuild` for anything in between."""
+    compiled, pure, stale = [], [], []
+    built = os.path.join(os.path.dirname(__file__), SOURCES)
+    digests = json.loads(open(built).read()) if os.path.exists(built) else {}
+    for path in COMPILED:
+        spec = importlib.util.find_spec(_module(path))
+        origin = spec.origin if spec is not None and spec.origin else ""
+        if origin.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)):
+            compiled.append(path)
+            source = os.path.join(os.path.dirname(origin), os.path.basename(path))
+            if os.path.exists(source) and digests.get(path) != digest(source):
+                stale.append(path)
+        else:
+            pure.append(path)
+    if compiled and pure:
+        raise MixedBuild(f"compiled: {', '.join(compiled)}; interpreted: {', '.join(pure)}")
+    if stale:
+        raise MixedBuild(f"compiled modules built from another version of their source: "
+                         f"{', '.join(stale)}; rebuild (DISTBENCH_COMPILE=1 pip install .)")
+    return "compiled" if compiled else "pure"
