@@ -14,7 +14,9 @@ are kept and only the others run; with a run cache, a run whose key is in the ca
 from __future__ import annotations
 
 import ctypes
+import itertools
 import os
+import re
 import queue as _queue
 import signal
 import threading
@@ -258,10 +260,16 @@ def _pool_results(specs: list[Any], suite: str, jobs: int, limits: Limits,
     pumper = threading.Thread(target=pump, daemon=True, name="progress")
     pumper.start()
     try:
-        pending = {pool.submit(_pool_run, spec, suite, limits) for spec in specs}
+        queued = iter(specs)
+        window = 2 * jobs  # runs in flight: the driver's cost per run stays O(jobs), not O(runs)
+        for spec in itertools.islice(queued, window):
+            pending.add(pool.submit(_pool_run, spec, suite, limits))
         while pending:
-            finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
+                nxt = next(queued, None)
+                if nxt is not None:
+                    pending.add(pool.submit(_pool_run, nxt, suite, limits))
                 yield future.result()
     except BaseException:
         # Ctrl-C (or any failure of the driver): stop the workers now, not when their runs end.
@@ -327,6 +335,32 @@ def _dask_results(specs: list[Any], suite: str, jobs: int, limits: Limits, sched
             cluster.close(timeout=5)
 
 
+def execution_order(suite: Any, specs: list[Any]) -> list[Any]:
+    """The order runs are started in: every matrix point's first seed before any second seed,
+    and the matrix walked with its *first* key fastest, so that a suite stopped halfway has runs
+    of every protocol (and every value of each swept key), not the first protocol only. Results
+    are still written in matrix order."""
+    radices = [len(v) for v in suite.matrix.values()] or [1]
+
+    def rank(spec: Any) -> tuple[int, int]:
+        match = re.fullmatch(r"r(\d+)-s(\d+)", spec.run_id)
+        if not match:
+            return (0, spec.index)
+        point, seed = int(match.group(1)), int(match.group(2))
+        digits = []
+        for radix in reversed(radices):  # the point's coordinates, first key most significant
+            point, digit = divmod(point, radix)
+            digits.append(digit)
+        digits.reverse()
+        swapped, scale = 0, 1
+        for digit, radix in zip(digits, radices):  # the same coordinates, first key least significant
+            swapped += digit * scale
+            scale *= radix
+        return (seed - suite.base.seed, swapped)
+
+    return sorted(specs, key=rank)
+
+
 def run_suite(suite: Any, out: Path, jobs: int = 1, progress: bool = True, *, executor: str = "local",
               scheduler: str | None = None, resume: bool = False, cache: Path | None = None,
               limits: Limits = Limits(), manifest: dict[str, Any] | None = None,
@@ -349,6 +383,7 @@ def run_suite(suite: Any, out: Path, jobs: int = 1, progress: bool = True, *, ex
                 reused.append(relabel(stored, spec, suite.name))
         done_ids = {r.row["run_id"] for r in reused}
         todo = [s for s in todo if s.run_id not in done_ids]
+    todo = execution_order(suite, todo)
     bar = Progress(suite.name, todo, len(specs) - len(todo), progress)
 
     def done(result: Any, error: str | None) -> None:
