@@ -289,32 +289,40 @@ def _pool_results(specs: list[Any], suite: str, jobs: int, limits: Limits,
             pass
 
 
-def _dask_results(specs: list[Any], suite: str, jobs: int, limits: Limits, scheduler: str | None,
-                  progress: Progress) -> Iterator[tuple[Any, str | None]]:
-    try:
-        from distributed import Client, LocalCluster, as_completed
-    except ImportError:
-        raise ExecutorError("--executor dask needs the dask extra: pip install 'distbench[dask]'") from None
-    cluster = None
-    try:
-        if scheduler:
-            client = Client(scheduler, timeout="10s")
-        else:
-            cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
-            client = Client(cluster)
-    except (OSError, TimeoutError) as exc:
-        raise ExecutorError(f"--scheduler {scheduler}: cannot reach the Dask scheduler: {exc}") from None
-    try:
-        digests = client.run(_dask_digest)
+class _DaskSession:
+    """A Dask client (to ``scheduler``, or to a local cluster of ``jobs`` single-threaded worker
+    processes), connected and checked before anything is written."""
+
+    def __init__(self, scheduler: str | None, jobs: int):
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise ExecutorError("--executor dask needs the dask extra: pip install 'distbench[dask]'") from None
+        self.cluster = None
+        try:
+            if scheduler:
+                self.client = Client(scheduler, timeout="10s")
+            else:
+                self.cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                                            dashboard_address=None)
+                self.client = Client(self.cluster)
+        except (OSError, TimeoutError) as exc:
+            raise ExecutorError(f"--scheduler {scheduler}: cannot reach the Dask scheduler: {exc}") from None
+        digests = self.client.run(_dask_digest)
         mine = code_digest()
         stale = sorted(w for w, d in digests.items() if d != mine)
         if stale:
+            self.close()
             raise ExecutorError(f"--scheduler {scheduler}: worker {stale[0]} runs different distbench code "
                                 f"than this driver ({len(stale)} of {len(digests)} workers); install the same "
                                 "checkout on every machine")
-        futures = [client.submit(_dask_run, spec, suite, limits, pure=False, key=f"distbench-{suite}-{spec.run_id}-{i}")
-                   for i, spec in enumerate(specs)]
+
+    def results(self, specs: list[Any], suite: str, limits: Limits) -> Iterator[tuple[Any, str | None]]:
+        from distributed import as_completed
+
+        futures = [self.client.submit(_dask_run, spec, suite, limits, pure=False,
+                                      key=f"distbench-{suite}-{spec.run_id}-{run_key(spec)[:8]}")
+                   for spec in specs]
         by_key = {f.key: spec for f, spec in zip(futures, specs)}
         try:
             for future in as_completed(futures):
@@ -327,12 +335,15 @@ def _dask_results(specs: list[Any], suite: str, jobs: int, limits: Limits, sched
                 future.release()
                 yield result
         except BaseException:
-            client.cancel(futures)
+            self.client.cancel(futures)
             raise
-    finally:
-        client.close(timeout=5)
-        if cluster is not None:
-            cluster.close(timeout=5)
+
+    def close(self) -> None:
+        try:
+            self.client.close(timeout=5)
+        finally:
+            if self.cluster is not None:
+                self.cluster.close(timeout=5)
 
 
 def execution_order(suite: Any, specs: list[Any]) -> list[Any]:
@@ -371,9 +382,16 @@ def run_suite(suite: Any, out: Path, jobs: int = 1, progress: bool = True, *, ex
     workers are stopped at once, and KeyboardInterrupt propagates to the caller."""
     specs = suite.runs()
     keys = {s.run_id: run_key(s) for s in specs}
+    dask = _DaskSession(scheduler, jobs) if executor == "dask" or scheduler else None
     store = RunCache(cache) if cache is not None else None
-    extra = {"executor": "dask" if executor == "dask" or scheduler else "local", **(manifest or {})}
-    writer = ResultsWriter(out, suite, specs, keys=keys, resume=resume, extra=extra)
+    extra = {"executor": "dask" if dask else "local", "scheduler": scheduler,
+             "limits": {"time_s": limits.time, "memory_bytes": limits.memory}, **(manifest or {})}
+    try:
+        writer = ResultsWriter(out, suite, specs, keys=keys, resume=resume, extra=extra)
+    except BaseException:
+        if dask is not None:
+            dask.close()
+        raise
     todo = [s for s in specs if s.run_id not in writer.kept]
     reused = []
     if store is not None:
@@ -404,8 +422,8 @@ def run_suite(suite: Any, out: Path, jobs: int = 1, progress: bool = True, *, ex
             writer.add(result)
         if not todo:
             pass
-        elif executor == "dask" or scheduler:
-            results = _dask_results(todo, suite.name, jobs, limits, scheduler, bar)
+        elif dask is not None:
+            results = dask.results(todo, suite.name, limits)
         elif jobs <= 1 or len(todo) == 1:
             results = (_safe_run(spec, suite.name, limits, bar.update if progress else None) for spec in todo)
         else:
@@ -419,4 +437,6 @@ def run_suite(suite: Any, out: Path, jobs: int = 1, progress: bool = True, *, ex
         getattr(results, "close", lambda: None)()  # stops the workers at once on Ctrl-C
         bar.close()
         writer.close(interrupted)
+        if dask is not None:
+            dask.close()
     return writer.rows
