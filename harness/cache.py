@@ -2,8 +2,8 @@
 
 A run's **key** is a hash of everything its result depends on: its fully resolved config (less
 the keys that only name or describe it), its seed, and the code that simulates it (the distbench
-version plus the source of ``harness/`` (but not ``harness/report/``), ``implementations/`` and
-``workloads/``). Runs are pure functions of (config, seed, code), so two runs with the same key
+version plus the source of ``harness/`` (less the driver's modules: the CLI, executors, results
+writer, this module, the estimates and the report), ``implementations/`` and ``workloads/``). Runs are pure functions of (config, seed, code), so two runs with the same key
 produce the same rows, bit for bit (``wall_s`` aside). Editing a protocol changes the code digest
 and so every key: nothing computed by older code is ever reused.
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import math
 import os
 import tempfile
 from pathlib import Path
@@ -29,7 +28,10 @@ import harness
 # Keys of a run's config that name or describe it but do not change what it simulates.
 NOT_SIMULATED = ("name", "description", "seeds", "report")
 _ROOTS = ("harness", "implementations", "workloads")
-_SKIP = ("harness/report/",)
+# The driver's modules: they run, write and present runs but do not decide what a run computes,
+# so editing them keeps every key (and the results already on disk) valid.
+_SKIP = ("harness/report/", "harness/cli.py", "harness/executor.py", "harness/results.py",
+         "harness/cache.py", "harness/estimate.py", "harness/catalog.py", "harness/__main__.py")
 IDENTITY = ("suite", "kind", "run_id", "protocol", "seed")
 
 
@@ -41,7 +43,7 @@ def code_digest() -> str:
     for root in _ROOTS:
         for path in sorted((top / root).rglob("*.py")):
             rel = path.relative_to(top).as_posix()
-            if rel.startswith(_SKIP):
+            if rel.startswith(_SKIP[0]) or rel in _SKIP:
                 continue
             h.update(f"{rel}\n".encode())
             h.update(path.read_bytes())
@@ -134,7 +136,3 @@ class RunCache:
             Path(tmp).unlink(missing_ok=True)
             raise
         self.stored += 1
-
-
-def is_nan(value: Any) -> bool:
-    return isinstance(value, float) and math.isnan(value)

@@ -17,7 +17,6 @@ import ctypes
 import itertools
 import os
 import re
-import queue as _queue
 import signal
 import threading
 import time
@@ -180,7 +179,10 @@ class Progress:
     time left; for a suite, runs done, failed and remaining with an ETA, and the runs under way."""
 
     def __init__(self, name: str, todo: list[Any], skipped: int, enabled: bool):
-        self.enabled = enabled
+        import sys
+
+        # Live per-run progress on a terminal only; into a file or a pipe, one line per run at most.
+        self.enabled = enabled and sys.stderr.isatty()
         self.single = len(todo) == 1
         self.failed = 0
         self.active: dict[str, tuple[float, float, int, float]] = {}
@@ -194,7 +196,7 @@ class Progress:
         else:
             desc = f"{name} ({skipped} already done)" if skipped else name
             self.bar = tqdm(total=len(todo), desc=desc, unit="run", disable=not enabled, leave=False,
-                            dynamic_ncols=True)
+                            dynamic_ncols=True, mininterval=0.1 if self.enabled else 10.0)
 
     def update(self, message: tuple) -> None:
         if not self.enabled or message[0] != "progress":
@@ -226,7 +228,8 @@ class Progress:
                 self.bar.refresh()
             else:
                 self.bar.update(1)
-                self._postfix()
+                if self.enabled:
+                    self._postfix()
 
     def close(self) -> None:
         self.bar.close()

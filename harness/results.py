@@ -144,7 +144,7 @@ class ResultsWriter:
             if not (out / name).exists():
                 (out / name).write_text(",".join(header) + "\n")
         self.columns = self._columns()
-        self._rewrite_runs(sort=False)
+        self._rewrite_runs()
         self.manifest: dict[str, Any] = {
             "suite": suite.name,
             "kind": suite.kind,
@@ -239,7 +239,7 @@ class ResultsWriter:
         return (self.head + [k for k in seen if k not in self.head and k not in LAST]
                 + [k for k in LAST if k in seen])
 
-    def _rewrite_runs(self, sort: bool = True) -> None:
+    def _rewrite_runs(self) -> None:
         ranked = sorted(self._cells, key=lambda r: self.order.get(r, len(self.order)))
         path = self.out / "runs.csv"
         tmp = path.with_name(".runs.csv.tmp")
