@@ -494,10 +494,11 @@ class RunConfig(_Model):
     @field_validator("name")
     @classmethod
     def _filesystem_safe(cls, name: str) -> str:
-        if not _NAME.fullmatch(name) or not name.strip("."):
-            # the name is a directory under results/: no separators, no absolute path, not . or ..
-            raise ValueError(f"expected a name of letters, digits, '-', '_' and '.' (not only dots: "
-                             f"it names a directory under results/), got {show(name)}")
+        if not _NAME.fullmatch(name):
+            raise ValueError(f"expected a name of letters, digits, '-', '_' and '.', got {show(name)}")
+        if not name.strip("."):  # it names a directory under results/: never . or ..
+            raise ValueError(f"expected a name that is not only dots (it names a directory under "
+                             f"results/), got {show(name)}")
         return name
 
     @field_validator("protocol")
