@@ -306,8 +306,13 @@ class _DaskSession:
             if scheduler:
                 self.client = Client(scheduler, timeout="10s")
             else:
-                self.cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
-                                            dashboard_address=None)
+                # The workers leave Ctrl-C to the driver (an ignored signal stays ignored in children).
+                previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+                try:
+                    self.cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                                                dashboard_address=None)
+                finally:
+                    signal.signal(signal.SIGINT, previous)
                 self.client = Client(self.cluster)
         except (OSError, TimeoutError) as exc:
             raise ExecutorError(f"--scheduler {scheduler}: cannot reach the Dask scheduler: {exc}") from None
@@ -339,6 +344,14 @@ class _DaskSession:
                 yield result
         except BaseException:
             self.client.cancel(futures)
+            if self.cluster is not None:  # our own workers: stop them now, not when their runs end
+                for nanny in list(self.cluster.workers.values()):
+                    pid = getattr(nanny, "pid", None)
+                    if pid:
+                        try:
+                            os.kill(pid, signal.SIGKILL)
+                        except OSError:
+                            pass
             raise
 
     def close(self) -> None:
