@@ -262,11 +262,16 @@ def validate(config: str, overrides: tuple[str, ...], jobs: int, force: bool) ->
     click.echo(f"{suite.source}: ok: suite '{suite.name}' ({suite.kind}), {_runs(len(specs))}, "
                f"protocols {', '.join(protocols)}, sweeping {', '.join(suite.swept) or 'nothing'}")
     click.echo("estimate per run (a model good to a small factor; see the README):")
-    for point, est in estimates:
+    shown = estimates if len(estimates) <= 40 else estimates[:30]
+    for point, est in shown:
         ids = point[0].run_id if len(point) == 1 else f"{point[0].run_id}..{point[-1].run_id.split('-')[-1]}"
         params = " ".join(f"{k}={v}" for k, v in point[0].params.items() if k != "protocol")
         click.echo(f"  {ids:<16} {point[0].config.protocol:<12} {params}  ~{count(est.ops)} ops, "
                    f"~{count(est.events)} events, ~{size(est.memory)}, ~{duration(est.wall_s)}")
+    if len(shown) < len(estimates):
+        point, est = max(estimates[len(shown):], key=lambda pe: pe[1].memory)
+        click.echo(f"  ... {len(estimates) - len(shown)} more matrix points; the largest of them, {point[0].run_id}: "
+                   f"~{count(est.ops)} ops, ~{count(est.events)} events, ~{size(est.memory)}, ~{duration(est.wall_s)}")
     total = sum(est.wall_s * len(point) for point, est in estimates)
     events = sum(est.events * len(point) for point, est in estimates)
     peak = max(est.memory for _, est in estimates)

@@ -84,6 +84,23 @@ def test_resume_after_an_interruption_gives_identical_files_and_runs_only_the_mi
     assert manifest["resumed"]["kept_runs"] == 2 and all(r["key"] for r in manifest["runs"])
 
 
+def test_resume_after_a_hard_stop_drops_lines_cut_short(suite_file, tmp_path, counted):
+    path = str(suite_file(TINY))
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    assert invoke("run", path, "--out", str(full), "--no-report", "-q", "-j", "1").exit_code == 0
+    import shutil
+
+    shutil.copytree(full, cut)
+    runs = (cut / "runs.csv").read_text().splitlines(keepends=True)
+    (cut / "runs.csv").write_text("".join(runs[:-1]) + runs[-1][: len(runs[-1]) // 2])  # killed mid-line
+    with (cut / "events.csv").open("a") as f:
+        f.write("r0001-s2,0.7,")                                                   # and mid-line here
+    counted["ran"].clear()
+    assert invoke("run", path, "--out", str(cut), "--no-report", "-q", "-j", "1", "--resume").exit_code == 0
+    assert counted["ran"] == ["r0001-s2"]
+    same_results(full, cut)
+
+
 def test_resume_reruns_a_run_whose_code_or_config_changed(suite_file, tmp_path, counted):
     path = str(suite_file(TINY))
     out = tmp_path / "out"
