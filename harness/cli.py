@@ -48,6 +48,81 @@ def _load(config: str | None, overrides: tuple[str, ...], seeds: int | None):
         _fail(str(exc))
 
 
+def _estimates(suite) -> list[tuple[list, object]]:
+    """(runs of a matrix point, its estimate) per point; seeds of a point cost the same."""
+    from harness.estimate import estimate
+
+    points: dict[int, list] = {}
+    for spec in suite.runs():
+        points.setdefault(int(spec.run_id[1:5]), []).append(spec)
+    return [(specs, estimate(specs[0].config)) for specs in points.values()]
+
+
+def _guard(suite, jobs: int, force: bool) -> list[tuple[list, object]]:
+    """Refuse (one line, naming the key) a suite with a run that plainly cannot fit this
+    machine, unless ``force``."""
+    from harness.estimate import physical_memory, refusal
+
+    estimates = _estimates(suite)
+    ram = physical_memory()
+    if not force:
+        for specs, est in estimates:
+            why = refusal(specs[0].config, est, ram)
+            if why:
+                where = f" (run {specs[0].run_id})" if suite.matrix else ""
+                _fail(f"{suite.source}: {why}{where}; pass --force to run it anyway")
+    return estimates
+
+
+def _limit(text: str, option: str, parse, auto: float | None) -> float | None:
+    if text == "auto":
+        return auto
+    if text in ("off", "none", "0"):
+        return None
+    try:
+        value = float(parse(text))
+    except ValueError as exc:
+        _fail(f"{option}: {exc}; or 'auto' or 'off'")
+    if value <= 0:
+        _fail(f"{option}: expected a positive value, 'auto' or 'off', got {text!r}")
+    return value
+
+
+def _check_out(out: Path, suite_name: str, resume: bool, overwrite: bool) -> None:
+    """--out onto earlier results: refused unless --resume (same suite) or --overwrite."""
+    from harness.results import holds_results, read_manifest
+
+    if out.exists() and not out.is_dir():
+        _fail(f"--out {out}: not a directory")
+    if not holds_results(out):
+        return
+    manifest = read_manifest(out)
+    held = manifest.get("suite") if manifest else None
+    if resume:
+        if manifest is None:
+            _fail(f"--out {out}: has no readable manifest.json, so it cannot be resumed; "
+                  "pass --overwrite to replace it")
+        if held != suite_name:
+            _fail(f"--out {out}: holds results of suite {held!r}, not {suite_name!r}; --resume continues "
+                  "the same suite (pass --overwrite to replace them)")
+        if not any(isinstance(r, dict) and r.get("key") for r in manifest.get("runs", [])):
+            _fail(f"--out {out}: was written without run keys (an older distbench), so it cannot be "
+                  "resumed; pass --overwrite to replace it")
+    elif not overwrite:
+        what = f"suite {held!r}" if held else "a suite"
+        done = f", {manifest.get('completed_runs')} runs" if manifest else ""
+        _fail(f"--out {out}: already holds results of {what}{done}; pass --resume to finish it "
+              "or --overwrite to replace it")
+
+
+def _latest_out(suite_name: str) -> Path | None:
+    """The newest results/<suite>/<stamp>/ holding results, for --resume without --out."""
+    root = Path("results") / suite_name
+    stamps = sorted((p for p in root.glob("*") if (p / "manifest.json").is_file()),
+                    key=lambda p: p.stat().st_mtime) if root.is_dir() else []
+    return stamps[-1] if stamps else None
+
+
 def _default_out(suite_name: str) -> Path:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path("results") / suite_name / stamp
@@ -162,29 +237,81 @@ def main() -> None:
               show_default="all cores", help="Runs executed in parallel processes.")
 @click.option("--no-report", is_flag=True, help="Do not write the report at the end.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table.")
+@click.option("--resume", is_flag=True,
+              help="Continue an interrupted suite in --out (default: its newest results directory): "
+                   "run only the runs with no result there.")
+@click.option("--overwrite", is_flag=True, help="Replace the results already in --out.")
+@click.option("--cache", type=click.Path(file_okay=False, path_type=Path), envvar="DISTBENCH_CACHE",
+              help="Run cache directory: reuse any run with the same key (config, seed, code) "
+                   "[env DISTBENCH_CACHE; default: none].")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="local: a process pool of --jobs workers; dask: a Dask cluster (a local one of "
+                   "--jobs workers, or --scheduler's).")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Address of a running Dask scheduler, e.g. tcp://host:8786 (implies --executor dask).")
+@click.option("--time-limit", default="auto", show_default=True, metavar="DURATION|auto|off",
+              help="Wall-clock limit per run (auto: 10x its estimate, at least 10 min).")
+@click.option("--memory-limit", default="auto", show_default=True, metavar="SIZE|auto|off",
+              help="Resident memory limit per run (auto: 80% of RAM shared by the parallel runs; "
+                   "off with Dask).")
+@click.option("--force", is_flag=True, help="Run even if the estimate says a run cannot fit this machine.")
 @click.option("--baseline", type=click.Path(path_type=Path),
               help="Then compare with this results directory (as `distbench compare BASELINE OUT`), "
                    "writing compare.md, compare.json and compare.xml into OUT; exit as compare does.")
 @_gate_options
 def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds: int | None,
-        jobs: int, no_report: bool, quiet: bool, baseline: Path | None, **gate: Any) -> None:
+        jobs: int, no_report: bool, quiet: bool, resume: bool, overwrite: bool, cache: Path | None,
+        executor: str, scheduler: str | None, time_limit: str, memory_limit: str, force: bool,
+        baseline: Path | None, **gate: Any) -> None:
     """Run a suite (CONFIG, or the built-in quickstart when omitted) and write its results."""
-    from harness.executor import run_suite
+    from harness.estimate import physical_memory
+    from harness.executor import ExecutorError, Limits, run_suite
+    from harness.units import parse_duration, parse_size
 
     kind = _build()
+    if resume and overwrite:
+        _fail("--resume and --overwrite: choose one")
     suite = _load(config, overrides, seeds)
+    estimates = _guard(suite, jobs, force)
+    if scheduler:
+        executor = "dask"
+    if executor == "dask":
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            _fail("--executor dask: needs the dask extra: pip install 'distbench[dask]'")
+    if out is None and resume:
+        out = _latest_out(suite.name)
+        if out is None:
+            _fail(f"--resume: no results of suite {suite.name!r} under results/{suite.name}/ to resume; "
+                  "name the directory with --out")
     out = out or _default_out(suite.name)
+    _check_out(out, suite.name, resume, overwrite)
     specs = suite.runs()
+    parallel = max(1, min(jobs, len(specs)))
+    longest = max(est.wall_s for _, est in estimates)
+    limits = Limits(
+        time=_limit(time_limit, "--time-limit", parse_duration, max(600.0, 10 * longest)),
+        memory=_limit(memory_limit, "--memory-limit", parse_size,
+                      None if executor == "dask" else max(2.0**30, 0.8 * physical_memory() / parallel)))
     if not quiet:
         click.echo(f"distbench: suite '{suite.name}' from {suite.source}: {_runs(len(specs))} -> {out} "
                    f"(build: {kind})", err=True)
+    stats: dict[str, int] = {}
     try:
-        rows = run_suite(suite, out, jobs=jobs, progress=not quiet)
+        rows = run_suite(suite, out, jobs=jobs, progress=not quiet, executor=executor, scheduler=scheduler,
+                         resume=resume, cache=cache, limits=limits, stats=stats)
     except KeyboardInterrupt:
-        click.echo(f"distbench: interrupted; the finished runs are in {out}", err=True)
+        click.echo(f"distbench: interrupted; the finished runs are in {out} "
+                   f"(finish them with: distbench run ... --out {out} --resume)", err=True)
         sys.exit(130)
+    except ExecutorError as exc:
+        _fail(str(exc))
     except OSError as exc:
         _fail(f"{out}: cannot write results: {exc.strerror or exc}")
+    if not quiet and (stats.get("kept") or stats.get("cached")):
+        click.echo(f"distbench: ran {stats['ran']} of {stats['runs']} runs ({stats['kept']} already in {out}, "
+                   f"{stats['cached']} from the cache)", err=True)
     if not quiet:
         click.echo(_summary(rows, suite.swept))
     click.echo(f"results: {out}")
@@ -214,13 +341,37 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
 @main.command()
 @click.argument("config")
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE")
-def validate(config: str, overrides: tuple[str, ...]) -> None:
-    """Check a suite without running it."""
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=os.cpu_count() or 1,
+              show_default="all cores", help="Parallel runs the time estimate assumes.")
+@click.option("--force", is_flag=True, help="Do not refuse a suite whose runs cannot fit this machine.")
+def validate(config: str, overrides: tuple[str, ...], jobs: int, force: bool) -> None:
+    """Check a suite without running it, and estimate what it will cost."""
+    from harness.estimate import count, duration, physical_memory, size
+
     suite = _load(config, overrides, None)
+    estimates = _guard(suite, jobs, force)
     specs = suite.runs()
     protocols = sorted({s.config.protocol for s in specs})
     click.echo(f"{suite.source}: ok: suite '{suite.name}' ({suite.kind}), {_runs(len(specs))}, "
                f"protocols {', '.join(protocols)}, sweeping {', '.join(suite.swept) or 'nothing'}")
+    click.echo("estimate per run (a model good to a small factor; see the README):")
+    shown = estimates if len(estimates) <= 40 else estimates[:30]
+    for point, est in shown:
+        ids = point[0].run_id if len(point) == 1 else f"{point[0].run_id}..{point[-1].run_id.split('-')[-1]}"
+        params = " ".join(f"{k}={v}" for k, v in point[0].params.items() if k != "protocol")
+        click.echo(f"  {ids:<16} {point[0].config.protocol:<12} {params}  ~{count(est.ops)} ops, "
+                   f"~{count(est.events)} events, ~{size(est.memory)}, ~{duration(est.wall_s)}")
+    if len(shown) < len(estimates):
+        point, est = max(estimates[len(shown):], key=lambda pe: pe[1].memory)
+        click.echo(f"  ... {len(estimates) - len(shown)} more matrix points; the largest of them, {point[0].run_id}: "
+                   f"~{count(est.ops)} ops, ~{count(est.events)} events, ~{size(est.memory)}, ~{duration(est.wall_s)}")
+    total = sum(est.wall_s * len(point) for point, est in estimates)
+    events = sum(est.events * len(point) for point, est in estimates)
+    peak = max(est.memory for _, est in estimates)
+    parallel = max(1, min(jobs, len(specs)))
+    click.echo(f"suite: {_runs(len(specs))}, ~{count(events)} events, ~{duration(total / parallel)} on {parallel} "
+               f"core{'s' if parallel > 1 else ''}, up to ~{size(peak)} per run "
+               f"(~{size(peak * parallel)} with {parallel} in parallel; this machine has {size(physical_memory())})")
 
 
 @main.command()

@@ -524,6 +524,9 @@ class RunConfig(_Model):
     def _filesystem_safe(cls, name: str) -> str:
         if not _NAME.fullmatch(name):
             raise ValueError(f"expected a name of letters, digits, '-', '_' and '.', got {show(name)}")
+        if not name.strip("."):  # it names a directory under results/: never . or ..
+            raise ValueError(f"expected a name that is not only dots (it names a directory under "
+                             f"results/), got {show(name)}")
         return name
 
     @field_validator("protocol")

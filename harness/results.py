@@ -1,7 +1,8 @@
 """The results directory: tidy CSVs plus a manifest that makes every run reproducible.
 
 Rows are appended and flushed as each run finishes, so an interrupted suite keeps every run it
-completed; ``close`` then rewrites the CSVs in matrix order so two invocations diff cleanly.
+completed and writing costs the same for the 10,000th run as for the first; ``close`` then puts
+the CSVs in matrix order so two invocations diff cleanly.
 """
 
 from __future__ import annotations
@@ -9,6 +10,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import math
+import numbers
+import os
 import platform
 import shutil
 import subprocess
@@ -16,7 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+import numpy as np
 
 import harness
 from harness import build
@@ -24,7 +28,8 @@ from harness import build
 FILES = ("runs.csv", "events.csv", "timeseries.csv", "latencies.csv", "manifest.json")
 IDENTITY = ("suite", "kind", "run_id", "protocol", "seed")
 LAST = ("safety", "safety_detail", "sim_events", "wall_s")
-STALE = ("report.html", "report.md", "charts", "errors.log")
+STALE = ("report.html", "report.md", "charts", "errors.log", "summary.csv", "compare.md", "compare.json",
+         "compare.xml")
 HEADERS = {
     "events.csv": ["run_id", "time_s", "node", "kind", "detail", "duration_ms"],
     "timeseries.csv": ["run_id", "time_s", "throughput_ops_s", "latency_p50_ms", "latency_p99_ms", "leader"],
@@ -58,23 +63,90 @@ def now_iso() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-class ResultsWriter:
-    """Writes one invocation's results directory; see the README for every file and column."""
+def cell(value: Any) -> str:
+    """How a value is written in runs.csv: the same text whether the row was just computed, read
+    back from a cache or kept from an earlier invocation (so a resumed directory is identical)."""
+    if value is None:
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return "True" if value else "False"
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        f = float(value)
+        return "" if math.isnan(f) else repr(f)
+    return str(value)
 
-    def __init__(self, out: Path, suite: Any, specs: list[Any]):
+
+def parse_cell(text: str) -> Any:
+    """The inverse of :func:`cell`, near enough for the summary table: numbers become numbers,
+    an empty cell NaN."""
+    if text == "":
+        return float("nan")
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def read_manifest(out: Path) -> dict[str, Any] | None:
+    """The manifest of a results directory, or None when there is none (or it is unreadable)."""
+    try:
+        data = json.loads((out / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def holds_results(out: Path) -> bool:
+    return (out / "manifest.json").is_file() or (out / "runs.csv").is_file()
+
+
+class ResultsWriter:
+    """Writes one invocation's results directory; see the README for every file and column.
+
+    Writing costs O(1) per finished run: its rows are appended to runs.csv and the other CSVs
+    and flushed; the manifest (every run's full config) is written at the start and at close
+    only. ``close`` puts every file in matrix order once. With ``resume``, the runs of an
+    earlier invocation whose key (see :mod:`harness.cache`) matches a run of this one are kept
+    (``self.kept``: run ids of this invocation already done) and everything else is dropped."""
+
+    def __init__(self, out: Path, suite: Any, specs: list[Any], keys: dict[str, str] | None = None,
+                 resume: bool = False, extra: dict[str, Any] | None = None):
         self.out = out
         self.suite = suite
         self.order = {s.run_id: i for i, s in enumerate(specs)}
+        self.keys = keys or {}
+        self.head = [*IDENTITY, *(k for k in suite.swept if k != "protocol")]
         out.mkdir(parents=True, exist_ok=True)
-        for name in (*FILES, *STALE):  # a reused directory must not mix two invocations
+        self._cells: dict[str, dict[str, str]] = {}
+        self.rows: list[dict[str, Any]] = []
+        self.kept: set[str] = set()
+        previous = read_manifest(out) if resume else None
+        if previous is not None:
+            self._resume(specs, previous)
+        else:
+            for name in FILES:
+                target = out / name
+                if target.is_dir():
+                    shutil.rmtree(target)
+                else:
+                    target.unlink(missing_ok=True)
+        for name in STALE:  # a reused directory must not mix two invocations
             target = out / name
             if target.is_dir():
                 shutil.rmtree(target)
             else:
                 target.unlink(missing_ok=True)
-        self.rows: list[dict[str, Any]] = []
         for name, header in HEADERS.items():
-            (out / name).write_text(",".join(header) + "\n")
+            if not (out / name).exists():
+                (out / name).write_text(",".join(header) + "\n")
+        self.columns = self._columns()
+        self._rewrite_runs()
         self.manifest: dict[str, Any] = {
             "suite": suite.name,
             "kind": suite.kind,
@@ -90,40 +162,147 @@ class ResultsWriter:
             "packages": package_versions(),
             "started": now_iso(),
             "finished": None,
-            "completed_runs": 0,
+            "completed_runs": len(self.kept),
+            **(extra or {}),
             "suite_config": suite.to_dict(),
             "runs": [{"run_id": s.run_id, "seed": s.seed, "params": s.params,
-                      "config": s.config.to_dict()} for s in specs],
+                      "config": s.config.to_dict(),
+                      **({"key": self.keys[s.run_id]} if s.run_id in self.keys else {})} for s in specs],
         }
+        if previous is not None:
+            self.manifest["resumed"] = {"kept_runs": len(self.kept), "first_started": previous.get("started")}
         self._write_manifest()
 
+    # -- resuming ------------------------------------------------------------------------------
+
+    def _resume(self, specs: list[Any], previous: dict[str, Any]) -> None:
+        """Keep the earlier invocation's finished runs whose key a run of this suite has."""
+        old_keys = {r.get("run_id"): r.get("key") for r in previous.get("runs", []) if isinstance(r, dict)}
+        old_swept = previous.get("swept", [])
+        done: dict[str, dict[str, str]] = {}  # old run id -> its cells
+        try:
+            with (self.out / "runs.csv").open(newline="") as f:
+                for row in csv.DictReader(f):
+                    complete = None not in row.values() and None not in row
+                    if complete and not row.get("safety", "").startswith("error") and row.get("run_id"):
+                        done[row["run_id"]] = row
+        except OSError:
+            pass
+        by_key: dict[str, list[str]] = {}
+        for rid in done:
+            if old_keys.get(rid):
+                by_key.setdefault(old_keys[rid], []).append(rid)
+        source: dict[str, str] = {}  # new run id -> old run id
+        for spec in specs:
+            olds = by_key.get(self.keys.get(spec.run_id, ""), [])
+            if olds:
+                source[spec.run_id] = spec.run_id if spec.run_id in olds else olds[0]
+        from harness import runner
+
+        drop = set(IDENTITY) | set(old_swept)
+        for spec in specs:
+            if spec.run_id in source:
+                old = done[source[spec.run_id]]
+                cells = {k: cell(v) for k, v in runner.identity(spec, self.suite.name).items()}
+                cells.update((k, v) for k, v in old.items() if k not in drop)
+                self._cells[spec.run_id] = cells
+                self.rows.append({k: parse_cell(v) if k not in IDENTITY else v for k, v in cells.items()})
+                self.kept.add(spec.run_id)
+        targets: dict[str, list[str]] = {}
+        for new, old in source.items():
+            targets.setdefault(old, []).append(new)
+        for name, header in HEADERS.items():
+            path = self.out / name
+            tmp = path.with_name(f".{name}.tmp")
+            with tmp.open("w", newline="") as dst:
+                writer = csv.writer(dst, lineterminator="\n")
+                writer.writerow(header)
+                try:
+                    with path.open(newline="") as src:
+                        reader = csv.reader(src)
+                        first = next(reader, None)
+                        at = first.index("run_id") if first and "run_id" in first else 0
+                        for line in reader:
+                            if len(line) != len(header):
+                                continue  # a line cut short by a hard stop
+                            for new in targets.get(line[at], ()):
+                                line[at] = new
+                                writer.writerow(line)
+                except OSError:
+                    pass
+            os.replace(tmp, path)
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def _columns(self) -> list[str]:
+        """Identity and swept keys, then every other column any run has (in the order they
+        first appear, runs in matrix order), then the verdict and cost columns."""
+        ranked = sorted(self._cells, key=lambda r: self.order.get(r, len(self.order)))
+        seen = list(dict.fromkeys(k for rid in ranked for k in self._cells[rid]))
+        return (self.head + [k for k in seen if k not in self.head and k not in LAST]
+                + [k for k in LAST if k in seen])
+
+    def _rewrite_runs(self) -> None:
+        ranked = sorted(self._cells, key=lambda r: self.order.get(r, len(self.order)))
+        path = self.out / "runs.csv"
+        tmp = path.with_name(".runs.csv.tmp")
+        with tmp.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=self.columns, restval="", lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(self._cells[rid] for rid in ranked)
+        os.replace(tmp, path)
+
     def _write_manifest(self) -> None:
-        (self.out / "manifest.json").write_text(json.dumps(self.manifest, indent=2, default=str) + "\n")
+        path = self.out / "manifest.json"
+        tmp = path.with_name(".manifest.json.tmp")
+        tmp.write_text(json.dumps(self.manifest, indent=2, default=str) + "\n")
+        os.replace(tmp, path)
 
     def add(self, result: Any) -> None:
-        """Save one finished run at once: runs.csv is rewritten (every column any run has, in
-        matrix order), the other files are appended to."""
-        self.rows.append(result.row)
-        self.rows.sort(key=lambda r: self.order.get(r["run_id"], len(self.order)))
-        seen = list(dict.fromkeys(k for row in self.rows for k in row))
-        head = [*IDENTITY, *(k for k in self.suite.swept if k != "protocol")]
-        columns = head + [k for k in seen if k not in head and k not in LAST] + [k for k in LAST if k in seen]
-        pd.DataFrame(self.rows, columns=columns).to_csv(self.out / "runs.csv", index=False)
+        """Save one finished run at once, in O(1): its rows are appended to every CSV (the other
+        files first, so a runs.csv row means the run is complete on disk). Only a row bringing
+        a column no earlier row had rewrites runs.csv (with the wider header)."""
         for name, rows in (("events.csv", result.events), ("timeseries.csv", result.timeseries),
                            ("latencies.csv", result.latencies)):
             if rows:
                 with (self.out / name).open("a", newline="") as f:
-                    csv.DictWriter(f, fieldnames=HEADERS[name]).writerows(rows)
-        self.manifest["completed_runs"] = len(self.rows)
-        self._write_manifest()
+                    csv.DictWriter(f, fieldnames=HEADERS[name], lineterminator="\n").writerows(rows)
+        rid = result.row["run_id"]
+        cells = {k: cell(v) for k, v in result.row.items()}
+        self._cells[rid] = cells
+        self.rows.append(result.row)
+        if set(cells) <= set(self.columns):
+            with (self.out / "runs.csv").open("a", newline="") as f:
+                csv.DictWriter(f, fieldnames=self.columns, restval="", lineterminator="\n").writerow(cells)
+        else:
+            self.columns = self._columns()
+            self._rewrite_runs()
+
+    @property
+    def completed(self) -> int:
+        return len(self._cells)
 
     def close(self, interrupted: bool = False) -> None:
-        """Put the per-run files in matrix order and stamp the manifest."""
+        """Put every file in matrix order (the same bytes whatever order runs finished in, and
+        whether or not the suite was resumed) and stamp the manifest."""
+        self.rows.sort(key=lambda r: self.order.get(r["run_id"], len(self.order)))
+        self.columns = self._columns()
+        self._rewrite_runs()
         for name in HEADERS:
             path = self.out / name
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-            rank = frame["run_id"].map(lambda r: self.order.get(r, len(self.order)))
-            frame.iloc[rank.argsort(kind="stable")].to_csv(path, index=False)
+            with path.open(newline="") as f:
+                reader = csv.reader(f)
+                header = next(reader, None) or HEADERS[name]
+                at = header.index("run_id") if "run_id" in header else 0
+                lines = [line for line in reader if len(line) == len(header)]
+            lines.sort(key=lambda line: self.order.get(line[at], len(self.order)))  # stable
+            tmp = path.with_name(f".{name}.tmp")
+            with tmp.open("w", newline="") as f:
+                writer = csv.writer(f, lineterminator="\n")
+                writer.writerow(header)
+                writer.writerows(lines)
+            os.replace(tmp, path)
         self.manifest["finished"] = now_iso()
+        self.manifest["completed_runs"] = self.completed
         self.manifest["interrupted"] = interrupted
         self._write_manifest()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
@@ -113,10 +113,13 @@ def identity(spec: Any, suite: str) -> dict[str, Any]:
     return row
 
 
-def run(spec: Any, suite: str) -> RunResult:
-    """Execute one :class:`harness.config.RunSpec` and return its results."""
+def run(spec: Any, suite: str, on_world: Callable[[Any], None] | None = None) -> RunResult:
+    """Execute one :class:`harness.config.RunSpec` and return its results. ``on_world`` is
+    given the world once built (to watch its simulator's progress)."""
     started = time.perf_counter()
     world = WORLDS[spec.config.kind](spec.config, spec.seed)
+    if on_world is not None:
+        on_world(world)
     metrics = world.run()
     row = identity(spec, suite)
     row.update(metrics)

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.cache import NOT_SIMULATED
 from harness.compare.policy import HIGHER, Policy, direction
 from harness.compare.sides import (COST_COLUMNS, NOT_DETERMINISTIC, PER_RUN_FILES, CompareError,
                                    Side, flatten, load_side, run_configs)
@@ -36,8 +37,9 @@ IDENTICAL, SAME, BETTER, WORSE, NOT_COMPARABLE, NEW_FAILURE, NO_EVIDENCE = (
     "=", "~", "better", "worse", "x", "!", "?")
 EXIT_OK, EXIT_REGRESSION, EXIT_BAD_INPUT, EXIT_INCONCLUSIVE = 0, 1, 2, 3
 
-# Settings that say how to run or report a suite, not what is simulated.
-_NOT_SIMULATED = ("name", "description", "seed", "seeds", "report", "gate", "compare", "contenders")
+# Settings that say how to run, report or judge a suite, not what is simulated; the seed is
+# matched on, not compared.
+_NOT_SIMULATED = (*NOT_SIMULATED, "seed")
 
 
 @dataclass

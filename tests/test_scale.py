@@ -1,0 +1,241 @@
+"""Sweeps at scale: resume, the run cache, safe paths, guardrails, per-run limits, writer cost."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from harness import executor, runner
+from harness.cli import main
+from harness.results import ResultsWriter
+
+TINY = """
+name: tiny
+duration: 1s
+warmup: 0.2s
+seeds: 2
+cluster: {nodes: 3}
+workload: {type: kv, clients: 8, keys: 50}
+network: {loss: 0.01}
+faults:
+  schedule: [{at: 0.5s, action: crash, target: leader, for: 0.2s}]
+matrix:
+  protocol: [raft, multipaxos]
+"""
+FILES = ("runs.csv", "events.csv", "timeseries.csv", "latencies.csv")
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def same_results(a, b):
+    for name in FILES:
+        fa = pd.read_csv(a / name, dtype=str, keep_default_na=False).drop(columns=["wall_s"], errors="ignore")
+        fb = pd.read_csv(b / name, dtype=str, keep_default_na=False).drop(columns=["wall_s"], errors="ignore")
+        pd.testing.assert_frame_equal(fa, fb)
+    for name in ("events.csv", "timeseries.csv", "latencies.csv"):  # byte for byte
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """Counts the runs actually simulated; ``counted.stop_after = n`` interrupts after n runs."""
+    state = {"ran": [], "stop_after": None}
+    real = runner.run
+
+    def run(spec, suite, on_world=None):
+        if state["stop_after"] is not None and len(state["ran"]) >= state["stop_after"]:
+            raise KeyboardInterrupt
+        state["ran"].append(spec.run_id)
+        return real(spec, suite, on_world)
+
+    monkeypatch.setattr(runner, "run", run)
+    return state
+
+
+def test_resume_after_an_interruption_gives_identical_files_and_runs_only_the_missing(
+        suite_file, tmp_path, counted):
+    path = str(suite_file(TINY))
+    full, part = tmp_path / "full", tmp_path / "part"
+    assert invoke("run", path, "--out", str(full), "--no-report", "-q", "-j", "1").exit_code == 0
+    counted["ran"].clear()
+    counted["stop_after"] = 2
+    assert invoke("run", path, "--out", str(part), "--no-report", "-q", "-j", "1").exit_code == 130
+    manifest = json.loads((part / "manifest.json").read_text())
+    assert manifest["interrupted"] is True and manifest["completed_runs"] == 2
+    partial = pd.read_csv(part / "runs.csv")
+    assert list(partial["protocol"]) == ["raft", "multipaxos"]  # both protocols, not one twice
+    # without --resume the directory is not silently replaced
+    refused = CliRunner().invoke(main, ["run", path, "--out", str(part), "-q"])
+    assert refused.exit_code == 2 and "--resume" in refused.output and "Traceback" not in refused.output
+    counted["ran"].clear()
+    counted["stop_after"] = None
+    result = invoke("run", path, "--out", str(part), "--no-report", "-q", "-j", "1", "--resume")
+    assert result.exit_code == 0, result.output
+    assert counted["ran"] == ["r0000-s2", "r0001-s2"]          # only the missing runs ran
+    same_results(full, part)
+    manifest = json.loads((part / "manifest.json").read_text())
+    assert manifest["interrupted"] is False and manifest["completed_runs"] == 4
+    assert manifest["resumed"]["kept_runs"] == 2 and all(r["key"] for r in manifest["runs"])
+
+
+def test_resume_after_a_hard_stop_drops_lines_cut_short(suite_file, tmp_path, counted):
+    path = str(suite_file(TINY))
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    assert invoke("run", path, "--out", str(full), "--no-report", "-q", "-j", "1").exit_code == 0
+    import shutil
+
+    shutil.copytree(full, cut)
+    runs = (cut / "runs.csv").read_text().splitlines(keepends=True)
+    (cut / "runs.csv").write_text("".join(runs[:-1]) + runs[-1][: len(runs[-1]) // 2])  # killed mid-line
+    with (cut / "events.csv").open("a") as f:
+        f.write("r0001-s2,0.7,")                                                   # and mid-line here
+    counted["ran"].clear()
+    assert invoke("run", path, "--out", str(cut), "--no-report", "-q", "-j", "1", "--resume").exit_code == 0
+    assert counted["ran"] == ["r0001-s2"]
+    same_results(full, cut)
+
+
+def test_resume_reruns_a_run_whose_code_or_config_changed(suite_file, tmp_path, counted):
+    path = str(suite_file(TINY))
+    out = tmp_path / "out"
+    assert invoke("run", path, "--out", str(out), "--no-report", "-q", "-j", "1").exit_code == 0
+    counted["ran"].clear()
+    assert invoke("run", path, "--out", str(out), "--no-report", "-q", "--resume").exit_code == 0
+    assert counted["ran"] == []
+    result = invoke("run", path, "--out", str(out), "--no-report", "-q", "-j", "1", "--resume",
+                    "--set", "matrix.protocol=[raft, multipaxos]", "--set", "workload.keys=60")
+    assert result.exit_code == 0 and len(counted["ran"]) == 4
+
+
+def test_the_run_cache_reuses_an_unchanged_run_across_suites(suite_file, tmp_path, counted):
+    cache = tmp_path / "cache"
+    first = tmp_path / "first"
+    assert invoke("run", str(suite_file(TINY)), "--out", str(first), "--cache", str(cache), "--no-report",
+                  "-q", "-j", "1").exit_code == 0
+    assert len(counted["ran"]) == 4
+    counted["ran"].clear()
+    other = suite_file(TINY.replace("name: tiny", "name: other").replace("seeds: 2", "seeds: 3"), "other.yaml")
+    second = tmp_path / "second"
+    assert invoke("run", str(other), "--out", str(second), "--cache", str(cache), "--no-report",
+                  "-q", "-j", "1").exit_code == 0
+    assert counted["ran"] == ["r0000-s3", "r0001-s3"]           # 4 of 6 runs came from the cache
+    a = pd.read_csv(first / "runs.csv").drop(columns=["suite"])
+    b = pd.read_csv(second / "runs.csv")
+    b = b[b["seed"] != 3].drop(columns=["suite"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
+    assert set(pd.read_csv(second / "events.csv")["run_id"]) >= set(a["run_id"])
+
+
+def test_a_suite_name_cannot_escape_the_results_directory(suite_file):
+    for name in ("..", ".", "../x", "/tmp/x", "a/b"):
+        result = CliRunner().invoke(main, ["validate", str(suite_file(TINY.replace("name: tiny", f"name: '{name}'")))])
+        assert result.exit_code == 2 and "name:" in result.output, name
+        assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+    result = CliRunner().invoke(main, ["run", str(suite_file(TINY)), "--set", "name=.."])
+    assert result.exit_code == 2 and "name" in result.output
+
+
+def test_out_onto_another_suites_results_is_refused(suite_file, tmp_path):
+    out = tmp_path / "out"
+    assert invoke("run", str(suite_file(TINY)), "--out", str(out), "--no-report", "-q", "-j", "1",
+                  "--seeds", "1", "--set", "matrix.protocol=[raft]").exit_code == 0
+    other = str(suite_file(TINY.replace("name: tiny", "name: other"), "other.yaml"))
+    for flags in ([], ["--resume"]):
+        result = CliRunner().invoke(main, ["run", other, "--out", str(out), "-q", *flags])
+        assert result.exit_code == 2 and "'tiny'" in result.output, result.output
+        assert len(result.output.strip().splitlines()) == 1
+    assert json.loads((out / "manifest.json").read_text())["suite"] == "tiny"   # untouched
+    result = invoke("run", other, "--out", str(out), "--no-report", "-q", "-j", "1", "--overwrite",
+                    "--seeds", "1", "--set", "matrix.protocol=[raft]")
+    assert result.exit_code == 0
+    assert json.loads((out / "manifest.json").read_text())["suite"] == "other"
+
+
+RUNAWAY = {
+    "workload.clients": "workload.clients=1000000000",
+    "duration": "duration=1000h",
+    "workload.rate": "workload={type: kv, mode: open, rate: 1e12/s, clients: 8}",
+}
+
+
+@pytest.mark.parametrize("key", list(RUNAWAY))
+def test_runaway_configs_are_refused_quickly_naming_the_key(suite_file, key):
+    path = str(suite_file(TINY))
+    for command in ("validate", "run"):
+        started = time.monotonic()
+        result = CliRunner().invoke(main, [command, path, "--set", RUNAWAY[key]])
+        assert time.monotonic() - started < 10
+        assert result.exit_code == 2, result.output
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].split(": ")[3] == key and "would fit" in lines[0], lines
+        assert "--force" in lines[0]
+
+
+def test_validate_prints_the_estimates(suite_file):
+    result = invoke("validate", str(suite_file(TINY)))
+    assert result.exit_code == 0
+    assert "r0000-s1..s2" in result.output and "events" in result.output and "suite: 4 runs" in result.output
+
+
+def test_limits_turn_a_runaway_run_into_an_error_row(suite_file, tmp_path):
+    path = str(suite_file(TINY.replace("duration: 1s", "duration: 600s")))
+    out = tmp_path / "slow"
+    started = time.monotonic()
+    result = CliRunner().invoke(main, ["run", path, "--out", str(out), "--no-report", "-q", "-j", "1",
+                                       "--seeds", "1", "--set", "matrix.protocol=[raft]", "--time-limit", "1s"])
+    assert time.monotonic() - started < 60
+    assert result.exit_code == 1
+    row = pd.read_csv(out / "runs.csv").iloc[0]
+    assert row["safety"].startswith("error: exceeded wall-clock limit of 1.0 s"), row["safety"]
+    out = tmp_path / "big"
+    result = CliRunner().invoke(main, ["run", path, "--out", str(out), "--no-report", "-q", "-j", "1",
+                                       "--seeds", "1", "--set", "matrix.protocol=[raft]", "--memory-limit", "1MiB"])
+    assert result.exit_code == 1
+    assert pd.read_csv(out / "runs.csv")["safety"].iloc[0].startswith("error: exceeded memory limit")
+
+
+def test_bad_limit_is_one_line(suite_file):
+    result = CliRunner().invoke(main, ["run", str(suite_file(TINY)), "--time-limit", "soon"])
+    assert result.exit_code == 2 and "--time-limit" in result.output and "Traceback" not in result.output
+
+
+def test_a_pool_run_past_its_limit_is_stopped(make_suite, tmp_path):
+    suite = make_suite(TINY.replace("duration: 1s", "duration: 600s"))   # ~10 min a run unstopped
+    started = time.monotonic()
+    rows = executor.run_suite(suite, tmp_path / "o", jobs=2, progress=False, limits=executor.Limits(time=1.0))
+    assert time.monotonic() - started < 120  # (forked workers of a large test process start slowly)
+    assert all(r["safety"].startswith("error: exceeded wall-clock limit") for r in rows)
+
+
+class _Result:
+    def __init__(self, i: int):
+        rid = f"r{i:04d}-s1"
+        self.row = {"suite": "w", "kind": "consensus", "run_id": rid, "protocol": "raft", "seed": 1,
+                    **{f"metric_{k}": i * 0.1 + k for k in range(20)}, "safety": "ok", "safety_detail": "",
+                    "sim_events": 1000, "wall_s": 0.1}
+        self.events = [{"run_id": rid, "time_s": 0.5, "node": 0, "kind": "crash", "detail": "", "duration_ms": 1}]
+        self.timeseries = [{"run_id": rid, "time_s": t / 10, "throughput_ops_s": 1.0, "latency_p50_ms": 1.0,
+                            "latency_p99_ms": 2.0, "leader": 0} for t in range(10)]
+        self.latencies = [{"run_id": rid, "latency_ms": 1.0, "count": 3}]
+
+
+def _writer_cpu_per_run(tmp_path, make_suite, n: int) -> float:
+    suite = make_suite(f"name: w\nseeds: {n}\n")
+    specs = suite.runs()
+    writer = ResultsWriter(tmp_path / f"w{n}", suite, specs)
+    started = time.process_time()
+    for i in range(n):
+        writer.add(_Result(i))
+    return (time.process_time() - started) / n
+
+
+def test_writing_a_result_costs_the_same_at_the_2000th_run_as_at_the_first(tmp_path, make_suite):
+    small = min(_writer_cpu_per_run(tmp_path, make_suite, 200) for _ in range(2))
+    large = _writer_cpu_per_run(tmp_path, make_suite, 2000)
+    assert large < 3 * small, (small, large)
