@@ -14,6 +14,7 @@ from matplotlib.patches import Patch
 from matplotlib.figure import Figure
 
 from .figure import Chart, Ctx, figure, header, log_label, log_ticks, point_mask, render, wrap
+from .load import CONTENDER
 from .metrics import AVAILABILITY, metric_for, param_short
 
 FAULT_STYLE = {  # start kind -> (legend label, colour, end kinds)
@@ -187,20 +188,20 @@ def timeline_chart(ctx: Ctx, out_dir: Path) -> Chart | None:
     for point in ctx.res.points:
         sel = runs[point_mask(runs, keys, point) & runs["run_id"].isin(faulty_runs)]
         picks = {}
-        for proto in ctx.protocols:
-            g = sel[sel["protocol"] == proto].sort_values(["seed", "run_id"])
+        for proto in ctx.contenders:
+            g = sel[sel[CONTENDER] == proto].sort_values(["seed", "run_id"])
             if not g.empty:
                 picks[proto] = g.iloc[0]
         if picks and (chosen_point is None or len(picks) > len(chosen)):
             chosen_point, chosen = point, picks
-            if len(picks) == len(ctx.protocols):
+            if len(picks) == len(ctx.contenders):
                 break
     if not chosen:
         return None
     metrics = [m for m in (metric_for("throughput_ops_s"), metric_for("latency_p99_ms")) if m.key in ts.columns]
     if not metrics:
         return None
-    protos = [p for p in ctx.protocols if p in chosen]
+    protos = [p for p in ctx.contenders if p in chosen]
 
     # Everything per run first: the lane's height depends on how many label levels it needs.
     data = {}
@@ -424,7 +425,7 @@ def failover_chart(ctx: Ctx, out_dir: Path) -> Chart | None:
     fig, axes = figure(len(panels), len(facets), panel=(xw, 2.6), sharey="row")
     any_boxes = False
     for i, (col, data, ylabel) in enumerate(panels):
-        group = ["protocol", "__facet"] if ctx.facets else ["protocol"]
+        group = [CONTENDER, "__facet"] if ctx.facets else [CONTENDER]
         if ctx.x is not None:
             group.append(ctx.x.key)
         boxes = int(data.groupby(group).size().min()) >= 4  # a box of fewer points would only mislead
@@ -432,9 +433,9 @@ def failover_chart(ctx: Ctx, out_dir: Path) -> Chart | None:
         for j, facet in enumerate(facets):
             ax = axes[i][j]
             df = data if facet is None else data[data["__facet"] == facet]
-            xkey, order = ("protocol", ctx.protocols) if ctx.x is None else (ctx.x.key, ctx.x.values)
-            kw = dict(data=df, x=xkey, y=col, order=order, ax=ax, legend=False, hue="protocol",
-                      hue_order=ctx.protocols, palette=ctx.colors)
+            xkey, order = (CONTENDER, ctx.contenders) if ctx.x is None else (ctx.x.key, ctx.x.values)
+            kw = dict(data=df, x=xkey, y=col, order=order, ax=ax, legend=False, hue=CONTENDER,
+                      hue_order=ctx.contenders, palette=ctx.colors)
             if ctx.x is not None:
                 kw.update(dodge=True)
             if boxes:

@@ -29,9 +29,9 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, Locator, MaxNLocator, NullLocator  # noqa: E402
 
-from .load import Param, Results  # noqa: E402
+from .load import CONTENDER, Param, Results  # noqa: E402
 from .metrics import Metric, param_short  # noqa: E402
-from .palette import protocol_colors, protocol_markers  # noqa: E402
+from .palette import contender_colors, contender_markers  # noqa: E402
 
 PNG_DPI = 150
 PANEL_W, PANEL_H = 3.7, 2.75
@@ -83,9 +83,9 @@ class Ctx:
 
     def __init__(self, res: Results):
         self.res = res
-        self.protocols = res.protocols
-        self.colors = protocol_colors(res.protocols)
-        self.markers = protocol_markers(res.protocols)
+        self.contenders = res.contenders
+        self.colors = contender_colors(res.contenders, res.compare)
+        self.markers = contender_markers(res.contenders)
         varying = [p for p in res.params if len(p.values) > 1]
         numeric = [p for p in varying if p.numeric]
         self.x: Param | None = numeric[0] if numeric else (varying[0] if varying else None)
@@ -100,7 +100,7 @@ class Ctx:
                         key=lambda t: tuple(p.values.index(v) for p, v in zip(self.facet_params, t))) \
             if self.facet_params else []
         self.facets = [self.facet_label(c) for c in combos]
-        seeds = runs.groupby(["protocol", *res.param_keys], dropna=False).size()
+        seeds = runs.groupby([CONTENDER, *res.param_keys], dropna=False).size()
         self.nmin, self.nmax = int(seeds.min()), int(seeds.max())
         fixed = [str(f) for f in res.fixed]
         fixed += [f"{param_short(p.key)} = {p.values[0]}" for p in res.params if len(p.values) == 1]
@@ -115,7 +115,7 @@ class Ctx:
 
     @property
     def vs(self) -> str:
-        return " vs ".join(self.protocols)
+        return " vs ".join(self.contenders)
 
     def seeds_text(self, band: str = "band") -> str:
         if self.nmax <= 1:
@@ -133,9 +133,9 @@ class Ctx:
 
     def handles(self, kind: str = "line") -> list:
         if kind == "patch":
-            return [Patch(facecolor=self.colors[p], label=p) for p in self.protocols]
+            return [Patch(facecolor=self.colors[p], label=p) for p in self.contenders]
         return [Line2D([], [], color=self.colors[p], marker=self.markers[p], label=p)
-                for p in self.protocols]
+                for p in self.contenders]
 
 
 def wrap(text: str, width_in: float) -> str:
