@@ -23,7 +23,7 @@ import harness
 FILES = ("runs.csv", "events.csv", "timeseries.csv", "latencies.csv", "manifest.json")
 IDENTITY = ("suite", "kind", "run_id", "protocol", "seed")
 LAST = ("safety", "safety_detail", "sim_events", "wall_s")
-STALE = ("report.html", "report.md", "charts", "errors.log")
+STALE = ("report.html", "report.md", "summary.csv", "charts", "errors.log")
 HEADERS = {
     "events.csv": ["run_id", "time_s", "node", "kind", "detail", "duration_ms"],
     "timeseries.csv": ["run_id", "time_s", "throughput_ops_s", "latency_p50_ms", "latency_p99_ms", "leader"],

@@ -575,7 +575,7 @@ def test_optional_files_missing_and_determinism(tmp_path):
     out1, out2 = tmp_path / "o1", tmp_path / "o2"
     p1 = write_report(d, out1, formats="md,html")
     p2 = write_report(d, out2, formats=["markdown"])
-    assert set(p2) == {"md", "charts"}
+    assert set(p2) == {"md", "summary", "charts"}
     stems = {p.stem for p in p1["charts"]}
     # clients swept: the latency-throughput (knee) chart; failover times from runs.csv alone
     assert stems == {"throughput", "latency_percentiles", "latency_throughput", "failover", "cost"}

@@ -18,7 +18,8 @@ import seaborn as sns
 from matplotlib.patches import Patch
 
 from .failures import failover_chart, timeline_chart
-from .figure import (PANEL_H, PANEL_W, Chart, Ctx, category_ticks, figure, header, log_label, panel_grid,
+from .figure import (PANEL_H, PANEL_W, Chart, ChartOptions, Ctx, bottom_of_column, category_ticks, figure,
+                     MAX_COLS, header, hide_unused, log_label, panel_grid,
                      render, style, wants_log, x_axis, y_axis)
 from .latency import knee_chart, latency_cdf_chart
 from .load import CONTENDER, Results
@@ -64,7 +65,7 @@ def _metric_chart(ctx: Ctx, out_dir: Path, name: str, section: str, metrics: lis
                          palette=ctx.colors, style=CONTENDER, style_order=ctx.contenders,
                          markers=ctx.markers, dashes=False, errorbar=errorbar,
                          err_kws={"alpha": 0.14, "linewidth": 0}, ax=ax, legend=False)
-            x_axis(ax, ctx, label=(i == nrows - 1))
+            x_axis(ax, ctx, label=bottom_of_column(cells, i, j))
         else:
             if ctx.x is None:
                 sns.barplot(data=df, x=CONTENDER, y=m.key, hue=CONTENDER, order=ctx.contenders,
@@ -78,11 +79,12 @@ def _metric_chart(ctx: Ctx, out_dir: Path, name: str, section: str, metrics: lis
                             capsize=0.12, err_kws={"linewidth": 1.0, "color": "0.2"}, ax=ax, legend=False,
                             saturation=1.0)
                 category_ticks(ax, ctx.x.values)
-                ax.set_xlabel(ctx.x.label if i == nrows - 1 else "")
+                ax.set_xlabel(ctx.x.label if bottom_of_column(cells, i, j) else "")
         label = log_label(m.axis_label) if logs[m.key] else m.axis_label
         ax.set_ylabel(label if j == 0 or not ctx.facets else "")
-        if facet is not None and i == 0:
+        if facet is not None and (i == 0 or len(ctx.facets) > MAX_COLS):
             ax.set_title(facet)
+    hide_unused(axes, cells)
     # Limits only once every panel is drawn: panels of a row share their y axis.
     for i, j, m, facet in cells:
         y_axis(axes[i][j], m, d[m.key].to_numpy(dtype=float), log=logs[m.key])
@@ -239,10 +241,10 @@ def _nonzero(res: Results, key: str) -> bool:
     return res.has_metric(key) and bool(res.runs[key].fillna(0).ne(0).any())
 
 
-def make_charts(res: Results, out_dir: Path) -> list[Chart]:
+def make_charts(res: Results, out_dir: Path, options: ChartOptions | None = None) -> list[Chart]:
     """Render every chart the results support into ``out_dir``; returns them in report order."""
     charts: list[Chart] = []
-    with style():
+    with style(options):
         ctx = Ctx(res)
         m = metric_for
         contention = [m(k) for k in ("abort_rate", "conflict_rate") if _nonzero(res, k)]

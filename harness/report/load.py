@@ -76,11 +76,12 @@ class Results:
     compare: str = "protocol"          # the key whose values are the contenders
     values: dict[str, str] = field(default_factory=dict)  # contender label -> value of ``compare``
     missing: list[str] = field(default_factory=list)      # run_ids in the manifest without a row
+    raw: pd.DataFrame | None = None    # run_id and the swept keys' values as runs.csv has them
 
     @property
     def noun(self) -> str:
         """What the contenders are, for prose: "protocol", "contender" or "setting"."""
-        return {"protocol": "protocol", "contender": "contender"}.get(self.compare, "setting")
+        return "protocol" if self.compare == "protocol" else "contender"
 
     def timeout_ms_at(self, point: tuple[str, ...]) -> float | None:
         """The client timeout (ms) at a parameter point: swept or fixed; None when unknown."""
@@ -346,6 +347,7 @@ def load_results(results_dir: Path) -> Results:
     dotted = [c for c in runs.columns if "." in c]
     for key in {*dotted, *swept, compare} - {"protocol"}:
         runs[key] = runs[key].map(display_value)
+    raw = runs[list(dict.fromkeys(["run_id", *swept, compare]))].copy()  # as in runs.csv, for summary.csv
     varying = [k for k in dotted if k != compare and runs[k].nunique(dropna=False) > 1]
     if manifest.get("swept") is not None:
         keys = [k for k in swept if k in runs.columns] + [k for k in varying if k not in swept]
@@ -413,6 +415,8 @@ def load_results(results_dir: Path) -> Results:
     if cfg:
         bundle_keys = [k for b in (manifest.get("contenders") or {}).values() if isinstance(b, dict) for k in b]
         fixed = describe(cfg, [*keys, "protocol", compare, *bundle_keys], str(kind))
+        if "protocol" not in {*keys, compare, *bundle_keys} and isinstance(cfg.get("protocol"), str):
+            fixed.insert(0, FixedItem("protocol", "protocol", cfg["protocol"]))
     else:
         flat = {}
         for key in dotted:
@@ -448,7 +452,7 @@ def load_results(results_dir: Path) -> Results:
 
     return Results(results_dir, runs, events, timeseries, latencies, manifest, str(suite), str(kind),
                    contenders, reference, params, fixed, metrics, notes, timeout_s, compare, by_value,
-                   missing_runs)
+                   missing_runs, raw)
 
 
 def _fixed_value(key: str, value: Any) -> str:
