@@ -809,8 +809,9 @@ class Suite:
     def to_dict(self) -> dict[str, Any]:
         """``base`` resolved, plus the matrix as written (labelled keys as label -> value
         mappings), ``compare`` and ``contenders``: the suite for a manifest."""
-        matrix = {k: (copy.deepcopy({label: self.labels[k][label] for label in v}) if k in self.labels
-                      else copy.deepcopy(v)) for k, v in self.matrix.items()}
+        matrix = {k: (copy.deepcopy({label: self.labels[k][label] for label in v})
+                      if k in self.labels and k != CONTENDER else copy.deepcopy(v))
+                  for k, v in self.matrix.items()}
         return {**self.base.to_dict(), "compare": self.compare,
                 "contenders": copy.deepcopy(self.contenders), "matrix": matrix}
 
