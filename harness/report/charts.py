@@ -151,7 +151,7 @@ def _default_caption(ctx: Ctx, style: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Aborts by cause (stacked bars), per protocol
+# Aborts by cause (stacked bars), per contender
 
 def _aborts_by_cause(ctx: Ctx, out_dir: Path) -> Chart | None:
     causes = [c for c in ABORT_CAUSES if ctx.res.has_metric(c) and ctx.runs[c].fillna(0).gt(0).any()]

@@ -1,5 +1,5 @@
 """Failure charts: throughput and p99 over simulated time with fault windows shaded and leader
-changes marked, and the distribution of failover times per protocol."""
+changes marked, and the distribution of failover times per contender."""
 
 from __future__ import annotations
 
@@ -182,7 +182,7 @@ def timeline_chart(ctx: Ctx, out_dir: Path) -> Chart | None:
         return None
     runs = ctx.res.runs
     keys = ctx.res.param_keys
-    # The first parameter point (matrix order) where every protocol has a run with faults.
+    # The first parameter point (matrix order) where every contender has a run with faults.
     faulty_runs = set(faulty["run_id"]) & set(ts["run_id"])
     chosen_point, chosen = None, {}
     for point in ctx.res.points:
@@ -313,7 +313,7 @@ def timeline_chart(ctx: Ctx, out_dir: Path) -> Chart | None:
         extra += f" · {unlabelled} failovers too dense to label (all in events.csv)"
     sub = " · ".join(s for s in (f"fixed: {ctx.fixed_text}" if ctx.fixed_text else "", extra) if s)
     header(fig, title, wrap(sub, fig.get_figwidth()), handles, ncol=min(len(handles), 6))
-    cap = ("One run per protocol at the same parameter point and seed, values per time bucket of "
+    cap = ("One run per contender at the same parameter point and seed, values per time bucket of "
            "simulated time. Shaded: fault windows; dashed lines: a node became leader. Bottom lane: "
            "the leader (sampled at each bucket's end, changes placed at the election or fault "
            "events; an isolated leader still counts until a newer one is elected; red: none), and "

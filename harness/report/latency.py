@@ -1,4 +1,4 @@
-"""Latency charts beyond percentiles: the CDF per protocol and latency vs throughput (the knee)."""
+"""Latency charts beyond percentiles: the CDF per contender and latency vs throughput (the knee)."""
 
 from __future__ import annotations
 
