@@ -317,3 +317,23 @@ def test_chart_options_on_the_command_line(tmp_path):
                           (("--font-scale", "huge"), "--font-scale: expected a number from 0.5 to 3")):
         bad = invoke("report", str(d), *args)
         assert bad.exit_code == 2 and bad.output.count("\n") == 1 and message in bad.output, bad.output
+
+
+def test_an_unlabelled_empty_section_reads_none(suite_file, tmp_path):
+    text = """
+    name: sections
+    duration: 0.6s
+    warmup: 0.1s
+    cluster: {nodes: 3}
+    workload: {type: kv, clients: 2, keys: 20}
+    matrix:
+      faults:
+        - {}
+        - {schedule: [{at: 0.3s, crash: leader, for: 0.1s}]}
+    """
+    out = tmp_path / "out"
+    assert invoke("run", str(suite_file(text)), "--out", str(out), "--jobs", "1", "-q").exit_code == 0
+    assert list(pd.read_csv(out / "runs.csv", keep_default_na=False)["faults"]) == [
+        "none", "{schedule: [{at: 0.3s, crash: leader, for: 0.1s}]}"]
+    md = (out / "report.md").read_text()
+    assert "| none |" in md and not re.search(r"\bnan\b", md.split("## Configuration")[0])
