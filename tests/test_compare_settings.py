@@ -337,3 +337,13 @@ def test_an_unlabelled_empty_section_reads_none(suite_file, tmp_path):
         "none", "{schedule: [{at: 0.3s, crash: leader, for: 0.1s}]}"]
     md = (out / "report.md").read_text()
     assert "| none |" in md and not re.search(r"\bnan\b", md.split("## Configuration")[0])
+
+
+def test_a_manifest_comparing_an_unknown_key_is_a_one_line_error(tmp_path):
+    from harness.report import ReportError
+    d = make_results(tmp_path / "r")
+    manifest = json.loads((d / "manifest.json").read_text())
+    manifest["compare"] = "replication.batch_size"
+    (d / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ReportError, match="field 'compare' names 'replication.batch_size', which is neither"):
+        write_report(d)

@@ -344,6 +344,9 @@ def load_results(results_dir: Path) -> Results:
     for key in [*swept, compare]:
         if key not in runs.columns:
             runs[key] = runs["run_id"].map(lambda rid, _k=key: (man_runs.get(rid) or {}).get("params", {}).get(_k))
+    if runs[compare].isna().all():
+        raise ReportError(f"{manifest_path}: field 'compare' names {compare!r}, which is neither a column "
+                          "of runs.csv nor a parameter of its runs")
     dotted = [c for c in runs.columns if "." in c]
     for key in {*dotted, *swept, compare} - {"protocol"}:
         runs[key] = runs[key].map(display_value)
