@@ -346,3 +346,13 @@ def test_a_manifest_comparing_an_unknown_key_is_a_one_line_error(tmp_path):
     (d / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ReportError, match="field 'compare' names 'replication.batch_size', which is neither"):
         write_report(d)
+
+
+def test_contender_colours():
+    from harness.report.palette import contender_colors, protocol_colors
+    bundles = contender_colors(["raft+prevote", "raft", "multipaxos"], "contender")
+    builtin = protocol_colors(["raft", "multipaxos"])
+    assert bundles["raft"] == builtin["raft"] and bundles["multipaxos"] == builtin["multipaxos"]
+    assert len(set(bundles.values())) == 3
+    many = contender_colors([f"batch = {2 ** i}" for i in range(12)], "replication.batch_size")
+    assert len(set(list(many.values())[:10])) == 10

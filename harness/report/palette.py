@@ -3,7 +3,7 @@
 When the contenders are protocols, built-in protocols have fixed colours (from seaborn's
 colour-blind-safe palette) and any other protocol name gets a colour from its hash, so it keeps
 its colour from report to report. Other contenders (``prevote = true``, bundle labels) take the
-palette in matrix order: the reference first.
+palette in matrix order (a label naming a built-in protocol keeps its colour).
 """
 
 from __future__ import annotations
@@ -54,10 +54,13 @@ def protocol_colors(protocols: list[str]) -> dict[str, str]:
 
 
 def contender_colors(contenders: list[str], compare: str = "protocol") -> dict[str, str]:
-    """Colour per contender: :func:`protocol_colors` for protocols, else the palette in order."""
+    """Colour per contender: :func:`protocol_colors` for protocols; otherwise a label that names a
+    built-in protocol keeps its colour and the others take the palette's free colours in order."""
     if compare == "protocol":
         return protocol_colors(contenders)
-    return {c: _COLORBLIND[i % len(_COLORBLIND)] for i, c in enumerate(contenders)}
+    fixed = {c: _COLORBLIND[_BUILTIN[_canonical(c)]] for c in contenders if _canonical(c) in _BUILTIN}
+    free = iter([c for c in _COLORBLIND if c not in fixed.values()] * 2)
+    return {c: fixed[c] if c in fixed else next(free) for c in contenders}
 
 
 MARKERS = ("o", "s", "D", "^", "v", "P", "X", "*")
