@@ -110,11 +110,13 @@ class Document:
         r = self.res
         header = ["run", r.noun, "seed", *map(_short, r.param_keys), "verdict", "detail"]
         out = []
+        # Remarks shared by the passing runs ("linearizability not checked") are said in the banner.
+        remarks_listed = bool(self.safety_remarks()) and not self.safety_remarks().startswith("checker details")
         for _, row in r.runs.iterrows():
             detail = row.get("safety_detail")
             detail = detail.strip() if isinstance(detail, str) else ""
             verdict = str(row["safety"]).strip()
-            if verdict.lower() == "ok" and not detail:
+            if verdict.lower() == "ok" and (not detail or remarks_listed):
                 continue
             out.append([str(row["run_id"]), str(row[CONTENDER]), fmt.num(row["seed"], 0),
                         *[str(row[k]) for k in r.param_keys], verdict, detail])

@@ -3,6 +3,7 @@ changes marked, and the distribution of failover times per contender."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,8 @@ from matplotlib.patches import Patch
 
 from matplotlib.figure import Figure
 
-from .figure import Chart, Ctx, figure, header, log_label, log_ticks, point_mask, render, wrap
+from .figure import (MAX_COLS, Chart, Ctx, bottom_of_column, figure, header, hide_unused, log_label, log_ticks,
+                     point_mask, render, wrap)
 from .load import CONTENDER
 from .metrics import AVAILABILITY, metric_for, param_short
 
@@ -421,8 +423,12 @@ def failover_chart(ctx: Ctx, out_dir: Path) -> Chart | None:
             panels.append(("__fo", u, "time unavailable per run (ms)"))
             source += " · unavailable: one dot per run"
     facets = ctx.facets or [None]
+    ncols = min(len(facets), MAX_COLS)  # many facets wrap into rows of at most MAX_COLS
+    per = math.ceil(len(facets) / ncols)
+    cells = [(i * per + k // ncols, k % ncols, i, facet) for i in range(len(panels))
+             for k, facet in enumerate(facets)]
     xw = max(3.6, 1.2 * len(ctx.x.values)) if ctx.x else 3.6
-    fig, axes = figure(len(panels), len(facets), panel=(xw, 2.6), sharey="row")
+    fig, axes = figure(len(panels) * per, ncols, panel=(xw, 2.6), sharey="row")
     any_boxes = False
     for i, (col, data, ylabel) in enumerate(panels):
         group = [CONTENDER, "__facet"] if ctx.facets else [CONTENDER]
@@ -430,8 +436,8 @@ def failover_chart(ctx: Ctx, out_dir: Path) -> Chart | None:
             group.append(ctx.x.key)
         boxes = int(data.groupby(group).size().min()) >= 4  # a box of fewer points would only mislead
         any_boxes |= boxes
-        for j, facet in enumerate(facets):
-            ax = axes[i][j]
+        for r, j, _i, facet in [c for c in cells if c[2] == i]:
+            ax = axes[r][j]
             df = data if facet is None else data[data["__facet"] == facet]
             xkey, order = (CONTENDER, ctx.contenders) if ctx.x is None else (ctx.x.key, ctx.x.values)
             kw = dict(data=df, x=xkey, y=col, order=order, ax=ax, legend=False, hue=CONTENDER,
@@ -443,10 +449,11 @@ def failover_chart(ctx: Ctx, out_dir: Path) -> Chart | None:
                             saturation=1.0)
             sns.swarmplot(**kw, size=3.5 if boxes else 5, edgecolor="white", linewidth=0.3, warn_thresh=1.0)
             ax.set_ylim(bottom=0)
-            ax.set_xlabel("" if ctx.x is None or i < len(panels) - 1 else ctx.x.label)
+            ax.set_xlabel(ctx.x.label if ctx.x is not None and bottom_of_column(cells, r, j) else "")
             ax.set_ylabel(ylabel if j == 0 else "")
-            if facet is not None and i == 0:
+            if facet is not None and (r == 0 or per > 1):
                 ax.set_title(facet)
+    hide_unused(axes, cells)
     what = "Failover time and time unavailable" if len(panels) > 1 else "Failover time distribution"
     title = f"{what}: {ctx.vs}"
     header(fig, title, ctx.subtitle(extra=source, band="", width_in=fig.get_figwidth()),

@@ -13,7 +13,7 @@ from html import escape
 import yaml
 
 from .document import Document
-from .metrics import HIGHER, param_short
+from .metrics import HIGHER
 from .palette import contender_colors
 from .tables import Cell, Table, capitalize
 
@@ -182,16 +182,24 @@ def _safety_tables(doc: Document) -> str:
            + "".join("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in r) + "</tr>" for r in counts)
            + "</tbody></table></div>")
     dh, details = doc.safety_details()
-    if details:
+    bad = [r for r in details if r[-2].startswith(("violation", "error"))]
+    rest = [r for r in details if r not in bad]
+
+    def table(rows: list[list[str]]) -> str:
         trs = []
-        for r in details:
-            cls = "verdict-violation" if r[-2].startswith("violation") else ""
+        for r in rows:
+            cls = "verdict-violation" if r[-2].startswith(("violation", "error")) else ""
             trs.append("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in r[:-2])
                        + f'<td class="{cls}">{_e(r[-2])}</td><td>{_e(r[-1])}</td></tr>')
-        out += (f"<details><summary>Verdicts and checker details of {len(details)} runs</summary>"
-                '<div class="tablewrap"><table class="safety"><thead><tr>'
+        return ('<div class="tablewrap"><table class="safety"><thead><tr>'
                 + "".join(f"<th>{_e(h)}</th>" for h in dh) + f"</tr></thead><tbody>{''.join(trs)}"
-                "</tbody></table></div></details>")
+                "</tbody></table></div>")
+
+    if bad:  # violations stay in view
+        out += table(bad)
+    if rest:
+        out += (f"<details><summary>Verdicts and checker details of {len(rest)} more runs</summary>"
+                + table(rest) + "</details>")
     return out
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 import yaml
 
 from .document import Document
-from .metrics import param_short
 from .tables import Table, capitalize
 
 
@@ -99,10 +98,15 @@ def _safety_tables(doc: Document) -> str:
     lines = [_row([_cell(h) for h in header]), _row(["---"] + ["---:"] * (len(header) - 1))]
     lines += [_row([_cell(v) for v in r]) for r in counts]
     dh, details = doc.safety_details()
-    if details:
-        lines += ["", f"<details><summary>Verdicts and checker details of {len(details)} runs</summary>", "",
+    bad = [r for r in details if r[-2].startswith(("violation", "error"))]
+    rest = [r for r in details if r not in bad]
+    if bad:  # violations stay in view
+        lines += ["", _row([_cell(h) for h in dh]), _row(["---"] * len(dh))]
+        lines += [_row([_cell(v) for v in r[:-2]] + [f"**{_cell(r[-2])}**", _cell(r[-1])]) for r in bad]
+    if rest:
+        lines += ["", f"<details><summary>Verdicts and checker details of {len(rest)} more runs</summary>", "",
                   _row([_cell(h) for h in dh]), _row(["---"] * len(dh))]
-        lines += [_row([_cell(v) for v in r]) for r in details]
+        lines += [_row([_cell(v) for v in r]) for r in rest]
         lines += ["", "</details>"]
     return "\n".join(lines)
 

@@ -162,7 +162,7 @@ def _display_tie(a: Cell, b: Cell, metric: Metric, decimals: int) -> bool:
     return fmt.num(a.summary.mean * metric.scale, decimals) == fmt.num(b.summary.mean * metric.scale, decimals)
 
 
-def test_cells(a: Cell, b: Cell) -> float | None:
+def cell_p(a: Cell, b: Cell) -> float | None:
     """p-value of the difference of two cells: paired t-test over the seeds both have (common
     random numbers), Welch's t-test when they share none; None when untestable."""
     if a.seeds is not None and b.seeds is not None:
@@ -186,7 +186,7 @@ def _rank(row: Row) -> None:
     if _display_tie(c1, c2, m, row.decimals):
         row.verdict = TIE
         return
-    p = test_cells(c1, c2)
+    p = cell_p(c1, c2)
     if p is None:
         row.verdict = UNTESTED
     elif p < ALPHA:
@@ -254,7 +254,7 @@ def metric_rows(res: Results, metric: Metric) -> list[Row]:
                     c.delta = (c.summary.mean - ref.summary.mean) * metric.scale
                 else:
                     c.delta = delta_pct(c.summary.mean, ref.summary.mean)
-                c.p = test_cells(ref, c)
+                c.p = cell_p(ref, c)
                 c.significant = None if c.p is None else c.p < ALPHA
         rows.append(row)
     return rows
