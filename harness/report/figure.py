@@ -312,6 +312,9 @@ def hide_unused(axes, cells) -> None:
         for j, ax in enumerate(row):
             if (i, j) not in used:
                 ax.set_visible(False)
+            elif bottom_of_column(cells, i, j):  # shared x: the last panel of a column shows its ticks
+                ax.xaxis.set_tick_params(labelbottom=True)
+                ax.xaxis.label.set_visible(True)
 
 
 def bottom_of_column(cells, i: int, j: int) -> bool:

@@ -198,7 +198,7 @@ def _safety_tables(doc: Document) -> str:
     if bad:  # violations stay in view
         out += table(bad)
     if rest:
-        out += (f"<details><summary>Verdicts and checker details of {len(rest)} more runs</summary>"
+        out += (f"<details><summary>Verdicts and checker details of {len(rest)}{' more' if bad else ''} runs</summary>"
                 + table(rest) + "</details>")
     return out
 

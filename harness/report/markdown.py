@@ -104,7 +104,7 @@ def _safety_tables(doc: Document) -> str:
         lines += ["", _row([_cell(h) for h in dh]), _row(["---"] * len(dh))]
         lines += [_row([_cell(v) for v in r[:-2]] + [f"**{_cell(r[-2])}**", _cell(r[-1])]) for r in bad]
     if rest:
-        lines += ["", f"<details><summary>Verdicts and checker details of {len(rest)} more runs</summary>", "",
+        lines += ["", f"<details><summary>Verdicts and checker details of {len(rest)}{' more' if bad else ''} runs</summary>", "",
                   _row([_cell(h) for h in dh]), _row(["---"] * len(dh))]
         lines += [_row([_cell(v) for v in r]) for r in rest]
         lines += ["", "</details>"]
