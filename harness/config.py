@@ -876,6 +876,8 @@ def load_suite(path: str | Path | None, overrides: Sequence[str] = (),
                 settings[key] = labels[key][entry] if key in labels else entry
                 where[key] = f"matrix.{key}" + (f".{entry}" if key in labels else "")
         config = _validate_point(data, settings, source, origins, first=not points, where=where)
+        if CONTENDER in point:
+            _check_bundle_options(point[CONTENDER], contenders[point[CONTENDER]], config, source)  # type: ignore[index]
         params = {"protocol": point.get("protocol", config.protocol)}
         if "protocol" in labels:
             params["protocol"] = config.protocol
@@ -948,6 +950,17 @@ def _check_bundle_keys(contenders: dict[str, dict[str, Any]] | None, matrix: dic
             if swept is not None:
                 raise ConfigError(source, f"contenders.{name}.{key}", f"is also swept by matrix.{swept}; "
                                   "set it in every contender or sweep it, not both")
+
+
+def _check_bundle_options(label: str, bundle: dict[str, Any], config: RunConfig, source: str) -> None:
+    """A contender that sets another protocol's options would run without them."""
+    for key in bundle:
+        parts = key.split(".")
+        if parts[0] == "protocols" and len(parts) > 1:
+            spec = _lookup(parts[1])
+            if spec is not None and spec.name != config.protocol:
+                raise ConfigError(source, f"contenders.{label}.{key}", f"sets an option of {spec.name}, but "
+                                  f"this contender runs {config.protocol}: it would do nothing")
 
 
 def _compare(compare: Any, matrix: dict[str, list[Any]], contenders: Any, source: str) -> str:

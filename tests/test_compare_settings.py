@@ -108,6 +108,9 @@ def test_contenders_are_swept_first_as_labelled_bundles(make_suite):
      "contenders.multipaxos.protocol: 'paxoss': expected a registered consensus protocol ("),
     (BUNDLES.replace("  multipaxos: {protocol: multipaxos}", "  multipaxos: {protocol: multipaxos, faults: {}}"),
      "contenders.multipaxos.faults: is also swept by matrix.faults; set it in every contender or sweep it, not both"),
+    (BUNDLES.replace("  multipaxos: {protocol: multipaxos}", "  multipaxos: {protocol: multipaxos, protocols.raft.prevote: true}"),
+     "contenders.multipaxos.protocols.raft.prevote: sets an option of raft, but this contender runs multipaxos: "
+     "it would do nothing"),
     (BUNDLES.replace("  multipaxos: {protocol: multipaxos}", "  multipaxos: {seeds: 3}"),
      "contenders.multipaxos.seeds: cannot differ between contenders: it is fixed for the whole suite"),
     (BUNDLES.replace("contenders:", "contenders: 3\nx:").replace("report: {reference: multipaxos}\n", ""),
