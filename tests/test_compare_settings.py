@@ -360,3 +360,17 @@ def test_contender_colours():
     assert len(set(bundles.values())) == 3
     many = contender_colors([f"batch = {2 ** i}" for i in range(12)], "replication.batch_size")
     assert len(set(list(many.values())[:10])) == 10
+
+
+def test_cli_summary_is_one_row_per_point_with_values_as_written():
+    from harness.cli import _summary
+    rows = [{"protocol": p, "workload.rate": rate, "seed": s, "throughput_ops_s": rate * (0.9 + 0.01 * s),
+             "latency_p50_ms": 1.0, "latency_p99_ms": 2.0, "abort_rate": 0.0,
+             "safety": "ok" if (p, s) != ("multipaxos", 2) else "violation: lost write"}
+            for p in ("raft", "multipaxos") for rate in (2000.0, 500.0) for s in (1, 2, 3)]
+    lines = _summary(rows, ["protocol", "workload.rate"]).splitlines()
+    assert lines[0].split()[:4] == ["protocol", "offered", "load", "n"]
+    assert [line.split()[:3] for line in lines[1:5]] == [
+        ["raft", "2k/s", "3"], ["raft", "500/s", "3"], ["multipaxos", "2k/s", "3"], ["multipaxos", "500/s", "3"]]
+    assert "1,840 ± " in lines[1] and lines[1].endswith("ok")
+    assert lines[3].endswith("2/3 ok; violation: lost write") and len(lines) == 6
