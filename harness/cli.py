@@ -207,16 +207,72 @@ def _compare(base: Path, new: Path, md: Path | None, json_path: Path | None, jun
     return result.exit_code
 
 
-def _summary(rows: list[dict], swept: list[str]) -> str:
-    keys = [k for k in swept if k != "protocol"]
-    head = ["protocol", *keys, "seed", "ops/s", "p50 ms", "p99 ms", "abort %", "safety"]
-    body = [[str(r.get("protocol")), *[str(r.get(k)) for k in keys], str(r.get("seed")),
-             _fmt(r.get("throughput_ops_s", float("nan")), 0), _fmt(r.get("latency_p50_ms", float("nan")), 2),
-             _fmt(r.get("latency_p99_ms", float("nan")), 2), _fmt(100 * r.get("abort_rate", float("nan")), 2),
-             str(r.get("safety"))[:60]] for r in rows]
+def _summary(rows: list[dict], swept: list[str], compare: str = "protocol") -> str:
+    """One line per matrix point and contender: mean ± 95% CI half-width over its seeds, swept
+    values as written (``2k/s``, ``150ms``, labels), and the safety verdicts."""
+    from harness.compare.stats import summarize
+    from harness.report.load import canonical_param, display_value
+    from harness.report.metrics import param_short
+
+    keys = [k for k in dict.fromkeys([compare, *swept]) if k != "protocol" or compare == "protocol"
+            or "protocol" in swept]
+    shown = {}
+    for k in keys:
+        raw = [display_value(r.get(k)) for r in rows]
+        shown[k] = canonical_param(k, raw)[1] if k != "protocol" else {v: v for v in raw}
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(tuple(display_value(r.get(k)) for k in keys), []).append(r)
+
+    def stat(group: list[dict], key: str, scale: float, digits: int) -> str:
+        s = summarize([scale * float(r[key]) for r in group if isinstance(r.get(key), (int, float))])
+        if s is None:
+            return "-"
+        return _fmt(s.mean, digits) + (f" ± {_fmt(s.half, digits)}" if s.half is not None else "")
+
+    def safety(group: list[dict]) -> str:
+        verdicts = [str(r.get("safety")) for r in group]
+        ok = verdicts.count("ok")
+        if ok == len(verdicts):
+            return "ok"
+        worst = next((v for v in verdicts if v.startswith(("violation", "error"))), None)
+        worst = worst or next(v for v in verdicts if v != "ok")
+        return f"{ok}/{len(verdicts)} ok; {worst[:60]}"
+
+    head = [param_short(k) if k != "protocol" else k for k in keys]
+    head += ["n", "ops/s", "p50 ms", "p99 ms", "abort %", "safety"]
+    body = [[*[shown[k].get(v, v) for k, v in zip(keys, point)], str(len(g)),
+             stat(g, "throughput_ops_s", 1, 0), stat(g, "latency_p50_ms", 1, 2),
+             stat(g, "latency_p99_ms", 1, 2), stat(g, "abort_rate", 100, 2), safety(g)]
+            for point, g in groups.items()]
     widths = [max(len(x) for x in col) for col in zip(head, *body)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(line, widths)) for line in [head, *body]]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in [head, *body]]
+    seeds = {len(g) for g in groups.values()}
+    if max(seeds, default=0) > 1:
+        lines.append("(mean ± 95% CI half-width over n seeds)")
     return "\n".join(lines)
+
+
+def _chart_options(command):
+    """The report's chart options, shared by ``run`` and ``report``."""
+    command = click.option("--font-scale", default=None, metavar="X",
+                           help="Multiply every chart font size (0.5 to 3).")(command)
+    command = click.option("--figsize", default=None, metavar="WxH",
+                           help="Size of every chart in inches, e.g. 6x4.")(command)
+    return click.option("--no-subtitle", is_flag=True,
+                        help="Charts without the subtitle naming the fixed setting and method.")(command)
+
+
+def _charts(no_subtitle: bool, figsize: str | None, font_scale: str | None):
+    """ChartOptions from the command line; a bad value is a one-line error (exit 2)."""
+    from harness.report import ChartOptions, ReportError, parse_figsize, parse_font_scale
+
+    try:
+        return ChartOptions(subtitle=not no_subtitle,
+                            figsize=parse_figsize(figsize) if figsize is not None else None,
+                            font_scale=parse_font_scale(font_scale) if font_scale is not None else 1.0)
+    except ReportError as exc:
+        _fail(str(exc))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -259,10 +315,12 @@ def main() -> None:
               help="Then compare with this results directory (as `distbench compare BASELINE OUT`), "
                    "writing compare.md, compare.json and compare.xml into OUT; exit as compare does.")
 @_gate_options
+@_chart_options
 def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds: int | None,
         jobs: int, no_report: bool, quiet: bool, resume: bool, overwrite: bool, cache: Path | None,
         executor: str, scheduler: str | None, time_limit: str, memory_limit: str, force: bool,
-        baseline: Path | None, **gate: Any) -> None:
+        baseline: Path | None, no_subtitle: bool, figsize: str | None, font_scale: str | None,
+        **gate: Any) -> None:
     """Run a suite (CONFIG, or the built-in quickstart when omitted) and write its results."""
     from harness.estimate import physical_memory
     from harness.executor import ExecutorError, Limits, run_suite
@@ -271,6 +329,7 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
     kind = _build()
     if resume and overwrite:
         _fail("--resume and --overwrite: choose one")
+    charts = _charts(no_subtitle, figsize, font_scale)
     suite = _load(config, overrides, seeds)
     estimates = _guard(suite, jobs, force)
     if scheduler:
@@ -313,13 +372,13 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
         click.echo(f"distbench: ran {stats['ran']} of {stats['runs']} runs ({stats['kept']} already in {out}, "
                    f"{stats['cached']} from the cache)", err=True)
     if not quiet:
-        click.echo(_summary(rows, suite.swept))
+        click.echo(_summary(rows, suite.swept, suite.compare))
     click.echo(f"results: {out}")
     if not no_report:
         from harness.report import ReportError, write_report
 
         try:
-            paths = write_report(out)
+            paths = write_report(out, charts=charts)
             click.echo(f"report: {paths['html']}")
         except ReportError as exc:
             click.echo(f"distbench: report not written: {exc}", err=True)
@@ -407,20 +466,24 @@ def list_() -> None:
               help="Where to write the report (default: RESULTS_DIR).")
 @click.option("--format", "formats", default="html,md", show_default=True,
               help="Comma-separated: html, md.")
-def report(results_dir: Path, out: Path | None, formats: str) -> None:
-    """Write report.html / report.md and charts for a results directory."""
+@_chart_options
+def report(results_dir: Path, out: Path | None, formats: str, no_subtitle: bool, figsize: str | None,
+           font_scale: str | None) -> None:
+    """Write report.html / report.md, summary.csv and charts for a results directory."""
     from harness.report import ReportError, write_report
 
     wanted = [f.strip() for f in formats.split(",") if f.strip()]
     unknown = [f for f in wanted if f not in ("html", "md")]
     if unknown or not wanted:
         _fail(f"--format: expected a comma-separated subset of html,md, got {formats!r}")
+    charts = _charts(no_subtitle, figsize, font_scale)
     try:
-        paths = write_report(results_dir, out, wanted)
+        paths = write_report(results_dir, out, wanted, charts=charts)
     except ReportError as exc:
         _fail(str(exc))
     for fmt in wanted:
         click.echo(f"{fmt}: {paths[fmt]}")
+    click.echo(f"summary: {paths['summary']}")
 
 
 @main.group()

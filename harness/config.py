@@ -15,7 +15,7 @@ import difflib
 import itertools
 import re
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import UnionType
@@ -441,7 +441,8 @@ class Checkers(_Model):
 
 
 class Report(_Model):
-    reference: StrictStr | None = None
+    # A value of the suite's ``compare`` key (a protocol, a label, ``true``, ``64`` ...).
+    reference: StrictStr | StrictBool | Annotated[int, Strict()] | Annotated[float, Strict()] | None = None
 
 
 class Gate(_Model):
@@ -795,12 +796,19 @@ class RunSpec:
     seed: int
     params: dict[str, Any]
     config: RunConfig
+    labelled: tuple[str, ...] = ()   # keys of ``params`` that hold a label, not a config value
 
 
 @dataclass(frozen=True)
 class Suite:
     """A validated suite. ``base`` is the first matrix point's config (the suite as written, with
-    each swept key at its first value); ``points`` holds every point's (params, config)."""
+    each swept key at its first value); ``points`` holds every point's (params, config).
+
+    ``matrix`` maps each swept key to its entries in order: values, or labels for a key swept
+    with labelled values (``faults: {none: {}, crash: {...}}``) and for ``contender``; ``labels``
+    maps each such key to {label: value} (for ``contender``: {label: {dotted key: value}}).
+    ``compare`` is the dotted key whose values are the contenders of the report, ``reference``
+    the display value of that key the others are compared against."""
 
     name: str
     kind: str
@@ -811,6 +819,9 @@ class Suite:
     reference: str
     base: RunConfig
     points: tuple[tuple[dict[str, Any], RunConfig], ...]
+    compare: str = "protocol"
+    contenders: dict[str, dict[str, Any]] | None = None
+    labels: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def swept(self) -> list[str]:
@@ -819,20 +830,28 @@ class Suite:
     def runs(self) -> list[RunSpec]:
         """Matrix points in order (first key slowest), each with seeds ``seed .. seed+seeds-1``."""
         specs: list[RunSpec] = []
+        labelled = tuple(self.labels)
         for point, (params, config) in enumerate(self.points):
             for seed in range(config.seed, config.seed + config.seeds):
                 specs.append(RunSpec(len(specs), f"r{point:04d}-s{seed}", seed, dict(params),
-                                     config.model_copy(update={"seed": seed})))
+                                     config.model_copy(update={"seed": seed}), labelled))
         return specs
 
     def to_dict(self) -> dict[str, Any]:
-        """``base`` resolved, plus the matrix as written: the suite for a manifest."""
-        return {**self.base.to_dict(), "matrix": copy.deepcopy(self.matrix)}
+        """``base`` resolved, plus the matrix as written (labelled keys as label -> value
+        mappings), ``compare`` and ``contenders``: the suite for a manifest."""
+        matrix = {k: (copy.deepcopy({label: self.labels[k][label] for label in v})
+                      if k in self.labels and k != CONTENDER else copy.deepcopy(v))
+                  for k, v in self.matrix.items()}
+        return {**self.base.to_dict(), "compare": self.compare,
+                "contenders": copy.deepcopy(self.contenders), "matrix": matrix}
 
 
 EMBEDDED = "<embedded default>"
 _KEY = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")
-_FIXED = {"name", "kind", "description", "seeds", "seed", "report", "gate", "matrix"}
+_FIXED = {"name", "kind", "description", "seeds", "seed", "report", "gate", "matrix", "compare",
+          "contenders"}
+CONTENDER = "contender"
 
 
 def load_suite(path: str | Path | None, overrides: Sequence[str] = (),
@@ -866,24 +885,124 @@ def load_suite(path: str | Path | None, overrides: Sequence[str] = (),
     if seeds is not None:
         data["seeds"] = seeds
         origins["seeds"] = f"--seeds {seeds}"
-    matrix = _matrix(data.pop("matrix", None), source)
+    compare, contenders = data.pop("compare", None), data.pop("contenders", None)
+    contenders = _contenders(contenders, source)
+    matrix, labels = _matrix(data.pop("matrix", None), source, contenders)
     for key in list(matrix):
         if any(_overlap(key, overridden) for overridden in origins):
             del matrix[key]
+            labels.pop(key, None)
+    _check_bundle_keys(contenders, matrix, source)
+    compare = _compare(compare, matrix, contenders, source)
 
     points = []
-    for values in itertools.product(*matrix.values()):
-        point = dict(zip(matrix, values))
-        config = _validate_point(data, point, source, origins, first=not points)
+    for entries in itertools.product(*matrix.values()):
+        point = dict(zip(matrix, entries))
+        settings: dict[str, Any] = {}
+        where: dict[str, str] = {}
+        for key, entry in point.items():
+            if key == CONTENDER:
+                for k, v in contenders[entry].items():  # type: ignore[index]
+                    settings[k], where[k] = v, f"contenders.{entry}.{k}"
+            else:
+                settings[key] = labels[key][entry] if key in labels else entry
+                where[key] = f"matrix.{key}" + (f".{entry}" if key in labels else "")
+        config = _validate_point(data, settings, source, origins, first=not points, where=where)
+        if CONTENDER in point:
+            _check_bundle_options(point[CONTENDER], contenders[point[CONTENDER]], config, source)  # type: ignore[index]
         params = {"protocol": point.get("protocol", config.protocol)}
+        if "protocol" in labels:
+            params["protocol"] = config.protocol
         params.update((k, v) for k, v in point.items() if k != "protocol")
         points.append((params, config))
-    _check_shadowed(data, matrix, source)
+    _check_shadowed(data, {k: [labels[k][v[0]] if k in labels else v[0]] for k, v in matrix.items()
+                           if k != CONTENDER}, source)
     _check_options_used(points, source)
     base = points[0][1]
+    labels = {k: labels[k] for k in matrix if k in labels}
+    if CONTENDER in matrix:
+        labels[CONTENDER] = {label: contenders[label] for label in matrix[CONTENDER]}  # type: ignore[index]
     return Suite(name=base.name, kind=base.kind, source=source, raw=raw, overrides=tuple(overrides),
-                 matrix=matrix, reference=_reference(base, points, source), base=base,
-                 points=tuple(points))
+                 matrix=matrix, reference=_reference(base, points, matrix, compare, source), base=base,
+                 points=tuple(points), compare=compare, contenders=contenders, labels=labels)
+
+
+def _contenders(contenders: Any, source: str) -> dict[str, dict[str, Any]] | None:
+    """``contenders:`` as {label: {dotted key: value}}: labelled bundles of settings."""
+    if contenders is None:
+        return None
+    example = "such as {raft+prevote: {protocol: raft, protocols.raft.prevote: true}, multipaxos: {protocol: multipaxos}}"
+    if not isinstance(contenders, dict) or not contenders:
+        raise ConfigError(source, "contenders", f"expected a mapping of labels to settings, {example}, "
+                          f"got {show(contenders)}")
+    out: dict[str, dict[str, Any]] = {}
+    for label, bundle in contenders.items():
+        name = _label(label)
+        if name is None:
+            raise ConfigError(source, "contenders", f"expected labels of letters, digits and -_.+=, got {show(label)}")
+        if bundle is None:
+            bundle = {}
+        if not isinstance(bundle, dict):
+            raise ConfigError(source, f"contenders.{name}", "expected a mapping of dotted keys to values "
+                              f"(e.g. protocol: raft), got {show(bundle)}")
+        keys = list(bundle)
+        for i, key in enumerate(keys):
+            if not isinstance(key, str) or not _KEY.fullmatch(key):
+                raise ConfigError(source, f"contenders.{name}", f"expected dotted keys such as "
+                                  f"protocols.raft.prevote, got {show(key)}")
+            if key.split(".")[0] in _FIXED:
+                raise ConfigError(source, f"contenders.{name}.{key}", "cannot differ between contenders: "
+                                  "it is fixed for the whole suite")
+            other = next((k for k in keys[:i] if _overlap(k, key)), None)
+            if other is not None:
+                raise ConfigError(source, f"contenders.{name}.{key}", f"overlaps contenders.{name}.{other}; "
+                                  "set one or the other")
+        out[name] = dict(bundle)
+    return out
+
+
+_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+=-]*")
+
+
+def _label(label: Any) -> str | None:
+    """A label as text (``true`` -> "true", ``64`` -> "64"), or None when it is not a short word."""
+    if isinstance(label, bool):
+        label = str(label).lower()
+    elif isinstance(label, (int, float)):
+        label = f"{label:g}"
+    return label if isinstance(label, str) and _LABEL.fullmatch(label) else None
+
+
+def _check_bundle_keys(contenders: dict[str, dict[str, Any]] | None, matrix: dict[str, list[Any]],
+                       source: str) -> None:
+    """A setting a bundle fixes cannot also be swept: which of the two would a run use?"""
+    for name, bundle in (contenders or {}).items():
+        for key in bundle:
+            swept = next((k for k in matrix if k != CONTENDER and _overlap(k, key)), None)
+            if swept is not None:
+                raise ConfigError(source, f"contenders.{name}.{key}", f"is also swept by matrix.{swept}; "
+                                  "set it in every contender or sweep it, not both")
+
+
+def _check_bundle_options(label: str, bundle: dict[str, Any], config: RunConfig, source: str) -> None:
+    """A contender that sets another protocol's options would run without them."""
+    for key in bundle:
+        parts = key.split(".")
+        if parts[0] == "protocols" and len(parts) > 1:
+            spec = _lookup(parts[1])
+            if spec is not None and spec.name != config.protocol:
+                raise ConfigError(source, f"contenders.{label}.{key}", f"sets an option of {spec.name}, but "
+                                  f"this contender runs {config.protocol}: it would do nothing")
+
+
+def _compare(compare: Any, matrix: dict[str, list[Any]], contenders: Any, source: str) -> str:
+    """The key whose values are the contenders: ``compare``, else contender / protocol."""
+    if compare is None:
+        return CONTENDER if contenders else "protocol"
+    if not isinstance(compare, str) or compare not in matrix:
+        swept = ", ".join(matrix) or "nothing"
+        raise ConfigError(source, "compare", f"expected a key the matrix sweeps ({swept}), got {show(compare)}")
+    return compare
 
 
 def _check_options_used(points: list[tuple[dict[str, Any], RunConfig]], source: str) -> None:
@@ -1012,59 +1131,103 @@ def _overlap(a: str, b: str) -> bool:
     return a == b or a.startswith(b + ".") or b.startswith(a + ".")
 
 
-def _matrix(matrix: Any, source: str) -> dict[str, list[Any]]:
-    """The matrix's shape: dotted keys of sweepable settings, each to a non-empty list."""
+def _matrix(matrix: Any, source: str, contenders: dict[str, dict[str, Any]] | None = None
+            ) -> tuple[dict[str, list[Any]], dict[str, dict[str, Any]]]:
+    """The matrix's shape: dotted keys of sweepable settings, each to a non-empty list of values
+    or a mapping of labels to values (-> its labels, and the key's {label: value} in the second
+    dict). With ``contenders`` the key ``contender`` sweeps their labels, first (slowest) unless
+    the matrix lists a subset or order itself."""
     if matrix is None:
-        return {}
+        matrix = {}
     if not isinstance(matrix, dict):
         raise ConfigError(source, "matrix",
                           f"expected a mapping of dotted keys to lists of values, got {show(matrix)}")
+    out: dict[str, list[Any]] = {}
+    labels: dict[str, dict[str, Any]] = {}
     for i, (key, values) in enumerate(matrix.items()):
         if not isinstance(key, str) or not _KEY.fullmatch(key):
             raise ConfigError(source, "matrix", f"expected dotted keys such as cluster.nodes, got {show(key)}")
         where = f"matrix.{key}"
+        if key == CONTENDER:
+            out[key] = _contender_sweep(values, contenders, source)
+            continue
         if key.split(".")[0] in _FIXED:
             hint = " (use seeds: N to run several seeds)" if key.startswith("seed") else ""
             raise ConfigError(source, where, f"cannot be swept: it is fixed for the whole suite{hint}")
-        if not isinstance(values, list) or not values:
-            raise ConfigError(source, where, f"expected a non-empty list of values, got {show(values)}")
+        if isinstance(values, dict) and values:
+            named: dict[str, Any] = {}
+            for label, value in values.items():
+                name = _label(label)
+                if name is None or name in named:
+                    raise ConfigError(source, where, "expected distinct labels of letters, digits and "
+                                      f"-_.+=, got {show(label)}")
+                named[name] = value
+            labels[key], values = named, list(named)
+        elif not isinstance(values, list) or not values:
+            raise ConfigError(source, where, "expected a non-empty list of values or a mapping of labels "
+                              f"to values, got {show(values)}")
         other = next((k for k in list(matrix)[:i] if _overlap(k, key)), None)
         if other is not None:
             raise ConfigError(source, where, f"overlaps matrix.{other}; sweep one or the other")
-    return dict(matrix)
+        out[key] = list(values)
+    if contenders and CONTENDER not in out:
+        out = {CONTENDER: list(contenders), **out}
+    return out, labels
+
+
+def _contender_sweep(values: Any, contenders: dict[str, dict[str, Any]] | None, source: str) -> list[str]:
+    """``matrix.contender``: a list of the labels of ``contenders`` (a subset, in any order)."""
+    where = f"matrix.{CONTENDER}"
+    if not contenders:
+        raise ConfigError(source, where, "sweeps the labels of contenders:, which the suite does not define")
+    if not isinstance(values, list) or not values:
+        raise ConfigError(source, where, f"expected a non-empty list of contender labels "
+                          f"({', '.join(contenders)}), got {show(values)}")
+    out = []
+    for value in values:
+        name = _label(value)
+        if name not in contenders or name in out:
+            raise ConfigError(source, where, f"expected distinct contender labels ({', '.join(contenders)}), "
+                              f"got {show(value)}")
+        out.append(name)
+    return out
 
 
 def _validate_point(data: dict[str, Any], point: dict[str, Any], source: str,
-                    origins: dict[str, str], first: bool) -> RunConfig:
-    """Validate the suite at one matrix point; errors name the matrix key when one is involved."""
+                    origins: dict[str, str], first: bool, where: dict[str, str] | None = None) -> RunConfig:
+    """Validate the suite at one matrix point; errors name the matrix key (or the contender's
+    setting, ``where``) when one is involved."""
+    where = where or {}
     doc = copy.deepcopy(data)
     for key, value in point.items():
         try:
             _assign(doc, key, copy.deepcopy(value))
         except ValueError as exc:
-            raise ConfigError(source, f"matrix.{key}", f"{show(value)}: {exc}") from None
+            raise ConfigError(source, where.get(key, f"matrix.{key}"), f"{show(value)}: {exc}") from None
     try:
         return RunConfig.model_validate(doc)
     except ValidationError as exc:
         problem = _problem(exc.errors()[0], RunConfig, doc)
-    raise ConfigError(source, *_locate(problem, point, data, origins, first))
+    raise ConfigError(source, *_locate(problem, point, data, origins, first, where))
 
 
 def _locate(problem: _Problem, point: dict[str, Any], data: dict[str, Any],
-            origins: dict[str, str], first: bool) -> tuple[str, str]:
+            origins: dict[str, str], first: bool, where: dict[str, str] | None = None) -> tuple[str, str]:
     """(path, message) for a problem found at a matrix point. A problem at (or around) a swept
     key is reported as ``matrix.<key>: <value>: ...``; one elsewhere says which command-line
     override or matrix point caused it, unless (as far as can be told: no point passed before
     and the suite without its matrix fails the same way) the matrix has nothing to do with it."""
     at = tuple(map(str, problem.at))
+    where = where or {}
     for key, value in point.items():
         swept = tuple(key.split("."))
+        name = where.get(key, f"matrix.{key}")
         if at == swept:
-            return f"matrix.{key}", f"{show(value)}: {problem.text(with_got=False)}"
+            return name, f"{show(value)}: {problem.text(with_got=False)}"
         if at and at[:len(swept)] == swept:
-            return f"matrix.{key}", f"{show(value)}: {'.'.join(at[len(swept):])}: {problem.text()}"
+            return name, f"{show(value)}: {'.'.join(at[len(swept):])}: {problem.text()}"
         if at and swept[:len(at)] == at:
-            return f"matrix.{key}", f"{show(value)}: {'.'.join(at)}: {problem.text()}"
+            return name, f"{show(value)}: {'.'.join(at)}: {problem.text()}"
     message = problem.text()
     origin = next((o for k, o in origins.items() if at and _overlap(".".join(at), k)), None)
     if origin:
@@ -1084,14 +1247,38 @@ def _first_problem(data: dict[str, Any]) -> tuple[tuple[str | int, ...], str] | 
     return None
 
 
-def _reference(base: RunConfig, points: list[tuple[dict[str, Any], RunConfig]], source: str) -> str:
-    """The protocol deltas are computed against: ``report.reference``, else the first one run."""
-    protocols = list(dict.fromkeys(config.protocol for _, config in points))
+def display(value: Any) -> str:
+    """A matrix value or label as a report shows it: ``true`` not ``True``, 64 not 64.0."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    if isinstance(value, (int, float)):
+        return f"{value:g}"
+    if isinstance(value, str):
+        return value.strip()
+    return yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=1 << 16).strip()
+
+
+def _reference(base: RunConfig, points: list[tuple[dict[str, Any], RunConfig]],
+               matrix: dict[str, list[Any]], compare: str, source: str) -> str:
+    """The contender deltas are computed against: ``report.reference`` (a value of the compare
+    key: a protocol name or alias, a label, a value as written), else the first one run."""
     wanted = base.report.reference
+    if compare == "protocol":
+        protocols = list(dict.fromkeys(config.protocol for _, config in points))
+        if wanted is None:
+            return protocols[0]
+        spec = _lookup(wanted) if isinstance(wanted, str) else None
+        if spec is None or spec.name not in protocols:
+            expected = f"expected one of the suite's protocols ({', '.join(protocols)})"
+            raise ConfigError(source, "report.reference", f"{expected}, got {show(wanted)}")
+        return spec.name
+    values = [display(v) for v in matrix[compare]]
     if wanted is None:
-        return protocols[0]
-    spec = _lookup(wanted)
-    if spec is None or spec.name not in protocols:
-        expected = f"expected one of the suite's protocols ({', '.join(protocols)})"
-        raise ConfigError(source, "report.reference", f"{expected}, got {show(wanted)}")
-    return spec.name
+        return values[0]
+    shown = display(wanted)
+    if shown not in values:
+        raise ConfigError(source, "report.reference", f"expected a value of the compared key {compare} "
+                          f"({', '.join(values)}), got {show(wanted)}")
+    return shown

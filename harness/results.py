@@ -152,6 +152,8 @@ class ResultsWriter:
             "kind": suite.kind,
             "source": str(suite.source),
             "swept": list(suite.swept),
+            "compare": getattr(suite, "compare", "protocol"),
+            "contenders": getattr(suite, "contenders", None),
             "reference": suite.reference,
             "seeds": sorted({s.seed for s in specs}),
             "distbench_version": harness.__version__,

@@ -102,7 +102,9 @@ def identity(spec: Any, suite: str) -> dict[str, Any]:
                            "protocol": spec.config.protocol, "seed": spec.seed}
     resolved = spec.config.to_dict()
     for key, written in spec.params.items():
-        if key != "protocol":
+        if key in getattr(spec, "labelled", ()):  # a labelled value (or contender): its label
+            row[key] = written
+        elif key != "protocol":
             value: Any = resolved
             for part in key.split("."):
                 value = value.get(part, written) if isinstance(value, dict) else written

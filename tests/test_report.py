@@ -148,7 +148,7 @@ def test_report_content(report):
     multi_seed = "1seed" not in name
     for doc in (text, md):
         if multi_seed:
-            assert "Student's t-interval" in doc and "Welch's t-test" in doc
+            assert "Student's t-interval" in doc and "paired t-test by seed" in doc
         else:
             assert "n=1, no CI" in doc
         assert "Key findings" in doc and "Configuration and provenance" in doc
@@ -243,7 +243,7 @@ def test_knee_follows_numeric_load(tmp_path):
     ctx = Ctx(res)
     lp = load_param(ctx)
     assert lp is not None and lp.key == "workload.rate"
-    for proto in res.protocols:
+    for proto in res.contenders:
         pts = knee_points(ctx.runs[ctx.runs["protocol"] == proto], lp, "latency_p99_ms")
         assert [p[0] for p in pts] == ["2k/s", "8k/s", "16k/s", "24k/s"]
         thr = [p[1] for p in pts]
@@ -333,7 +333,7 @@ def test_best_only_when_significant_or_distinct(tmp_path):
     df["messages_per_op"] = df["protocol"].map({"raft": 4.0, "multipaxos": 5.0}) + rng.normal(0, 0.01, len(df))
     df.to_csv(runs, index=False)
     msgs = next(f for f in _doc(d).findings if f.startswith("**Messages per op**"))
-    assert "best: **raft** at 3 of 3 points (Welch p < 0.05)" in msgs
+    assert "best: **raft** at 3 of 3 points (paired t-test by seed p < 0.05)" in msgs
 
     # One seed: a tie at the displayed precision is no win; a visible difference is (untested).
     d1 = make_results(tmp_path / "one", seeds=[1], params={"cluster.nodes": [3, 5]}, optional_files=False)
@@ -575,7 +575,7 @@ def test_optional_files_missing_and_determinism(tmp_path):
     out1, out2 = tmp_path / "o1", tmp_path / "o2"
     p1 = write_report(d, out1, formats="md,html")
     p2 = write_report(d, out2, formats=["markdown"])
-    assert set(p2) == {"md", "charts"}
+    assert set(p2) == {"md", "summary", "charts"}
     stems = {p.stem for p in p1["charts"]}
     # clients swept: the latency-throughput (knee) chart; failover times from runs.csv alone
     assert stems == {"throughput", "latency_percentiles", "latency_throughput", "failover", "cost"}

@@ -73,20 +73,40 @@ def t_interval(values) -> tuple[float, float]:
     return (s.lo, s.hi)
 
 
-def significant(a, b) -> bool | None:
-    """Whether the means of two samples differ at the 5% level (Welch); None if untestable."""
+def welch_p(a, b) -> float | None:
+    """Two-sided p-value of Welch's t-test on two independent samples; None if untestable
+    (fewer than 2 values on a side). Two constant samples: 0 if they differ, else 1."""
     a, b = _clean(a), _clean(b)
     if len(a) < 2 or len(b) < 2:
         return None
     va, vb = a.var(ddof=1), b.var(ddof=1)
     if va == 0 and vb == 0:
-        return bool(a.mean() != b.mean())
+        return 0.0 if a.mean() != b.mean() else 1.0
     with warnings.catch_warnings():  # nearly identical samples: scipy warns, the verdict stands
         warnings.simplefilter("ignore", RuntimeWarning)
-        p = stats.ttest_ind(a, b, equal_var=False).pvalue
+        p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
     if not math.isfinite(p):
-        return bool(a.mean() != b.mean())
-    return bool(p < ALPHA)
+        return 0.0 if a.mean() != b.mean() else 1.0
+    return p
+
+
+def significant(a, b) -> bool | None:
+    """Whether the means of two samples differ at the 5% level (Welch); None if untestable."""
+    p = welch_p(a, b)
+    return None if p is None else bool(p < ALPHA)
+
+
+MIN_SEEDS = 2
+"""The fewest seeds with which the paired t-test (or Welch's) can reach p < ALPHA at all."""
+
+
+def wilcoxon_min_seeds(alpha: float = ALPHA) -> int:
+    """The fewest pairs with which Wilcoxon's exact two-sided signed-rank test can reach p < alpha:
+    its smallest p-value is 2 / 2^n (every difference of one sign), so 6 at the 5% level."""
+    n = 1
+    while 2 / 2 ** n >= alpha:
+        n += 1
+    return n
 
 
 def delta_pct(value: float, reference: float) -> float | None:

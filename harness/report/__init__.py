@@ -2,7 +2,9 @@
 
     from harness.report import write_report, ReportError
     paths = write_report(Path("results/raft-vs-paxos/20250101-120000"))
-    paths["html"], paths["md"], paths["charts"]   # report.html, report.md, [charts/*.png, *.svg]
+    paths["html"], paths["md"], paths["summary"]  # report.html, report.md, summary.csv
+    paths["charts"]                               # [charts/*.png, *.svg]
+    write_report(path, charts=ChartOptions(subtitle=False, figsize=(6, 4), font_scale=1.2))
 
 ``write_report`` raises :class:`ReportError` (a one-line message naming the file and the problem)
 for a results directory it cannot use; nothing else is expected to escape it.
@@ -15,8 +17,9 @@ from pathlib import Path
 from typing import Sequence
 
 from .errors import ReportError
+from .figure import ChartOptions
 
-__all__ = ["write_report", "ReportError", "FORMATS"]
+__all__ = ["write_report", "ReportError", "ChartOptions", "FORMATS", "parse_figsize", "parse_font_scale"]
 
 FORMATS = ("html", "md")
 _ALIASES = {"html": "html", "htm": "html", "md": "md", "markdown": "md"}
@@ -41,18 +44,43 @@ def _formats(formats: Sequence[str] | str) -> list[str]:
     return out
 
 
-def write_report(results_dir: Path | str, out_dir: Path | str | None = None,
-                 formats: Sequence[str] | str = FORMATS) -> dict:
-    """Write ``report.html`` / ``report.md`` and ``charts/*.png|svg`` for ``results_dir``.
+def parse_figsize(text: str) -> tuple[float, float]:
+    """``"6x4"`` (inches) -> (6.0, 4.0); a :class:`ReportError` for anything else."""
+    w, sep, h = str(text).lower().partition("x")
+    try:
+        size = (float(w), float(h)) if sep else None
+    except ValueError:
+        size = None
+    if size is None or not all(2.0 <= v <= 40.0 for v in size):
+        raise ReportError(f"--figsize: expected WIDTHxHEIGHT in inches, each from 2 to 40, such as 6x4, got {text!r}")
+    return size
 
-    ``out_dir`` defaults to ``results_dir``. Returns ``{"html": Path, "md": Path, "charts": [Path,
-    ...]}`` (only the formats asked for; chart files are always written, PNG then SVG per chart).
+
+def parse_font_scale(value: float | str) -> float:
+    try:
+        scale = float(value)
+    except (TypeError, ValueError):
+        scale = float("nan")
+    if not 0.5 <= scale <= 3.0:
+        raise ReportError(f"--font-scale: expected a number from 0.5 to 3, such as 1.2, got {value!r}")
+    return scale
+
+
+def write_report(results_dir: Path | str, out_dir: Path | str | None = None,
+                 formats: Sequence[str] | str = FORMATS, charts: ChartOptions | None = None) -> dict:
+    """Write ``report.html`` / ``report.md``, ``summary.csv`` and ``charts/*.png|svg`` for
+    ``results_dir``; ``charts`` sets how charts are drawn (subtitle, size, font scale).
+
+    ``out_dir`` defaults to ``results_dir``. Returns ``{"html": Path, "md": Path, "summary": Path,
+    "charts": [Path, ...]}`` (only the formats asked for; summary.csv and the chart files are always
+    written, PNG then SVG per chart).
     """
     from .charts import CHART_NAMES, make_charts
     from .document import build_document
     from .html import render_html
     from .load import load_results
     from .markdown import render_markdown
+    from .summary import write_summary
 
     fmts = _formats(formats)
     results_dir = Path(results_dir)
@@ -68,10 +96,11 @@ def write_report(results_dir: Path | str, out_dir: Path | str | None = None,
                     stale.unlink()
     except OSError as exc:
         raise ReportError(f"{charts_dir}: cannot write the report here ({exc.strerror or exc})") from None
+    options = charts
     try:
-        charts = make_charts(res, charts_dir)
+        paths: dict = {"summary": write_summary(res, out / "summary.csv")}
+        charts = make_charts(res, charts_dir, options)
         doc = build_document(res, charts)
-        paths: dict = {}
         if "html" in fmts:
             paths["html"] = out / "report.html"
             paths["html"].write_text(render_html(doc), encoding="utf-8")

@@ -18,10 +18,11 @@ import seaborn as sns
 from matplotlib.patches import Patch
 
 from .failures import failover_chart, timeline_chart
-from .figure import (PANEL_H, PANEL_W, Chart, Ctx, category_ticks, figure, header, log_label, panel_grid,
+from .figure import (PANEL_H, PANEL_W, Chart, ChartOptions, Ctx, bottom_of_column, category_ticks, figure,
+                     MAX_COLS, header, hide_unused, log_label, panel_grid,
                      render, style, wants_log, x_axis, y_axis)
 from .latency import knee_chart, latency_cdf_chart
-from .load import Results
+from .load import CONTENDER, Results
 from .metrics import ABORT_CAUSES, CONTENTION, COST, LATENCY, THROUGHPUT, Metric, human_duration, metric_for
 from harness.compare.stats import t_interval
 from .tables import TAIL_METRICS, timeout_k
@@ -60,36 +61,37 @@ def _metric_chart(ctx: Ctx, out_dir: Path, name: str, section: str, metrics: lis
                 vals = d[m.key].to_numpy(dtype=float)
                 floor = float(vals[np.isfinite(vals) & (vals > 0)].min()) / 2
                 errorbar = lambda v, _f=floor: tuple(max(b, _f) for b in t_interval(v))  # noqa: E731
-            sns.lineplot(data=df, x="__x", y=m.key, hue="protocol", hue_order=ctx.protocols,
-                         palette=ctx.colors, style="protocol", style_order=ctx.protocols,
+            sns.lineplot(data=df, x="__x", y=m.key, hue=CONTENDER, hue_order=ctx.contenders,
+                         palette=ctx.colors, style=CONTENDER, style_order=ctx.contenders,
                          markers=ctx.markers, dashes=False, errorbar=errorbar,
                          err_kws={"alpha": 0.14, "linewidth": 0}, ax=ax, legend=False)
-            x_axis(ax, ctx, label=(i == nrows - 1))
+            x_axis(ax, ctx, label=bottom_of_column(cells, i, j))
         else:
             if ctx.x is None:
-                sns.barplot(data=df, x="protocol", y=m.key, hue="protocol", order=ctx.protocols,
-                            hue_order=ctx.protocols, palette=ctx.colors, errorbar=t_interval,
+                sns.barplot(data=df, x=CONTENDER, y=m.key, hue=CONTENDER, order=ctx.contenders,
+                            hue_order=ctx.contenders, palette=ctx.colors, errorbar=t_interval,
                             capsize=0.15, err_kws={"linewidth": 1.0, "color": "0.2"}, ax=ax, legend=False,
                             width=0.6, saturation=1.0)
                 ax.set_xlabel("")
             else:
-                sns.barplot(data=df, x=ctx.x.key, y=m.key, hue="protocol", order=ctx.x.values,
-                            hue_order=ctx.protocols, palette=ctx.colors, errorbar=t_interval,
+                sns.barplot(data=df, x=ctx.x.key, y=m.key, hue=CONTENDER, order=ctx.x.values,
+                            hue_order=ctx.contenders, palette=ctx.colors, errorbar=t_interval,
                             capsize=0.12, err_kws={"linewidth": 1.0, "color": "0.2"}, ax=ax, legend=False,
                             saturation=1.0)
                 category_ticks(ax, ctx.x.values)
-                ax.set_xlabel(ctx.x.label if i == nrows - 1 else "")
+                ax.set_xlabel(ctx.x.label if bottom_of_column(cells, i, j) else "")
         label = log_label(m.axis_label) if logs[m.key] else m.axis_label
         ax.set_ylabel(label if j == 0 or not ctx.facets else "")
-        if facet is not None and i == 0:
+        if facet is not None and (i == 0 or len(ctx.facets) > MAX_COLS):
             ax.set_title(facet)
+    hide_unused(axes, cells)
     # Limits only once every panel is drawn: panels of a row share their y axis.
     for i, j, m, facet in cells:
         y_axis(axes[i][j], m, d[m.key].to_numpy(dtype=float), log=logs[m.key])
     if style == "line":
         # With few seeds a t-interval can be many times the mean (n=2: t = 12.7). Let such a band
         # run off the top of the panel rather than squash every line to the floor.
-        group = ["protocol", "__x"] + (["__facet"] if ctx.facets else [])
+        group = [CONTENDER, "__x"] + (["__facet"] if ctx.facets else [])
         for m in metrics:
             if logs[m.key]:
                 continue
@@ -97,7 +99,7 @@ def _metric_chart(ctx: Ctx, out_dir: Path, name: str, section: str, metrics: lis
             for i, j, mm, _f in cells:
                 if mm is m and top_mean > 0 and axes[i][j].get_ylim()[1] > 2.2 * top_mean:
                     axes[i][j].set_ylim(top=1.6 * top_mean)
-    marked = _timeout_lines(ctx, d, cells, axes, metrics, group_keys=["protocol", ctx.x.key] if ctx.x else ["protocol"])
+    marked = _timeout_lines(ctx, d, cells, axes, metrics, group_keys=[CONTENDER, ctx.x.key] if ctx.x else [CONTENDER])
     xname = f" vs {ctx.x.label.split(' (')[0]}" if ctx.x is not None else ""
     title = title or f"{what}{xname}: {ctx.vs}"
     band = "band" if style == "line" else "error bars"
@@ -149,7 +151,7 @@ def _default_caption(ctx: Ctx, style: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Aborts by cause (stacked bars), per protocol
+# Aborts by cause (stacked bars), per contender
 
 def _aborts_by_cause(ctx: Ctx, out_dir: Path) -> Chart | None:
     causes = [c for c in ABORT_CAUSES if ctx.res.has_metric(c) and ctx.runs[c].fillna(0).gt(0).any()]
@@ -161,15 +163,15 @@ def _aborts_by_cause(ctx: Ctx, out_dir: Path) -> Chart | None:
         share = np.where(total > 0, d[c].fillna(0) / total.replace(0, np.nan), 0.0)
         d[c] = d["abort_rate"].fillna(0) * 100 * np.nan_to_num(share)
     rows = ctx.facets or [None]
-    nrows, ncols = len(rows), len(ctx.protocols)
+    nrows, ncols = len(rows), len(ctx.contenders)
     fig, axes = figure(nrows, ncols, panel=(3.1, PANEL_H), sharex=True, sharey=True)
     xvals = ctx.x.values if ctx.x is not None else [""]
     tallest = 0.0
     for i, facet in enumerate(rows):
         df = d if facet is None else d[d["__facet"] == facet]
-        for j, proto in enumerate(ctx.protocols):
+        for j, proto in enumerate(ctx.contenders):
             ax = axes[i][j]
-            g = df[df["protocol"] == proto]
+            g = df[df[CONTENDER] == proto]
             means = (g.groupby(ctx.x.key)[causes].mean().reindex(xvals) if ctx.x is not None
                      else g[causes].mean().to_frame().T)
             bottom = np.zeros(len(xvals))
@@ -239,10 +241,10 @@ def _nonzero(res: Results, key: str) -> bool:
     return res.has_metric(key) and bool(res.runs[key].fillna(0).ne(0).any())
 
 
-def make_charts(res: Results, out_dir: Path) -> list[Chart]:
+def make_charts(res: Results, out_dir: Path, options: ChartOptions | None = None) -> list[Chart]:
     """Render every chart the results support into ``out_dir``; returns them in report order."""
     charts: list[Chart] = []
-    with style():
+    with style(options):
         ctx = Ctx(res)
         m = metric_for
         contention = [m(k) for k in ("abort_rate", "conflict_rate") if _nonzero(res, k)]

@@ -7,7 +7,7 @@ from typing import Any
 
 from . import fmt
 from .charts import Chart
-from .load import Results
+from .load import CONTENDER, Results
 from .metrics import FAMILIES, family_blurb, family_title
 from .tables import (SafetyRow, Table, bold_note, build_tables, findings, like_for_like, method_note,
                      safety_rows)
@@ -33,7 +33,20 @@ class Document:
 
     @property
     def title(self) -> str:
-        return f"{self.res.suite}: {' vs '.join(self.res.protocols)}"
+        return f"{self.res.suite}: {' vs '.join(self.res.contenders)}"
+
+    def partial(self) -> str:
+        """A warning for the top of the report when runs are missing, else ""."""
+        r = self.res
+        if not r.missing and not r.manifest.get("interrupted"):
+            return ""
+        total = len(r.manifest.get("runs") or []) or len(r.runs)
+        why = "the suite was interrupted" if r.manifest.get("interrupted") else "the directory is incomplete"
+        if not r.missing:
+            return f"Partial results: {why}, but every run listed in manifest.json has a row."
+        shown = ", ".join(r.missing[:12]) + (f" and {len(r.missing) - 12} more" if len(r.missing) > 12 else "")
+        return (f"Partial results: {len(r.missing)} of {total} runs are missing ({why}): {shown}. "
+                "Cells below cover only the runs that finished; a contender may be compared on fewer seeds.")
 
     def sections(self) -> list[tuple[str, list[Chart], Table | None]]:
         """(family, its charts, its headline table) for every family with something to show.
@@ -51,9 +64,10 @@ class Document:
         """(label, value) pairs for the report header."""
         r = self.res
         n = len(r.runs)
-        items = [("Kind", r.kind), ("Runs", str(n)),
-                 ("Protocols", ", ".join(r.protocols)),
-                 ("Reference", r.reference or "—")]
+        items = [("Kind", r.kind), ("Runs", str(n))]
+        if r.compare != "protocol":
+            items.append(("Compared", r.compare))
+        items += [(r.noun.capitalize() + "s", ", ".join(r.contenders)), ("Reference", r.reference or "—")]
         for p in r.params:
             items.append((f"Swept: {p.label}", ", ".join(p.values)))
         seeds = r.manifest.get("seeds") or [fmt.num(s, 0) for s in r.seeds]
@@ -66,13 +80,47 @@ class Document:
         return items
 
     def safety_remarks(self) -> str:
-        """What the checkers said about runs that passed (e.g. "linearizability not checked")."""
+        """What the checkers said about runs that passed, when it is one short remark shared by
+        runs (e.g. "linearizability not checked"); per-run details go to :meth:`safety_details`."""
         runs = self.res.runs
         if "safety_detail" not in runs.columns:
             return ""
         ok = runs[runs["safety"].astype(str).str.lower() == "ok"]["safety_detail"]
         counts = ok[ok.map(lambda v: isinstance(v, str) and bool(v.strip()))].value_counts()
+        if len(counts) > 3:
+            return f"checker details for {int(counts.sum())} runs below"
         return "; ".join(f"{d} in {k} run{'s' if k != 1 else ''}" for d, k in counts.items())
+
+    def safety_counts(self) -> tuple[list[str], list[list[str]]]:
+        """A compact table: per contender, how many runs were ok, unknown, violated or raised."""
+        runs = self.res.runs
+        verdict = runs["safety"].astype(str).str.lower()
+        kinds = [("ok", verdict == "ok"), ("unknown", verdict.str.startswith("unknown")),
+                 ("violation", verdict.str.startswith("violation")), ("error", verdict.str.startswith("error"))]
+        kinds = [(k, m) for k, m in kinds if k in ("ok", "violation") or m.any()]
+        rows = []
+        for c in self.res.contenders:
+            mine = runs[CONTENDER] == c
+            rows.append([c, str(int(mine.sum())), *[str(int((mine & m).sum())) for _, m in kinds]])
+        return [self.res.noun, "runs", *[k for k, _ in kinds]], rows
+
+    def safety_details(self) -> tuple[list[str], list[list[str]]]:
+        """Every run with a verdict other than ok or a checker remark: run, contender, seed,
+        point, verdict and detail (folded away in the report)."""
+        r = self.res
+        header = ["run", r.noun, "seed", *map(_short, r.param_keys), "verdict", "detail"]
+        out = []
+        # Remarks shared by the passing runs ("linearizability not checked") are said in the banner.
+        remarks_listed = bool(self.safety_remarks()) and not self.safety_remarks().startswith("checker details")
+        for _, row in r.runs.iterrows():
+            detail = row.get("safety_detail")
+            detail = detail.strip() if isinstance(detail, str) else ""
+            verdict = str(row["safety"]).strip()
+            if verdict.lower() == "ok" and (not detail or remarks_listed):
+                continue
+            out.append([str(row["run_id"]), str(row[CONTENDER]), fmt.num(row["seed"], 0),
+                        *[str(row[k]) for k in r.param_keys], verdict, detail])
+        return header, out
 
     def like_text(self) -> str:
         ok, diffs, specific = self.like
@@ -81,13 +129,17 @@ class Document:
         own = "; ".join(f"{p}: " + ", ".join(f"{k} = {v}" for k, v in sorted(s.items()))
                         for p, s in specific.items())
         own = f" Protocol-specific settings — {own}." if own else ""
+        r = self.res
+        what = {"protocol": "the protocol and its own settings",
+                "contender": "the settings each contender names and the protocols' own settings"}.get(
+            r.compare, f"{r.compare} (and the protocol's own settings)")
         if ok:
-            return ("Like with like: at every parameter point and seed, the protocols ran with the "
-                    "same resolved configuration (clients, network, cost model, faults); only the "
-                    "protocol and its own settings differed." + own)
+            return (f"Like with like: at every parameter point and seed, the {r.noun}s ran with the "
+                    "same resolved configuration (clients, network, cost model, faults); only "
+                    f"{what} differed." + own)
         shown = ", ".join(diffs[:8]) + (" …" if len(diffs) > 8 else "")
         return ("Not like with like: at the same parameter point and seed, the resolved "
-                f"configurations of the protocols also differ in: {shown}." + own)
+                f"configurations of the {r.noun}s also differ in: {shown}." + own)
 
     def provenance(self) -> list[tuple[str, str]]:
         m = self.res.manifest
@@ -101,7 +153,9 @@ class Document:
             rows.append(("Seeds", ", ".join(_s(s) for s in m["seeds"])))
         if m.get("swept") is not None:
             rows.append(("Swept", ", ".join(_s(s) for s in m["swept"]) or "—"))
-        rows.append(("Reference protocol", self.res.reference or "—"))
+        if m.get("compare"):
+            rows.append(("Compared key", _s(m["compare"])))
+        rows.append(("Reference", self.res.reference or "—"))
         pk = m.get("packages") or {}
         if pk:
             rows.append(("Packages", ", ".join(f"{k} {_s(v)}" for k, v in sorted(pk.items()))))
@@ -116,13 +170,15 @@ class Document:
 
     def run_rows(self) -> tuple[list[str], list[list[str]]]:
         r = self.res
-        cols = ["run_id", "protocol", "seed", *r.param_keys]
+        extra = [r.noun] if r.compare != "protocol" else []
+        cols = ["run_id", "protocol", *extra, "seed", *r.param_keys]
         metrics = [k for k in ("throughput_ops_s", "latency_p99_ms", "abort_rate", "wall_s")
                    if k in r.runs.columns and r.runs[k].notna().any()]
         header = cols + metrics + ["safety"]
         rows = []
         for _, row in r.runs.iterrows():
-            vals = [str(row["run_id"]), str(row["protocol"]), fmt.num(row["seed"], 0),
+            vals = [str(row["run_id"]), str(row["protocol"]), *[str(row[CONTENDER]) for _ in extra],
+                    fmt.num(row["seed"], 0),
                     *[str(row[k]) for k in r.param_keys]]
             for k in metrics:
                 v = row[k]
@@ -134,6 +190,11 @@ class Document:
             vals.append(str(row["safety"]) + (f" ({detail})" if isinstance(detail, str) and detail.strip() else ""))
             rows.append(vals)
         return header, rows
+
+
+def _short(key: str) -> str:
+    from .metrics import param_short
+    return param_short(key)
 
 
 def _s(v: Any) -> str:

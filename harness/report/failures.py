@@ -1,8 +1,9 @@
 """Failure charts: throughput and p99 over simulated time with fault windows shaded and leader
-changes marked, and the distribution of failover times per protocol."""
+changes marked, and the distribution of failover times per contender."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,9 @@ from matplotlib.patches import Patch
 
 from matplotlib.figure import Figure
 
-from .figure import Chart, Ctx, figure, header, log_label, log_ticks, point_mask, render, wrap
+from .figure import (MAX_COLS, Chart, Ctx, bottom_of_column, figure, header, hide_unused, log_label, log_ticks,
+                     point_mask, render, wrap)
+from .load import CONTENDER
 from .metrics import AVAILABILITY, metric_for, param_short
 
 FAULT_STYLE = {  # start kind -> (legend label, colour, end kinds)
@@ -181,26 +184,26 @@ def timeline_chart(ctx: Ctx, out_dir: Path) -> Chart | None:
         return None
     runs = ctx.res.runs
     keys = ctx.res.param_keys
-    # The first parameter point (matrix order) where every protocol has a run with faults.
+    # The first parameter point (matrix order) where every contender has a run with faults.
     faulty_runs = set(faulty["run_id"]) & set(ts["run_id"])
     chosen_point, chosen = None, {}
     for point in ctx.res.points:
         sel = runs[point_mask(runs, keys, point) & runs["run_id"].isin(faulty_runs)]
         picks = {}
-        for proto in ctx.protocols:
-            g = sel[sel["protocol"] == proto].sort_values(["seed", "run_id"])
+        for proto in ctx.contenders:
+            g = sel[sel[CONTENDER] == proto].sort_values(["seed", "run_id"])
             if not g.empty:
                 picks[proto] = g.iloc[0]
         if picks and (chosen_point is None or len(picks) > len(chosen)):
             chosen_point, chosen = point, picks
-            if len(picks) == len(ctx.protocols):
+            if len(picks) == len(ctx.contenders):
                 break
     if not chosen:
         return None
     metrics = [m for m in (metric_for("throughput_ops_s"), metric_for("latency_p99_ms")) if m.key in ts.columns]
     if not metrics:
         return None
-    protos = [p for p in ctx.protocols if p in chosen]
+    protos = [p for p in ctx.contenders if p in chosen]
 
     # Everything per run first: the lane's height depends on how many label levels it needs.
     data = {}
@@ -312,7 +315,7 @@ def timeline_chart(ctx: Ctx, out_dir: Path) -> Chart | None:
         extra += f" · {unlabelled} failovers too dense to label (all in events.csv)"
     sub = " · ".join(s for s in (f"fixed: {ctx.fixed_text}" if ctx.fixed_text else "", extra) if s)
     header(fig, title, wrap(sub, fig.get_figwidth()), handles, ncol=min(len(handles), 6))
-    cap = ("One run per protocol at the same parameter point and seed, values per time bucket of "
+    cap = ("One run per contender at the same parameter point and seed, values per time bucket of "
            "simulated time. Shaded: fault windows; dashed lines: a node became leader. Bottom lane: "
            "the leader (sampled at each bucket's end, changes placed at the election or fault "
            "events; an isolated leader still counts until a newer one is elected; red: none), and "
@@ -420,21 +423,25 @@ def failover_chart(ctx: Ctx, out_dir: Path) -> Chart | None:
             panels.append(("__fo", u, "time unavailable per run (ms)"))
             source += " · unavailable: one dot per run"
     facets = ctx.facets or [None]
+    ncols = min(len(facets), MAX_COLS)  # many facets wrap into rows of at most MAX_COLS
+    per = math.ceil(len(facets) / ncols)
+    cells = [(i * per + k // ncols, k % ncols, i, facet) for i in range(len(panels))
+             for k, facet in enumerate(facets)]
     xw = max(3.6, 1.2 * len(ctx.x.values)) if ctx.x else 3.6
-    fig, axes = figure(len(panels), len(facets), panel=(xw, 2.6), sharey="row")
+    fig, axes = figure(len(panels) * per, ncols, panel=(xw, 2.6), sharey="row")
     any_boxes = False
     for i, (col, data, ylabel) in enumerate(panels):
-        group = ["protocol", "__facet"] if ctx.facets else ["protocol"]
+        group = [CONTENDER, "__facet"] if ctx.facets else [CONTENDER]
         if ctx.x is not None:
             group.append(ctx.x.key)
         boxes = int(data.groupby(group).size().min()) >= 4  # a box of fewer points would only mislead
         any_boxes |= boxes
-        for j, facet in enumerate(facets):
-            ax = axes[i][j]
+        for r, j, _i, facet in [c for c in cells if c[2] == i]:
+            ax = axes[r][j]
             df = data if facet is None else data[data["__facet"] == facet]
-            xkey, order = ("protocol", ctx.protocols) if ctx.x is None else (ctx.x.key, ctx.x.values)
-            kw = dict(data=df, x=xkey, y=col, order=order, ax=ax, legend=False, hue="protocol",
-                      hue_order=ctx.protocols, palette=ctx.colors)
+            xkey, order = (CONTENDER, ctx.contenders) if ctx.x is None else (ctx.x.key, ctx.x.values)
+            kw = dict(data=df, x=xkey, y=col, order=order, ax=ax, legend=False, hue=CONTENDER,
+                      hue_order=ctx.contenders, palette=ctx.colors)
             if ctx.x is not None:
                 kw.update(dodge=True)
             if boxes:
@@ -442,10 +449,11 @@ def failover_chart(ctx: Ctx, out_dir: Path) -> Chart | None:
                             saturation=1.0)
             sns.swarmplot(**kw, size=3.5 if boxes else 5, edgecolor="white", linewidth=0.3, warn_thresh=1.0)
             ax.set_ylim(bottom=0)
-            ax.set_xlabel("" if ctx.x is None or i < len(panels) - 1 else ctx.x.label)
+            ax.set_xlabel(ctx.x.label if ctx.x is not None and bottom_of_column(cells, r, j) else "")
             ax.set_ylabel(ylabel if j == 0 else "")
-            if facet is not None and i == 0:
+            if facet is not None and (r == 0 or per > 1):
                 ax.set_title(facet)
+    hide_unused(axes, cells)
     what = "Failover time and time unavailable" if len(panels) > 1 else "Failover time distribution"
     title = f"{what}: {ctx.vs}"
     header(fig, title, ctx.subtitle(extra=source, band="", width_in=fig.get_figwidth()),

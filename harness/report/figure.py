@@ -12,6 +12,7 @@ import io
 import math
 import textwrap
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -29,9 +30,9 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, Locator, MaxNLocator, NullLocator  # noqa: E402
 
-from .load import Param, Results  # noqa: E402
+from .load import CONTENDER, Param, Results  # noqa: E402
 from .metrics import Metric, param_short  # noqa: E402
-from .palette import protocol_colors, protocol_markers  # noqa: E402
+from .palette import contender_colors, contender_markers  # noqa: E402
 
 PNG_DPI = 150
 PANEL_W, PANEL_H = 3.7, 2.75
@@ -69,10 +70,36 @@ class Chart:
     size_px: tuple[int, int] = (0, 0)   # CSS pixels to show it at (100 px per figure inch)
 
 
+@dataclass(frozen=True)
+class ChartOptions:
+    """How charts are drawn: ``subtitle`` False drops the line naming the fixed setting and the
+    method (for a paper, whose caption says it); ``figsize`` (width, height in inches) sets every
+    chart's size, header included; ``font_scale`` multiplies every font size."""
+
+    subtitle: bool = True
+    figsize: tuple[float, float] | None = None
+    font_scale: float = 1.0
+
+
+_OPTIONS: ContextVar[ChartOptions] = ContextVar("chart_options", default=ChartOptions())
+
+
+def options() -> ChartOptions:
+    """The options of the charts being drawn (set by :func:`style`)."""
+    return _OPTIONS.get()
+
+
 @contextmanager
-def style() -> Iterator[None]:
-    with sns.axes_style("whitegrid"), sns.plotting_context("paper"), mpl.rc_context(RC):
-        yield
+def style(opts: ChartOptions | None = None) -> Iterator[None]:
+    opts = opts or ChartOptions()
+    rc = {k: (v * opts.font_scale if k.endswith(("size", "fontsize")) and isinstance(v, (int, float)) else v)
+          for k, v in RC.items()}
+    token = _OPTIONS.set(opts)
+    try:
+        with sns.axes_style("whitegrid"), sns.plotting_context("paper"), mpl.rc_context(rc):
+            yield
+    finally:
+        _OPTIONS.reset(token)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -83,9 +110,9 @@ class Ctx:
 
     def __init__(self, res: Results):
         self.res = res
-        self.protocols = res.protocols
-        self.colors = protocol_colors(res.protocols)
-        self.markers = protocol_markers(res.protocols)
+        self.contenders = res.contenders
+        self.colors = contender_colors(res.contenders, res.compare)
+        self.markers = contender_markers(res.contenders)
         varying = [p for p in res.params if len(p.values) > 1]
         numeric = [p for p in varying if p.numeric]
         self.x: Param | None = numeric[0] if numeric else (varying[0] if varying else None)
@@ -100,10 +127,10 @@ class Ctx:
                         key=lambda t: tuple(p.values.index(v) for p, v in zip(self.facet_params, t))) \
             if self.facet_params else []
         self.facets = [self.facet_label(c) for c in combos]
-        seeds = runs.groupby(["protocol", *res.param_keys], dropna=False).size()
+        seeds = runs.groupby([CONTENDER, *res.param_keys], dropna=False).size()
         self.nmin, self.nmax = int(seeds.min()), int(seeds.max())
         fixed = [str(f) for f in res.fixed]
-        fixed += [f"{param_short(p.key)} = {p.values[0]}" for p in res.params if len(p.values) == 1]
+        fixed += [f"{param_short(p.key)} = {short(p.values[0])}" for p in res.params if len(p.values) == 1]
         self.fixed_text = ", ".join(fixed)
 
     def x_pos(self, v: str) -> float:
@@ -111,11 +138,11 @@ class Ctx:
         return self.x.numbers[v] if self.x.numbers else float(self.x.values.index(v))
 
     def facet_label(self, values: tuple[str, ...]) -> str:
-        return ", ".join(f"{param_short(p.key)} = {v}" for p, v in zip(self.facet_params, values))
+        return ", ".join(f"{param_short(p.key)} = {short(v)}" for p, v in zip(self.facet_params, values))
 
     @property
     def vs(self) -> str:
-        return " vs ".join(self.protocols)
+        return " vs ".join(self.contenders)
 
     def seeds_text(self, band: str = "band") -> str:
         if self.nmax <= 1:
@@ -133,9 +160,18 @@ class Ctx:
 
     def handles(self, kind: str = "line") -> list:
         if kind == "patch":
-            return [Patch(facecolor=self.colors[p], label=p) for p in self.protocols]
+            return [Patch(facecolor=self.colors[p], label=p) for p in self.contenders]
         return [Line2D([], [], color=self.colors[p], marker=self.markers[p], label=p)
-                for p in self.protocols]
+                for p in self.contenders]
+
+
+TITLE_CHARS = 32
+
+
+def short(value: str, limit: int = TITLE_CHARS) -> str:
+    """A value short enough for a panel title: a swept section without a label (a whole YAML
+    mapping) is cut, with an ellipsis; label it in the suite to get a readable name."""
+    return value if len(value) <= limit else value[:limit - 1].rstrip() + "…"
 
 
 def wrap(text: str, width_in: float) -> str:
@@ -168,19 +204,27 @@ def header(fig: Figure, title: str, subtitle: str, handles: list, ncol: int | No
 
     Positions are computed in inches, and the panels are laid out below the band, so the header
     never overlaps a panel whatever the figure size."""
+    opts = options()
+    k = opts.font_scale
+    if opts.figsize is not None:
+        fig.set_figwidth(opts.figsize[0])
+    if not opts.subtitle:
+        subtitle = ""
+    elif k != 1 or opts.figsize is not None:  # re-wrap to the new width and font size
+        subtitle = wrap(subtitle.replace("\n", " "), fig.get_figwidth() / k)
     lines = subtitle.count("\n") + 1 if subtitle else 0
     # A title longer than the figure is wide wraps (bold 11.5 pt: about 11 characters per inch).
-    title = "\n".join(textwrap.wrap(title, max(30, int(fig.get_figwidth() * 11)), break_long_words=False)) or title
-    top, title_h, line_h = 0.10, 0.30 + 0.21 * title.count("\n"), 0.175
-    legend_h = 0.32 if handles else 0.0
+    title = "\n".join(textwrap.wrap(title, max(20, int(fig.get_figwidth() * 11 / k)), break_long_words=False)) or title
+    top, title_h, line_h = 0.10 * k, (0.30 + 0.21 * title.count("\n")) * k, 0.175 * k
+    legend_h = 0.32 * k if handles else 0.0
     header = top + title_h + line_h * lines + legend_h + 0.06
-    h = fig.get_figheight() + header
+    h = fig.get_figheight() + header if opts.figsize is None else max(opts.figsize[1], header + 1.0)
     fig.set_figheight(round(h, 2))
     fig.get_layout_engine().set(rect=(0, 0, 1, 1 - header / h))
-    fig.text(0.5, 1 - top / h, title, ha="center", va="top", fontsize=RC["figure.titlesize"],
+    fig.text(0.5, 1 - top / h, title, ha="center", va="top", fontsize=RC["figure.titlesize"] * k,
              fontweight="bold")
     if subtitle:
-        fig.text(0.5, 1 - (top + title_h) / h, subtitle, ha="center", va="top", fontsize=8,
+        fig.text(0.5, 1 - (top + title_h) / h, subtitle, ha="center", va="top", fontsize=8 * k,
                  color="0.3", multialignment="center", linespacing=1.35)
     if handles:
         fig.legend(handles=handles, loc="upper center", ncols=ncol or min(len(handles), 6),
@@ -246,13 +290,36 @@ def y_axis(ax, metric: Metric, values: np.ndarray, *, zero: bool = True, log: bo
             ax.set_ylim(top=min(104.0, ax.get_ylim()[1]))
 
 
+MAX_COLS = 4
+
+
 def panel_grid(ctx: Ctx, metrics: list[Metric]) -> tuple[list[tuple[int, int, Metric, str | None]], int, int]:
-    """(row, col, metric, facet) for every panel: metrics side by side, or metric rows × facet
-    columns when a second parameter is swept."""
+    """(row, col, metric, facet) for every panel: metrics side by side, or for each metric its
+    facets (when a second parameter is swept), wrapped into rows of at most ``MAX_COLS``."""
     if ctx.facets:
-        cells = [(i, j, m, f) for i, m in enumerate(metrics) for j, f in enumerate(ctx.facets)]
-        return cells, len(metrics), len(ctx.facets)
+        ncols = min(len(ctx.facets), MAX_COLS)
+        per = math.ceil(len(ctx.facets) / ncols)
+        cells = [(i * per + k // ncols, k % ncols, m, f) for i, m in enumerate(metrics)
+                 for k, f in enumerate(ctx.facets)]
+        return cells, len(metrics) * per, ncols
     return [(0, j, m, None) for j, m in enumerate(metrics)], 1, len(metrics)
+
+
+def hide_unused(axes, cells) -> None:
+    """Hide the grid's panels no cell uses (the end of a wrapped row)."""
+    used = {(i, j) for i, j, *_ in cells}
+    for i, row in enumerate(axes):
+        for j, ax in enumerate(row):
+            if (i, j) not in used:
+                ax.set_visible(False)
+            elif bottom_of_column(cells, i, j):  # shared x: the last panel of a column shows its ticks
+                ax.xaxis.set_tick_params(labelbottom=True)
+                ax.xaxis.label.set_visible(True)
+
+
+def bottom_of_column(cells, i: int, j: int) -> bool:
+    """Whether no used panel sits below (i, j): its x axis gets the label."""
+    return not any(ii > i and jj == j for ii, jj, *_ in cells)
 
 
 

@@ -13,8 +13,8 @@ from html import escape
 import yaml
 
 from .document import Document
-from .metrics import HIGHER, param_short
-from .palette import protocol_colors
+from .metrics import HIGHER
+from .palette import contender_colors
 from .tables import Cell, Table, capitalize
 
 CSS = """
@@ -95,7 +95,7 @@ def table_html(t: Table, colors: dict[str, str]) -> str:
     heads = "".join(f"<th>{_e(h)}</th>" for h in t.param_headers())
     if t.multi_metric or not t.params:
         heads = "<th>metric</th>" + heads
-    for p in t.protocols:
+    for p in t.contenders:
         ref = ' <span class="ref">(reference)</span>' if p == t.reference else ""
         heads += (f'<th><span class="swatch" style="background:{colors[p]}"></span>{_e(p)}{ref}</th>')
     body = []
@@ -114,7 +114,7 @@ def table_html(t: Table, colors: dict[str, str]) -> str:
                 tds.append(f'<td class="metric" rowspan="{span}">{_e(capitalize(m.label))}'
                            f"<small>{_e(unit + m.better_text) if (unit or m.better_text) else ''}</small></td>")
             tds += [f'<td class="param">{_e(v)}</td>' for v in r.point]
-            for p in t.protocols:
+            for p in t.contenders:
                 c = r.cells.get(p)
                 if c is None:
                     tds.append('<td class="num">—</td>')
@@ -132,7 +132,7 @@ def table_html(t: Table, colors: dict[str, str]) -> str:
         if show_geo:
             label = f'<td class="param" colspan="{max(1, len(t.params))}">{_e(t.geo_label(m))}</td>'
             cells = "".join(f'<td class="num">{_e(t.geo_text(m, geo.get(p))) if p in geo else ""}</td>'
-                            for p in t.protocols)
+                            for p in t.contenders)
             body.append(f'<tr class="geo">{label}{cells}</tr>')
     caption = ""
     if not t.multi_metric and t.params and t.metrics:
@@ -157,8 +157,9 @@ def _safety(doc: Document) -> str:
     n = len(doc.res.runs)
     if not rows:
         remark = doc.safety_remarks()
-        return (f'<div class="banner ok">✓ <strong>Safety:</strong> all {n} runs passed their '
+        text = (f'<div class="banner ok">✓ <strong>Safety:</strong> all {n} runs passed their '
                 f"safety checks{' (' + _e(remark) + ')' if remark else ''}.</div>")
+        return text + (_safety_tables(doc) if doc.safety_details()[1] else "")
     bad = [r for r in rows if r.violation]
     unknown = len(rows) - len(bad)
     head = []
@@ -170,25 +171,47 @@ def _safety(doc: Document) -> str:
     else:
         head.append(f'<div class="banner unknown"><strong>Safety unknown</strong> for {unknown} of {n} '
                     f"runs (the checker did not reach a verdict). No violation was found.</div>")
-    pk = doc.res.param_keys
-    ths = "".join(f"<th>{_e(h)}</th>" for h in ["run", "protocol", "seed", *map(param_short, pk), "verdict"])
-    trs = []
-    for r in rows:
-        cls = "verdict-violation" if r.violation else ""
-        tds = [r.run_id, r.protocol, r.seed, *r.point]
-        trs.append("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in tds)
-                   + f'<td class="{cls}">{_e(r.verdict)}</td></tr>')
-    return (head[0] + f'<div class="tablewrap"><table class="safety"><thead><tr>{ths}</tr></thead>'
-            f"<tbody>{''.join(trs)}</tbody></table></div>")
+    return head[0] + _safety_tables(doc)
+
+
+def _safety_tables(doc: Document) -> str:
+    """Counts per contender, then every run's verdict and checker detail folded away."""
+    header, counts = doc.safety_counts()
+    out = ('<div class="tablewrap"><table class="safety"><thead><tr>'
+           + "".join(f"<th>{_e(h)}</th>" for h in header) + "</tr></thead><tbody>"
+           + "".join("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in r) + "</tr>" for r in counts)
+           + "</tbody></table></div>")
+    dh, details = doc.safety_details()
+    bad = [r for r in details if r[-2].startswith(("violation", "error"))]
+    rest = [r for r in details if r not in bad]
+
+    def table(rows: list[list[str]]) -> str:
+        trs = []
+        for r in rows:
+            cls = "verdict-violation" if r[-2].startswith(("violation", "error")) else ""
+            trs.append("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in r[:-2])
+                       + f'<td class="{cls}">{_e(r[-2])}</td><td>{_e(r[-1])}</td></tr>')
+        return ('<div class="tablewrap"><table class="safety"><thead><tr>'
+                + "".join(f"<th>{_e(h)}</th>" for h in dh) + f"</tr></thead><tbody>{''.join(trs)}"
+                "</tbody></table></div>")
+
+    if bad:  # violations stay in view
+        out += table(bad)
+    if rest:
+        out += (f"<details><summary>Verdicts and checker details of {len(rest)}{' more' if bad else ''} runs</summary>"
+                + table(rest) + "</details>")
+    return out
 
 
 def render_html(doc: Document) -> str:
     res = doc.res
-    colors = protocol_colors(res.protocols)
+    colors = contender_colors(res.contenders, res.compare)
     sections = doc.sections()
     out = ['<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
            f"<title>{_e(doc.title)} — distbench report</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n"]
+    if doc.partial():
+        out.append(f'<div class="banner unknown"><strong>⚠ {_e(doc.partial())}</strong></div>')
     out.append(f"<header><h1>{_e(doc.title)}</h1>"
                f'<p class="lead">distbench comparison report · {_e(res.kind)} suite</p>')
     out.append('<dl class="meta">' + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>"
@@ -204,7 +227,7 @@ def render_html(doc: Document) -> str:
     if doc.findings:
         out.append('<ul class="findings">' + "".join(f"<li>{inline(f)}</li>" for f in doc.findings) + "</ul>")
     else:
-        out.append("<p>Only one protocol ran: nothing to compare.</p>" if len(res.protocols) < 2
+        out.append(f"<p>Only one {res.noun} ran: nothing to compare.</p>" if len(res.contenders) < 2
                    else "<p>No comparable metrics.</p>")
     out.append(f'<p class="method">{_e(doc.method)} {inline("**" + doc.bold.replace(": ", "**: ", 1)) if doc.bold else ""}</p>')
     if doc.like_text():

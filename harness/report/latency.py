@@ -1,4 +1,4 @@
-"""Latency charts beyond percentiles: the CDF per protocol and latency vs throughput (the knee)."""
+"""Latency charts beyond percentiles: the CDF per contender and latency vs throughput (the knee)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
 
 from .figure import PANEL_H, PANEL_W, Chart, Ctx, figure, header, log_label, log_ticks, point_mask, render
+from .load import CONTENDER
 from .metrics import LATENCY, is_load_param, metric_for, param_short
 from harness.compare.stats import summarize
 
@@ -23,7 +24,7 @@ def latency_cdf_chart(ctx: Ctx, out_dir: Path) -> Chart | None:
     if lat is None or lat.empty:
         return None
     keys = ctx.res.param_keys
-    runs = ctx.res.runs[["run_id", "protocol", *keys]]
+    runs = ctx.res.runs[["run_id", CONTENDER, *keys]]
     d = lat.merge(runs, on="run_id", how="inner")
     d = d[(d["count"] > 0) & (d["latency_ms"] > 0)]
     if d.empty:
@@ -44,8 +45,8 @@ def latency_cdf_chart(ctx: Ctx, out_dir: Path) -> Chart | None:
     for k, point in enumerate(shown):
         ax = axes[k // ncols][k % ncols]
         dp = d[point_mask(d, keys, point)]
-        for proto in ctx.protocols:
-            g = dp[dp["protocol"] == proto].groupby("latency_ms", as_index=False)["count"].sum()
+        for proto in ctx.contenders:
+            g = dp[dp[CONTENDER] == proto].groupby("latency_ms", as_index=False)["count"].sum()
             if g.empty:
                 continue
             g = g.sort_values("latency_ms")
@@ -85,7 +86,7 @@ def latency_cdf_chart(ctx: Ctx, out_dir: Path) -> Chart | None:
     if len(shown) < len(points):
         extra += f" · {len(shown)} of {len(points)} points shown"
     header(fig, title, ctx.subtitle(extra=extra, band="", width_in=fig.get_figwidth()),
-            [Line2D([], [], color=ctx.colors[p], label=p) for p in ctx.protocols])
+            [Line2D([], [], color=ctx.colors[p], label=p) for p in ctx.contenders])
     cap = ("Cumulative distribution of client latency, histograms of all seeds pooled; the y axis "
            "is on a logit scale so that the median, p99 and p99.9 are equally visible (dotted: p50, p99).")
     return render(fig, Chart("latency_cdf", LATENCY, title, cap), out_dir)
@@ -142,8 +143,8 @@ def knee_chart(ctx: Ctx, out_dir: Path) -> Chart | None:
         for j, m in enumerate(lat):
             ax = axes[i][j]
             allv = []
-            for k, proto in enumerate(ctx.protocols):
-                pts = knee_points(sub[sub["protocol"] == proto], lp, m.key)
+            for k, proto in enumerate(ctx.contenders):
+                pts = knee_points(sub[sub[CONTENDER] == proto], lp, m.key)
                 if not pts:
                     continue
                 labels, xs, xe, ys, ye = zip(*pts)

@@ -28,6 +28,10 @@ from .palette import protocol_sort_key
 KINDS = ("consensus", "transactions")
 
 
+CONTENDER = "__contender"
+"""The runs column holding each run's contender label (the compared key's display value)."""
+
+
 @dataclass
 class Param:
     """One swept parameter: its values as displayed, in order, and their numbers when numeric."""
@@ -62,13 +66,22 @@ class Results:
     manifest: dict[str, Any]
     suite: str
     kind: str
-    protocols: list[str]               # matrix order
-    reference: str | None
-    params: list[Param]                # swept parameters except protocol, matrix order
+    contenders: list[str]              # display labels of the compared values, matrix order
+    reference: str | None              # one of ``contenders``
+    params: list[Param]                # swept parameters except the compared key, matrix order
     fixed: list[FixedItem]             # the setting every run shares, most decisive first
     metrics: list[str]                 # numeric metric columns, in runs.csv order
     notes: list[str] = field(default_factory=list)
     timeout_s: float | None = None     # workload.timeout when not swept (the client retry timer)
+    compare: str = "protocol"          # the key whose values are the contenders
+    values: dict[str, str] = field(default_factory=dict)  # contender label -> value of ``compare``
+    missing: list[str] = field(default_factory=list)      # run_ids in the manifest without a row
+    raw: pd.DataFrame | None = None    # run_id and the swept keys' values as runs.csv has them
+
+    @property
+    def noun(self) -> str:
+        """What the contenders are, for prose: "protocol", "contender" or "setting"."""
+        return "protocol" if self.compare == "protocol" else "contender"
 
     def timeout_ms_at(self, point: tuple[str, ...]) -> float | None:
         """The client timeout (ms) at a parameter point: swept or fixed; None when unknown."""
@@ -177,6 +190,8 @@ def display_value(value: Any) -> str:
     if isinstance(value, (list, dict)):
         return json.dumps(value, sort_keys=True)
     s = str(value).strip()
+    if s in ("True", "False"):  # a bool from a CSV written by pandas
+        return s.lower()
     try:
         return display_value(float(s)) if s.lower() not in ("nan", "inf", "-inf", "infinity") else s
     except ValueError:
@@ -257,7 +272,9 @@ def _read_manifest(path: Path) -> dict[str, Any]:
         if not isinstance(run, dict) or not isinstance(run.get("params", {}), dict):
             raise ReportError(f"{path}: runs[{i}] should be an object with a 'params' object")
     if manifest.get("reference") is not None and not isinstance(manifest["reference"], str):
-        raise ReportError(f"{path}: field 'reference' should be a protocol name or null")
+        raise ReportError(f"{path}: field 'reference' should be a value of the compared key or null")
+    if manifest.get("compare") is not None and not isinstance(manifest["compare"], str):
+        raise ReportError(f"{path}: field 'compare' should be a swept key (a string) or null")
     return manifest
 
 
@@ -299,10 +316,12 @@ def load_results(results_dir: Path) -> Results:
     if len(dup):
         notes.append(f"runs.csv lists run_id {dup.iloc[0]!r} more than once; every row was kept.")
 
-    # Metrics: numeric columns without a dot.
+    # Metrics: numeric columns without a dot, other than swept keys (``contender``, ``faults``).
+    compare = manifest.get("compare") or "protocol"
+    swept_all = {k for k in manifest.get("swept") or [] if isinstance(k, str)} | {compare}
     metrics: list[str] = []
     for col in runs.columns:
-        if "." in col or col in ID_COLUMNS:
+        if "." in col or col in ID_COLUMNS or col in swept_all:
             continue
         if col in METRICS_BY_KEY or col in NOT_COMPARED:
             runs[col] = _to_numeric(runs[col], runs_path, col)
@@ -319,49 +338,73 @@ def load_results(results_dir: Path) -> Results:
 
     # Parameters: dotted columns, completed from the manifest's per-run params.
     man_runs = {str(r.get("run_id")): r for r in manifest.get("runs") or []}
-    swept = [k for k in manifest.get("swept") or [] if isinstance(k, str) and k != "protocol"]
-    for key in swept:
+    swept = [k for k in manifest.get("swept") or [] if isinstance(k, str) and k != compare]
+    if compare != "protocol" and "protocol" not in swept:
+        swept = [k for k in swept if k != "protocol"]
+    for key in [*swept, compare]:
         if key not in runs.columns:
-            runs[key] = runs["run_id"].map(lambda rid: (man_runs.get(rid) or {}).get("params", {}).get(key))
+            runs[key] = runs["run_id"].map(lambda rid, _k=key: (man_runs.get(rid) or {}).get("params", {}).get(_k))
+    if runs[compare].isna().all():
+        raise ReportError(f"{manifest_path}: field 'compare' names {compare!r}, which is neither a column "
+                          "of runs.csv nor a parameter of its runs")
     dotted = [c for c in runs.columns if "." in c]
-    for key in dotted:
+    for key in {*dotted, *swept, compare} - {"protocol"}:
         runs[key] = runs[key].map(display_value)
-    varying = [k for k in dotted if runs[k].nunique(dropna=False) > 1]
+    raw = runs[list(dict.fromkeys(["run_id", *swept, compare]))].copy()  # as in runs.csv, for summary.csv
+    varying = [k for k in dotted if k != compare and runs[k].nunique(dropna=False) > 1]
     if manifest.get("swept") is not None:
         keys = [k for k in swept if k in runs.columns] + [k for k in varying if k not in swept]
     else:
         keys = varying
     suite_config = manifest.get("suite_config") or {}
     matrix = suite_config.get("matrix") if isinstance(suite_config.get("matrix"), dict) else {}
+
+    def matrix_order(key: str) -> list[Any] | None:
+        entry = matrix.get(key)
+        return list(entry) if isinstance(entry, (list, dict)) else None  # a dict: labelled values
+
     params = []
     for key in keys:
-        order = matrix.get(key) if isinstance(matrix.get(key), list) else None
-        param, mapping = canonical_param(key, [str(v) for v in runs[key]], order)
+        param, mapping = canonical_param(key, [str(v) for v in runs[key]], matrix_order(key))
         runs[key] = runs[key].map(lambda v, _m=mapping: _m.get(str(v), v))
         params.append(param)
 
-    # Protocols, in matrix order.
-    present = list(dict.fromkeys(runs["protocol"]))
-    order: list[str] = []
-    if isinstance(matrix.get("protocol"), list):
-        order = [str(p) for p in matrix["protocol"]]
-    for r in manifest.get("runs") or []:
-        p = (r.get("params") or {}).get("protocol") or (r.get("config") or {}).get("protocol")
-        if isinstance(p, str) and p not in order:
-            order.append(p)
-    if not order:
-        order = sorted(present, key=protocol_sort_key)
-    protocols = [p for p in order if p in present] + [p for p in present if p not in order]
+    # Contenders: the values of the compared key, in matrix order.
+    if compare == "protocol":
+        present = list(dict.fromkeys(runs["protocol"]))
+        order: list[str] = [str(p) for p in matrix_order("protocol") or []]
+        for r in manifest.get("runs") or []:
+            p = (r.get("params") or {}).get("protocol") or (r.get("config") or {}).get("protocol")
+            if isinstance(p, str) and p not in order:
+                order.append(p)
+        if not order:
+            order = sorted(present, key=protocol_sort_key)
+        values = [p for p in order if p in present] + [p for p in present if p not in order]
+        mapping = {v: v for v in values}
+    else:
+        param, mapping = canonical_param(compare, [str(v) for v in runs[compare]], matrix_order(compare))
+        values = param.values
+    show = (lambda v: v) if compare in ("protocol", "contender") else (lambda v: f"{param_short(compare)} = {v}")
+    runs[CONTENDER] = runs[compare].map(lambda v: show(mapping.get(str(v), str(v))))
+    contenders = [show(v) for v in values]
+    by_value = {show(v): v for v in values}
 
     reference = manifest.get("reference")
     if reference is None:
         report_cfg = suite_config.get("report") if isinstance(suite_config.get("report"), dict) else {}
         reference = report_cfg.get("reference")
-    if reference is not None and reference not in protocols:
-        notes.append(f"reference protocol {reference!r} has no runs; {protocols[0]!r} is used instead.")
-        reference = None
-    if reference is None and len(protocols) > 1:
-        reference = protocols[0]
+    if reference is not None:
+        wanted = display_value(reference)
+        if compare != "protocol":
+            _, ref_map = canonical_param(compare, [wanted], None)
+            wanted = ref_map.get(wanted, wanted)
+        if show(wanted) in contenders:
+            reference = show(wanted)
+        else:
+            notes.append(f"reference {reference!r} has no runs; {contenders[0]!r} is used instead.")
+            reference = None
+    if reference is None and len(contenders) > 1:
+        reference = contenders[0]
 
     suite = manifest.get("suite") or _first(runs, "suite") or results_dir.name
     kind = manifest.get("kind") or _first(runs, "kind") or (
@@ -373,7 +416,10 @@ def load_results(results_dir: Path) -> Results:
         first = next((r.get("config") for r in manifest.get("runs") or [] if isinstance(r.get("config"), dict)), None)
         cfg = dict(first) if first else {}
     if cfg:
-        fixed = describe(cfg, [*keys, "protocol"], str(kind))
+        bundle_keys = [k for b in (manifest.get("contenders") or {}).values() if isinstance(b, dict) for k in b]
+        fixed = describe(cfg, [*keys, "protocol", compare, *bundle_keys], str(kind))
+        if "protocol" not in {*keys, compare, *bundle_keys} and isinstance(cfg.get("protocol"), str):
+            fixed.insert(0, FixedItem("protocol", "protocol", cfg["protocol"]))
     else:
         flat = {}
         for key in dotted:
@@ -384,9 +430,6 @@ def load_results(results_dir: Path) -> Results:
     timeout_s = None if "workload.timeout" in keys else timeout_seconds(cfg)
 
     missing_runs = [rid for rid in man_runs if rid not in set(runs["run_id"])]
-    if missing_runs:
-        notes.append(f"{len(missing_runs)} run(s) listed in manifest.json have no row in runs.csv "
-                     f"(first: {missing_runs[0]}).")
 
     events = timeseries = latencies = None
     p = results_dir / "events.csv"
@@ -411,7 +454,8 @@ def load_results(results_dir: Path) -> Results:
         notes.append(f"Not found: {', '.join(absent)} (charts that need them were skipped).")
 
     return Results(results_dir, runs, events, timeseries, latencies, manifest, str(suite), str(kind),
-                   protocols, reference, params, fixed, metrics, notes, timeout_s)
+                   contenders, reference, params, fixed, metrics, notes, timeout_s, compare, by_value,
+                   missing_runs, raw)
 
 
 def _fixed_value(key: str, value: Any) -> str:

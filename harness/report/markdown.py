@@ -12,7 +12,6 @@ from pathlib import Path
 import yaml
 
 from .document import Document
-from .metrics import param_short
 from .tables import Table, capitalize
 
 
@@ -28,8 +27,8 @@ def _row(cells: list[str]) -> str:
 def table_md(t: Table) -> str:
     show_metric = t.multi_metric or not t.params
     heads = (["metric"] if show_metric else []) + t.param_headers()
-    heads += [f"{p} (ref)" if p == t.reference else p for p in t.protocols]
-    align = (["---"] if show_metric else []) + ["---:"] * len(t.params) + ["---:"] * len(t.protocols)
+    heads += [f"{p} (ref)" if p == t.reference else p for p in t.contenders]
+    align = (["---"] if show_metric else []) + ["---:"] * len(t.params) + ["---:"] * len(t.contenders)
     lines = [_row([_cell(h) for h in heads]), _row(align)]
     by_metric: dict[str, list] = {}
     for r in t.rows:
@@ -42,7 +41,7 @@ def table_md(t: Table) -> str:
                 unit = f" ({m.unit})" if m.unit else ""
                 cells.append(_cell(f"{capitalize(m.label)}{unit}") if i == 0 else "")
             cells += [_cell(v) for v in r.point]
-            for p in t.protocols:
+            for p in t.contenders:
                 c = r.cells.get(p)
                 if c is None:
                     cells.append("—")
@@ -62,7 +61,7 @@ def table_md(t: Table) -> str:
         geo = t.geomean.get(m.key) or {}
         if geo and any(v is not None for v in geo.values()):
             cells = ([""] if show_metric else []) + [f"*{t.geo_label(m)}*"] + [""] * (len(t.params) - 1)
-            cells += [t.geo_text(m, geo.get(p)) for p in t.protocols]
+            cells += [t.geo_text(m, geo.get(p)) for p in t.contenders]
             lines.append(_row(cells))
     out = "\n".join(lines)
     if t.notes:
@@ -79,7 +78,8 @@ def _safety(doc: Document) -> str:
     n = len(doc.res.runs)
     if not rows:
         remark = doc.safety_remarks()
-        return f"✅ **Safety:** all {n} runs passed their safety checks{' (' + remark + ')' if remark else ''}."
+        text = f"✅ **Safety:** all {n} runs passed their safety checks{' (' + remark + ')' if remark else ''}."
+        return text + ("\n\n" + _safety_tables(doc) if doc.safety_details()[1] else "")
     bad = [r for r in rows if r.violation]
     unknown = len(rows) - len(bad)
     if bad:
@@ -89,23 +89,39 @@ def _safety(doc: Document) -> str:
     else:
         head = (f"> [!WARNING]\n> **Safety unknown** for {unknown} of {n} runs (the checker did not reach "
                 f"a verdict). No violation was found.")
-    pk = doc.res.param_keys
-    lines = [_row(["run", "protocol", "seed", *map(param_short, pk), "verdict"]), _row(["---"] * (4 + len(pk)))]
-    for r in rows:
-        verdict = f"**{r.verdict}**" if r.violation else r.verdict
-        lines.append(_row([_cell(v) for v in (r.run_id, r.protocol, r.seed, *r.point)] + [_cell(verdict)]))
-    return head + "\n\n" + "\n".join(lines)
+    return head + "\n\n" + _safety_tables(doc)
+
+
+def _safety_tables(doc: Document) -> str:
+    """Counts per contender, then every run's verdict and checker detail folded away."""
+    header, counts = doc.safety_counts()
+    lines = [_row([_cell(h) for h in header]), _row(["---"] + ["---:"] * (len(header) - 1))]
+    lines += [_row([_cell(v) for v in r]) for r in counts]
+    dh, details = doc.safety_details()
+    bad = [r for r in details if r[-2].startswith(("violation", "error"))]
+    rest = [r for r in details if r not in bad]
+    if bad:  # violations stay in view
+        lines += ["", _row([_cell(h) for h in dh]), _row(["---"] * len(dh))]
+        lines += [_row([_cell(v) for v in r[:-2]] + [f"**{_cell(r[-2])}**", _cell(r[-1])]) for r in bad]
+    if rest:
+        lines += ["", f"<details><summary>Verdicts and checker details of {len(rest)}{' more' if bad else ''} runs</summary>", "",
+                  _row([_cell(h) for h in dh]), _row(["---"] * len(dh))]
+        lines += [_row([_cell(v) for v in r]) for r in rest]
+        lines += ["", "</details>"]
+    return "\n".join(lines)
 
 
 def render_markdown(doc: Document, md_path: Path) -> str:
     res = doc.res
     out = [f"# {doc.title}", "", f"distbench comparison report · {res.kind} suite", ""]
+    if doc.partial():
+        out += [f"> [!WARNING]\n> **{doc.partial()}**", ""]
     out += [f"- **{k}:** {v}" for k, v in doc.summary_items()]
     out += ["", "## Safety", "", _safety(doc), "", "## Key findings", ""]
     if doc.findings:
         out += [f"- {f}" for f in doc.findings]
     else:
-        out.append("Only one protocol ran: nothing to compare." if len(res.protocols) < 2
+        out.append(f"Only one {res.noun} ran: nothing to compare." if len(res.contenders) < 2
                    else "No comparable metrics.")
     bold = ("**" + doc.bold.replace(": ", "**: ", 1)) if doc.bold else ""
     out += ["", f"_{doc.method} {bold}_"]

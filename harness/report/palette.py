@@ -1,7 +1,9 @@
-"""One colour per protocol, the same in every chart of every report.
+"""One colour per contender, the same in every chart of a report.
 
-Built-in protocols have fixed colours (from seaborn's colour-blind-safe palette); any other
-protocol name gets a colour from its hash, so it too keeps its colour from report to report.
+When the contenders are protocols, built-in protocols have fixed colours (from seaborn's
+colour-blind-safe palette) and any other protocol name gets a colour from its hash, so it keeps
+its colour from report to report. Other contenders (``prevote = true``, bundle labels) take the
+palette in matrix order (a label naming a built-in protocol keeps its colour).
 """
 
 from __future__ import annotations
@@ -51,9 +53,19 @@ def protocol_colors(protocols: list[str]) -> dict[str, str]:
     return {p: colors[p] for p in protocols}
 
 
+def contender_colors(contenders: list[str], compare: str = "protocol") -> dict[str, str]:
+    """Colour per contender: :func:`protocol_colors` for protocols; otherwise a label that names a
+    built-in protocol keeps its colour and the others take the palette's free colours in order."""
+    if compare == "protocol":
+        return protocol_colors(contenders)
+    fixed = {c: _COLORBLIND[_BUILTIN[_canonical(c)]] for c in contenders if _canonical(c) in _BUILTIN}
+    free = iter([c for c in _COLORBLIND if c not in fixed.values()] * 2)
+    return {c: fixed[c] if c in fixed else next(free) for c in contenders}
+
+
 MARKERS = ("o", "s", "D", "^", "v", "P", "X", "*")
 
 
-def protocol_markers(protocols: list[str]) -> dict[str, str]:
-    """A marker per protocol too, so lines stay distinguishable in greyscale print."""
-    return {p: MARKERS[i % len(MARKERS)] for i, p in enumerate(protocols)}
+def contender_markers(contenders: list[str]) -> dict[str, str]:
+    """A marker per contender too, so lines stay distinguishable in greyscale print."""
+    return {p: MARKERS[i % len(MARKERS)] for i, p in enumerate(contenders)}

@@ -1,8 +1,11 @@
 """Comparison tables, the safety table and the key findings, independent of the output format.
 
-A table covers one metric family. Rows are (metric, parameter point), columns are protocols; each
-cell holds the mean across seeds with a 95% t-interval, whether it is the best in its row, and its
-change against the reference protocol with a significance verdict (Welch's t-test).
+A table covers one metric family. Rows are (metric, parameter point), columns are contenders (the
+values of the suite's ``compare`` key: protocols by default); each cell holds the mean across seeds
+with a 95% t-interval, whether it is the best in its row, and its change against the reference with
+a significance verdict. Contenders at one point ran with the same seeds, and runs at the same seed
+share every random stream (common random numbers), so they are compared paired by seed (paired
+t-test); Welch's t-test only when two cells share no seed.
 """
 
 from __future__ import annotations
@@ -14,20 +17,22 @@ import numpy as np
 import pandas as pd
 
 from . import fmt
-from .load import Param, Results
+from .load import CONTENDER, Param, Results
 from .metrics import (FAMILIES, HIGHER, OTHER, Metric, family_blurb, family_title, metric_for,
                       param_short)
-from harness.compare.stats import Summary, delta_pct, geomean_delta_pct, significant, summarize
+from harness.compare.stats import ALPHA, MIN_SEEDS, Summary, delta_pct, geomean_delta_pct, paired, summarize, welch_p
 
 
 @dataclass
 class Cell:
     summary: Summary
     values: np.ndarray
+    seeds: np.ndarray | None = None     # the seed of each of ``values``
     best: bool = False
-    delta: float | None = None          # change of the mean against the reference protocol: % (or
+    delta: float | None = None          # change of the mean against the reference: % (or
                                         # percentage points for a metric shown as a percentage)
     significant: bool | None = None     # vs reference; None when untestable (n < 2) or reference
+    p: float | None = None              # its p-value (paired by seed, else Welch)
     unsafe: bool = False                # a run in this cell violated safety
     marks: str = ""                     # footnote marks: † ≈ k × client timeout, ‡ unanswered ops
     timeout_k: int | None = None        # the mean is ≈ this multiple of the client timeout
@@ -57,7 +62,7 @@ class Row:
     metric: Metric
     cells: dict[str, Cell | None]
     decimals: int
-    winner: str | None = None           # the protocol marked best, if any
+    winner: str | None = None           # the contender marked best, if any
     verdict: str | None = None          # SIGNIFICANT / UNTESTED (n=1) / NOT_SIGNIFICANT / TIE; None: no ranking
 
 
@@ -68,7 +73,7 @@ class Table:
     blurb: str
     metrics: list[Metric]
     params: list[Param]
-    protocols: list[str]
+    contenders: list[str]
     reference: str | None
     rows: list[Row]
     geomean: dict[str, dict[str, float | None]] = field(default_factory=dict)
@@ -157,9 +162,21 @@ def _display_tie(a: Cell, b: Cell, metric: Metric, decimals: int) -> bool:
     return fmt.num(a.summary.mean * metric.scale, decimals) == fmt.num(b.summary.mean * metric.scale, decimals)
 
 
+def cell_p(a: Cell, b: Cell) -> float | None:
+    """p-value of the difference of two cells: paired t-test over the seeds both have (common
+    random numbers), Welch's t-test when they share none; None when untestable."""
+    if a.seeds is not None and b.seeds is not None:
+        common = np.intersect1d(a.seeds, b.seeds)
+        if len(common):
+            base = [a.values[a.seeds == s][0] for s in common]
+            new = [b.values[b.seeds == s][0] for s in common]
+            return paired(base, new).p
+    return welch_p(a.values, b.values)
+
+
 def _rank(row: Row) -> None:
-    """Mark the best protocol of a row, only when it beats the runner-up: significantly (Welch,
-    p < 0.05) with several seeds, or at the displayed precision with a single run."""
+    """Mark the best contender of a row, only when it beats the runner-up: significantly (paired
+    by seed, p < 0.05) with several seeds, or at the displayed precision with a single run."""
     m = row.metric
     present = [(p, c) for p, c in row.cells.items() if c is not None]
     if not m.better or len(present) < 2:
@@ -169,9 +186,10 @@ def _rank(row: Row) -> None:
     if _display_tie(c1, c2, m, row.decimals):
         row.verdict = TIE
         return
-    if c1.summary.n < 2 or c2.summary.n < 2:
+    p = cell_p(c1, c2)
+    if p is None:
         row.verdict = UNTESTED
-    elif significant(c1.values, c2.values):
+    elif p < ALPHA:
         row.verdict = SIGNIFICANT
     else:
         row.verdict = NOT_SIGNIFICANT
@@ -185,7 +203,7 @@ def metric_rows(res: Results, metric: Metric) -> list[Row]:
     runs = res.runs
     keys = res.param_keys
     groups = {}
-    for gkey, g in runs.groupby(["protocol", *keys], sort=False, dropna=False):
+    for gkey, g in runs.groupby([CONTENDER, *keys], sort=False, dropna=False):
         gkey = gkey if isinstance(gkey, tuple) else (gkey,)
         groups[(gkey[0], tuple(gkey[1:]))] = g
     tail = metric.key in TAIL_METRICS
@@ -194,7 +212,7 @@ def metric_rows(res: Results, metric: Metric) -> list[Row]:
     for point in res.points:
         cells: dict[str, Cell | None] = {}
         timeout = res.timeout_ms_at(point) if tail else None
-        for proto in res.protocols:
+        for proto in res.contenders:
             g = groups.get((proto, point))
             if g is None:
                 cells[proto] = None
@@ -204,7 +222,8 @@ def metric_rows(res: Results, metric: Metric) -> list[Row]:
             if s is None:
                 cells[proto] = None
                 continue
-            c = Cell(s, vals[np.isfinite(vals)], unsafe=_unsafe(g["safety"]))
+            finite = np.isfinite(vals)
+            c = Cell(s, vals[finite], g["seed"].to_numpy(dtype=float)[finite], unsafe=_unsafe(g["safety"]))
             if tail:
                 base = g["latency_p50_ms"].to_numpy(dtype=float) if "latency_p50_ms" in g.columns else None
                 vals = g[metric.key].to_numpy(dtype=float)
@@ -235,18 +254,19 @@ def metric_rows(res: Results, metric: Metric) -> list[Row]:
                     c.delta = (c.summary.mean - ref.summary.mean) * metric.scale
                 else:
                     c.delta = delta_pct(c.summary.mean, ref.summary.mean)
-                c.significant = significant(c.values, ref.values)
+                c.p = cell_p(ref, c)
+                c.significant = None if c.p is None else c.p < ALPHA
         rows.append(row)
     return rows
 
 
 def _geomeans(res: Results, rows: list[Row]) -> dict[str, float | None]:
-    """Per protocol: the geometric mean of its ratios to the reference (as a % change), or for a
+    """Per contender: the geometric mean of its ratios to the reference (as a % change), or for a
     percentage metric the mean difference in percentage points."""
     out: dict[str, float | None] = {}
     if not res.reference or len(rows) < 2:
         return out
-    for p in res.protocols:
+    for p in res.contenders:
         if p == res.reference:
             continue
         pairs = [(r.cells[p].summary.mean, r.cells[res.reference].summary.mean)  # type: ignore[union-attr]
@@ -298,7 +318,7 @@ def build_tables(res: Results, headline_only: bool = True) -> list[Table]:
         if rows:
             tid = ("all-" if not headline_only else "t-") + family.lower().replace(" ", "-")
             tables.append(Table(tid, family_title(family, res.kind), family_blurb(family, res.kind), used,
-                                res.params, res.protocols, res.reference, rows, geo, family,
+                                res.params, res.contenders, res.reference, rows, geo, family,
                                 _table_notes(res, rows)))
     return tables
 
@@ -317,7 +337,7 @@ def _ordered_metrics(res: Results) -> list[str]:
 @dataclass
 class SafetyRow:
     run_id: str
-    protocol: str
+    contender: str
     seed: str
     point: tuple[str, ...]
     verdict: str
@@ -337,16 +357,16 @@ def safety_rows(res: Results) -> list[SafetyRow]:
         if isinstance(detail, str) and detail.strip() and detail.strip() != verdict:
             verdict = f"{verdict} ({detail.strip()})"
         point = tuple(str(r[k]) for k in res.param_keys)
-        out.append(SafetyRow(str(r["run_id"]), str(r["protocol"]), fmt.num(r["seed"], 0)
+        out.append(SafetyRow(str(r["run_id"]), str(r[CONTENDER]), fmt.num(r["seed"], 0)
                              if math.isfinite(r["seed"]) else "—", point, verdict))
-    porder = {p: i for i, p in enumerate(res.protocols)}
-    out.sort(key=lambda s: (not s.violation, porder.get(s.protocol, 99), res.point_order(s.point),
+    porder = {p: i for i, p in enumerate(res.contenders)}
+    out.sort(key=lambda s: (not s.violation, porder.get(s.contender, 99), res.point_order(s.point),
                             s.seed, s.run_id))
     return out
 
 
 # ---------------------------------------------------------------------------------------------
-# Key findings: which protocol wins, where, by how much, how sure.
+# Key findings: which contender wins, where, by how much, how sure.
 
 FINDING_METRICS = ("throughput_ops_s", "latency_p99_ms", "abort_rate", "failover_ms_mean",
                    "unavailable_ms", "messages_per_op")
@@ -376,10 +396,10 @@ def _best_head(rows: list[Row], res: Results, multi_seed: bool) -> str:
             wins[r.winner] = wins.get(r.winner, 0) + 1
     even = sum(1 for r in rows if r.verdict in (NOT_SIGNIFICANT, TIE))
     untested = any(r.verdict == UNTESTED for r in rows)
-    ranked = sorted(wins.items(), key=lambda kv: (-kv[1], res.protocols.index(kv[0])))
+    ranked = sorted(wins.items(), key=lambda kv: (-kv[1], res.contenders.index(kv[0])))
     if n == 1:
         if ranked:
-            how = ("significant, Welch p < 0.05" if rows[0].verdict == SIGNIFICANT
+            how = (f"significant, {test_name(res)} p < 0.05" if rows[0].verdict == SIGNIFICANT
                    else "single run, not tested")
             return f"best: {_b(ranked[0][0])} ({how})"
         return "no significant difference" if multi_seed else "tied at the displayed precision"
@@ -387,7 +407,7 @@ def _best_head(rows: list[Row], res: Results, multi_seed: bool) -> str:
     if ranked:
         who = ", ".join(f"{_b(p)} at {_count(k, n)}" for p, k in ranked)
         bits.append(("best (single runs, not tested): " if untested and not multi_seed else "best: ") + who
-                    + (" (Welch p < 0.05)" if multi_seed and not untested else ""))
+                    + (f" ({test_name(res)} p < 0.05)" if multi_seed and not untested else ""))
     if even:
         if not ranked:
             bits.append(f"no significant difference at any of the {n} points" if multi_seed
@@ -401,14 +421,14 @@ def _best_head(rows: list[Row], res: Results, multi_seed: bool) -> str:
 def findings(res: Results) -> list[str]:
     """Sentences in a tiny markup (``**bold**``) that renderers convert."""
     out = []
-    multi_seed = max(res.runs.groupby(["protocol", *res.param_keys], dropna=False).size()) > 1 \
+    multi_seed = max(res.runs.groupby([CONTENDER, *res.param_keys], dropna=False).size()) > 1 \
         if len(res.runs) else False
     for key in FINDING_METRICS:
         if not res.has_metric(key):
             continue
         m = metric_for(key)
         rows = metric_rows(res, m)
-        if not rows or len(res.protocols) < 2:
+        if not rows or len(res.contenders) < 2:
             continue
         if key in ("abort_rate", "failover_ms_mean", "unavailable_ms") and all(
                 c.summary.mean == 0 for r in rows for c in r.cells.values() if c):
@@ -424,7 +444,7 @@ def findings(res: Results) -> list[str]:
         sentence = f"{_b(what)} ({m.unit + ', ' if m.unit else ''}{m.better_text}) — {head}."
         ref = res.reference
         comps = []
-        for p in res.protocols:
+        for p in res.contenders:
             if p == ref or ref is None:
                 continue
             pr = [r for r in rows if r.cells.get(p) is not None and r.cells.get(ref) is not None]
@@ -500,7 +520,7 @@ def _timeout_finding(res: Results, rows: list[Row]) -> str:
 
 
 def method_note(res: Results) -> str:
-    n = res.runs.groupby(["protocol", *res.param_keys], dropna=False).size()
+    n = res.runs.groupby([CONTENDER, *res.param_keys], dropna=False).size()
     lo, hi = int(n.min()), int(n.max())
     if hi <= 1:
         return ("Cells show the value of a single run (n=1, no CI); differences against the "
@@ -508,20 +528,43 @@ def method_note(res: Results) -> str:
     nn = f"n={lo}" if lo == hi else f"n={lo}–{hi}"
     text = (f"Cells show the mean across seeds ± the half-width of its 95% confidence interval "
             f"(Student's t-interval, {nn} seeds per cell). Δ% is the change of the mean against the "
-            f"reference protocol (Δ pp: the difference of two percentages, in percentage points); "
-            f"~ marks a difference that is not significant (Welch's t-test, p ≥ 0.05).")
+            f"reference, {res.reference} (Δ pp: the difference of two percentages, in percentage points); "
+            f"~ marks a difference that is not significant ({test_name(res)}, p ≥ 0.05).")
+    if test_name(res) == PAIRED:
+        text += (" Contenders at a point ran with the same seeds, and runs at the same seed share their "
+                 "random streams (arrivals, keys, fault plans: common random numbers), so each is "
+                 "compared with the reference seed by seed: the paired t-test on the per-seed "
+                 "differences sees far smaller changes than a test on independent samples.")
+    if lo < MIN_SEEDS:
+        text += (f" Cells with fewer than {MIN_SEEDS} seeds cannot be tested at all: their Δ carries no "
+                 "verdict.")
     if lo <= 2:
         text += " " + TWO_SEEDS_NOTE
     return text
 
 
+PAIRED, WELCH = "paired t-test by seed", "Welch's t-test"
+
+
+def test_name(res: Results) -> str:
+    """The test the report uses: paired when contenders at each point share their seeds (runs of
+    one suite always do), else Welch's."""
+    seeds = res.runs.groupby([*res.param_keys, CONTENDER], dropna=False)["seed"].apply(frozenset)
+    by_point: dict = {}
+    for key, s in seeds.items():
+        point = key[:-1] if isinstance(key, tuple) else ()
+        by_point.setdefault(point, []).append(s)
+    shared = all(len(frozenset.intersection(*ss)) > 0 for ss in by_point.values() if len(ss) > 1)
+    return PAIRED if shared else WELCH
+
+
 def bold_note(res: Results) -> str:
-    n = res.runs.groupby(["protocol", *res.param_keys], dropna=False).size()
+    n = res.runs.groupby([CONTENDER, *res.param_keys], dropna=False).size()
     if int(n.max()) <= 1:
         return ("Bold: best in its row, where it differs from the runner-up at the displayed precision "
                 "(single runs: not tested for significance).")
     return ("Bold: best in its row, only where it differs significantly from the runner-up "
-            "(Welch's t-test, p < 0.05); no bold: no significant difference.")
+            f"({test_name(res)}, p < 0.05); no bold: no significant difference.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -538,14 +581,18 @@ def like_for_like(res: Results) -> tuple[bool | None, list[str], dict[str, dict[
     from .load import _flatten, display_value
     runs = res.manifest.get("runs") or []
     by_id = {str(r.get("run_id")): r for r in runs if isinstance(r.get("config"), dict)}
-    if not by_id or len(res.protocols) < 2:
+    if not by_id or len(res.contenders) < 2:
         return None, [], {}
+    label = dict(zip(res.runs["run_id"], res.runs[CONTENDER]))
     specific: dict[str, dict[str, str]] = {}
-    for r in by_id.values():
+    for rid, r in by_id.items():
         proto = (r.get("params") or {}).get("protocol") or r["config"].get("protocol")
         own = (r["config"].get("protocols") or {}).get(proto) if isinstance(r["config"].get("protocols"), dict) else None
-        if isinstance(proto, str) and isinstance(own, dict):
-            specific.setdefault(proto, {}).update({k: display_value(v) for k, v in _flatten(own).items()})
+        if isinstance(proto, str) and isinstance(own, dict) and rid in label:
+            specific.setdefault(label[rid], {}).update({k: display_value(v) for k, v in _flatten(own).items()})
+    # The compared key and every key a contender bundle sets differ by design.
+    bundles = res.manifest.get("contenders") if isinstance(res.manifest.get("contenders"), dict) else {}
+    chosen = [res.compare, *(k for b in bundles.values() if isinstance(b, dict) for k in b)]
     diffs: set[str] = set()
     keys = res.param_keys
     for _, g in res.runs.groupby([*keys, "seed"], dropna=False, sort=False):
@@ -555,9 +602,10 @@ def like_for_like(res: Results) -> tuple[bool | None, list[str], dict[str, dict[
         all_keys = set().union(*flats)
         for k in all_keys:
             leaf = k.rsplit(".", 1)[-1]
-            if k in _RUN_SPECIFIC or leaf in ("protocol", "seed") or k.startswith("protocols."):
+            if (k in _RUN_SPECIFIC or leaf in ("protocol", "seed") or k.startswith("protocols.")
+                    or any(k == c or k.startswith(c + ".") for c in chosen)):
                 continue
             vals = {repr(f.get(k, "<absent>")) for f in flats}
             if len(vals) > 1:
                 diffs.add(k)
-    return (not diffs), sorted(diffs), {p: specific[p] for p in res.protocols if specific.get(p)}
+    return (not diffs), sorted(diffs), {p: specific[p] for p in res.contenders if specific.get(p)}
