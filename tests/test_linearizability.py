@@ -1,5 +1,4 @@
 import random
-import time
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -488,14 +487,13 @@ def near_sequential(nops=200_000, nkeys=1000, clients=64, seed=1, spread=3e-5, c
     return h
 
 
-def test_200k_ops_over_1000_keys_is_fast():
+def test_200k_ops_over_1000_keys_in_linear_steps():
+    """A near-sequential history is checked in about one search step per operation (its wall
+    time is not asserted: the machines are shared)."""
     h = near_sequential()
-    t = time.perf_counter()
     r = check_linearizability(h)
-    elapsed = time.perf_counter() - t
-    print(f"\n200k-op check: {elapsed:.2f}s, {r.steps} steps")
     assert r.status == "ok" and r.keys_checked == 1000
-    assert elapsed < 10  # typically well under 1 s
+    assert r.steps <= 2 * 200_000, r.steps
 
 
 def test_hot_key_with_heavy_overlap():

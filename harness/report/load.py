@@ -237,18 +237,6 @@ def canonical_param(key: str, raw: list[str], matrix_order: list[Any] | None = N
     return Param(key, ordered, None, ""), same
 
 
-def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if isinstance(d, dict):
-        for k, v in d.items():
-            key = f"{prefix}.{k}" if prefix else str(k)
-            if isinstance(v, dict):
-                out.update(_flatten(v, key))
-            else:
-                out[key] = v
-    return out
-
-
 # ---------------------------------------------------------------------------------------------
 # Manifest
 

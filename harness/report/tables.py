@@ -578,7 +578,9 @@ def like_for_like(res: Results) -> tuple[bool | None, list[str], dict[str, dict[
     resolved config, apart from the protocol and its own settings (``protocols.<name>.*``).
     Returns (verdict, differing keys, {protocol: {setting: value}}); verdict None when the
     manifest has no resolved configs."""
-    from .load import _flatten, display_value
+    from harness.compare.sides import flatten
+
+    from .load import display_value
     runs = res.manifest.get("runs") or []
     by_id = {str(r.get("run_id")): r for r in runs if isinstance(r.get("config"), dict)}
     if not by_id or len(res.contenders) < 2:
@@ -589,14 +591,14 @@ def like_for_like(res: Results) -> tuple[bool | None, list[str], dict[str, dict[
         proto = (r.get("params") or {}).get("protocol") or r["config"].get("protocol")
         own = (r["config"].get("protocols") or {}).get(proto) if isinstance(r["config"].get("protocols"), dict) else None
         if isinstance(proto, str) and isinstance(own, dict) and rid in label:
-            specific.setdefault(label[rid], {}).update({k: display_value(v) for k, v in _flatten(own).items()})
+            specific.setdefault(label[rid], {}).update({k: display_value(v) for k, v in flatten(own).items()})
     # The compared key and every key a contender bundle sets differ by design.
     bundles = res.manifest.get("contenders") if isinstance(res.manifest.get("contenders"), dict) else {}
     chosen = [res.compare, *(k for b in bundles.values() if isinstance(b, dict) for k in b)]
     diffs: set[str] = set()
     keys = res.param_keys
     for _, g in res.runs.groupby([*keys, "seed"], dropna=False, sort=False):
-        flats = [_flatten(by_id[rid]["config"]) for rid in g["run_id"] if rid in by_id]
+        flats = [flatten(by_id[rid]["config"]) for rid in g["run_id"] if rid in by_id]
         if len(flats) < 2:
             continue
         all_keys = set().union(*flats)
