@@ -59,16 +59,19 @@ Loss
     follower that answers slots at least three (fewer with a shorter pipeline) beyond the next
     slot to apply, but not that one, gets its accept re-sent at once (fast retransmit).
 
-Timers: "election" (follower/candidate: start phase 1 after ``election_timeout * (1 + random)``;
-leader: quorum check, stepping down when no majority answered during the last election timeout),
-"heartbeat" (leader) and "batch".
+Timers: "election" (follower/candidate: start phase 1 once no leader contact -- accept or
+heartbeat -- nor granted promise has reset it for a timeout redrawn at every reset),
+"quorum" (leader: step down when no majority answered during the last period), "heartbeat"
+(leader) and "batch"; see ``implementations.liveness``, shared with the Raft replica.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from harness.protocol import Context, Message, Node, Options, ReplicationOptions, register
+from harness.protocol import Context, Message, Node, ReplicationOptions, register
+from implementations.liveness import (ElectionTimer, LeaderCheckOptions, check_quorum_period,
+                                      retransmit_interval)
 from workloads.kv import REDIRECT, KVStateMachine, Reply, Request
 
 INT = 8  # bytes per integer field on the wire and on disk
@@ -228,9 +231,10 @@ class AcceptRecord:
                 f"commit={self.commit})")
 
 
-class MultiPaxosOptions(Options):
-    """Multi-Paxos has no options of its own: batching, pipelining and timeouts are the shared
-    ``ReplicationOptions``; catch-up transfers up to ``batch_size * pipeline`` slots per message."""
+class MultiPaxosOptions(LeaderCheckOptions):
+    """Multi-Paxos options: only the quorum check (shared with Raft). Batching, pipelining and
+    timeouts are the shared ``ReplicationOptions``; catch-up transfers up to
+    ``batch_size * pipeline`` slots per message."""
 
 
 @register("multipaxos", kind="consensus", options=MultiPaxosOptions, aliases=("paxos",))
@@ -252,7 +256,9 @@ class MultiPaxosNode(Node):
         self.batch_size = max(1, replication.batch_size)
         self.batch_delay = replication.batch_delay
         self.pipeline = max(1, replication.pipeline)
-        self.election_timeout = replication.election_timeout
+        self.election_range = replication.election_range
+        self.cq_period = check_quorum_period(options, replication)
+        self.rto = retransmit_interval(replication)
         self.heartbeat = replication.heartbeat
         self.catchup_max = self.batch_size * self.pipeline
         # Fast retransmit once a follower has answered this many later slots (or fewer when
@@ -294,6 +300,7 @@ class MultiPaxosNode(Node):
         self.batch_due = False
         self.tick = 0
         self.heard = 0  # mask of nodes heard in the current quorum-check period
+        self.timer = ElectionTimer(*self.election_range)
         self.p1_mask = 0
         self.p1_chosen: dict[int, Any] = {}
         self.p1_acc: dict[int, tuple[int, Any, int]] = {}
@@ -323,7 +330,7 @@ class MultiPaxosNode(Node):
         for slot, e in acc.items():
             if slot < commits.get(e[0], 0):
                 chosen[slot] = e[1]
-        ctx.set_timer("election", self.election_timeout * (1.0 + ctx.random()))
+        self.timer.reset(ctx)
 
     def on_message(self, ctx: Context, src: int, msg: Any) -> None:
         self._dispatch[msg.__class__](ctx, src, msg)
@@ -333,10 +340,11 @@ class MultiPaxosNode(Node):
             if self.role == LEADER:
                 self._heartbeat(ctx)
         elif name == "election":
-            if self.role == LEADER:
-                self._quorum_check(ctx)
-            else:
+            if self.role != LEADER and self.timer.expired(ctx):
                 self.takeover(ctx)
+        elif name == "quorum":
+            if self.role == LEADER and self.cq_period:
+                self._quorum_check(ctx)
         elif name == "batch":
             self.batch_armed = False
             if self.role == LEADER:
@@ -385,7 +393,7 @@ class MultiPaxosNode(Node):
         msg = Prepare(b, start)
         for p in self.peers:
             ctx.send(p, msg)
-        ctx.set_timer("election", self.election_timeout * (1.0 + ctx.random()))
+        self.timer.reset(ctx)
         if self.majority == 1:
             self.lead(ctx)
 
@@ -411,7 +419,7 @@ class MultiPaxosNode(Node):
                 self._step_down(ctx, src)
             ctx.persist(PromiseRecord(b))
         self.leader_hint = src
-        ctx.set_timer("election", self.election_timeout * (1.0 + ctx.random()))
+        self.timer.reset(ctx)  # a vote granted
         chosen = tuple(log[start:]) if start < len(log) else ()
         accepted = [(s, e[0], e[1], e[2]) for s, e in self.accepted.items() if s >= start]
         if self.chosen:  # known chosen above a gap (after a restart, or an ex-leader's)
@@ -477,7 +485,9 @@ class MultiPaxosNode(Node):
         for p in self.peers:
             ctx.send(p, msg)
         ctx.set_timer("heartbeat", self.heartbeat)
-        ctx.set_timer("election", self.election_timeout)
+        self.timer.stop(ctx)
+        if self.cq_period:
+            ctx.set_timer("quorum", self.cq_period)
         self._maybe_propose(ctx)
 
     def on_nack(self, ctx: Context, src: int, m: Nack) -> None:
@@ -590,12 +600,13 @@ class MultiPaxosNode(Node):
             self._step_down(ctx, None)
             return
         self.heard = 0
-        ctx.set_timer("election", self.election_timeout)
+        ctx.set_timer("quorum", self.cq_period)
 
     def _abdicate(self, ctx: Context) -> None:
         """Forget proposer state; queued (never proposed) requests are redirected."""
         if self.role == LEADER:
             ctx.cancel_timer("heartbeat")
+            ctx.cancel_timer("quorum")
             if self.batch_armed:
                 ctx.cancel_timer("batch")
         self.role = FOLLOWER
@@ -613,7 +624,7 @@ class MultiPaxosNode(Node):
     def _step_down(self, ctx: Context, hint: int | None) -> None:
         self.leader_hint = hint
         self._abdicate(ctx)
-        ctx.set_timer("election", self.election_timeout * (1.0 + ctx.random()))
+        self.timer.reset(ctx)
 
     # -- phase 2 (acceptor) and learning ---------------------------------------------------
     def on_accept(self, ctx: Context, src: int, m: Accept) -> None:
@@ -626,6 +637,7 @@ class MultiPaxosNode(Node):
             if self.role != FOLLOWER:
                 self._step_down(ctx, src)
             self.leader_hint = src
+        self.timer.reset(ctx)  # leader contact, like a heartbeat
         slot = m.slot
         if slot >= len(self.log):
             e = self.accepted.get(slot)
@@ -649,7 +661,7 @@ class MultiPaxosNode(Node):
             if self.role != FOLLOWER:
                 self._step_down(ctx, src)
         self.leader_hint = src
-        ctx.set_timer("election", self.election_timeout * (1.0 + ctx.random()))
+        self.timer.reset(ctx)
         ctx.send(src, HeartbeatAck(b))
         if m.commit > len(self.log):
             self.lc_commit = m.commit

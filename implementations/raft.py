@@ -71,13 +71,12 @@ Reads
     Reads arriving while a round is in flight are batched into the next round.
 
 Liveness helpers
-    Randomized election timeouts in [T, 2T); a follower's election timer is re-armed lazily (on
-    firing it checks the time of the last valid leader contact), which saves a timer operation
-    per ``AppendEntries``. Optional pre-vote (``RaftOptions.prevote``): a node first asks whether a
-    majority would vote for it at ``term + 1`` without changing anyone's term; a server refuses a
-    pre-vote while it has heard from a leader within the election timeout. Check quorum: a leader
-    that has not heard from a majority during an election timeout steps down, so clients get
-    redirected to the new leader instead of waiting on a deposed one.
+    The election timer, the quorum check (``check_quorum``, ``check_quorum_period``) and the
+    retransmission interval are shared with the Multi-Paxos replica (``implementations.liveness``):
+    a timeout redrawn in ``replication.election_range`` at every leader contact and granted vote.
+    Optional pre-vote (``RaftOptions.prevote``): a node first asks whether a majority would vote
+    for it at ``term + 1`` without changing anyone's term; a server refuses a pre-vote while it
+    has heard from a leader within the election timeout.
 
 Client replies
     Only the leader answers, when it applies an entry it appended in its current term. A request
@@ -96,7 +95,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from harness.protocol import Context, Message, Node, Options, ReplicationOptions, register
+from harness.protocol import Context, Message, Node, ReplicationOptions, register
+from implementations.liveness import (ElectionTimer, LeaderCheckOptions, check_quorum_period,
+                                      retransmit_interval)
 from workloads.kv import GET, REDIRECT, KVStateMachine, Reply, Request
 
 assert GET == 0  # the apply loop tests `cmd.op` for "is a write"
@@ -109,8 +110,9 @@ ROLE_NAMES = ("follower", "precandidate", "candidate", "leader")
 _HEADER = Message.HEADER
 
 
-class RaftOptions(Options):
-    """Raft's own options (the ``protocols.raft:`` section of a suite)."""
+class RaftOptions(LeaderCheckOptions):
+    """Raft's own options (the ``protocols.raft:`` section of a suite); ``check_quorum`` and
+    ``check_quorum_period`` come from the shared base."""
 
     read: Literal["log", "readindex"] = Field(
         "log",
@@ -220,11 +222,11 @@ class RaftNode(Node):
     __slots__ = (
         # configuration
         "id", "nodes", "peers", "quorum", "et", "hb", "batch_size", "batch_delay", "pipeline",
-        "catchup", "readindex", "prevote", "sm",
+        "catchup", "readindex", "prevote", "cq_period", "rto", "sm",
         # persistent state (mirrored in stable records)
         "term", "voted_for", "terms", "cmds",
         # volatile state
-        "role", "leader", "commit", "applied", "heard", "timeout", "votes", "stash",
+        "role", "leader", "commit", "applied", "heard", "timer", "votes", "stash",
         "stash_gap",
         # leader state
         "term_start", "next", "match", "probing", "active", "queue", "pending", "batch_ends",
@@ -246,6 +248,8 @@ class RaftNode(Node):
         self.catchup = self.batch_size * self.pipeline
         self.readindex = options.read == "readindex"
         self.prevote = options.prevote
+        self.cq_period = check_quorum_period(options, replication)
+        self.rto = retransmit_interval(replication)
         self.sm = state_machine
 
         self.term = 0
@@ -258,7 +262,7 @@ class RaftNode(Node):
         self.commit = 0
         self.applied = 0
         self.heard = float("-inf")  # when a leader (or a vote we granted) last reset our timer
-        self.timeout = self.et
+        self.timer = ElectionTimer(*replication.election_range)
         self.votes: set[int] = set()
         self.stash: dict[int, AppendEntries] = {}  # follower: early batches, by prev_index
         self.stash_gap = 2 * self.catchup  # no gap larger than this can be mere reordering
@@ -307,7 +311,7 @@ class RaftNode(Node):
                 self.term, self.voted_for = rec[1], rec[2]
             else:
                 raise ValueError(f"raft: unknown stable record {rec!r}")
-        self._arm_election(ctx)
+        self.timer.reset(ctx)
 
     def on_message(self, ctx: Context, src: int, msg: Any) -> None:
         t = type(msg)
@@ -329,6 +333,8 @@ class RaftNode(Node):
                 ctx.set_timer("heartbeat", self.hb)
         elif name == "election":
             self._on_election_timer(ctx)
+        elif name == "quorum":
+            self._check_quorum(ctx)
         elif name == "batch":
             self.batch_armed = False
             if self.role == LEADER and self.queue:
@@ -369,6 +375,7 @@ class RaftNode(Node):
             self._become_follower(ctx, m.term, src)
         self.leader = src
         self.heard = ctx.now
+        self.timer.reset(ctx)
         terms = self.terms
         prev = m.prev_index
         if prev >= len(terms):
@@ -671,23 +678,20 @@ class RaftNode(Node):
                 ctx.reply(req, answer(req, read(req.key)))
 
     # -- elections ------------------------------------------------------------------------------
-    def _arm_election(self, ctx: Context) -> None:
-        self.timeout = t = self.et * (1.0 + ctx.random())
-        ctx.set_timer("election", t)
+    def _check_quorum(self, ctx: Context) -> None:
+        """Step down unless a majority answered during the last period (module notes)."""
+        if self.role != LEADER or not self.cq_period:
+            return
+        if len(self.active) + 1 < self.quorum:
+            self._become_follower(ctx, self.term, None)
+        else:
+            self.active.clear()
+            ctx.set_timer("quorum", self.cq_period)
 
     def _on_election_timer(self, ctx: Context) -> None:
-        if self.role == LEADER:  # check quorum
-            if len(self.active) + 1 < self.quorum:
-                self._become_follower(ctx, self.term, None)
-            else:
-                self.active.clear()
-                ctx.set_timer("election", self.et)
+        if self.role == LEADER or not self.timer.expired(ctx):
             return
-        now = ctx.now
-        if self.role == FOLLOWER and now - self.heard < self.timeout:
-            ctx.set_timer("election", self.heard + self.timeout - now)  # lazily re-armed
-            return
-        self._arm_election(ctx)
+        self.timer.reset(ctx)
         if self.prevote:
             self._start_prevote(ctx)
         else:
@@ -747,6 +751,7 @@ class RaftNode(Node):
         if grant and self.voted_for is None:
             self.voted_for = src
             self.heard = ctx.now
+            self.timer.reset(ctx)
             changed = True
         if changed:
             ctx.persist(("term", self.term, self.voted_for))
@@ -798,7 +803,9 @@ class RaftNode(Node):
         if not self.peers:
             self._maybe_commit(ctx)
         ctx.set_timer("heartbeat", self.hb)
-        ctx.set_timer("election", self.et)  # check-quorum period
+        self.timer.stop(ctx)
+        if self.cq_period:
+            ctx.set_timer("quorum", self.cq_period)
 
     def _become_follower(self, ctx: Context, term: int, leader: int | None,
                          persist: bool = True) -> None:
@@ -813,10 +820,11 @@ class RaftNode(Node):
         self.leader = leader
         if was_leader:
             ctx.cancel_timer("heartbeat")
+            ctx.cancel_timer("quorum")
             if self.batch_armed:
                 ctx.cancel_timer("batch")
             self.batch_armed = self.batch_due = False
-            self._arm_election(ctx)
+            self.timer.reset(ctx)
             self.heard = ctx.now
             redirect = self.queue + self.read_wait + self.read_batch
             for _, reqs in self.read_ready:

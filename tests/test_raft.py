@@ -246,8 +246,8 @@ def test_isolated_leader_cannot_commit_and_is_overwritten_after_heal():
     flow(c)
     assert replies(c, v)[0].status == OK
     # check quorum: the deposed leader notices it has no majority and steps down
-    c.fire(0, "election")
-    c.fire(0, "election")
+    c.fire(0, "quorum")
+    c.fire(0, "quorum")
     assert c.replicas[0].role != LEADER
     c.request(0, x := put(3, 1, 1, 4))
     assert replies(c, x)[0].status == REDIRECT
@@ -362,7 +362,8 @@ def test_prevote_partitioned_node_does_not_disrupt(prevote):
     for _ in range(3):
         timeout(c, 4)
         flow(c)
-    heartbeat(c, 0)  # the others hear from the leader just now
+    c.now += 0.3  # node 4's election timer has expired ...
+    heartbeat(c, 0)  # ... and the others hear from the leader just now
     c.heal()
     c.fire(4, "election")  # node 4 rejoins and campaigns at once
     flow(c)
