@@ -34,6 +34,7 @@ class Metrics:
         self.failed = 0
         self.committed = 0
         self.outstanding = 0
+        self.retransmits = 0
         self.events: list[tuple[float, int | str, str, str, float | None]] = []
         # leadership
         self.leader_node: int | None = None
@@ -90,6 +91,12 @@ class Metrics:
     def timed_out(self, sent: float) -> None:
         if sent >= self.warmup:
             self.timeouts += 1
+
+    # -- protocol observations ---------------------------------------------------------------
+    def observe(self, node: int, event: str, value: Any, t: float) -> None:
+        """``retransmit``: a leader re-sent ``value`` replication messages nobody acknowledged."""
+        if event == "retransmit" and t >= self.warmup:
+            self.retransmits += value
 
     # -- leadership ------------------------------------------------------------------------
     def watch_cpu(self, busy: Callable[[int, float], float]) -> None:
@@ -191,6 +198,7 @@ class Metrics:
             "ops_failed": self.failed,
             "ops_outstanding": self.outstanding,
             "abort_rate": self.timeouts / self.attempts if self.attempts else 0.0,
+            "retransmissions_per_op": self.retransmits / max(self.committed, 1),
             "leader_changes": self.leader_elections,
             "failover_ms_mean": float(np.mean(self.failovers)) * 1000 if self.failovers else float("nan"),
             "failover_ms_max": max(self.failovers) * 1000 if self.failovers else float("nan"),

@@ -53,6 +53,9 @@ class _Observer:
     def restarted(self, node: int) -> None:
         self.log.restarted(node)
 
+    def observe(self, node: int, event: str, value: Any, t: float) -> None:
+        self.metrics.observe(node, event, value, t)
+
 
 class ConsensusWorld(World):
     """A replicated key-value store: ``cluster.nodes`` replicas of one protocol and KV clients."""

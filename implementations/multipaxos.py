@@ -55,9 +55,11 @@ Batching and pipelining (the same knobs and meaning as the Raft replica)
     from its session cache without applying it twice.
 
 Loss
-    Accepts still unanswered after a full heartbeat interval are re-sent on the heartbeat. A
-    follower that answers slots at least three (fewer with a shorter pipeline) beyond the next
-    slot to apply, but not that one, gets its accept re-sent at once (fast retransmit).
+    An accept a follower has not answered for a whole ``replication.retransmit`` interval (the
+    heartbeat by default) is re-sent to it, checked every interval -- the policy the Raft
+    replica follows too (``implementations.liveness``). There is no fast retransmit: on a
+    network that reorders, answers to later slots do not mean an accept was lost. A follower
+    that learns of a chosen slot it lacks asks for it (catch-up, below).
 
 Timers: "election" (follower/candidate: start phase 1 once no leader contact -- accept or
 heartbeat -- nor granted promise has reset it for a timeout redrawn at every reset),
@@ -261,9 +263,6 @@ class MultiPaxosNode(Node):
         self.rto = retransmit_interval(replication)
         self.heartbeat = replication.heartbeat
         self.catchup_max = self.batch_size * self.pipeline
-        # Fast retransmit once a follower has answered this many later slots (or fewer when
-        # the pipeline is too short) but not the next slot to apply.
-        self.fast_gap = max(1, min(3, self.pipeline - 1))
         self.sm = state_machine
         self._dispatch = {
             Accept: self.on_accept, Accepted: self.on_accepted, Heartbeat: self.on_heartbeat,
@@ -292,13 +291,12 @@ class MultiPaxosNode(Node):
         self.ballot = 0
         self.leader_hint: int | None = None
         self.next_slot = 0
-        self.proposals: dict[int, list] = {}  # slot -> [value, ack mask, tick, bytes, resent mask]
+        self.proposals: dict[int, list] = {}  # slot -> [value, ack mask, last sent, bytes]
         self.mine: set[int] = set()  # slots holding requests this leader must answer
         self.pending: set[int] = set()  # uids of requests queued or in those slots
         self.queue: list[Request] = []
         self.batch_armed = False
         self.batch_due = False
-        self.tick = 0
         self.heard = 0  # mask of nodes heard in the current quorum-check period
         self.timer = ElectionTimer(*self.election_range)
         self.p1_mask = 0
@@ -339,6 +337,9 @@ class MultiPaxosNode(Node):
         if name == "heartbeat":
             if self.role == LEADER:
                 self._heartbeat(ctx)
+        elif name == "retransmit":
+            if self.role == LEADER:
+                self._retransmit(ctx)
         elif name == "election":
             if self.role != LEADER and self.timer.expired(ctx):
                 self.takeover(ctx)
@@ -472,7 +473,6 @@ class MultiPaxosNode(Node):
         self._apply_chosen(ctx)
         self.next_slot = top + 1
         self.heard = self.p1_mask
-        self.tick = 0
         for s in range(len(self.log), top + 1):
             if s in chosen:
                 continue
@@ -485,6 +485,7 @@ class MultiPaxosNode(Node):
         for p in self.peers:
             ctx.send(p, msg)
         ctx.set_timer("heartbeat", self.heartbeat)
+        ctx.set_timer("retransmit", self.rto)
         self.timer.stop(ctx)
         if self.cq_period:
             ctx.set_timer("quorum", self.cq_period)
@@ -538,7 +539,7 @@ class MultiPaxosNode(Node):
         # commit index, a catch-up) is issued after this persist and so waits for its fsync.
         ctx.persist(AcceptRecord(slot, b, value, vbytes, msg.commit))
         self.accepted[slot] = (b, value, vbytes)
-        self.proposals[slot] = [value, self.bit, self.tick, vbytes, 0]
+        self.proposals[slot] = [value, self.bit, ctx.now, vbytes]
         if self.majority == 1:
             self._chosen(ctx, slot)
 
@@ -555,16 +556,6 @@ class MultiPaxosNode(Node):
         mask = p[1] = p[1] | bit
         if mask.bit_count() >= self.majority and self.role == LEADER:
             self._chosen(ctx, slot)
-        # Fast retransmit (like TCP's third duplicate ack): the follower answered slots well
-        # after the one every reply waits for (the next to apply) but not that one, so its
-        # accept or answer was probably lost. Resend it once rather than stall the log until
-        # the heartbeat retransmission.
-        head = len(self.log)
-        if slot >= head + self.fast_gap:
-            hp = props.get(head)
-            if hp is not None and not (hp[1] | hp[4]) & bit:
-                hp[4] |= bit
-                ctx.send(src, Accept(self.ballot, head, hp[0], head, hp[3]))
 
     def _chosen(self, ctx: Context, slot: int) -> None:
         self.chosen[slot] = self.proposals.pop(slot)[0]
@@ -574,22 +565,30 @@ class MultiPaxosNode(Node):
             self._maybe_propose(ctx)
 
     def _heartbeat(self, ctx: Context) -> None:
-        self.tick = tick = self.tick + 1
-        b = self.ballot
-        commit = len(self.log)
-        msg = Heartbeat(b, commit)
+        msg = Heartbeat(self.ballot, len(self.log))
         for p in self.peers:
             ctx.send(p, msg)
-        # Retransmit accepts that have waited a full heartbeat interval (lost messages).
+        ctx.set_timer("heartbeat", self.heartbeat)
+
+    def _retransmit(self, ctx: Context) -> None:
+        """Re-send each accept to the followers that have not answered it for a whole
+        ``replication.retransmit`` interval (``implementations.liveness``)."""
+        due = ctx.now - self.rto + 1e-9
+        b = self.ballot
+        commit = len(self.log)
+        resent = 0
         for slot, p in self.proposals.items():
-            if p[2] < tick - 1:
-                p[2] = tick - 1
+            if p[2] <= due:
+                p[2] = ctx.now
                 acc = Accept(b, slot, p[0], commit, p[3])
                 mask = p[1]
                 for peer, bit in self.peer_bits:
                     if not mask & bit:
                         ctx.send(peer, acc)
-        ctx.set_timer("heartbeat", self.heartbeat)
+                        resent += 1
+        if resent:
+            ctx.observe("retransmit", resent)
+        ctx.set_timer("retransmit", self.rto)
 
     def on_heartbeat_ack(self, ctx: Context, src: int, m: HeartbeatAck) -> None:
         if m.ballot == self.ballot:
@@ -606,6 +605,7 @@ class MultiPaxosNode(Node):
         """Forget proposer state; queued (never proposed) requests are redirected."""
         if self.role == LEADER:
             ctx.cancel_timer("heartbeat")
+            ctx.cancel_timer("retransmit")
             ctx.cancel_timer("quorum")
             if self.batch_armed:
                 ctx.cancel_timer("batch")

@@ -36,18 +36,28 @@ Replication: per-follower progress like etcd-io/raft
     *replicate* -- the leader streams every new batch to the follower as one ``AppendEntries`` and
     advances ``next_index`` optimistically. *probe* (after a rejection) -- one catch-up
     ``AppendEntries`` in flight carrying up to ``batch_size * pipeline`` entries from
-    ``next_index``; the next one goes when it is acknowledged, and the catch-up that reaches the
-    end of the log puts the follower back in *replicate*. A heartbeat re-sends the catch-up in
-    case it was lost. A rejection carries a conflict hint (the follower's term at ``prevLogIndex``
-    and the first index of that term, or its last index + 1 when its log is too short) and the
-    leader jumps ``next_index`` past a whole conflicting term at a time. A new leader sends its
+    ``next_index`` (as many as a Paxos catch-up); the next one goes when it is acknowledged,
+    and the catch-up that reaches the end of the log puts the follower back in *replicate*. A rejection carries a
+    conflict hint (the follower's term at ``prevLogIndex`` and the first index of that term, or
+    its last index + 1 when its log is too short) and the leader jumps ``next_index`` past a whole conflicting term at a time. A new leader sends its
     no-op to every follower as such a catch-up.
 
     The simulated network reorders (jitter), so a streamed batch may overtake the previous one.
     A follower holds such a batch (at most ``pipeline`` of them, for gaps no larger than two
-    catch-ups) instead of rejecting it, and acknowledges everything at once when the gap fills.
-    Probes, catch-ups and heartbeats are never held: if a held batch's predecessor was lost, the
-    next heartbeat is rejected and the leader probes.
+    catch-ups) instead of rejecting it, and when the gap fills acknowledges each batch with its
+    own reply (one acknowledgement per batch, as a Paxos acceptor answers each accept).
+    Probes, catch-ups and heartbeats are never held.
+
+Loss (the policy shared with Multi-Paxos, ``implementations.liveness``)
+    Every ``replication.retransmit`` interval (the heartbeat by default) the leader re-sends
+    whatever a follower has left unacknowledged for a whole interval: its first unacknowledged
+    batch (acknowledgements are cumulative: the leader cannot tell a lost batch from one held
+    behind it), or a probing follower's catch-up. Heartbeats carry ``prevLogIndex`` = the
+    follower's match index, so they assert leadership and the commit index without turning
+    every loss into an immediate probe: repair follows the retransmission policy only (or a
+    follower's rejection when its stash overflows or its log diverged). That rejection is Raft's
+    own gap signal (etcd-io/raft rejects every out-of-order append), as the commit index is the
+    Paxos learner's (a follower that sees a chosen slot it lacks asks for it at once).
 
 Batching and pipelining (``ReplicationOptions``; same semantics as the Multi-Paxos replica)
     Client commands wait in a queue. A *batch* of at most ``batch_size`` commands is proposed
@@ -229,8 +239,8 @@ class RaftNode(Node):
         "role", "leader", "commit", "applied", "heard", "timer", "votes", "stash",
         "stash_gap",
         # leader state
-        "term_start", "next", "match", "probing", "active", "queue", "pending", "batch_ends",
-        "batch_armed", "batch_due", "rid", "read_rid", "read_index", "read_acks", "read_batch",
+        "term_start", "next", "match", "probing", "active", "sent", "caught", "queue", "pending",
+        "batch_ends", "batch_armed", "batch_due", "rid", "read_rid", "read_index", "read_acks", "read_batch",
         "read_wait", "read_ready",
     )
 
@@ -272,6 +282,8 @@ class RaftNode(Node):
         self.match: dict[int, int] = {}
         self.probing: set[int] = set()
         self.active: set[int] = set()
+        self.sent: deque[tuple[int, int, float]] = deque()  # streamed (first, last, when)
+        self.caught: dict[int, float] = {}  # follower -> when its last catch-up was sent
         self.queue: list[Request] = []
         self.pending: set[int] = set()  # uids queued or appended, unanswered, in this term
         self.batch_ends: deque[int] = deque()
@@ -331,6 +343,9 @@ class RaftNode(Node):
             if self.role == LEADER:
                 self._heartbeat(ctx)
                 ctx.set_timer("heartbeat", self.hb)
+        elif name == "retransmit":
+            if self.role == LEADER:
+                self._retransmit(ctx)
         elif name == "election":
             self._on_election_timer(ctx)
         elif name == "quorum":
@@ -404,17 +419,16 @@ class RaftNode(Node):
                 self._apply(ctx)
         else:
             match = self._accept(ctx, m)
-        rid = m.rid
+        ctx.send(src, AppendReply(self.term, True, match, 0, 0, m.rid))
         stash = self.stash
-        if stash:  # held batches that now follow on: accept them too, acknowledge them at once
+        if stash:  # held batches that now follow on: accept and acknowledge each one
             while (nm := stash.pop(match, None)) is not None:
                 if nm.term != self.term or terms[match] != nm.prev_term:
                     break
                 match = self._accept(ctx, nm)
-                rid = nm.rid
+                ctx.send(src, AppendReply(self.term, True, match, 0, 0, nm.rid))
             for k in [k for k in stash if k < match]:
                 del stash[k]
-        ctx.send(src, AppendReply(self.term, True, match, 0, 0, rid))
 
     def _accept(self, ctx: Context, m: AppendEntries) -> int:
         """Store ``m``'s entries (its ``prev`` entry matches) and learn its commit index;
@@ -499,34 +513,73 @@ class RaftNode(Node):
 
     def _send_catchup(self, ctx: Context, p: int) -> None:
         """Send follower ``p`` (probing) up to ``batch_size * pipeline`` entries from its
-        ``next_index``. When that reaches the end of the log the follower returns to the
-        replicate state (``next_index`` advances optimistically); otherwise it stays probing
-        with this one message in flight."""
+        ``next_index`` in one message (a Paxos catch-up carries as many slots). When that
+        reaches the end of the log the follower returns to the replicate state (``next_index``
+        advances optimistically); otherwise it stays probing with this one message in flight."""
         nxt = self.next[p]
-        terms = self.terms
         end = nxt + self.catchup
-        if end >= len(terms):
-            end = len(terms)
+        if end >= len(self.terms):
+            end = len(self.terms)
             self.probing.discard(p)
             self.next[p] = end
-        cs = self.cmds[nxt:end]
+            self.sent.append((nxt, end - 1, ctx.now))  # back to replicate: timed like a batch
+        self._send_entries(ctx, p, nxt, end)
+
+    def _send_entries(self, ctx: Context, p: int, first: int, end: int) -> None:
+        """Entries ``first .. end - 1`` to follower ``p`` in one ``AppendEntries`` that must fit
+        its log (it is not held: a mismatch is rejected and the leader probes)."""
+        self.caught[p] = ctx.now
+        terms = self.terms
+        cs = self.cmds[first:end]
         size = _HEADER
         for c in cs:
             if c is not None:
                 size += c.size
-        ctx.send(p, AppendEntries(self.term, nxt - 1, terms[nxt - 1], terms[nxt:end], cs,
+        ctx.send(p, AppendEntries(self.term, first - 1, terms[first - 1], terms[first:end], cs,
                                   self.commit, self.rid, size))
 
     def _heartbeat(self, ctx: Context) -> None:
+        """An empty AppendEntries at the follower's match index: it asserts leadership and the
+        commit index, and repairs nothing -- lost batches are the retransmission's job."""
         terms = self.terms
         term, commit, rid = self.term, self.commit, self.rid
-        probing = self.probing
+        match = self.match
         for p in self.peers:
+            prev = match[p]
+            ctx.send(p, AppendEntries(term, prev, terms[prev], [], [], commit, rid, _HEADER))
+
+    def _retransmit(self, ctx: Context) -> None:
+        """Re-send what a follower has left unacknowledged for a whole ``replication.retransmit``
+        interval (``implementations.liveness``): its first unacknowledged batch, or a probing
+        follower's catch-up."""
+        due = ctx.now - self.rto + 1e-9
+        last = len(self.terms) - 1
+        match, probing, caught, sent = self.match, self.probing, self.caught, self.sent
+        floor = last  # every follower in the replicate state holds the batches up to here
+        resent = 0
+        for p in self.peers:
+            m = match[p]
+            if p not in probing and m < floor:
+                floor = m
+            if m >= last or caught.get(p, float("-inf")) > due:
+                continue
             if p in probing:
                 self._send_catchup(ctx, p)
-            else:
-                prev = self.next[p] - 1
-                ctx.send(p, AppendEntries(term, prev, terms[prev], [], [], commit, rid, _HEADER))
+                resent += 1
+                continue
+            oldest = next((s for s in sent if s[1] > m), None)
+            if oldest is not None and oldest[2] <= due:
+                # Re-send the first unacknowledged batch. Acknowledgements are cumulative, so
+                # the leader cannot tell a lost batch from one held behind it; when the gap is
+                # filled the follower acknowledges every held batch, each with its own reply.
+                first = max(m + 1, oldest[0])  # a new leader's match may be unknown (0)
+                self._send_entries(ctx, p, first, min(first + self.batch_size, oldest[1] + 1))
+                resent += 1
+        while sent and sent[0][1] <= floor:
+            sent.popleft()
+        if resent:
+            ctx.observe("retransmit", resent)
+        ctx.set_timer("retransmit", self.rto)
 
     def _propose_queued(self, ctx: Context) -> None:
         """Propose queued commands as batches while the pipeline window has room."""
@@ -576,6 +629,7 @@ class RaftNode(Node):
             if nxt[p] == first and p not in probing:
                 ctx.send(p, msg)
                 nxt[p] = last + 1
+        self.sent.append((first, last, ctx.now))
         ctx.persist(("append", first, ts, batch))  # after the sends: a parallel write
         if not self.peers:
             self._maybe_commit(ctx)
@@ -785,6 +839,8 @@ class RaftNode(Node):
             self.match[p] = 0
         self.probing = set(self.peers)
         self.active.clear()
+        self.sent.clear()
+        self.caught.clear()
         self.queue = []
         self.pending.clear()
         self.batch_ends.clear()
@@ -803,6 +859,7 @@ class RaftNode(Node):
         if not self.peers:
             self._maybe_commit(ctx)
         ctx.set_timer("heartbeat", self.hb)
+        ctx.set_timer("retransmit", self.rto)
         self.timer.stop(ctx)
         if self.cq_period:
             ctx.set_timer("quorum", self.cq_period)
@@ -820,6 +877,7 @@ class RaftNode(Node):
         self.leader = leader
         if was_leader:
             ctx.cancel_timer("heartbeat")
+            ctx.cancel_timer("retransmit")
             ctx.cancel_timer("quorum")
             if self.batch_armed:
                 ctx.cancel_timer("batch")
