@@ -1,0 +1,56 @@
+"""Validation against models and like-for-like comparisons (README "How faithful is it?").
+
+Each test pins a number a reviewer would check: the leader bottleneck against its closed form,
+and Raft against Multi-Paxos at equal knobs. Short simulated runs, deterministic.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness import runner
+
+BOTTLENECK = """
+name: bottleneck
+duration: 1s
+warmup: 0.3s
+cluster: {cpu_per_message: 20us, cpu_per_send: 10us, cpu_per_byte: 0s}
+network: {latency: 500us}
+replication: {batch_size: 1, pipeline: 64}
+workload: {type: kv, clients: 128, timeout: 1s}
+checkers: {linearizability: false}
+"""
+
+
+def row(make_suite, text: str, *overrides: str) -> dict:
+    suite = make_suite(text, *overrides)
+    (spec,) = suite.runs()
+    return runner.run(spec, suite.name).row
+
+
+@pytest.mark.parametrize("protocol", ["raft", "multipaxos"])
+@pytest.mark.parametrize("n", [3, 5, 7])
+def test_saturated_leader_serves_one_command_per_leader_cost(make_suite, protocol, n):
+    """Without batching the leader handles, per command, the request, n-1 replication sends,
+    n-1 acknowledgements and the reply: n * (cpu_per_message + cpu_per_send) of CPU."""
+    r = row(make_suite, BOTTLENECK, f"protocol={protocol}", f"cluster.nodes={n}")
+    model = 1 / (n * (20e-6 + 10e-6))
+    assert r["throughput_ops_s"] == pytest.approx(model, rel=0.02)
+    assert r["leader_cpu_utilization"] > 0.97
+
+
+def _by_type(r: dict) -> dict[str, float]:
+    return {k: float(v) for k, v in (kv.split("=") for kv in r["messages_per_op_by_type"].split())}
+
+
+def test_raft_and_multipaxos_agree_under_jitter_at_equal_knobs(make_suite):
+    """Jitter reorders batches. Raft followers acknowledge each held batch with its own reply
+    and Multi-Paxos has no fast retransmit, so neither batches nor re-sends anything the other
+    does not: same throughput, one acknowledgement per command per follower."""
+    jitter = "network.latency={dist: normal, mean: 500us, std: 200us}"
+    raft = row(make_suite, BOTTLENECK, "protocol=raft", "cluster.nodes=5", jitter)
+    paxos = row(make_suite, BOTTLENECK, "protocol=multipaxos", "cluster.nodes=5", jitter)
+    assert raft["throughput_ops_s"] == pytest.approx(paxos["throughput_ops_s"], rel=0.03)
+    assert _by_type(raft)["AppendReply"] == pytest.approx(4, rel=0.01)
+    assert _by_type(paxos)["Accepted"] == pytest.approx(4, rel=0.01)
+    assert raft["retransmissions_per_op"] == paxos["retransmissions_per_op"] == 0
