@@ -4,9 +4,10 @@ Memory stays bounded whatever the run length: latencies go into an HDR histogram
 digits, 1 us .. 1 h), the time series keeps only the current bucket's samples, and per-operation
 state lives in the history (columnar) and the clients (outstanding operations only).
 
-Measurement window ``[warmup, end]``: operations *invoked* in it feed the latency histogram
-(those still unanswered at the end count with their age then, a lower bound, so an overloaded
-run cannot hide its backlog) and ``ops_failed``; operations *completed* in it count for
+Measurement window ``[warmup, end]``: operations *invoked* in it feed the latency histogram when
+they complete, and ``ops_failed``; those still unanswered at the end are reported apart
+(``ops_outstanding`` and their ages), never mixed into the latencies of completed ones, so an
+overloaded run shows its backlog without distorting the distribution; operations *completed* in it count for
 throughput; attempts *sent* in it for ``abort_rate``; leader elections, failovers and leader CPU
 in it for the leadership columns.
 """
@@ -34,6 +35,8 @@ class Metrics:
         self.failed = 0
         self.committed = 0
         self.outstanding = 0
+        self.outstanding_age = 0.0  # summed
+        self.outstanding_age_max = 0.0
         self.retransmits = 0
         self.events: list[tuple[float, int | str, str, str, float | None]] = []
         # leadership
@@ -79,10 +82,12 @@ class Metrics:
             self.failed += 1
 
     def unfinished(self, invoke: float, end: float) -> None:
-        """An operation still unanswered at ``end``: its age then is a lower bound on its latency."""
+        """An operation still unanswered at ``end``: counted with its age, apart from the latencies."""
         if invoke >= self.warmup:
+            age = end - invoke
             self.outstanding += 1
-            self.hist.record_value(max(1, int((end - invoke) * US)))
+            self.outstanding_age += age
+            self.outstanding_age_max = max(self.outstanding_age_max, age)
 
     def attempt(self, sent: float) -> None:
         if sent >= self.warmup:
@@ -197,6 +202,9 @@ class Metrics:
             "ops_committed": self.committed,
             "ops_failed": self.failed,
             "ops_outstanding": self.outstanding,
+            "outstanding_age_ms_mean": self.outstanding_age / self.outstanding * 1000
+            if self.outstanding else float("nan"),
+            "outstanding_age_ms_max": self.outstanding_age_max * 1000 if self.outstanding else float("nan"),
             "abort_rate": self.timeouts / self.attempts if self.attempts else 0.0,
             "retransmissions_per_op": self.retransmits / max(self.committed, 1),
             "leader_changes": self.leader_elections,
