@@ -65,6 +65,7 @@ class ConsensusWorld(World):
         n = cfg.cluster.nodes
         w = cfg.workload
         self.history = History()
+        self.metrics.majority = n // 2 + 1
         self.election, self.log, self.durability = ElectionSafety(), LogAgreement(), Durability()
         self._build(n, w.clients, KVStateMachine, _Observer(self.election, self.log, self.metrics))
         keys = KeyChooser(w.distribution, w.keys)

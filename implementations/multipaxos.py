@@ -299,6 +299,7 @@ class MultiPaxosNode(Node):
         self.batch_due = False
         self.heard = 0  # mask of nodes heard in the current quorum-check period
         self.timer = ElectionTimer(*self.election_range)
+        self.contact_ballot = 0  # ballot of the last leader this node heard from
         self.p1_mask = 0
         self.p1_chosen: dict[int, Any] = {}
         self.p1_acc: dict[int, tuple[int, Any, int]] = {}
@@ -604,6 +605,7 @@ class MultiPaxosNode(Node):
     def _abdicate(self, ctx: Context) -> None:
         """Forget proposer state; queued (never proposed) requests are redirected."""
         if self.role == LEADER:
+            ctx.observe("stepped_down", self.ballot)  # (for the metrics' leader lane)
             ctx.cancel_timer("heartbeat")
             ctx.cancel_timer("retransmit")
             ctx.cancel_timer("quorum")
@@ -637,7 +639,7 @@ class MultiPaxosNode(Node):
             if self.role != FOLLOWER:
                 self._step_down(ctx, src)
             self.leader_hint = src
-        self.timer.reset(ctx)  # leader contact, like a heartbeat
+        self._leader_contact(ctx, b)
         slot = m.slot
         if slot >= len(self.log):
             e = self.accepted.get(slot)
@@ -661,12 +663,20 @@ class MultiPaxosNode(Node):
             if self.role != FOLLOWER:
                 self._step_down(ctx, src)
         self.leader_hint = src
-        self.timer.reset(ctx)
+        self._leader_contact(ctx, b)
         ctx.send(src, HeartbeatAck(b))
         if m.commit > len(self.log):
             self.lc_commit = m.commit
             self.lc_ballot = b
             self._learn(ctx, src, True)
+
+    def _leader_contact(self, ctx: Context, ballot: int) -> None:
+        """An accept or heartbeat of the current leader: reset the election timer; the first
+        one of a ballot is observed (the metrics time when a majority has heard the leader)."""
+        self.timer.reset(ctx)
+        if ballot != self.contact_ballot:
+            self.contact_ballot = ballot
+            ctx.observe("heard_leader", ballot)
 
     def _learn(self, ctx: Context, src: int, retry: bool) -> None:
         """Apply slots below the leader's commit whose value is known; ask for the rest."""

@@ -388,6 +388,8 @@ class RaftNode(Node):
             if self.role == LEADER and m.term == self.term:
                 return  # impossible: one leader per term
             self._become_follower(ctx, m.term, src)
+        if self.leader != src:
+            ctx.observe("heard_leader", self.term)  # (for the failover metrics)
         self.leader = src
         self.heard = ctx.now
         self.timer.reset(ctx)
@@ -866,6 +868,8 @@ class RaftNode(Node):
 
     def _become_follower(self, ctx: Context, term: int, leader: int | None,
                          persist: bool = True) -> None:
+        if self.role == LEADER:
+            ctx.observe("stepped_down", self.term)  # (for the metrics' leader lane)
         if term > self.term:
             self.term = term
             self.voted_for = None
