@@ -371,6 +371,7 @@ class CrashFaults(_Model):
     mttr: PositiveDuration
     dist: Literal["exponential", "constant"] = "exponential"
     target: Role = "any"
+    jitter: Duration = 0.0  # each time between crashes lengthened by a uniform draw in [0, jitter)
 
 
 class PartitionFaults(_Model):

@@ -208,7 +208,10 @@ class Nemesis:
         if targets and self.hosts[targets[0]].alive:
             length = self._gap(cfg.mttr, cfg.dist)
             self.crash(targets, length)
-        self._later(length + self._gap(cfg.mtbf, cfg.dist), self._crash_rate, node)
+        gap = self._gap(cfg.mtbf, cfg.dist)
+        if cfg.jitter:  # (no draw without it: existing suites keep their random streams)
+            gap += cfg.jitter * self.rng.random()
+        self._later(length + gap, self._crash_rate, node)
 
     def _partition_rate(self, _: Any = None) -> None:
         cfg = self.cfg.partition

@@ -54,3 +54,34 @@ def test_raft_and_multipaxos_agree_under_jitter_at_equal_knobs(make_suite):
     assert _by_type(raft)["AppendReply"] == pytest.approx(4, rel=0.01)
     assert _by_type(paxos)["Accepted"] == pytest.approx(4, rel=0.01)
     assert raft["retransmissions_per_op"] == paxos["retransmissions_per_op"] == 0
+
+
+PAPER = """
+name: paper
+protocol: raft
+duration: 12s
+warmup: 0.5s
+cluster: {nodes: 5}
+network: {latency: 7.5ms}
+replication: {election_timeout: 150ms, heartbeat: 75ms}
+workload: {type: kv, clients: 1, think_time: 50ms}
+faults:
+  crash: {target: leader, dist: constant, mtbf: 1s, mttr: 300ms, jitter: 75ms}
+checkers: {linearizability: false}
+"""
+
+
+def test_the_raft_paper_failover_experiment_has_the_papers_shape(make_suite):
+    """Ongaro & Ousterhout 2014, Figure 16 (top), configs/failover-raft-paper.yaml in small:
+    the narrower the timeout range, the slower the failover (split votes); a fixed timeout
+    (150-150 ms) essentially never elects a leader; 150-300 ms fails over within about one
+    timeout plus a broadcast."""
+    heard = {}
+    for top in ("150ms", "155ms", "175ms", "300ms"):
+        r = row(make_suite, PAPER, f"replication.election_timeout_max={top}")
+        heard[top] = r["failover_heard_ms_mean"]
+        if top == "150ms":
+            assert r["leader_changes"] == 0 and r["ops_committed"] == 0
+    assert heard["155ms"] > 2 * heard["175ms"] > 2 * 150
+    assert heard["175ms"] > heard["300ms"]
+    assert 150 < heard["300ms"] < 350
