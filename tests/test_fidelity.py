@@ -85,3 +85,24 @@ def test_the_raft_paper_failover_experiment_has_the_papers_shape(make_suite):
     assert heard["155ms"] > 2 * heard["175ms"] > 2 * 150
     assert heard["175ms"] > heard["300ms"]
     assert 150 < heard["300ms"] < 350
+
+
+GRAY = """
+name: gray
+kind: transactions
+protocol: 2pl-waitdie
+duration: 3s
+warmup: 0.5s
+cluster: {partitions: 1}
+workload: {type: ycsb, clients: 8, ops: 4, keys: 1000, read_ratio: 0}
+"""
+
+
+@pytest.mark.parametrize("clients", [8, 16])
+def test_lock_wait_probability_matches_grays_model_at_low_contention(make_suite, clients):
+    """Gray, Homan, Korth & Obermarck (1981), "A straw man analysis of the probability of
+    waiting and deadlock": with N transactions each locking r of D items exclusively, a
+    transaction meets a lock held by another with probability about (N - 1) r^2 / (2 D)."""
+    r = row(make_suite, GRAY, f"workload.clients={clients}")
+    model = (clients - 1) * 4 ** 2 / (2 * 1000)
+    assert r["conflict_rate"] == pytest.approx(model, rel=0.2)
