@@ -209,13 +209,19 @@ class Replication(_protocol.ReplicationOptions):
     batch_delay: Duration = 0.0
     pipeline: PosInt = 8
     election_timeout: PositiveDuration = "150ms"
+    election_timeout_max: PositiveDuration | None = None
     heartbeat: PositiveDuration = "50ms"
+    retransmit: PositiveDuration | None = None
 
     @model_validator(mode="after")
     def _heartbeat_first(self) -> Replication:
         if self.heartbeat >= self.election_timeout:
             raise _Problem(("heartbeat",), "expected a duration < election_timeout "
                            f"({format_duration(self.election_timeout)})", format_duration(self.heartbeat))
+        top = self.election_timeout_max
+        if top is not None and top < self.election_timeout:
+            raise _Problem(("election_timeout_max",), "expected a duration >= election_timeout "
+                           f"({format_duration(self.election_timeout)})", format_duration(top))
         return self
 
 
@@ -365,6 +371,7 @@ class CrashFaults(_Model):
     mttr: PositiveDuration
     dist: Literal["exponential", "constant"] = "exponential"
     target: Role = "any"
+    jitter: Duration = 0.0  # each time between crashes lengthened by a uniform draw in [0, jitter)
 
 
 class PartitionFaults(_Model):

@@ -25,7 +25,6 @@ class Nemesis:
         self.metrics = metrics
         self.cfg = faults
         self.rng = sim.rng("faults")
-        self.windows: list[list[float]] = []
         self.cuts: list[tuple[list[tuple[int, int]], list[float]]] = []
         self.slowed: dict[int, list[float]] = {}
         self.crashed: dict[int, list[float]] = {}
@@ -97,7 +96,6 @@ class Nemesis:
                 self.metrics.leader_lost(t, "crash")
             host.crash()
             window = [t, INF]
-            self.windows.append(window)
             self._event(node, "crash", "", length)
             self.crashed[node] = window
             if length is not None:
@@ -128,7 +126,6 @@ class Nemesis:
             self.metrics.leader_lost(self.sim.now, kind)
         pairs = self.net.cut(group_set, rest, one_way)
         window = [self.sim.now, INF]
-        self.windows.append(window)
         self.cuts.append((pairs, window))
         detail = ",".join(map(str, sorted(group_set))) + (" -> " if one_way else " | ") + \
             ",".join(map(str, sorted(rest)))
@@ -156,7 +153,6 @@ class Nemesis:
                 continue
             self.hosts[node].slow = factor
             window = [self.sim.now, INF]
-            self.windows.append(window)
             self.slowed[node] = window
             self._event(node, "slow", f"x{factor:g}", length)
             if length is not None:
@@ -212,7 +208,10 @@ class Nemesis:
         if targets and self.hosts[targets[0]].alive:
             length = self._gap(cfg.mttr, cfg.dist)
             self.crash(targets, length)
-        self._later(length + self._gap(cfg.mtbf, cfg.dist), self._crash_rate, node)
+        gap = self._gap(cfg.mtbf, cfg.dist)
+        if cfg.jitter:  # (no draw without it: existing suites keep their random streams)
+            gap += cfg.jitter * self.rng.random()
+        self._later(length + gap, self._crash_rate, node)
 
     def _partition_rate(self, _: Any = None) -> None:
         cfg = self.cfg.partition
@@ -259,5 +258,3 @@ class Nemesis:
         self.metrics.events.append((self.sim.now, node, kind, detail,
                                     length * 1000 if length is not None else None))
 
-    def fault_windows(self, end: float) -> list[tuple[float, float]]:
-        return [(a, min(b, end)) for a, b in self.windows]

@@ -4,9 +4,10 @@ Memory stays bounded whatever the run length: latencies go into an HDR histogram
 digits, 1 us .. 1 h), the time series keeps only the current bucket's samples, and per-operation
 state lives in the history (columnar) and the clients (outstanding operations only).
 
-Measurement window ``[warmup, end]``: operations *invoked* in it feed the latency histogram
-(those still unanswered at the end count with their age then, a lower bound, so an overloaded
-run cannot hide its backlog) and ``ops_failed``; operations *completed* in it count for
+Measurement window ``[warmup, end]``: operations *invoked* in it feed the latency histogram when
+they complete, and ``ops_failed``; those still unanswered at the end are reported apart
+(``ops_outstanding`` and their ages), never mixed into the latencies of completed ones, so an
+overloaded run shows its backlog without distorting the distribution; operations *completed* in it count for
 throughput; attempts *sent* in it for ``abort_rate``; leader elections, failovers and leader CPU
 in it for the leadership columns.
 """
@@ -22,6 +23,12 @@ from hdrh.histogram import HdrHistogram  # type: ignore[import-untyped]
 
 US = 1_000_000
 BUFFERED = 1 << 16  # latencies buffered before they go into the histogram
+# What an outage is attributed to: the kind of the event (events.csv) that preceded it.
+CAUSE_OF = {"crash": "fault", "isolate": "fault", "partition": "fault", "slow": "fault",
+            "heal": "heal", "restart": "heal", "restore": "heal",
+            "leader": "leader_change", "stepped-down": "leader_change"}
+CAUSES = ("fault", "heal", "leader_change", "other")
+CAUSE_HORIZON = 1.0  # seconds: an event longer before a gap is not taken for its cause
 
 
 class Metrics:
@@ -36,6 +43,9 @@ class Metrics:
         self.failed = 0
         self.committed = 0
         self.outstanding = 0
+        self.outstanding_age = 0.0  # summed
+        self.outstanding_age_max = 0.0
+        self.retransmits = 0
         self.events: list[tuple[float, int | str, str, str, float | None]] = []
         # leadership
         self.leader_node: int | None = None
@@ -43,8 +53,14 @@ class Metrics:
         self.leader_elections = 0   # in the window, the very first election of the run excluded
         self._elected = False
         self.leader_log: tuple[list[float], list[int | None]] = ([], [])  # for the time series
-        self.failovers: list[float] = []
+        self.majority = 1  # of the replicas (set by a consensus world)
+        self.failovers: list[float] = []  # fault -> a newer leader elected
+        self.failovers_heard: list[float] = []  # fault -> a majority heard from that leader
+        self.failovers_commit: list[float] = []  # fault -> the first operation completed after it
         self._failover_from: float | None = None
+        self._heard_from: float | None = None  # a failover whose new leader a majority has not heard
+        self._commit_from: float | None = None  # a failover whose first commit is still to come
+        self._heard: set[int] = set()  # replicas that heard from the leader of leader_term
         self._busy: Callable[[int, float], float] = lambda node, t: 0.0
         self._lead_since = 0.0
         self._lead_busy0 = 0.0
@@ -77,16 +93,21 @@ class Metrics:
         if done - self._last_done > self.gap:
             self.gaps.append((self._last_done, done))
         self._last_done = done
+        if self._commit_from is not None:
+            self._failover_step(self.failovers_commit, self._commit_from, done, "first commit")
+            self._commit_from = None
 
     def gave_up(self, invoke: float) -> None:
         if invoke >= self.warmup:
             self.failed += 1
 
     def unfinished(self, invoke: float, end: float) -> None:
-        """An operation still unanswered at ``end``: its age then is a lower bound on its latency."""
+        """An operation still unanswered at ``end``: counted with its age, apart from the latencies."""
         if invoke >= self.warmup:
+            age = end - invoke
             self.outstanding += 1
-            self._recorded.append(max(1, int((end - invoke) * US)))
+            self.outstanding_age += age
+            self.outstanding_age_max = max(self.outstanding_age_max, age)
 
     def attempt(self, sent: float) -> None:
         if sent >= self.warmup:
@@ -112,6 +133,32 @@ class Metrics:
         for value, count in zip(values.tolist(), counts.tolist()):
             record(value, count)
 
+    # -- protocol observations ---------------------------------------------------------------
+    def observe(self, node: int, event: str, value: Any, t: float) -> None:
+        """``retransmit``: a leader re-sent ``value`` replication messages nobody acknowledged.
+        ``heard_leader``: a replica accepted a first message from the leader of term ``value``.
+        ``stepped_down``: the leader of term ``value`` stopped leading (the cluster is leaderless
+        until the next election)."""
+        if event == "retransmit":
+            if t >= self.warmup:
+                self.retransmits += value
+        elif event == "heard_leader":
+            if value == self.leader_term and node != self.leader_node:
+                self._heard.add(node)
+                if self._heard_from is not None and len(self._heard) + 1 >= self.majority:
+                    self._failover_step(self.failovers_heard, self._heard_from, t, "majority heard")
+                    self._heard_from = None
+        elif event == "stepped_down":
+            if value == self.leader_term and node == self.leader_node:
+                self._close_lead(t)
+                self._set_leader(None, t)
+                self.events.append((t, node, "stepped-down", f"term {value}", None))
+
+    def _failover_step(self, into: list[float], start: float, t: float, what: str) -> None:
+        if start >= self.warmup:
+            into.append(t - start)
+        self.events.append((t, "-", "failover-" + what.replace(" ", "-"), what, (t - start) * 1000))
+
     # -- leadership ------------------------------------------------------------------------
     def watch_cpu(self, busy: Callable[[int, float], float]) -> None:
         """``busy(node, t)``: CPU seconds ``node`` had spent by time ``t``."""
@@ -131,11 +178,16 @@ class Metrics:
         self._elected = True
         self.leader_term = term
         self._set_leader(node, t)
+        self._heard = set()
         self._lead_since, self._lead_busy0 = t, self._busy(node, t)
         self.events.append((t, node, "leader", f"term {term}", None))
         if self._failover_from is not None:
             start = self._failover_from
             self._failover_from = None
+            self._heard_from = self._commit_from = start
+            if self.majority <= 1:
+                self._failover_step(self.failovers_heard, start, t, "majority heard")
+                self._heard_from = None
             if start >= self.warmup:
                 self.failovers.append(t - start)
             self.events.append((t, node, "failover", "new leader established", (t - start) * 1000))
@@ -145,6 +197,7 @@ class Metrics:
         if self.leader_node is None or self._failover_from is not None:
             return
         self._failover_from = t
+        self._heard_from = self._commit_from = None  # the previous failover's steps end here
         if why == "crash":
             self._close_lead(t)
             self._set_leader(None, t)
@@ -182,7 +235,7 @@ class Metrics:
             self._bucket_index += 1
             self._bucket_end = (self._bucket_index + 1) * self.bucket
 
-    def finish(self, end: float, fault_windows: list[tuple[float, float]]) -> dict[str, Any]:
+    def finish(self, end: float) -> dict[str, Any]:
         """Close the books at ``end`` and return the metric columns (units in the names)."""
         self._roll(end * (1 + 1e-12))  # the last bucket ends at ``end`` up to rounding
         self._close_lead(end)
@@ -191,8 +244,14 @@ class Metrics:
             if start >= self.warmup:
                 self.failovers.append(end - start)
             self.events.append((end, "-", "failover", "no new leader before the end", (end - start) * 1000))
+            self._heard_from = self._commit_from = start
+        if self._heard_from is not None:
+            self._failover_step(self.failovers_heard, self._heard_from, end, "majority heard")
+        if self._commit_from is not None:
+            self._failover_step(self.failovers_commit, self._commit_from, end, "first commit")
         if end - self._last_done > self.gap:
             self.gaps.append((self._last_done, end))
+        outage = self._unavailability(end)
         window = max(end - self.warmup, 1e-12)
         h = self.hist
         n = h.get_total_count()
@@ -218,14 +277,38 @@ class Metrics:
             "ops_committed": self.committed,
             "ops_failed": self.failed,
             "ops_outstanding": self.outstanding,
+            "outstanding_age_ms_mean": self.outstanding_age / self.outstanding * 1000
+            if self.outstanding else float("nan"),
+            "outstanding_age_ms_max": self.outstanding_age_max * 1000 if self.outstanding else float("nan"),
             "abort_rate": self.timeouts / self.attempts if self.attempts else 0.0,
+            "retransmissions_per_op": self.retransmits / max(self.committed, 1),
             "leader_changes": self.leader_elections,
             "failover_ms_mean": float(np.mean(self.failovers)) * 1000 if self.failovers else float("nan"),
             "failover_ms_max": max(self.failovers) * 1000 if self.failovers else float("nan"),
-            "unavailable_ms": _overlap(self.gaps, fault_windows, self.warmup, end) * 1000,
+            "failover_heard_ms_mean": _mean_ms(self.failovers_heard),
+            "failover_commit_ms_mean": _mean_ms(self.failovers_commit),
+            "failover_commit_ms_max": max(self.failovers_commit) * 1000 if self.failovers_commit else float("nan"),
+            **outage,
             # min: a leadership starts inside the handler that won it, whose CPU is charged whole
             "leader_cpu_utilization": min(1.0, self.lead_busy / self.lead_time) if self.lead_time else float("nan"),
         }
+
+    def _unavailability(self, end: float) -> dict[str, float]:
+        """``unavailable_ms``: the gaps between completed operations longer than the threshold,
+        wherever they fall in the window, and the same split by the cause that preceded each
+        gap (``unavailable_ms_<cause>``); each gap is also logged as an ``unavailable`` event."""
+        total = dict.fromkeys(CAUSES, 0.0)
+        causes = sorted((t, kind, node) for t, node, kind, _, _ in self.events if kind in CAUSE_OF)
+        for a, b in self.gaps:
+            lo, hi = max(a, self.warmup), min(b, end)
+            if hi <= lo:
+                continue
+            cause, why = _cause(causes, a - CAUSE_HORIZON, a + self.gap)
+            total[cause] += hi - lo
+            self.events.append((hi, "-", "unavailable", f"{cause}: {why}", (hi - lo) * 1000))
+        row = {"unavailable_ms": sum(total.values()) * 1000}
+        row.update({f"unavailable_ms_{c}": v * 1000 for c, v in total.items()})
+        return row
 
     def latency_histogram(self) -> list[tuple[float, int]]:
         """(latency_ms, count) for every distinct recorded value, for CDFs."""
@@ -244,19 +327,17 @@ class Metrics:
                 counts[index].tolist())
 
 
-def _overlap(gaps: list[tuple[float, float]], windows: list[tuple[float, float]],
-             lo: float, hi: float) -> float:
-    """Total length of ``gaps`` that lies inside the union of ``windows``, within [lo, hi]."""
-    merged: list[list[float]] = []
-    for a, b in sorted((max(a, lo), min(b, hi)) for a, b in windows):
-        if a >= b:
-            continue
-        if merged and a <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], b)
-        else:
-            merged.append([a, b])
-    total = 0.0
-    for ga, gb in gaps:
-        for wa, wb in merged:
-            total += max(0.0, min(gb, wb, hi) - max(ga, wa, lo))
-    return total
+def _cause(causes: list[tuple[float, str, Any]], lo: float, hi: float) -> tuple[str, str]:
+    """The cause of a gap: the last fault or heal in ``[lo, hi]`` (``hi``: when the gap became
+    one), else the last leader change there, else "other". A heal beats the leader change it
+    provokes (a rejoining node deposing the leader)."""
+    recent = [c for c in causes if lo <= c[0] <= hi]
+    found = [c for c in recent if CAUSE_OF[c[1]] != "leader_change"] or recent
+    if not found:
+        return "other", "no fault, heal or leader change before it"
+    t, kind, node = found[-1]
+    return CAUSE_OF[kind], f"after {kind} ({node}) at {t:.3f}s"
+
+
+def _mean_ms(values: list[float]) -> float:
+    return float(np.mean(values)) * 1000 if values else float("nan")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import math
 import random
+from collections import defaultdict
 from typing import Any, Callable, cast
 
 import numpy as np
@@ -87,6 +88,7 @@ class Network:
         self.blocked: dict[tuple[int, int], int] = {}
         self.messages = 0
         self.bytes = 0
+        self.by_type: defaultdict[type, int] = defaultdict(int)  # messages sent, by class
         self.dropped = 0
         # table[src][dst]: node<->node links with the per-link overrides, client<->node links
         # with the defaults
@@ -121,6 +123,7 @@ class Network:
         link = self.table[src][dst]
         self.messages += 1
         self.bytes += msg.size
+        self.by_type[msg.__class__] += 1
         sim = self.sim
         if link.plain:  # the common case, with the same draws as below
             sim._seq += 1  # inlined Simulator.at: this is the hottest call in a run

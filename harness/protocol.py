@@ -108,7 +108,14 @@ class ReplicationOptions(BaseModel):
     batch_delay: float = 0.0
     pipeline: int = 8
     election_timeout: float = 0.150
+    election_timeout_max: float | None = None  # None: 2 x election_timeout
     heartbeat: float = 0.050
+    retransmit: float | None = None  # None: the heartbeat interval
+
+    @property
+    def election_range(self) -> tuple[float, float]:
+        """The interval a randomised election timeout is drawn from."""
+        return self.election_timeout, self.election_timeout_max or 2 * self.election_timeout
 
 
 @dataclass(frozen=True)

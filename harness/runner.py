@@ -56,6 +56,9 @@ class _Observer:
     def restarted(self, node: int) -> None:
         self.log.restarted(node)
 
+    def observe(self, node: int, event: str, value: Any, t: float) -> None:
+        self.metrics.observe(node, event, value, t)
+
 
 class ConsensusWorld(World):
     """A replicated key-value store: ``cluster.nodes`` replicas of one protocol and KV clients."""
@@ -65,6 +68,7 @@ class ConsensusWorld(World):
         n = cfg.cluster.nodes
         w = cfg.workload
         self.history = History()
+        self.metrics.majority = n // 2 + 1
         self.election, self.log, self.durability = ElectionSafety(), LogAgreement(), Durability()
         self._build(n, w.clients, KVStateMachine, _Observer(self.election, self.log, self.metrics))
         keys = KeyChooser(w.distribution, w.keys)

@@ -18,7 +18,7 @@ the checkers see every participant recovered and every in-doubt transaction reso
 Columns (besides the consensus ones that mean something here; see the README, "Transactions")
     throughput_ops_s, ops_committed: committed transactions; latency_*: first attempt's start (the
     intended start in open loop) to the commit answer, retries included (a transaction still
-    unfinished at the end counts with its age then, and in ops_outstanding); ops_failed:
+    unfinished at the end counts in ops_outstanding and outstanding_age_ms_*, not here); ops_failed:
     transactions given up (retries exhausted, or outcome never learned); abort_rate: aborted
     attempts / attempts; conflict_rate: attempts that met a conflict / attempts;
     aborts_<reason>: aborted attempts per reason; retries_per_txn; lock_wait_ms_mean (per lock

@@ -55,20 +55,25 @@ Batching and pipelining (the same knobs and meaning as the Raft replica)
     from its session cache without applying it twice.
 
 Loss
-    Accepts still unanswered after a full heartbeat interval are re-sent on the heartbeat. A
-    follower that answers slots at least three (fewer with a shorter pipeline) beyond the next
-    slot to apply, but not that one, gets its accept re-sent at once (fast retransmit).
+    An accept a follower has not answered for a whole ``replication.retransmit`` interval (the
+    heartbeat by default) is re-sent to it, checked every interval -- the policy the Raft
+    replica follows too (``implementations.liveness``). There is no fast retransmit: on a
+    network that reorders, answers to later slots do not mean an accept was lost. A follower
+    that learns of a chosen slot it lacks asks for it (catch-up, below).
 
-Timers: "election" (follower/candidate: start phase 1 after ``election_timeout * (1 + random)``;
-leader: quorum check, stepping down when no majority answered during the last election timeout),
-"heartbeat" (leader) and "batch".
+Timers: "election" (follower/candidate: start phase 1 once no leader contact -- accept or
+heartbeat -- nor granted promise has reset it for a timeout redrawn at every reset),
+"quorum" (leader: step down when no majority answered during the last period), "heartbeat"
+(leader) and "batch"; see ``implementations.liveness``, shared with the Raft replica.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from harness.protocol import Context, Message, Node, Options, ReplicationOptions, register
+from harness.protocol import Context, Message, Node, ReplicationOptions, register
+from implementations.liveness import (ElectionTimer, LeaderCheckOptions, check_quorum_period,
+                                      retransmit_interval)
 from workloads.kv import REDIRECT, KVStateMachine, Reply, Request
 
 INT = 8  # bytes per integer field on the wire and on disk
@@ -228,9 +233,10 @@ class AcceptRecord:
                 f"commit={self.commit})")
 
 
-class MultiPaxosOptions(Options):
-    """Multi-Paxos has no options of its own: batching, pipelining and timeouts are the shared
-    ``ReplicationOptions``; catch-up transfers up to ``batch_size * pipeline`` slots per message."""
+class MultiPaxosOptions(LeaderCheckOptions):
+    """Multi-Paxos options: only the quorum check (shared with Raft). Batching, pipelining and
+    timeouts are the shared ``ReplicationOptions``; catch-up transfers up to
+    ``batch_size * pipeline`` slots per message."""
 
 
 @register("multipaxos", kind="consensus", options=MultiPaxosOptions, aliases=("paxos",))
@@ -252,12 +258,11 @@ class MultiPaxosNode(Node):
         self.batch_size = max(1, replication.batch_size)
         self.batch_delay = replication.batch_delay
         self.pipeline = max(1, replication.pipeline)
-        self.election_timeout = replication.election_timeout
+        self.election_range = replication.election_range
+        self.cq_period = check_quorum_period(options, replication)
+        self.rto = retransmit_interval(replication)
         self.heartbeat = replication.heartbeat
         self.catchup_max = self.batch_size * self.pipeline
-        # Fast retransmit once a follower has answered this many later slots (or fewer when
-        # the pipeline is too short) but not the next slot to apply.
-        self.fast_gap = max(1, min(3, self.pipeline - 1))
         self.sm = state_machine
         self._dispatch = {
             Accept: self.on_accept, Accepted: self.on_accepted, Heartbeat: self.on_heartbeat,
@@ -286,14 +291,15 @@ class MultiPaxosNode(Node):
         self.ballot = 0
         self.leader_hint: int | None = None
         self.next_slot = 0
-        self.proposals: dict[int, list] = {}  # slot -> [value, ack mask, tick, bytes, resent mask]
+        self.proposals: dict[int, list] = {}  # slot -> [value, ack mask, last sent, bytes]
         self.mine: set[int] = set()  # slots holding requests this leader must answer
         self.pending: set[int] = set()  # uids of requests queued or in those slots
         self.queue: list[Request] = []
         self.batch_armed = False
         self.batch_due = False
-        self.tick = 0
         self.heard = 0  # mask of nodes heard in the current quorum-check period
+        self.timer = ElectionTimer(*self.election_range)
+        self.contact_ballot = 0  # ballot of the last leader this node heard from
         self.p1_mask = 0
         self.p1_chosen: dict[int, Any] = {}
         self.p1_acc: dict[int, tuple[int, Any, int]] = {}
@@ -323,7 +329,7 @@ class MultiPaxosNode(Node):
         for slot, e in acc.items():
             if slot < commits.get(e[0], 0):
                 chosen[slot] = e[1]
-        ctx.set_timer("election", self.election_timeout * (1.0 + ctx.random()))
+        self.timer.reset(ctx)
 
     def on_message(self, ctx: Context, src: int, msg: Any) -> None:
         self._dispatch[msg.__class__](ctx, src, msg)
@@ -332,11 +338,15 @@ class MultiPaxosNode(Node):
         if name == "heartbeat":
             if self.role == LEADER:
                 self._heartbeat(ctx)
-        elif name == "election":
+        elif name == "retransmit":
             if self.role == LEADER:
-                self._quorum_check(ctx)
-            else:
+                self._retransmit(ctx)
+        elif name == "election":
+            if self.role != LEADER and self.timer.expired(ctx):
                 self.takeover(ctx)
+        elif name == "quorum":
+            if self.role == LEADER and self.cq_period:
+                self._quorum_check(ctx)
         elif name == "batch":
             self.batch_armed = False
             if self.role == LEADER:
@@ -385,7 +395,7 @@ class MultiPaxosNode(Node):
         msg = Prepare(b, start)
         for p in self.peers:
             ctx.send(p, msg)
-        ctx.set_timer("election", self.election_timeout * (1.0 + ctx.random()))
+        self.timer.reset(ctx)
         if self.majority == 1:
             self.lead(ctx)
 
@@ -411,7 +421,7 @@ class MultiPaxosNode(Node):
                 self._step_down(ctx, src)
             ctx.persist(PromiseRecord(b))
         self.leader_hint = src
-        ctx.set_timer("election", self.election_timeout * (1.0 + ctx.random()))
+        self.timer.reset(ctx)  # a vote granted
         chosen = tuple(log[start:]) if start < len(log) else ()
         accepted = [(s, e[0], e[1], e[2]) for s, e in self.accepted.items() if s >= start]
         if self.chosen:  # known chosen above a gap (after a restart, or an ex-leader's)
@@ -464,7 +474,6 @@ class MultiPaxosNode(Node):
         self._apply_chosen(ctx)
         self.next_slot = top + 1
         self.heard = self.p1_mask
-        self.tick = 0
         for s in range(len(self.log), top + 1):
             if s in chosen:
                 continue
@@ -477,7 +486,10 @@ class MultiPaxosNode(Node):
         for p in self.peers:
             ctx.send(p, msg)
         ctx.set_timer("heartbeat", self.heartbeat)
-        ctx.set_timer("election", self.election_timeout)
+        ctx.set_timer("retransmit", self.rto)
+        self.timer.stop(ctx)
+        if self.cq_period:
+            ctx.set_timer("quorum", self.cq_period)
         self._maybe_propose(ctx)
 
     def on_nack(self, ctx: Context, src: int, m: Nack) -> None:
@@ -528,7 +540,7 @@ class MultiPaxosNode(Node):
         # commit index, a catch-up) is issued after this persist and so waits for its fsync.
         ctx.persist(AcceptRecord(slot, b, value, vbytes, msg.commit))
         self.accepted[slot] = (b, value, vbytes)
-        self.proposals[slot] = [value, self.bit, self.tick, vbytes, 0]
+        self.proposals[slot] = [value, self.bit, ctx.now, vbytes]
         if self.majority == 1:
             self._chosen(ctx, slot)
 
@@ -545,16 +557,6 @@ class MultiPaxosNode(Node):
         mask = p[1] = p[1] | bit
         if mask.bit_count() >= self.majority and self.role == LEADER:
             self._chosen(ctx, slot)
-        # Fast retransmit (like TCP's third duplicate ack): the follower answered slots well
-        # after the one every reply waits for (the next to apply) but not that one, so its
-        # accept or answer was probably lost. Resend it once rather than stall the log until
-        # the heartbeat retransmission.
-        head = len(self.log)
-        if slot >= head + self.fast_gap:
-            hp = props.get(head)
-            if hp is not None and not (hp[1] | hp[4]) & bit:
-                hp[4] |= bit
-                ctx.send(src, Accept(self.ballot, head, hp[0], head, hp[3]))
 
     def _chosen(self, ctx: Context, slot: int) -> None:
         self.chosen[slot] = self.proposals.pop(slot)[0]
@@ -564,22 +566,30 @@ class MultiPaxosNode(Node):
             self._maybe_propose(ctx)
 
     def _heartbeat(self, ctx: Context) -> None:
-        self.tick = tick = self.tick + 1
-        b = self.ballot
-        commit = len(self.log)
-        msg = Heartbeat(b, commit)
+        msg = Heartbeat(self.ballot, len(self.log))
         for p in self.peers:
             ctx.send(p, msg)
-        # Retransmit accepts that have waited a full heartbeat interval (lost messages).
+        ctx.set_timer("heartbeat", self.heartbeat)
+
+    def _retransmit(self, ctx: Context) -> None:
+        """Re-send each accept to the followers that have not answered it for a whole
+        ``replication.retransmit`` interval (``implementations.liveness``)."""
+        due = ctx.now - self.rto + 1e-9
+        b = self.ballot
+        commit = len(self.log)
+        resent = 0
         for slot, p in self.proposals.items():
-            if p[2] < tick - 1:
-                p[2] = tick - 1
+            if p[2] <= due:
+                p[2] = ctx.now
                 acc = Accept(b, slot, p[0], commit, p[3])
                 mask = p[1]
                 for peer, bit in self.peer_bits:
                     if not mask & bit:
                         ctx.send(peer, acc)
-        ctx.set_timer("heartbeat", self.heartbeat)
+                        resent += 1
+        if resent:
+            ctx.observe("retransmit", resent)
+        ctx.set_timer("retransmit", self.rto)
 
     def on_heartbeat_ack(self, ctx: Context, src: int, m: HeartbeatAck) -> None:
         if m.ballot == self.ballot:
@@ -590,12 +600,15 @@ class MultiPaxosNode(Node):
             self._step_down(ctx, None)
             return
         self.heard = 0
-        ctx.set_timer("election", self.election_timeout)
+        ctx.set_timer("quorum", self.cq_period)
 
     def _abdicate(self, ctx: Context) -> None:
         """Forget proposer state; queued (never proposed) requests are redirected."""
         if self.role == LEADER:
+            ctx.observe("stepped_down", self.ballot)  # (for the metrics' leader lane)
             ctx.cancel_timer("heartbeat")
+            ctx.cancel_timer("retransmit")
+            ctx.cancel_timer("quorum")
             if self.batch_armed:
                 ctx.cancel_timer("batch")
         self.role = FOLLOWER
@@ -613,7 +626,7 @@ class MultiPaxosNode(Node):
     def _step_down(self, ctx: Context, hint: int | None) -> None:
         self.leader_hint = hint
         self._abdicate(ctx)
-        ctx.set_timer("election", self.election_timeout * (1.0 + ctx.random()))
+        self.timer.reset(ctx)
 
     # -- phase 2 (acceptor) and learning ---------------------------------------------------
     def on_accept(self, ctx: Context, src: int, m: Accept) -> None:
@@ -626,6 +639,7 @@ class MultiPaxosNode(Node):
             if self.role != FOLLOWER:
                 self._step_down(ctx, src)
             self.leader_hint = src
+        self._leader_contact(ctx, b)
         slot = m.slot
         if slot >= len(self.log):
             e = self.accepted.get(slot)
@@ -649,12 +663,20 @@ class MultiPaxosNode(Node):
             if self.role != FOLLOWER:
                 self._step_down(ctx, src)
         self.leader_hint = src
-        ctx.set_timer("election", self.election_timeout * (1.0 + ctx.random()))
+        self._leader_contact(ctx, b)
         ctx.send(src, HeartbeatAck(b))
         if m.commit > len(self.log):
             self.lc_commit = m.commit
             self.lc_ballot = b
             self._learn(ctx, src, True)
+
+    def _leader_contact(self, ctx: Context, ballot: int) -> None:
+        """An accept or heartbeat of the current leader: reset the election timer; the first
+        one of a ballot is observed (the metrics time when a majority has heard the leader)."""
+        self.timer.reset(ctx)
+        if ballot != self.contact_ballot:
+            self.contact_ballot = ballot
+            ctx.observe("heard_leader", ballot)
 
     def _learn(self, ctx: Context, src: int, retry: bool) -> None:
         """Apply slots below the leader's commit whose value is known; ask for the rest."""

@@ -36,18 +36,28 @@ Replication: per-follower progress like etcd-io/raft
     *replicate* -- the leader streams every new batch to the follower as one ``AppendEntries`` and
     advances ``next_index`` optimistically. *probe* (after a rejection) -- one catch-up
     ``AppendEntries`` in flight carrying up to ``batch_size * pipeline`` entries from
-    ``next_index``; the next one goes when it is acknowledged, and the catch-up that reaches the
-    end of the log puts the follower back in *replicate*. A heartbeat re-sends the catch-up in
-    case it was lost. A rejection carries a conflict hint (the follower's term at ``prevLogIndex``
-    and the first index of that term, or its last index + 1 when its log is too short) and the
-    leader jumps ``next_index`` past a whole conflicting term at a time. A new leader sends its
+    ``next_index`` (as many as a Paxos catch-up); the next one goes when it is acknowledged,
+    and the catch-up that reaches the end of the log puts the follower back in *replicate*. A rejection carries a
+    conflict hint (the follower's term at ``prevLogIndex`` and the first index of that term, or
+    its last index + 1 when its log is too short) and the leader jumps ``next_index`` past a whole conflicting term at a time. A new leader sends its
     no-op to every follower as such a catch-up.
 
     The simulated network reorders (jitter), so a streamed batch may overtake the previous one.
     A follower holds such a batch (at most ``pipeline`` of them, for gaps no larger than two
-    catch-ups) instead of rejecting it, and acknowledges everything at once when the gap fills.
-    Probes, catch-ups and heartbeats are never held: if a held batch's predecessor was lost, the
-    next heartbeat is rejected and the leader probes.
+    catch-ups) instead of rejecting it, and when the gap fills acknowledges each batch with its
+    own reply (one acknowledgement per batch, as a Paxos acceptor answers each accept).
+    Probes, catch-ups and heartbeats are never held.
+
+Loss (the policy shared with Multi-Paxos, ``implementations.liveness``)
+    Every ``replication.retransmit`` interval (the heartbeat by default) the leader re-sends
+    whatever a follower has left unacknowledged for a whole interval: its first unacknowledged
+    batch (acknowledgements are cumulative: the leader cannot tell a lost batch from one held
+    behind it), or a probing follower's catch-up. Heartbeats carry ``prevLogIndex`` = the
+    follower's match index, so they assert leadership and the commit index without turning
+    every loss into an immediate probe: repair follows the retransmission policy only (or a
+    follower's rejection when its stash overflows or its log diverged). That rejection is Raft's
+    own gap signal (etcd-io/raft rejects every out-of-order append), as the commit index is the
+    Paxos learner's (a follower that sees a chosen slot it lacks asks for it at once).
 
 Batching and pipelining (``ReplicationOptions``; same semantics as the Multi-Paxos replica)
     Client commands wait in a queue. A *batch* of at most ``batch_size`` commands is proposed
@@ -71,13 +81,12 @@ Reads
     Reads arriving while a round is in flight are batched into the next round.
 
 Liveness helpers
-    Randomized election timeouts in [T, 2T); a follower's election timer is re-armed lazily (on
-    firing it checks the time of the last valid leader contact), which saves a timer operation
-    per ``AppendEntries``. Optional pre-vote (``RaftOptions.prevote``): a node first asks whether a
-    majority would vote for it at ``term + 1`` without changing anyone's term; a server refuses a
-    pre-vote while it has heard from a leader within the election timeout. Check quorum: a leader
-    that has not heard from a majority during an election timeout steps down, so clients get
-    redirected to the new leader instead of waiting on a deposed one.
+    The election timer, the quorum check (``check_quorum``, ``check_quorum_period``) and the
+    retransmission interval are shared with the Multi-Paxos replica (``implementations.liveness``):
+    a timeout redrawn in ``replication.election_range`` at every leader contact and granted vote.
+    Optional pre-vote (``RaftOptions.prevote``): a node first asks whether a majority would vote
+    for it at ``term + 1`` without changing anyone's term; a server refuses a pre-vote while it
+    has heard from a leader within the election timeout.
 
 Client replies
     Only the leader answers, when it applies an entry it appended in its current term. A request
@@ -96,7 +105,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from harness.protocol import Context, Message, Node, Options, ReplicationOptions, register
+from harness.protocol import Context, Message, Node, ReplicationOptions, register
+from implementations.liveness import (ElectionTimer, LeaderCheckOptions, check_quorum_period,
+                                      retransmit_interval)
 from workloads.kv import GET, REDIRECT, KVStateMachine, Reply, Request
 
 assert GET == 0  # the apply loop tests `cmd.op` for "is a write"
@@ -109,8 +120,9 @@ ROLE_NAMES = ("follower", "precandidate", "candidate", "leader")
 _HEADER = Message.HEADER
 
 
-class RaftOptions(Options):
-    """Raft's own options (the ``protocols.raft:`` section of a suite)."""
+class RaftOptions(LeaderCheckOptions):
+    """Raft's own options (the ``protocols.raft:`` section of a suite); ``check_quorum`` and
+    ``check_quorum_period`` come from the shared base."""
 
     read: Literal["log", "readindex"] = Field(
         "log",
@@ -220,15 +232,15 @@ class RaftNode(Node):
     __slots__ = (
         # configuration
         "id", "nodes", "peers", "quorum", "et", "hb", "batch_size", "batch_delay", "pipeline",
-        "catchup", "readindex", "prevote", "sm",
+        "catchup", "readindex", "prevote", "cq_period", "rto", "sm",
         # persistent state (mirrored in stable records)
         "term", "voted_for", "terms", "cmds",
         # volatile state
-        "role", "leader", "commit", "applied", "heard", "timeout", "votes", "stash",
+        "role", "leader", "commit", "applied", "heard", "timer", "votes", "stash",
         "stash_gap",
         # leader state
-        "term_start", "next", "match", "probing", "active", "queue", "pending", "batch_ends",
-        "batch_armed", "batch_due", "rid", "read_rid", "read_index", "read_acks", "read_batch",
+        "term_start", "next", "match", "probing", "active", "sent", "caught", "queue", "pending",
+        "batch_ends", "batch_armed", "batch_due", "rid", "read_rid", "read_index", "read_acks", "read_batch",
         "read_wait", "read_ready",
     )
 
@@ -246,6 +258,8 @@ class RaftNode(Node):
         self.catchup = self.batch_size * self.pipeline
         self.readindex = options.read == "readindex"
         self.prevote = options.prevote
+        self.cq_period = check_quorum_period(options, replication)
+        self.rto = retransmit_interval(replication)
         self.sm = state_machine
 
         self.term = 0
@@ -258,7 +272,7 @@ class RaftNode(Node):
         self.commit = 0
         self.applied = 0
         self.heard = float("-inf")  # when a leader (or a vote we granted) last reset our timer
-        self.timeout = self.et
+        self.timer = ElectionTimer(*replication.election_range)
         self.votes: set[int] = set()
         self.stash: dict[int, AppendEntries] = {}  # follower: early batches, by prev_index
         self.stash_gap = 2 * self.catchup  # no gap larger than this can be mere reordering
@@ -268,6 +282,8 @@ class RaftNode(Node):
         self.match: dict[int, int] = {}
         self.probing: set[int] = set()
         self.active: set[int] = set()
+        self.sent: deque[tuple[int, int, float]] = deque()  # streamed (first, last, when)
+        self.caught: dict[int, float] = {}  # follower -> when its last catch-up was sent
         self.queue: list[Request] = []
         self.pending: set[int] = set()  # uids queued or appended, unanswered, in this term
         self.batch_ends: deque[int] = deque()
@@ -307,7 +323,7 @@ class RaftNode(Node):
                 self.term, self.voted_for = rec[1], rec[2]
             else:
                 raise ValueError(f"raft: unknown stable record {rec!r}")
-        self._arm_election(ctx)
+        self.timer.reset(ctx)
 
     def on_message(self, ctx: Context, src: int, msg: Any) -> None:
         t = type(msg)
@@ -327,8 +343,13 @@ class RaftNode(Node):
             if self.role == LEADER:
                 self._heartbeat(ctx)
                 ctx.set_timer("heartbeat", self.hb)
+        elif name == "retransmit":
+            if self.role == LEADER:
+                self._retransmit(ctx)
         elif name == "election":
             self._on_election_timer(ctx)
+        elif name == "quorum":
+            self._check_quorum(ctx)
         elif name == "batch":
             self.batch_armed = False
             if self.role == LEADER and self.queue:
@@ -367,8 +388,11 @@ class RaftNode(Node):
             if self.role == LEADER and m.term == self.term:
                 return  # impossible: one leader per term
             self._become_follower(ctx, m.term, src)
+        if self.leader != src:
+            ctx.observe("heard_leader", self.term)  # (for the failover metrics)
         self.leader = src
         self.heard = ctx.now
+        self.timer.reset(ctx)
         terms = self.terms
         prev = m.prev_index
         if prev >= len(terms):
@@ -397,17 +421,16 @@ class RaftNode(Node):
                 self._apply(ctx)
         else:
             match = self._accept(ctx, m)
-        rid = m.rid
+        ctx.send(src, AppendReply(self.term, True, match, 0, 0, m.rid))
         stash = self.stash
-        if stash:  # held batches that now follow on: accept them too, acknowledge them at once
+        if stash:  # held batches that now follow on: accept and acknowledge each one
             while (nm := stash.pop(match, None)) is not None:
                 if nm.term != self.term or terms[match] != nm.prev_term:
                     break
                 match = self._accept(ctx, nm)
-                rid = nm.rid
+                ctx.send(src, AppendReply(self.term, True, match, 0, 0, nm.rid))
             for k in [k for k in stash if k < match]:
                 del stash[k]
-        ctx.send(src, AppendReply(self.term, True, match, 0, 0, rid))
 
     def _accept(self, ctx: Context, m: AppendEntries) -> int:
         """Store ``m``'s entries (its ``prev`` entry matches) and learn its commit index;
@@ -492,34 +515,73 @@ class RaftNode(Node):
 
     def _send_catchup(self, ctx: Context, p: int) -> None:
         """Send follower ``p`` (probing) up to ``batch_size * pipeline`` entries from its
-        ``next_index``. When that reaches the end of the log the follower returns to the
-        replicate state (``next_index`` advances optimistically); otherwise it stays probing
-        with this one message in flight."""
+        ``next_index`` in one message (a Paxos catch-up carries as many slots). When that
+        reaches the end of the log the follower returns to the replicate state (``next_index``
+        advances optimistically); otherwise it stays probing with this one message in flight."""
         nxt = self.next[p]
-        terms = self.terms
         end = nxt + self.catchup
-        if end >= len(terms):
-            end = len(terms)
+        if end >= len(self.terms):
+            end = len(self.terms)
             self.probing.discard(p)
             self.next[p] = end
-        cs = self.cmds[nxt:end]
+            self.sent.append((nxt, end - 1, ctx.now))  # back to replicate: timed like a batch
+        self._send_entries(ctx, p, nxt, end)
+
+    def _send_entries(self, ctx: Context, p: int, first: int, end: int) -> None:
+        """Entries ``first .. end - 1`` to follower ``p`` in one ``AppendEntries`` that must fit
+        its log (it is not held: a mismatch is rejected and the leader probes)."""
+        self.caught[p] = ctx.now
+        terms = self.terms
+        cs = self.cmds[first:end]
         size = _HEADER
         for c in cs:
             if c is not None:
                 size += c.size
-        ctx.send(p, AppendEntries(self.term, nxt - 1, terms[nxt - 1], terms[nxt:end], cs,
+        ctx.send(p, AppendEntries(self.term, first - 1, terms[first - 1], terms[first:end], cs,
                                   self.commit, self.rid, size))
 
     def _heartbeat(self, ctx: Context) -> None:
+        """An empty AppendEntries at the follower's match index: it asserts leadership and the
+        commit index, and repairs nothing -- lost batches are the retransmission's job."""
         terms = self.terms
         term, commit, rid = self.term, self.commit, self.rid
-        probing = self.probing
+        match = self.match
         for p in self.peers:
+            prev = match[p]
+            ctx.send(p, AppendEntries(term, prev, terms[prev], [], [], commit, rid, _HEADER))
+
+    def _retransmit(self, ctx: Context) -> None:
+        """Re-send what a follower has left unacknowledged for a whole ``replication.retransmit``
+        interval (``implementations.liveness``): its first unacknowledged batch, or a probing
+        follower's catch-up."""
+        due = ctx.now - self.rto + 1e-9
+        last = len(self.terms) - 1
+        match, probing, caught, sent = self.match, self.probing, self.caught, self.sent
+        floor = last  # every follower in the replicate state holds the batches up to here
+        resent = 0
+        for p in self.peers:
+            m = match[p]
+            if p not in probing and m < floor:
+                floor = m
+            if m >= last or caught.get(p, float("-inf")) > due:
+                continue
             if p in probing:
                 self._send_catchup(ctx, p)
-            else:
-                prev = self.next[p] - 1
-                ctx.send(p, AppendEntries(term, prev, terms[prev], [], [], commit, rid, _HEADER))
+                resent += 1
+                continue
+            oldest = next((s for s in sent if s[1] > m), None)
+            if oldest is not None and oldest[2] <= due:
+                # Re-send the first unacknowledged batch. Acknowledgements are cumulative, so
+                # the leader cannot tell a lost batch from one held behind it; when the gap is
+                # filled the follower acknowledges every held batch, each with its own reply.
+                first = max(m + 1, oldest[0])  # a new leader's match may be unknown (0)
+                self._send_entries(ctx, p, first, min(first + self.batch_size, oldest[1] + 1))
+                resent += 1
+        while sent and sent[0][1] <= floor:
+            sent.popleft()
+        if resent:
+            ctx.observe("retransmit", resent)
+        ctx.set_timer("retransmit", self.rto)
 
     def _propose_queued(self, ctx: Context) -> None:
         """Propose queued commands as batches while the pipeline window has room."""
@@ -569,6 +631,7 @@ class RaftNode(Node):
             if nxt[p] == first and p not in probing:
                 ctx.send(p, msg)
                 nxt[p] = last + 1
+        self.sent.append((first, last, ctx.now))
         ctx.persist(("append", first, ts, batch))  # after the sends: a parallel write
         if not self.peers:
             self._maybe_commit(ctx)
@@ -670,23 +733,20 @@ class RaftNode(Node):
                 ctx.reply(req, answer(req, read(req.key)))
 
     # -- elections ------------------------------------------------------------------------------
-    def _arm_election(self, ctx: Context) -> None:
-        self.timeout = t = self.et * (1.0 + ctx.random())
-        ctx.set_timer("election", t)
+    def _check_quorum(self, ctx: Context) -> None:
+        """Step down unless a majority answered during the last period (module notes)."""
+        if self.role != LEADER or not self.cq_period:
+            return
+        if len(self.active) + 1 < self.quorum:
+            self._become_follower(ctx, self.term, None)
+        else:
+            self.active.clear()
+            ctx.set_timer("quorum", self.cq_period)
 
     def _on_election_timer(self, ctx: Context) -> None:
-        if self.role == LEADER:  # check quorum
-            if len(self.active) + 1 < self.quorum:
-                self._become_follower(ctx, self.term, None)
-            else:
-                self.active.clear()
-                ctx.set_timer("election", self.et)
+        if self.role == LEADER or not self.timer.expired(ctx):
             return
-        now = ctx.now
-        if self.role == FOLLOWER and now - self.heard < self.timeout:
-            ctx.set_timer("election", self.heard + self.timeout - now)  # lazily re-armed
-            return
-        self._arm_election(ctx)
+        self.timer.reset(ctx)
         if self.prevote:
             self._start_prevote(ctx)
         else:
@@ -746,6 +806,7 @@ class RaftNode(Node):
         if grant and self.voted_for is None:
             self.voted_for = src
             self.heard = ctx.now
+            self.timer.reset(ctx)
             changed = True
         if changed:
             ctx.persist(("term", self.term, self.voted_for))
@@ -779,6 +840,8 @@ class RaftNode(Node):
             self.match[p] = 0
         self.probing = set(self.peers)
         self.active.clear()
+        self.sent.clear()
+        self.caught.clear()
         self.queue = []
         self.pending.clear()
         self.batch_ends.clear()
@@ -797,10 +860,15 @@ class RaftNode(Node):
         if not self.peers:
             self._maybe_commit(ctx)
         ctx.set_timer("heartbeat", self.hb)
-        ctx.set_timer("election", self.et)  # check-quorum period
+        ctx.set_timer("retransmit", self.rto)
+        self.timer.stop(ctx)
+        if self.cq_period:
+            ctx.set_timer("quorum", self.cq_period)
 
     def _become_follower(self, ctx: Context, term: int, leader: int | None,
                          persist: bool = True) -> None:
+        if self.role == LEADER:
+            ctx.observe("stepped_down", self.term)  # (for the metrics' leader lane)
         if term > self.term:
             self.term = term
             self.voted_for = None
@@ -812,10 +880,12 @@ class RaftNode(Node):
         self.leader = leader
         if was_leader:
             ctx.cancel_timer("heartbeat")
+            ctx.cancel_timer("retransmit")
+            ctx.cancel_timer("quorum")
             if self.batch_armed:
                 ctx.cancel_timer("batch")
             self.batch_armed = self.batch_due = False
-            self._arm_election(ctx)
+            self.timer.reset(ctx)
             self.heard = ctx.now
             redirect = self.queue + self.read_wait + self.read_batch
             for _, reqs in self.read_ready:

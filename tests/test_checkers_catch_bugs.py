@@ -84,7 +84,9 @@ def run(make_suite, protocol: str, *overrides: str) -> str:
 def test_log_agreement_catches_paxos_without_phase1(make_suite):
     schedule = "faults.schedule=[{at: 0.5s, crash: leader, for: 0.3s}, {at: 1.2s, crash: leader, for: 0.3s}, " \
                "{at: 1.9s, crash: leader, for: 0.3s}]"
-    safety = run(make_suite, "bug-paxos-skip-phase1", schedule, "cluster.nodes=5")
+    # The overwrite needs a slot chosen but not yet learned by the next leader: at these crash
+    # times it happens in most seeds (4 of the first 7), not all; seed 2 shows it.
+    safety = run(make_suite, "bug-paxos-skip-phase1", schedule, "cluster.nodes=5", "seed=2")
     assert safety.startswith("violation") and "index" in safety, safety
     assert run(make_suite, "multipaxos", schedule, "cluster.nodes=5") == "ok"
 
@@ -141,6 +143,7 @@ def test_election_safety_catches_a_voter_that_votes_twice():
     def leaders(cls):
         c = ScriptedCluster(lambda i, nodes: cls(i, nodes, ReplicationOptions(), RaftOptions(),
                                                  KVStateMachine()), 3)
+        c.now += 1.0                     # past every election timeout
         c.fire(0, "election")
         c.fire(1, "election")            # both campaign in term 1
         c.deliver(lambda e: e.dst == 2 and e.src == 0)   # node 2 votes for 0 ...

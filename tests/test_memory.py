@@ -17,7 +17,7 @@ import pandas as pd
 SUITE = """
 name: million
 protocol: raft
-duration: 47s
+duration: 48s
 warmup: 1s
 cluster: {nodes: 3}
 workload: {type: kv, clients: 64, keys: 10000, distribution: {type: zipfian, theta: 0.99}, read_ratio: 0.5}

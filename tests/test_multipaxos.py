@@ -27,8 +27,14 @@ def cluster(n=3, cls=MultiPaxosNode, classes=None, **repl):
         i, nodes, opts, MultiPaxosOptions(), KVStateMachine()), n)
 
 
-def elect(c, node):
+def expire(c, node):
+    """Let time pass beyond any election timeout, then fire ``node``'s election timer."""
+    c.now += 1.0
     c.fire(node, "election")
+
+
+def elect(c, node):
+    expire(c, node)
     c.deliver_all()
     assert c.leader() == node
     return c.obs.leaders[-1][0]
@@ -65,7 +71,7 @@ def test_registered():
 
 def test_phase1_elects_a_leader_once():
     c = cluster(3)
-    c.fire(1, "election")
+    expire(c, 1)
     prepares = c.messages(Prepare)
     assert [(e.dst, e.msg.ballot, e.msg.start) for e in prepares] == [(0, 4, 0), (2, 4, 0)]  # round 1 * 3 + 1
     assert c.ctx[1].stable[-1].ballot == 4  # the candidate's own promise is durable first
@@ -221,22 +227,25 @@ def test_lost_catchup_is_retried_and_lost_accept_retransmitted():
     r3 = put(1, 2, 1, 3)
     c.request(0, r3)
     c.drop()  # every accept lost
-    c.fire(0, "heartbeat")
-    assert not c.messages(Accept)
-    c.fire(0, "heartbeat")  # a full interval later: retransmit
+    c.now += 0.03
+    c.fire(0, "retransmit")
+    assert not c.messages(Accept)  # not yet a whole interval (the heartbeat, 50 ms)
+    c.now += 0.03
+    c.fire(0, "retransmit")
     assert sorted(e.dst for e in c.messages(Accept)) == [1, 2]
     c.deliver_all()
     assert replies(c)[-1][1] is r3
-    # Fast retransmit: node 1 answers three later slots but not the first one.
+    # No fast retransmit: answers to later slots (reordering) re-send nothing.
     burst = [put(1, seq, 1, seq) for seq in range(3, 7)]
     for r in burst:
         c.request(0, r)
     c.drop(lambda e: e.dst == 2 or e.msg.slot == 3)
     c.deliver()
-    c.deliver(lambda e: e.src == 1 and e.msg.slot < 6)
-    assert not c.messages(Accept)
     c.deliver(lambda e: e.src == 1)
-    assert [(e.dst, e.msg.slot) for e in c.messages(Accept)] == [(1, 3)]
+    assert not c.messages(Accept)
+    c.now += 0.06
+    c.fire(0, "retransmit")
+    assert [(e.dst, e.msg.slot) for e in c.messages(Accept)] == [(1, 3), (2, 3)]
     c.deliver_all()
     assert [r for _, r, _ in replies(c)][-4:] == burst
 
@@ -244,8 +253,8 @@ def test_lost_catchup_is_retried_and_lost_accept_retransmitted():
 @pytest.mark.parametrize("x_accepted_by_2", [True, False])
 def test_dueling_proposers_never_choose_two_values(x_accepted_by_2):
     c = cluster(3)
-    c.fire(0, "election")
-    c.fire(1, "election")  # ballots 3 and 4
+    expire(c, 0)
+    expire(c, 1)  # ballots 3 and 4
     c.deliver(lambda e: e.dst == 2 and e.src == 0)  # node 2 promises 3 ...
     c.deliver(lambda e: e.dst == 0 and isinstance(e.msg, Promise))
     assert c.leader() == 0
@@ -275,7 +284,7 @@ def test_random_schedules_keep_agreement():
             roll = rng.random()
             node = rng.randrange(3)
             if roll < 0.05:
-                c.fire(node, "election")
+                expire(c, node)
             elif roll < 0.15:
                 c.fire(node, "heartbeat")
             elif roll < 0.35:
@@ -304,7 +313,7 @@ def broken_scenario(cls):
     c.deliver(lambda e: isinstance(e.msg, Accepted))  # a is chosen by {0, 1} and applied at 0
     c.drop()
     assert c.obs.applied[0] == [(1, a)]
-    c.fire(2, "election")
+    expire(c, 2)
     c.deliver_all()
     b = put(2, 0, 1, 222)
     c.request(2, b)
@@ -354,13 +363,13 @@ def test_redirect_carries_leader_hint_and_isolated_leader_steps_down():
     c.request(1, r)
     assert c.obs.replies[-1][2].status == REDIRECT and c.obs.replies[-1][2].leader == 2
     c.isolate(2)
-    c.fire(2, "election")  # quorum check: the promises of phase 1 count
+    c.fire(2, "quorum")  # quorum check: the promises of phase 1 count
     c.fire(2, "heartbeat")
     c.deliver_all()
     q = put(1, 1, 1, 2)
     c.replicas[2].pipeline = 0  # keep it queued: stepping down redirects it
     c.request(2, q)
-    c.fire(2, "election")  # nobody answered for a whole election timeout
+    c.fire(2, "quorum")  # nobody answered for a whole period
     assert c.replicas[2].role == FOLLOWER and "heartbeat" not in c.ctx[2].timers
     assert c.obs.replies[-1][1] is q and c.obs.replies[-1][2].status == REDIRECT
 
@@ -382,7 +391,7 @@ def test_far_behind_candidate_is_refused_and_streamed_the_log():
         c.request(0, r)
         c.deliver_all()
     c.heal()
-    c.fire(2, "election")
+    expire(c, 2)
     c.deliver(lambda e: isinstance(e.msg, Prepare))
     assert not c.messages(Promise) and len(c.messages(Catchup)) == 2  # refused: 7 slots behind
     c.deliver_all()
@@ -390,7 +399,7 @@ def test_far_behind_candidate_is_refused_and_streamed_the_log():
     c.fire(0, "heartbeat")
     c.deliver_all()
     assert c.replicas[0].role == LEADER and c.obs.leaders[-1] == (3, 0)  # not disrupted
-    c.fire(2, "election")  # now close enough: it leads and keeps everything
+    expire(c, 2)  # now close enough: it leads and keeps everything
     c.deliver_all()
     assert c.leader() == 2
     c.request(2, put(2, 0, 1, 1))

@@ -81,6 +81,13 @@ def heartbeat(c: ScriptedCluster, n: int) -> list:
     return flow(c)
 
 
+def retransmit(c: ScriptedCluster, n: int) -> list:
+    """A retransmission interval passes at leader ``n``: it re-sends what is unacknowledged."""
+    c.now += 0.05
+    c.fire(n, "retransmit")
+    return flow(c)
+
+
 # -- election, replication, redirects ------------------------------------------------------------
 
 def test_registered():
@@ -189,8 +196,8 @@ def test_reordered_batches_are_held_not_rejected():
     c.deliver(lambda e: e is to1[1])  # b overtakes a
     assert not c.messages(AppendReply)  # held, not rejected
     c.deliver(lambda e: e is to1[0])
-    [ack] = [e.msg for e in c.messages(AppendReply)]
-    assert ack.success and ack.index == 3  # one acknowledgement for both
+    acks = [e.msg for e in c.messages(AppendReply)]
+    assert [(m.success, m.index) for m in acks] == [(True, 2), (True, 3)]  # one per batch
     assert c.replicas[1].cmds[2:] == [a, b]
 
 
@@ -217,11 +224,12 @@ def test_lagging_and_divergent_followers_catch_up_in_few_round_trips():
     flow(c)
     c.heal()
     c.restart(4)
-    seen = heartbeat(c, 2) + heartbeat(c, 2)
+    seen = retransmit(c, 2) + retransmit(c, 2)
     rejections = Counter(e.src for e in seen
                          if isinstance(e.msg, AppendReply) and not e.msg.success)
     assert rejections[0] == 2  # too short, then a whole conflicting term skipped at once
     assert rejections[4] == 1  # too short: jumps straight to its last index + 1
+    heartbeat(c, 2)  # carries the commit index
     logs = {(tuple(r.terms), tuple(r.cmds)) for r in c.replicas.values()}
     assert len(logs) == 1 and c.replicas[0].last_index == 53
     assert all(c.replicas[i].commit == 53 for i in range(5))
@@ -246,13 +254,15 @@ def test_isolated_leader_cannot_commit_and_is_overwritten_after_heal():
     flow(c)
     assert replies(c, v)[0].status == OK
     # check quorum: the deposed leader notices it has no majority and steps down
-    c.fire(0, "election")
-    c.fire(0, "election")
+    c.fire(0, "quorum")
+    c.fire(0, "quorum")
     assert c.replicas[0].role != LEADER
     c.request(0, x := put(3, 1, 1, 4))
     assert replies(c, x)[0].status == REDIRECT
     c.heal()
     heartbeat(c, 1)
+    retransmit(c, 1)  # node 0 missed the new leader's no-op ...
+    retransmit(c, 1)  # ... and its write: re-sent one batch at a time
     heartbeat(c, 1)
     assert c.replicas[0].term == 2 and c.replicas[0].leader == 1
     assert c.replicas[0].cmds[3] is c.replicas[1].cmds[3] is not lost  # tail overwritten
@@ -362,7 +372,8 @@ def test_prevote_partitioned_node_does_not_disrupt(prevote):
     for _ in range(3):
         timeout(c, 4)
         flow(c)
-    heartbeat(c, 0)  # the others hear from the leader just now
+    c.now += 0.3  # node 4's election timer has expired ...
+    heartbeat(c, 0)  # ... and the others hear from the leader just now
     c.heal()
     c.fire(4, "election")  # node 4 rejoins and campaigns at once
     flow(c)

@@ -30,7 +30,8 @@ CASES = {
     "consensus-3seeds-2params": (dict(kind="consensus", seeds=[1, 2, 3],
                                       params={"cluster.nodes": [3, 5], "network.loss": [0.0, 0.02]},
                                       violation=True, extra_metric=True),
-                                 CONSENSUS_CHARTS | {"contention"}),  # aborts from message loss
+                                 # aborts from message loss; enough failovers for their CDF
+                                 CONSENSUS_CHARTS | {"contention", "failover_cdf"}),
     "transactions-3seeds-2params": (dict(kind="transactions", seeds=[1, 2, 3],
                                          params={"workload.distribution.theta": [0.6, 0.99],
                                                  "workload.write_ratio": [0.2, 0.8]}),

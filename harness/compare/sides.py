@@ -114,12 +114,12 @@ def run_configs(side: Side) -> dict[str, dict[str, Any]]:
 
 
 def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested mappings as dotted keys (lists stay values)."""
+    """Nested mappings as dotted keys (lists stay values; an empty mapping has no keys)."""
     out: dict[str, Any] = {}
     if isinstance(data, dict):
         for key, value in data.items():
             dotted = f"{prefix}.{key}" if prefix else str(key)
-            if isinstance(value, dict) and value:
+            if isinstance(value, dict):
                 out.update(flatten(value, dotted))
             else:
                 out[dotted] = value

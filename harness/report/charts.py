@@ -17,6 +17,7 @@ import numpy as np
 import seaborn as sns
 from matplotlib.patches import Patch
 
+from .failover_cdf import failover_cdf_chart
 from .failures import failover_chart, timeline_chart
 from .figure import (PANEL_H, PANEL_W, Chart, ChartOptions, Ctx, bottom_of_column, category_ticks, figure,
                      MAX_COLS, header, hide_unused, log_label, panel_grid,
@@ -207,7 +208,7 @@ def _aborts_by_cause(ctx: Ctx, out_dir: Path) -> Chart | None:
 # ---------------------------------------------------------------------------------------------
 
 CHART_NAMES = ("throughput", "latency_percentiles", "latency_cdf", "latency_throughput",
-               "contention", "aborts_by_cause", "timeline", "failover", "cost")
+               "contention", "aborts_by_cause", "timeline", "failover", "failover_cdf", "cost")
 
 
 def _joined(metrics: list[Metric]) -> str:
@@ -263,6 +264,7 @@ def make_charts(res: Results, out_dir: Path, options: ChartOptions | None = None
             ("aborts_by_cause", lambda: _aborts_by_cause(ctx, out_dir)),
             ("timeline", lambda: timeline_chart(ctx, out_dir)),
             ("failover", lambda: failover_chart(ctx, out_dir)),
+            ("failover_cdf", lambda: failover_cdf_chart(ctx, out_dir)),
             ("cost", lambda: _metric_chart(
                 ctx, out_dir, "cost", COST,
                 [m(k) for k in ("messages_per_op", "leader_cpu_utilization") if _nonzero(res, k)],

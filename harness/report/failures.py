@@ -462,8 +462,8 @@ def failover_chart(ctx: Ctx, out_dir: Path) -> Chart | None:
            "partition), the time until a newer leader was elected — not until requests were served "
            "again. ")
     if len(panels) > 1:
-        cap += ("Time unavailable: per run, the commit gaps longer than metrics.unavailable_gap while a "
-                "fault was active — the outage clients actually saw. ")
+        cap += ("Time unavailable: per run, the commit gaps longer than metrics.unavailable_gap, "
+                "wherever they fell (a heal can cause one too) — the outage clients actually saw. ")
     cap += ("Boxes: quartiles and median; dots: individual measurements." if any_boxes
             else "Each dot is one measurement.")
     return render(fig, Chart("failover", AVAILABILITY, title, cap), out_dir)
