@@ -19,9 +19,9 @@ import os
 # The engine, the measurements and the workloads: where a run spends its time outside the
 # protocols, which stay interpreted (plain Python classes that users read, copy and subclass).
 COMPILED = (
-    "harness/sim.py",
-    "harness/network.py",
-    "harness/node.py",
+    "harness/engine/sim.py",
+    "harness/engine/network.py",
+    "harness/engine/node.py",
     "harness/metrics.py",
     "harness/history.py",
     "harness/checkers/consensus.py",

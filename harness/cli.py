@@ -50,7 +50,7 @@ def _load(config: str | None, overrides: tuple[str, ...], seeds: int | None):
 
 def _estimates(suite) -> list[tuple[list, object]]:
     """(runs of a matrix point, its estimate) per point; seeds of a point cost the same."""
-    from harness.estimate import estimate
+    from harness.execution.estimate import estimate
 
     points: dict[int, list] = {}
     for spec in suite.runs():
@@ -61,7 +61,7 @@ def _estimates(suite) -> list[tuple[list, object]]:
 def _guard(suite, jobs: int, force: bool) -> list[tuple[list, object]]:
     """Refuse (one line, naming the key) a suite with a run that plainly cannot fit this
     machine, unless ``force``."""
-    from harness.estimate import physical_memory, refusal
+    from harness.execution.estimate import physical_memory, refusal
 
     estimates = _estimates(suite)
     ram = physical_memory()
@@ -90,7 +90,7 @@ def _limit(text: str, option: str, parse, auto: float | None) -> float | None:
 
 def _check_out(out: Path, suite_name: str, resume: bool, overwrite: bool) -> None:
     """--out onto earlier results: refused unless --resume (same suite) or --overwrite."""
-    from harness.results import holds_results, read_manifest
+    from harness.execution.results import holds_results, read_manifest
 
     if out.exists() and not out.is_dir():
         _fail(f"--out {out}: not a directory")
@@ -322,9 +322,9 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
         baseline: Path | None, no_subtitle: bool, figsize: str | None, font_scale: str | None,
         **gate: Any) -> None:
     """Run a suite (CONFIG, or the built-in quickstart when omitted) and write its results."""
-    from harness.estimate import physical_memory
-    from harness.executor import ExecutorError, Limits, run_suite
-    from harness.units import parse_duration, parse_size
+    from harness.execution.estimate import physical_memory
+    from harness.execution.executor import ExecutorError, Limits, run_suite
+    from harness.config.units import parse_duration, parse_size
 
     kind = _build()
     if resume and overwrite:
@@ -405,7 +405,7 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
 @click.option("--force", is_flag=True, help="Do not refuse a suite whose runs cannot fit this machine.")
 def validate(config: str, overrides: tuple[str, ...], jobs: int, force: bool) -> None:
     """Check a suite without running it, and estimate what it will cost."""
-    from harness.estimate import count, duration, physical_memory, size
+    from harness.execution.estimate import count, duration, physical_memory, size
 
     suite = _load(config, overrides, None)
     estimates = _guard(suite, jobs, force)

@@ -2,8 +2,8 @@
 
 A protocol node never touches sockets, clocks, threads or random numbers of its own: it reacts to
 inputs (``start``, ``on_message``, ``on_timer``, ``on_request``) and acts only through the
-:class:`Context` it is handed. The simulator (``harness.node.NodeHost``) and the scripted test
-network (``harness.scripted.ScriptedCluster``) are two such contexts; a real network runtime would
+:class:`Context` it is handed. The simulator (``harness.engine.node.NodeHost``) and the scripted test
+network (``harness.engine.scripted.ScriptedCluster``) are two such contexts; a real network runtime would
 be a third. Protocols register themselves by name with :func:`register`, which is all it takes to
 make one selectable from a suite (``protocol: <name>``).
 """

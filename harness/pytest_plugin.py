@@ -42,7 +42,7 @@ class Distbench:
         import pandas as pd
 
         from harness.config import ConfigError, load_suite
-        from harness.executor import run_suite
+        from harness.execution.executor import run_suite
 
         try:
             loaded = load_suite(suite, overrides, seeds)

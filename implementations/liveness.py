@@ -29,7 +29,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from harness.protocol import Options
-from harness.units import Duration
+from harness.config.units import Duration
 
 __all__ = ["LeaderCheckOptions", "ElectionTimer", "check_quorum_period", "retransmit_interval"]
 

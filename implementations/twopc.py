@@ -93,7 +93,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from harness.protocol import Context, Node, Options, register
-from harness.units import Duration
+from harness.config.units import Duration
 from implementations.txncore import (
     ACTIVE, COMMITTED, CONFLICT, DEADLOCK, FAILURE, PREPARED, TIMEOUT, VALIDATION, Ack,
     AbortRequest, CommitObs, CommitRequest, Decision, Inquiry, LockTimeoutOptions, OpReply,

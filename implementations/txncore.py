@@ -38,7 +38,7 @@ from typing import Any
 from pydantic import Field
 
 from harness.protocol import Message, Options
-from harness.units import Duration
+from harness.config.units import Duration
 
 __all__ = [
     "READ", "WRITE", "ADD", "OP_NAMES", "COMMITTED", "CONFLICT", "DEADLOCK", "VALIDATION",

@@ -20,8 +20,8 @@ import time
 import pytest
 
 from harness import build
-from harness.runner import ConsensusWorld
-from harness.txn_world import TransactionWorld
+from harness.worlds.runner import ConsensusWorld
+from harness.worlds.transactions import TransactionWorld
 
 CONSENSUS = """
 name: bench-{protocol}5

@@ -38,7 +38,7 @@ def test_this_build_is_consistent_and_reported():
 
 
 def test_a_mixed_build_is_refused(monkeypatch):
-    _pretend(monkeypatch, {"harness.sim"}, ".py" if build.kind() == "compiled" else SO)
+    _pretend(monkeypatch, {"harness.engine.sim"}, ".py" if build.kind() == "compiled" else SO)
     with pytest.raises(build.MixedBuild, match="interpreted"):
         build.kind()
     result = CliRunner().invoke(main, ["run", "--no-report", "-q"])

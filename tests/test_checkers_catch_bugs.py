@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness import runner
+from harness.worlds import runner
 from harness.checkers.consensus import ElectionSafety, LogAgreement
 from harness.protocol import register
 from implementations.multipaxos import MultiPaxosNode, MultiPaxosOptions
@@ -131,7 +131,7 @@ def test_log_agreement_catches_raft_committing_old_terms_by_counting():
 
 def test_election_safety_catches_a_voter_that_votes_twice():
     """A voter that forgets its vote lets two candidates win the same term."""
-    from harness.scripted import ScriptedCluster
+    from harness.engine.scripted import ScriptedCluster
     from harness.protocol import ReplicationOptions
     from workloads.kv import KVStateMachine
 

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 distributed = pytest.importorskip("distributed")
 
-from harness import executor  # noqa: E402
+from harness.execution import executor  # noqa: E402
 from harness.cli import main  # noqa: E402
 
 SUITE = """

@@ -6,10 +6,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness.network import Network, latency_sampler
-from harness.node import NodeHost
+from harness.engine.network import Network, latency_sampler
+from harness.engine.node import NodeHost
 from harness.protocol import Message, Node
-from harness.sim import Simulator, derive_seed
+from harness.engine.sim import Simulator, derive_seed
 
 
 def cluster(**kw):

@@ -11,8 +11,8 @@ from hdrh.histogram import HdrHistogram
 from harness.checkers.consensus import LogAgreement
 from harness.metrics import US, Metrics
 from harness.protocol import ReplicationOptions
-from harness.scripted import ScriptedCluster
-from harness.sim import Simulator
+from harness.engine.scripted import ScriptedCluster
+from harness.engine.sim import Simulator
 from implementations.multipaxos import MultiPaxosNode, MultiPaxosOptions
 from implementations.raft import LEADER, RaftNode, RaftOptions
 from workloads.kv import CAS, GET, OK, PUT, KVStateMachine, Request

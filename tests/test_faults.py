@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness import runner
+from harness.worlds import runner
 
 BASE = """
 name: faults

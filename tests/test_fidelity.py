@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness import runner
+from harness.worlds import runner
 
 BOTTLENECK = """
 name: bottleneck

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from harness.cli import main
 from harness.config import load_suite
-from harness.executor import run_suite
+from harness.execution.executor import run_suite
 
 pytest_plugins = ["pytester"]
 

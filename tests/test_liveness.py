@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from harness.protocol import ReplicationOptions
-from harness.scripted import ScriptedCluster
+from harness.engine.scripted import ScriptedCluster
 from implementations.multipaxos import LEADER as PAXOS_LEADER
 from implementations.multipaxos import MultiPaxosNode, MultiPaxosOptions
 from implementations.raft import LEADER as RAFT_LEADER

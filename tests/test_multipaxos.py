@@ -7,7 +7,7 @@ import random
 import pytest
 
 from harness.protocol import ReplicationOptions, get
-from harness.scripted import ScriptedCluster
+from harness.engine.scripted import ScriptedCluster
 from implementations.multipaxos import (FOLLOWER, LEADER, Accept, Accepted, Catchup, CatchupReq, Heartbeat,
                                         MultiPaxosNode, MultiPaxosOptions, Prepare, Promise)
 from workloads.kv import GET, OK, PUT, REDIRECT, KVStateMachine, Request

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.scripted import ScriptedCluster
+from harness.engine.scripted import ScriptedCluster
 from implementations.occ import OCC, OCCOptions
 from implementations.twopc import TwoPC, TwoPCOptions
 from implementations.txncore import (

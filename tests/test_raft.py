@@ -1,4 +1,4 @@
-"""Raft, scripted message by message on harness.scripted.ScriptedCluster (no wall clock)."""
+"""Raft, scripted message by message on harness.engine.scripted.ScriptedCluster (no wall clock)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from harness.protocol import ReplicationOptions, get
-from harness.scripted import ScriptedCluster
+from harness.engine.scripted import ScriptedCluster
 from implementations.raft import (LEADER, AppendEntries, AppendReply, RaftNode, RaftOptions,
                                   RequestVote, Vote)
 from workloads.kv import GET, OK, PUT, REDIRECT, KVStateMachine, Request

@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from harness import executor, runner
+from harness.execution import executor
+from harness.worlds import runner
 from harness.cli import main
-from harness.results import ResultsWriter
+from harness.execution.results import ResultsWriter
 
 TINY = """
 name: tiny

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness import runner
+from harness.worlds import runner
 from harness.checkers.serializability import TxnChecker, find_cycle
 from harness.cli import main
 from harness.config import load_suite
@@ -51,9 +51,9 @@ def test_the_simulated_host_forwards_observations_once_durable():
     Context's no-op default, every run would report acknowledged commits as lost), and only once
     every earlier persist is durable: a crash before the flush voids them."""
     from harness.config import Cluster
-    from harness.node import NodeHost
+    from harness.engine.node import NodeHost
     from harness.protocol import Node
-    from harness.sim import Simulator
+    from harness.engine.sim import Simulator
 
     class Probe(Node):
         def start(self, ctx, stable):

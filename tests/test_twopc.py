@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.scripted import ScriptedCluster
+from harness.engine.scripted import ScriptedCluster
 from implementations.twopc import TwoPC, TwoPCOptions
 from implementations.txncore import (
     ADD, COMMITTED, FAILURE, PREPARED, READ, WRITE, CommitRequest, Decision, Inquiry, OpReply,

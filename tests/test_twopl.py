@@ -1,10 +1,10 @@
-"""Strict 2PL, message by message on harness.scripted.ScriptedCluster (one partition, no clock)."""
+"""Strict 2PL, message by message on harness.engine.scripted.ScriptedCluster (one partition, no clock)."""
 
 from __future__ import annotations
 
 import pytest
 
-from harness.scripted import ScriptedCluster
+from harness.engine.scripted import ScriptedCluster
 from implementations.twopl import LockingCC, TwoPL, TwoPLOptions
 from implementations.txncore import (
     ADD, CONFLICT, DEADLOCK, READ, TIMEOUT, WRITE, AbortRequest, CommitRequest, OpReply,

@@ -10,8 +10,8 @@ import pytest
 
 import implementations  # noqa: F401  (registers the real protocols)
 from harness.config import ConfigError, Faults, YCSBWorkload, load_suite
-from harness.faults import Nemesis
-from harness.sim import Simulator
+from harness.engine.faults import Nemesis
+from harness.engine.sim import Simulator
 from workloads.txn import YCSBGenerator
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"

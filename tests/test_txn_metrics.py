@@ -10,8 +10,8 @@ import pytest
 
 from harness.checkers.serializability import TxnChecker
 from harness.config import YCSBWorkload
-from harness.sim import Simulator
-from harness.txn_world import TxnStats
+from harness.engine.sim import Simulator
+from harness.worlds.transactions import TxnStats
 from implementations.txncore import (
     COMMITTED, CONFLICT, TIMEOUT, CommitRequest, OpReply, OpRequest, Outcome, tid_attempt,
 )

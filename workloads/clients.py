@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from harness.network import Network
-from harness.sim import Simulator
+from harness.engine.network import Network
+from harness.engine.sim import Simulator
 from workloads.keys import KeyChooser
 from workloads.pacing import PacedClient, Timeouts
 from workloads.kv import CAS, GET, OK, PUT, Request

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from mypy_extensions import mypyc_attr
 
-from harness.sim import Simulator
+from harness.engine.sim import Simulator
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # workload clients subclass it

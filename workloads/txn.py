@@ -50,8 +50,8 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-from harness.network import Network
-from harness.sim import Simulator
+from harness.engine.network import Network
+from harness.engine.sim import Simulator
 from implementations.txncore import (
     ADD, COMMITTED, READ, TIMEOUT, WRITE, AbortRequest, CommitRequest, Inquiry, OpReply,
     OpRequest, Outcome, make_tid,

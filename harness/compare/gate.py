@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.cache import NOT_SIMULATED
+from harness.execution.cache import NOT_SIMULATED
 from harness.compare.policy import HIGHER, Policy, direction
 from harness.compare.sides import (COST_COLUMNS, NOT_DETERMINISTIC, PER_RUN_FILES, CompareError,
                                    Side, flatten, load_side, run_configs)

@@ -18,7 +18,7 @@ import pandas as pd
 
 from harness.compare.gate import point_label
 from harness.compare.sides import CompareError, load_side, run_configs
-from harness.results import now_iso
+from harness.execution.results import now_iso
 
 DEFAULT_METRICS = ("throughput_ops_s", "latency_p99_ms")
 

@@ -7,7 +7,7 @@ mistake) does not take the suite down: its row says ``safety = error: ...``, the
 to ``errors.log``, and every other run is kept. So does a run that exceeds its wall-clock or
 memory limit (``safety = error: exceeded ...``), checked by a watchdog thread beside the run.
 
-With ``resume`` the runs already in the results directory (same key, see :mod:`harness.cache`)
+With ``resume`` the runs already in the results directory (same key, see :mod:`harness.execution.cache`)
 are kept and only the others run; with a run cache, a run whose key is in the cache is reused.
 """
 
@@ -28,9 +28,9 @@ from typing import Any, Callable, Iterator
 
 from tqdm import tqdm
 
-from harness import runner
-from harness.cache import RunCache, code_digest, relabel, run_key
-from harness.results import ResultsWriter
+from harness.worlds import runner
+from harness.execution.cache import RunCache, code_digest, relabel, run_key
+from harness.execution.results import ResultsWriter
 
 
 class ExecutorError(Exception):
@@ -103,7 +103,7 @@ class _Watchdog:
             elif self.limits.memory is not None:
                 rss = _rss()
                 if rss > self.limits.memory:
-                    from harness.estimate import size
+                    from harness.execution.estimate import size
 
                     reason = (f"memory limit of {size(self.limits.memory)} (--memory-limit; "
                               f"{size(rss)} resident){self._where()}")

@@ -16,8 +16,8 @@ from harness.checkers.consensus import Durability, ElectionSafety, LogAgreement,
 from harness.checkers.linearizability import check_linearizability
 from harness.history import History
 from harness.metrics import Metrics
-from harness.txn_world import TransactionWorld
-from harness.world import World
+from harness.worlds.transactions import TransactionWorld
+from harness.worlds.base import World
 from workloads.clients import KVClient
 from workloads.keys import KeyChooser
 from workloads.kv import KVStateMachine

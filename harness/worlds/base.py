@@ -8,11 +8,11 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from harness import protocol
-from harness.faults import Nemesis
+from harness.engine.faults import Nemesis
 from harness.metrics import Metrics
-from harness.network import Network
-from harness.node import NodeHost
-from harness.sim import Simulator
+from harness.engine.network import Network
+from harness.engine.node import NodeHost
+from harness.engine.sim import Simulator
 
 
 class World:

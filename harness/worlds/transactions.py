@@ -1,9 +1,9 @@
 """The transactions world (``kind: transactions``): partitions, transaction clients, faults, checks.
 
 ``cluster.partitions`` partition nodes (ids ``0..P-1``; ``cluster.nodes`` is refused) run the
-suite's transaction protocol on :class:`~harness.node.NodeHost` s -- the same CPU, fsync and
+suite's transaction protocol on :class:`~harness.engine.node.NodeHost` s -- the same CPU, fsync and
 group-commit cost model as the consensus replicas -- over the same network. Clients (endpoints
-``P..``) come from :mod:`workloads.txn`. The :class:`~harness.faults.Nemesis` applies every
+``P..``) come from :mod:`workloads.txn`. The :class:`~harness.engine.faults.Nemesis` applies every
 fault kind; its targets ``coordinator`` (a node between prepare and decision of a transaction
 for which another node has already prepared) and ``participant`` (a node prepared, in doubt,
 for another node's transaction, and coordinating none at the moment) are provided here; a
@@ -37,7 +37,7 @@ from typing import Any
 
 from harness.checkers.consensus import combine
 from harness.checkers.serializability import TxnChecker
-from harness.world import World
+from harness.worlds.base import World
 from implementations.twopc import PREPARING
 from implementations.txncore import PREPARED, REASONS, Store, tid_str
 from workloads.txn import TxnClient, generator_for

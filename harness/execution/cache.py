@@ -32,8 +32,8 @@ _ROOTS = ("harness", "implementations", "workloads")
 # The driver's modules: they run, write and present runs but do not decide what a run computes,
 # so editing them keeps every key (and the results already on disk) valid.
 _SKIP_DIRS = ("harness/report/", "harness/compare/")
-_SKIP = ("harness/cli.py", "harness/executor.py", "harness/results.py", "harness/cache.py",
-         "harness/estimate.py", "harness/catalog.py", "harness/__main__.py", "harness/pytest_plugin.py")
+_SKIP = ("harness/cli.py", "harness/execution/executor.py", "harness/execution/results.py", "harness/execution/cache.py",
+         "harness/execution/estimate.py", "harness/catalog.py", "harness/__main__.py", "harness/pytest_plugin.py")
 IDENTITY = ("suite", "kind", "run_id", "protocol", "seed")
 
 
@@ -83,7 +83,7 @@ def strip_identity(result: Any, swept: list[str]) -> dict[str, Any]:
 
 def relabel(stored: dict[str, Any], spec: Any, suite: str) -> Any:
     """A stored result as the result of run ``spec`` of ``suite``."""
-    from harness import runner
+    from harness.worlds import runner
 
     row = runner.identity(spec, suite)
     row.update(stored["metrics"])

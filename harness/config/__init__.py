@@ -4,7 +4,7 @@ Everything a suite says is checked when it is loaded, for every point of its mat
 ``distbench validate`` catches what ``distbench run`` would otherwise trip over an hour later.
 Every mistake becomes one line naming the file, the dotted key and what was expected
 (:class:`ConfigError`), never a traceback or a pydantic dump. Values with units are converted
-here, once (see :mod:`harness.units`): past this module durations are seconds, rates are per
+here, once (see :mod:`harness.config.units`): past this module durations are seconds, rates are per
 second and sizes are bytes.
 """
 
@@ -27,7 +27,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool,
 
 from harness import protocol as _protocol
 from harness.checkers.linearizability import DEFAULT_BUDGET
-from harness.units import (Bandwidth, Duration, PositiveDuration, Probability, Rate, Size,
+from harness.config.units import (Bandwidth, Duration, PositiveDuration, Probability, Rate, Size,
                            format_duration, show)
 
 __all__ = [
@@ -110,7 +110,7 @@ class _Model(BaseModel):
 # -- cluster and network -------------------------------------------------------------------------
 
 class Cluster(_Model):
-    """The machines and their cost model (see ``harness.node``)."""
+    """The machines and their cost model (see ``harness.engine.node``)."""
 
     nodes: Annotated[int, Strict(), Field(ge=1, le=99)] = 3
     partitions: PosInt = 1

@@ -16,7 +16,7 @@ from typing import Any, Callable, cast
 
 import numpy as np
 
-from harness.sim import Simulator
+from harness.engine.sim import Simulator
 
 INF = math.inf
 BLOCK = 4096

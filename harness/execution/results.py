@@ -112,7 +112,7 @@ class ResultsWriter:
     Writing costs O(1) per finished run: its rows are appended to runs.csv and the other CSVs
     and flushed; the manifest (every run's full config) is written at the start and at close
     only. ``close`` puts every file in matrix order once. With ``resume``, the runs of an
-    earlier invocation whose key (see :mod:`harness.cache`) matches a run of this one are kept
+    earlier invocation whose key (see :mod:`harness.execution.cache`) matches a run of this one are kept
     (``self.kept``: run ids of this invocation already done) and everything else is dropped."""
 
     def __init__(self, out: Path, suite: Any, specs: list[Any], keys: dict[str, str] | None = None,
@@ -199,7 +199,7 @@ class ResultsWriter:
             olds = by_key.get(self.keys.get(spec.run_id, ""), [])
             if olds:
                 source[spec.run_id] = spec.run_id if spec.run_id in olds else olds[0]
-        from harness import runner
+        from harness.worlds import runner
 
         drop = set(IDENTITY) | set(old_swept)
         for spec in specs:

@@ -23,7 +23,7 @@ from collections import deque
 from typing import Any, Callable
 
 from harness.protocol import Context, Node
-from harness.sim import Simulator
+from harness.engine.sim import Simulator
 
 INF = math.inf
 
