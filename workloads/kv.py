@@ -107,6 +107,7 @@ class KVStateMachine:
         if seq < self.floors.get(cmd.client, 0):
             return None  # already applied and acknowledged; the client no longer waits for it
         op = cmd.op
+        result: object  # a read's int, or a write's bool (kept a bool when compiled)
         if op == GET:
             result = self._data.get(cmd.key, 0)
         elif op == PUT:
