@@ -21,7 +21,7 @@ CAS         key, expected, value           1 if it swapped, 0 if not
 from __future__ import annotations
 
 from array import array
-from typing import Iterator, NamedTuple
+from typing import ClassVar, Iterator, NamedTuple
 
 from workloads.kv import CAS, GET, OP_NAMES, PUT
 
@@ -59,8 +59,10 @@ class History:
     completion and an invocation recorded at the same timestamp the way they were recorded).
     """
 
-    __slots__ = ("client", "op", "key", "value", "expected", "t_invoke", "t_return", "result",
-                 "status", "ret_seq")
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "client", "op", "key", "value", "expected", "t_invoke", "t_return", "result", "status",
+        "ret_seq")
+    __slots__ = COLUMNS
 
     def __init__(self) -> None:
         self.client = array("i")
@@ -156,7 +158,7 @@ class History:
 
     def nbytes(self) -> int:
         """Bytes held by the columns (excluding the arrays' over-allocation)."""
-        return sum(len(a) * a.itemsize for a in (getattr(self, s) for s in self.__slots__))
+        return sum(len(a) * a.itemsize for a in (getattr(self, s) for s in self.COLUMNS))
 
     def describe(self, i: int) -> str:
         """A short human description, e.g. ``#12 put 42 [1.100000,1.200000]`` or

@@ -64,7 +64,7 @@ def test_finish_turns_pending_into_info():
 
 def test_storage_is_columnar():
     h = History()
-    for name in History.__slots__:
+    for name in History.COLUMNS:
         assert isinstance(getattr(h, name), array), name
     i = h.invoke(1, PUT, 2, 3, 0, 0.0)
     h.ok(i, 1.0, 1)

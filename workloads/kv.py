@@ -6,7 +6,7 @@ client histories small (ints) and makes the linearizability check tractable.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from mypy_extensions import mypyc_attr
 
@@ -107,8 +107,9 @@ class KVStateMachine:
         if seq < self.floors.get(cmd.client, 0):
             return None  # already applied and acknowledged; the client no longer waits for it
         op = cmd.op
-        if op == GET:
-            result = self._data.get(cmd.key, 0)
+        result: object
+        if op == GET:  # (cast: a read's int must not make the writes' bools ints when compiled)
+            result = cast(object, self._data.get(cmd.key, 0))
         elif op == PUT:
             self._data[cmd.key] = cmd.value
             self.sizes[cmd.key] = cmd.value_size

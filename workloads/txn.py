@@ -50,7 +50,6 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-from harness.engine.network import Network
 from harness.engine.sim import Simulator
 from implementations.txncore import (
     ADD, COMMITTED, READ, TIMEOUT, WRITE, AbortRequest, CommitRequest, Inquiry, OpReply,
@@ -192,7 +191,7 @@ class TxnClient(PacedClient):
     (the versions read and keys written by an attempt it saw commit); ``metrics`` (a
     ``harness.metrics.Metrics``) the latency of committed transactions and the given-up ones."""
 
-    def __init__(self, sim: Simulator, net: Network, endpoint: int, partitions: int, workload: Any,
+    def __init__(self, sim: Simulator, net: Any, endpoint: int, partitions: int, workload: Any,
                  generator: _Generator, stats: Any, metrics: Any, rate: float | None,
                  horizon: float):
         self.sim = sim
