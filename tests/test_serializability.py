@@ -300,7 +300,10 @@ def test_bank_invariant_and_serializability_hold_under_random_faults(variant, sc
         (spec,) = load_suite(path).runs()
     row = runner.run(spec, "prop").row
     assert row["safety"] == "ok", (variant, row["safety"], schedule)
-    assert row["ops_committed"] > 0
+    steps = suite["faults"]["schedule"]
+    lasting = any(s["action"] in ("crash", "isolate", "partition") and "for" not in s for s in steps)
+    if not lasting:  # a node crashed for good can block every client's transaction: no liveness then
+        assert row["ops_committed"] > 0
 
 
 # -- end to end through the CLI -----------------------------------------------------------------
