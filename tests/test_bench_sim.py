@@ -1,6 +1,6 @@
 """Simulator speed, as benchmarks (pytest-benchmark), never as timed assertions.
 
-``pytest --benchmark-enable tests/test_bench_sim.py -s`` measures simulated messages per
+``pytest -n 0 --benchmark-enable tests/test_bench_sim.py -s`` measures simulated messages per
 CPU second of the process (wall-clock seconds on one idle core, but robust to a busy machine) of three steady-state workloads -- a 5-node Raft and a 5-node Multi-Paxos
 (64 closed-loop KV clients each) and a 4-partition 2PL (wait-die) YCSB transaction workload --
 and, in the same session, of a *reference loop*: a priority queue delivering messages with no
