@@ -109,11 +109,14 @@ class _Watchdog:
                               f"{size(rss)} resident){self._where()}")
             if reason:
                 with self._lock:
-                    if not self._done:
-                        self.reason, self._fired = reason, True
-                        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._tid),
-                                                                   ctypes.py_object(RunLimitExceeded))
-                return
+                    if self._done:
+                        return
+                    self.reason, self._fired = reason, True
+                    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._tid),
+                                                               ctypes.py_object(RunLimitExceeded))
+                # Raise again every period until the run has stopped: an exception that lands in
+                # a callback (a gc callback, a __del__) is swallowed there.
+                continue
             if self.report is not None and self.sim is not None and elapsed - last >= self.REPORT_EVERY:
                 last = elapsed
                 try:
@@ -128,11 +131,15 @@ class _Watchdog:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self._stop.set()
+        self.close()
+
+    def close(self) -> None:
+        """Stop watching (idempotent); cancel an exception raised but not yet delivered."""
         with self._lock:
             self._done = True
-            if self._fired:  # cancel an exception raised but not yet delivered
+            if self._fired:
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._tid), None)
+        self._stop.set()
 
 
 def _safe_run(spec: Any, suite: str, limits: Limits = Limits(),
@@ -143,6 +150,7 @@ def _safe_run(spec: Any, suite: str, limits: Limits = Limits(),
         with watchdog:
             return runner.run(spec, suite, on_world=watchdog.attach), None
     except RunLimitExceeded:
+        watchdog.close()  # in case the exception arrived before the with block could close it
         row = {**runner.identity(spec, suite), "safety": f"error: exceeded {watchdog.reason}"}
         return runner.RunResult(row), None
     except Exception as exc:  # noqa: BLE001 - reported per run, never swallowed
