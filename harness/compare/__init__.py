@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from harness.compare.gate import Comparison, compare_dirs
+from harness.compare.gate import Comparison, compare, load_pair
 from harness.compare.outputs import to_junit, to_markdown, write_json
 from harness.compare.policy import DEFAULT_POLICY, Policy, Threshold, parse_threshold
 from harness.compare.sides import CompareError
@@ -23,16 +23,10 @@ from harness.compare.sides import CompareError
 __all__ = ["CompareError", "Comparison", "gate", "suite_policy", "write_outputs"]
 
 
-def suite_policy(new_dir: Path) -> Policy:
-    """The default policy, with the ``gate`` section of NEW's suite applied (thresholds, ignore,
-    alpha, require_identical), as validated when the suite was loaded."""
-    import json
-
-    try:
-        manifest = json.loads((Path(new_dir) / "manifest.json").read_text(encoding="utf-8"))
-        section = (manifest.get("suite_config") or {}).get("gate") or {}
-    except (OSError, ValueError, AttributeError):
-        return DEFAULT_POLICY
+def suite_policy(manifest: Mapping[str, Any]) -> Policy:
+    """The default policy, with the ``gate`` section of a suite's manifest applied (thresholds,
+    ignore, alpha, require_identical), as validated when the suite was loaded."""
+    section = (manifest.get("suite_config") or {}).get("gate") or {}
     thresholds: dict[str, Threshold] = dict(DEFAULT_POLICY.thresholds)
     for metric, value in (section.get("thresholds") or {}).items():
         if value is None:
@@ -46,10 +40,11 @@ def suite_policy(new_dir: Path) -> Policy:
 def gate(base_dir: Path, new_dir: Path, thresholds: Mapping[str, Threshold | None] | None = None,
          ignore: tuple[str, ...] = (), alpha: float | None = None,
          require_identical: bool | None = None) -> Comparison:
-    """Compare NEW against BASE with the suite's gate settings and these overrides (a threshold
+    """Compare NEW against BASE with NEW's suite gate settings and these overrides (a threshold
     of None stops judging that metric)."""
-    policy = suite_policy(new_dir).with_overrides(thresholds, ignore, alpha, require_identical)
-    return compare_dirs(Path(base_dir), Path(new_dir), policy)
+    base, new = load_pair(Path(base_dir), Path(new_dir))
+    policy = suite_policy(new.manifest).with_overrides(thresholds, ignore, alpha, require_identical)
+    return compare(base, new, policy)
 
 
 def write_outputs(result: Comparison, md: Path | None = None, json_path: Path | None = None,

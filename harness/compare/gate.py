@@ -179,8 +179,8 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def compare_dirs(base_dir: Path, new_dir: Path, policy: Policy) -> Comparison:
-    """Load both directories and compare them; raises :class:`CompareError` on bad input."""
+def load_pair(base_dir: Path, new_dir: Path) -> tuple[Side, Side]:
+    """Load both directories and check they can be paired; raises :class:`CompareError`."""
     base, new = load_side(base_dir, "BASE"), load_side(new_dir, "NEW")
     if base.suite != new.suite:
         raise CompareError(f"{new.path}: NEW is suite {new.suite!r} but BASE ({base.path}) is suite "
@@ -188,7 +188,7 @@ def compare_dirs(base_dir: Path, new_dir: Path, policy: Policy) -> Comparison:
     if base.seeds != new.seeds:
         raise CompareError(f"{new.path}: NEW ran seeds {_seeds(new.seeds)} but BASE ({base.path}) ran "
                            f"seeds {_seeds(base.seeds)}: pairing by seed needs the same seeds")
-    return compare(base, new, policy)
+    return base, new
 
 
 def _seeds(seeds: list[int]) -> str:
