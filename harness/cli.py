@@ -163,6 +163,7 @@ def _gate_options(command: Any) -> Any:
 
 def _parse_thresholds(items: tuple[str, ...]) -> dict:
     from harness.compare.policy import parse_threshold
+    from harness.config import did_you_mean
     from harness.report.metrics import METRICS_BY_KEY
 
     out: dict = {}
@@ -172,9 +173,8 @@ def _parse_thresholds(items: tuple[str, ...]) -> dict:
         if not sep or not metric:
             _fail(f"--threshold {item}: expected METRIC=PERCENT, such as throughput_ops_s=3%")
         if metric not in METRICS_BY_KEY:
-            import difflib
-            close = difflib.get_close_matches(metric, list(METRICS_BY_KEY), n=1)
-            _fail(f"--threshold {item}: unknown metric {metric!r}" + (f"; did you mean {close[0]!r}?" if close else ""))
+            _fail(f"--threshold {item}: unknown metric {metric!r}"
+                  + did_you_mean(metric, list(METRICS_BY_KEY), list_all=False))
         if value.strip().lower() in ("off", "none", "null"):
             out[metric] = None
             continue
@@ -413,6 +413,7 @@ def validate(config: str, overrides: tuple[str, ...], jobs: int, force: bool) ->
     protocols = sorted({s.config.protocol for s in specs})
     click.echo(f"{suite.source}: ok: suite '{suite.name}' ({suite.kind}), {_runs(len(specs))}, "
                f"protocols {', '.join(protocols)}, sweeping {', '.join(suite.swept) or 'nothing'}")
+    click.echo(f"contenders: the values of {suite.compare}, each compared with {suite.reference}")
     click.echo("estimate per run (a model good to a small factor; see the README):")
     shown = estimates if len(estimates) <= 40 else estimates[:30]
     for point, est in shown:

@@ -374,3 +374,13 @@ def test_cli_summary_is_one_row_per_point_with_values_as_written():
         ["raft", "2k/s", "3"], ["raft", "500/s", "3"], ["multipaxos", "2k/s", "3"], ["multipaxos", "500/s", "3"]]
     assert "1,840 ± " in lines[1] and lines[1].endswith("ok")
     assert lines[3].endswith("2/3 ok; violation: lost write") and len(lines) == 6
+
+
+def test_validate_names_the_contenders_and_the_reference(tmp_path):
+    """`validate` says what a suite compares, so a misplaced `compare:` shows before any run."""
+    (tmp_path / "pv.yaml").write_text(PREVOTE)
+    (tmp_path / "b.yaml").write_text(BUNDLES)
+    out = CliRunner().invoke(main, ["validate", str(tmp_path / "pv.yaml")]).output
+    assert "contenders: the values of protocols.raft.prevote, each compared with false" in out
+    out = CliRunner().invoke(main, ["validate", str(tmp_path / "b.yaml")]).output
+    assert "contenders: the values of contender, each compared with multipaxos" in out

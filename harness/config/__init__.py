@@ -61,12 +61,13 @@ class _Problem(ValueError):
         return f"{self.expected}{got}{self.hint}"
 
 
-def _did_you_mean(word: str, choices: Sequence[str]) -> str:
-    """A hint naming the closest choice, else listing them all."""
+def did_you_mean(word: str, choices: Sequence[str], list_all: bool = True) -> str:
+    """A hint naming the closest choice, else (``list_all``) listing them all: the one way every
+    error about an unknown name ends, in suites and on the command line."""
     close = difflib.get_close_matches(word, choices, n=1)
     if close:
         return f"; did you mean {close[0]!r}?"
-    return f"; expected one of: {', '.join(choices)}" if choices else ""
+    return f"; expected one of: {', '.join(choices)}" if choices and list_all else ""
 
 
 # -- field types -----------------------------------------------------------------------------
@@ -470,7 +471,7 @@ class Gate(_Model):
 
         for metric, value in thresholds.items():
             if metric not in METRICS_BY_KEY:
-                raise _Problem((metric,), "unknown metric", hint=_did_you_mean(metric, list(METRICS_BY_KEY)))
+                raise _Problem((metric,), "unknown metric", hint=did_you_mean(metric, list(METRICS_BY_KEY)))
             if value is not None:
                 try:
                     parse_threshold(value)
@@ -547,8 +548,7 @@ class RunConfig(_Model):
         expected = (f"expected a registered {kind + ' ' if kind else ''}protocol "
                     f"({', '.join(names) or 'none yet'})")
         if spec is None:
-            close = difflib.get_close_matches(name, names, n=1)
-            raise _Problem((), expected, show(name), f"; did you mean {close[0]!r}?" if close else "")
+            raise _Problem((), expected, show(name), did_you_mean(name, names, list_all=False))
         if kind is not None and spec.kind != kind:
             raise _Problem((), expected, f"{show(name)} (a {spec.kind} protocol)")
         return spec.name
@@ -563,7 +563,7 @@ class RunConfig(_Model):
             spec = _lookup(name)
             if spec is None:
                 known = sorted(_protocol.registry())
-                raise _Problem((name,), "unknown protocol", hint=_did_you_mean(name, known))
+                raise _Problem((name,), "unknown protocol", hint=did_you_mean(name, known))
             try:
                 options[spec.name] = spec.options.model_validate(section)
             except ValidationError as exc:
@@ -708,7 +708,7 @@ def _problem(error: dict[str, Any], model: type[BaseModel], data: Any) -> _Probl
     if isinstance(cause, _Problem):
         return _Problem(path + cause.at, cause.expected, cause.got, cause.hint)
     if kind == "extra_forbidden":
-        return _Problem(path, "unknown key", hint=_did_you_mean(str(loc[-1]), _keys_at(model, loc)))
+        return _Problem(path, "unknown key", hint=did_you_mean(str(loc[-1]), _keys_at(model, loc)))
     if kind == "missing":
         return _Problem(path, "required key missing")
     if kind == "union_tag_invalid":
