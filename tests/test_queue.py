@@ -1,4 +1,5 @@
-"""``cluster.queue``: the order a node's CPU serves its inputs in, and why it matters under overload."""
+"""A node's CPU: the order it serves its inputs in (``cluster.queue``), why that matters under
+overload, and work a handler charges to it (``ctx.charge``)."""
 
 from __future__ import annotations
 
@@ -95,6 +96,23 @@ def test_peer_first_crash_empties_the_queues():
     net.send(0, 1, Ping(99), 0.030, 0)
     sim.run(1.0)
     assert [n for _, _, n in replicas[1].seen] == [99]  # the restarted replica saw only this
+
+
+def test_charged_work_occupies_the_cpu_and_delays_outputs_and_later_inputs():
+    def script(node, ctx, msg):
+        if msg.n == 0:
+            ctx.charge(0.005)
+            ctx.send(0, Ping(7))
+
+    sim, net, hosts, replicas = world("fifo")
+    replicas[1].script = script
+    hosts[1].slow = 2.0                  # charged work is scaled like any other cost
+    net.send(0, 1, Ping(0), 0.0, 0)      # arrives at 1 ms: 20 ms of input, then 10 ms charged
+    net.send(0, 1, Ping(1), 0.002, 0)
+    sim.run(1.0)
+    assert replicas[0].seen == [(pytest.approx(0.032), 1, 7)]  # left at 31 ms, 1 ms on the wire
+    assert replicas[1].seen[1][0] == pytest.approx(0.031)
+    assert hosts[1].busy_time == pytest.approx(0.030 + 0.020)
 
 
 OVERLOAD = """
