@@ -130,3 +130,29 @@ def test_periodic_detection_keeps_transactions_serializable_and_moving(make_suit
     assert row["safety"] == "ok"
     assert row["aborts_deadlock"] > 0 and row["aborts_timeout"] == 0
     assert row["throughput_ops_s"] > 100
+
+
+ABYSS = """
+name: abyss
+kind: transactions
+duration: 1s
+warmup: 250ms
+cluster: {partitions: 1, cpu_per_message: 20us, fsync: 200us}
+workload: {type: ycsb, keys: 100000, ops: 16, read_ratio: 0.5,
+           distribution: {type: zipfian, theta: 0.8}, timeout: 1s, retries: 100,
+           backoff_base: 1ms, backoff_cap: 20ms}
+"""
+
+
+def test_detection_collapses_as_concurrency_grows_as_in_the_abyss(make_suite):
+    """Yu et al. (VLDB 2014), in small (configs/deadlock-abyss.yaml): at high contention
+    DL_DETECT keeps up with WAIT_DIE with few concurrent transactions and falls far behind
+    with many (waiters hold their locks while the graph grows)."""
+    def throughput(protocol: str, clients: int) -> float:
+        timeout = ["protocols.2pl-detect.lock_timeout=500ms"] if protocol == "2pl-detect" else []
+        (spec,) = make_suite(ABYSS, f"protocol={protocol}", f"workload.clients={clients}",
+                             *timeout).runs()
+        return runner.run(spec, "abyss").row["throughput_ops_s"]
+
+    assert throughput("2pl-detect", 8) >= 0.8 * throughput("2pl-waitdie", 8)
+    assert throughput("2pl-detect", 128) < 0.5 * throughput("2pl-waitdie", 128)
