@@ -4,6 +4,7 @@ overload, and work a handler charges to it (``ctx.charge``)."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from harness.engine.network import Network
 from harness.engine.node import NodeHost
@@ -96,6 +97,33 @@ def test_peer_first_crash_empties_the_queues():
     net.send(0, 1, Ping(99), 0.030, 0)
     sim.run(1.0)
     assert [n for _, _, n in replicas[1].seen] == [99]  # the restarted replica saw only this
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 40), st.booleans()), min_size=1, max_size=25))
+def test_peer_first_is_work_conserving_fifo_per_class_and_peers_first(arrivals):
+    """Any arrival pattern (ms, from a peer?): the CPU never idles while an input waits, each
+    class is served in arrival order, and a client request never starts while a peer message
+    that arrived before waits (one arriving at the same instant as an idle CPU takes the client
+    request may follow it: service is not preemptive)."""
+    sim, net, hosts, replicas = world("peer_first")
+    arrive = {}
+    for n, (ms, peer) in enumerate(arrivals):
+        net.send(0 if peer else CLIENT, 1, Ping(n) if peer else Request(n), ms / 1000, 0)
+        arrive[n] = ms / 1000 + 0.001
+    sim.run(10.0)
+    served = [(t, n) for t, _, n in replicas[1].seen]
+    assert sorted(n for _, n in served) == list(range(len(arrivals)))
+    end = 0.0
+    for k, (start, n) in enumerate(served):
+        waiting = [arrive[m] for _, m in served[k:]]
+        assert start == pytest.approx(max(end, min(waiting)))
+        end = start + 0.010
+        if not arrivals[n][1]:
+            assert all(arrive[m] >= start - 1e-9 for _, m in served[k:] if arrivals[m][1])
+    for peer in (True, False):
+        order = [n for _, n in served if arrivals[n][1] == peer]
+        assert [arrive[n] for n in order] == sorted(arrive[n] for n in order)
 
 
 def test_charged_work_occupies_the_cpu_and_delays_outputs_and_later_inputs():
