@@ -53,6 +53,12 @@ class Context:
         """A uniform float in [0, 1) from this node's deterministic stream."""
         raise NotImplementedError
 
+    def charge(self, seconds: float) -> None:
+        """Occupy this node's CPU ``seconds`` longer for work the handler does beyond handling its
+        input (a deadlock search, say), so that the work is paid for like any message: it delays
+        the handler's later outputs and every input queued behind it. ``seconds`` is scaled like
+        every other cost (a slowed node pays more). A runtime with no CPU model ignores it."""
+
     # Observations for checkers and metrics. They cost nothing in the model.
     def became_leader(self, term: int) -> None:
         """This node now leads ``term`` (a Raft term or a Paxos ballot number) and can serve."""

@@ -96,7 +96,7 @@ from harness.protocol import Context, Node, Options, register
 from harness.config.units import Duration
 from implementations.txncore import (
     ACTIVE, COMMITTED, CONFLICT, DEADLOCK, FAILURE, PREPARED, TIMEOUT, VALIDATION, Ack,
-    AbortRequest, CommitObs, CommitRequest, Decision, Inquiry, LockTimeoutOptions, OpReply,
+    AbortRequest, CommitObs, CommitRequest, DeadlockDetectOptions, Decision, Inquiry, OpReply,
     OpRequest, Outcome, PeerQuery, PeerReply, Prepare, PTxn, Query, Store, Vote, ADD, WRITE,
     tid_logical,
 )
@@ -109,8 +109,9 @@ _CONFLICTS = frozenset((CONFLICT, DEADLOCK, VALIDATION))
 PREPARING, COMMITTING = 0, 1
 
 
-class TwoPCOptions(LockTimeoutOptions):
-    """The ``protocols.2pc:`` section (``lock_timeout`` comes from the shared base)."""
+class TwoPCOptions(DeadlockDetectOptions):
+    """The ``protocols.2pc:`` section (``lock_timeout`` and the ``detect`` settings come from
+    the shared bases)."""
 
     participants: Literal["2pl", "occ"] = Field(
         "2pl", description="Concurrency control at the participants: strict 2PL or OCC.")
@@ -683,4 +684,4 @@ class TwoPC(PartitionNode):
             from implementations.occ import OptimisticCC
             return OptimisticCC(self, options.validation)
         from implementations.twopl import LockingCC
-        return LockingCC(self, options.deadlock)
+        return LockingCC(self, options.deadlock, options)

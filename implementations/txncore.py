@@ -33,18 +33,18 @@ Incarnations
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
 from harness.protocol import Message, Options
-from harness.config.units import Duration
+from harness.config.units import Duration, PositiveDuration
 
 __all__ = [
     "READ", "WRITE", "ADD", "OP_NAMES", "COMMITTED", "CONFLICT", "DEADLOCK", "VALIDATION",
     "TIMEOUT", "FAILURE", "REASONS", "make_tid", "tid_client", "tid_seq", "tid_attempt",
     "tid_logical", "tid_str", "MAX_ATTEMPTS", "S", "X", "Lock", "take_locks", "Store", "PTxn",
-    "ACTIVE", "PREPARED", "LockTimeoutOptions",
+    "ACTIVE", "PREPARED", "LockTimeoutOptions", "DeadlockDetectOptions",
     "OpRequest", "OpReply", "CommitRequest", "AbortRequest", "Inquiry", "Outcome", "Prepare",
     "Vote", "Decision", "Ack", "Query", "PeerQuery", "PeerReply", "CommitObs",
 ]
@@ -222,6 +222,23 @@ class LockTimeoutOptions(Options):
     lock_timeout: Duration = Field(
         0.05, description="A lock wait longer than this aborts the waiter (reason timeout); the "
                           "backstop for deadlocks that span partitions under 'detect'.")
+
+
+class DeadlockDetectOptions(LockTimeoutOptions):
+    """How the ``detect`` deadlock policy searches the waits-for graph, and what that costs
+    (``protocols.2pl-detect``; also under ``protocols.2pl`` and ``protocols.2pc``, where they
+    apply with ``deadlock: detect``)."""
+
+    detect: Literal["on_wait", "periodic"] = Field(
+        "on_wait", description="Search when a request starts waiting (as InnoDB does), or "
+                               "'periodic': every detect_interval, from every waiter (as SQL "
+                               "Server's lock monitor does, every 5 s by default).")
+    detect_interval: PositiveDuration = Field(
+        0.01, description="Period of the 'periodic' search (checked on the 5 ms housekeeping "
+                          "tick); keep it below lock_timeout, which otherwise breaks the "
+                          "deadlocks first.")
+    detect_cost_per_edge: Duration = Field(
+        1e-6, description="Simulated CPU per waits-for edge the search examines (0: free).")
 
 
 # -- messages ------------------------------------------------------------------------------------

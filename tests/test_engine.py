@@ -14,7 +14,7 @@ from harness.engine.sim import Simulator, derive_seed
 
 def cluster(**kw):
     base = dict(cpu_per_message=0.0, cpu_per_send=0.0, cpu_per_byte=0.0, cpu_dist="constant",
-                fsync=0.001, group_commit=True)
+                fsync=0.001, group_commit=True, queue="fifo")
     base.update(kw)
     return SimpleNamespace(**base)
 

@@ -121,6 +121,7 @@ class Cluster(_Model):
     cpu_dist: Literal["constant", "exponential"] = "constant"
     fsync: Duration = "200us"
     group_commit: StrictBool = True
+    queue: Literal["fifo", "peer_first"] = "fifo"
 
 
 class ConstantLatency(_Model):

@@ -9,9 +9,15 @@ issued after a persist -- in the same handler or any later one -- leave only onc
 impossible to express. Observations for the checkers (``applied``, ``became_leader``) obey the
 same rule.
 
-Handlers run when their input arrives, in arrival (= FIFO service) order, and see ``now`` equal
-to their service start, ``max(arrival, busy_until)``; their outputs are stamped with the time the
-CPU (and disk) finish them. A crash at ``c`` therefore voids every output stamped after ``c``
+With ``cluster.queue: fifo`` (the default) handlers run when their input arrives, in arrival
+(= FIFO service) order, and see ``now`` equal to their service start, ``max(arrival,
+busy_until)``; their outputs are stamped with the time the CPU (and disk) finish them. With
+``peer_first`` inputs that find the CPU busy wait in two queues, protocol work (messages from
+other nodes, and timers) and client requests; whenever the CPU frees, the next protocol input
+is served before any client request (non-preemptive priority), so an overloaded leader still
+hears its followers and sends its heartbeats on time. Real servers separate peer traffic the
+same way: etcd serves peers on their own port (2380, clients on 2379) and Kafka gives
+controller requests their own listener and queue, ahead of data requests (KIP-291). A crash at ``c`` therefore voids every output stamped after ``c``
 (the network checks the sender's incarnation), drops persists whose flush ends after ``c``,
 and throws the replica's memory away; a restart rebuilds it from the durable records only.
 """
@@ -63,7 +69,12 @@ class NodeHost(Context):
         self._disk_start = 0.0
         self.timers: dict[str, int] = {}
         self._timer_gen = 0
-        net.attach(node_id, self._receive, self.ends)
+        # peer_first: inputs waiting for the CPU, and whether a _serve_next event is pending
+        self.peer_first = cluster.queue == "peer_first"
+        self._peers: deque[tuple[float, Callable[..., None], tuple]] = deque()
+        self._clients: deque[tuple[float, Callable[..., None], tuple]] = deque()
+        self._serving = False
+        net.attach(node_id, self._receive_queued if self.peer_first else self._receive, self.ends)
         self.replica: Any = make_replica()  # None while crashed
         self._run(0.0, self.replica.start, (self, []))  # booting is free
 
@@ -83,6 +94,9 @@ class NodeHost(Context):
 
     def cancel_timer(self, name: str) -> None:
         self.timers.pop(name, None)
+
+    def charge(self, seconds: float) -> None:
+        self._t += seconds * self.slow
 
     def persist(self, record: Any) -> None:
         t, fsync = self._t, self.fsync
@@ -170,8 +184,49 @@ class NodeHost(Context):
         name, gen, incarnation = item
         if incarnation != self.incarnation or self.timers.get(name) != gen:
             return
+        if self.peer_first:
+            self._admit(self._peers, self.cpu_message, self._timer_due, (name, gen))
+            return
         del self.timers[name]
         self._run(self.cpu_message, self.replica.on_timer, (self, name))
+
+    # -- peer_first: two queues in front of the CPU ------------------------------------------
+    def _receive_queued(self, src: int, msg: Any) -> None:
+        if not self.alive:
+            return
+        cost = self.cpu_message + msg.size * self.cpu_byte
+        if src < self.n:
+            self._admit(self._peers, cost, self.replica.on_message, (self, src, msg))
+        else:
+            self._admit(self._clients, cost, self.replica.on_request, (self, msg))
+
+    def _timer_due(self, name: str, gen: int) -> None:
+        """A timer that waited for the CPU runs only if nothing served meanwhile re-armed or
+        cancelled it (as a real event loop checks its deadline when it gets to it)."""
+        if self.timers.get(name) == gen:
+            del self.timers[name]
+            self.replica.on_timer(self, name)
+
+    def _admit(self, queue: deque, cost: float, handler: Callable[..., None], args: tuple) -> None:
+        """Serve at once if the CPU is idle, else queue behind the inputs of the same class."""
+        if not self._serving and self.sim.now >= self.busy_until:
+            self._run(cost, handler, args)
+            return
+        queue.append((cost, handler, args))
+        if not self._serving:
+            self._serving = True
+            self.sim.at(self.busy_until, self._serve_next, self.incarnation)
+
+    def _serve_next(self, incarnation: int) -> None:
+        """The CPU is free: serve the oldest protocol input, else the oldest client request."""
+        if incarnation != self.incarnation or not self._serving:
+            return  # scheduled before a crash; the queues died with it
+        queue = self._peers or self._clients
+        self._run(*queue.popleft())
+        if self._peers or self._clients:
+            self.sim.at(self.busy_until, self._serve_next, incarnation)
+        else:
+            self._serving = False
 
     # -- faults --------------------------------------------------------------------------------
     def crash(self) -> None:
@@ -189,6 +244,9 @@ class NodeHost(Context):
         self._seen.clear()
         self._hold = now
         self.timers.clear()
+        self._peers.clear()
+        self._clients.clear()
+        self._serving = False
         self.replica = None
         self._disk_start = self._disk_end = now
 

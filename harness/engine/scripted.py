@@ -26,6 +26,7 @@ class Observations:
     applied: dict[int, list[tuple[int, Any]]] = field(default_factory=dict)  # node -> [(index, cmd)]
     replies: list[tuple[int, Any, Any]] = field(default_factory=list)  # (node, request, result)
     observed: list[tuple[int, str, Any]] = field(default_factory=list)  # (node, event, value)
+    charged: list[tuple[int, float]] = field(default_factory=list)  # (node, seconds): ctx.charge
 
 
 class ScriptedContext(Context):
@@ -69,6 +70,9 @@ class ScriptedContext(Context):
 
     def observe(self, event: str, value: Any) -> None:
         self.cluster.obs.observed.append((self.node_id, event, value))
+
+    def charge(self, seconds: float) -> None:
+        self.cluster.obs.charged.append((self.node_id, seconds))
 
 
 class ScriptedCluster:
