@@ -69,6 +69,7 @@ class ConsensusWorld(World):
         w = cfg.workload
         self.history = History()
         self.metrics.majority = n // 2 + 1
+        self.metrics.replicas = n
         self.election, self.log, self.durability = ElectionSafety(), LogAgreement(), Durability()
         self._build(n, w.clients, KVStateMachine, _Observer(self.election, self.log, self.metrics))
         keys = KeyChooser(w.distribution, w.keys)
