@@ -57,6 +57,7 @@ class Metrics:
         self.leader_log: tuple[list[float], list[int | None]] = ([], [])  # for the time series
         self.majority = 1  # of the replicas (set by a consensus world)
         self.replicas = 1
+        self.led = False  # the world has a leader (a consensus world says so)
         self.failovers: list[float] = []  # fault -> a newer leader elected
         self.failovers_heard: list[float] = []  # fault -> a majority heard from that leader
         self.failovers_commit: list[float] = []  # fault -> the first operation completed after it
@@ -73,7 +74,7 @@ class Metrics:
         self._last_done = 0.0
         self.gaps: list[tuple[float, float]] = []
         # time series
-        self.series: list[tuple[float, float, float, float, int | None]] = []
+        self.series: list[tuple[float, float, float, float, int | None, float]] = []
         self._bucket_index = 0
         self._bucket_end = bucket
         self._bucket_count = 0
@@ -242,11 +243,27 @@ class Metrics:
                 p50, p99 = np.percentile(np.frombuffer(lat, dtype=float), [50, 99]) * 1000
             else:
                 p50 = p99 = float("nan")
-            self.series.append((start, self._bucket_count / self.bucket, p50, p99, leader))
+            none = self._leaderless(start, self._bucket_end) * 1000 if self.led else float("nan")
+            self.series.append((start, self._bucket_count / self.bucket, p50, p99, leader, none))
             self._bucket_count = 0
             self._bucket_lat = array("d")
             self._bucket_index += 1
             self._bucket_end = (self._bucket_index + 1) * self.bucket
+
+    def _leaderless(self, lo: float, hi: float) -> float:
+        """Seconds of ``[lo, hi)`` with no leader (before the first election, after a crash or a
+        step-down until the next election): every stretch, however short."""
+        times, leaders = self.leader_log
+        k = bisect.bisect_right(times, lo) - 1
+        current = leaders[k] if k >= 0 else None
+        since, total = lo, 0.0
+        for k in range(k + 1, bisect.bisect_left(times, hi)):
+            if current is None:
+                total += times[k] - since
+            current, since = leaders[k], times[k]
+        if current is None:
+            total += hi - since
+        return total
 
     def finish(self, end: float) -> dict[str, Any]:
         """Close the books at ``end`` and return the metric columns (units in the names)."""

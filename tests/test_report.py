@@ -654,3 +654,31 @@ def test_where_the_difference_comes_from(tmp_path):
     df.to_csv(d / "runs.csv", index=False)
     assert not _doc(d).explained
     assert "Where the difference" not in render_markdown(_doc(d), d / "report.md")
+
+
+def test_leaderless_stretches_inside_one_bucket_show_in_the_leader_lane():
+    """Node 4 steps down at 0.23 and is re-elected at 0.24: both samples (0.2, 0.3) show node 4,
+    but the bucket's leaderless_ms shows the 10 ms without a leader, placed at the step-down."""
+    from harness.report.failures import leader_spans
+    rts = pd.DataFrame({"time_s": [0.0, 0.1, 0.2, 0.3], "leader": ["4", "4", "4", "4"],
+                        "leaderless_ms": [50.0, 0.0, 10.0, 0.0]})
+    ev = pd.DataFrame({"time_s": [0.05, 0.23, 0.24], "node": ["4", "4", "4"],
+                       "kind": ["leader", "stepped-down", "leader"],
+                       "detail": ["term 1", "term 1", "term 2"], "duration_ms": [None, None, None]})
+    spans = leader_spans(rts, ev, 0.1)
+    assert [(round(a, 6), round(b, 6), n) for a, b, n in spans] == [
+        (0.0, 0.05, None), (0.05, 0.23, "4"), (0.23, 0.24, None), (0.24, 0.4, "4")]
+    # from the samples alone the stretch is invisible
+    assert leader_spans(rts.drop(columns="leaderless_ms"), ev, 0.1) == [(0.05, 0.4, "4")]
+
+
+def test_leaderless_ms_counts_every_stretch_without_a_leader():
+    from harness.metrics import Metrics
+    m = Metrics(warmup=0.0, bucket=0.1, gap=1.0)
+    m.led = True
+    m.leader(0, 1, 0.05)
+    m.observe(0, "stepped_down", 1, 0.23)
+    m.leader(1, 2, 0.24)
+    m.finish(0.4)
+    assert [round(s[5], 6) for s in m.series] == [50.0, 0.0, 10.0, 0.0]
+    assert [s[4] for s in m.series] == [0, 0, 1, 1]  # the leader sampled at each bucket's end
