@@ -295,7 +295,9 @@ class MultiPaxosNode(Node):
         self.lc_ballot = -1  # ... and that leader's ballot
         self.cu_slot = -1  # first slot of the last catch-up request
         self.cu_src = -1  # whom to ask for a missing chosen slot
-        self.gap_armed = False
+        self.gap_due = float("inf")  # when the "gap" timer fires ...
+        self.gap_slot = -1  # ... for this missing slot (-1: a retry, for the first one missing)
+        self.cu_end = -1  # end of the range of the last catch-up request
         # proposer
         self.role = FOLLOWER
         self.max_seen = 0  # highest ballot seen in a refused or abandoned prepare
@@ -665,8 +667,8 @@ class MultiPaxosNode(Node):
             self.lc_commit = m.commit
             self.lc_ballot = b
             self._learn(ctx, src)
-        elif slot > len(self.log) and not self.gap_armed and not self._held(slot - 1):
-            self._wait_for_gap(ctx, src)  # the accept before it is late, or lost
+        if slot > len(self.log) and not self._held(slot - 1):
+            self._wait_for_gap(ctx, src, slot - 1)  # the accept before it is late, or lost
 
     def on_heartbeat(self, ctx: Context, src: int, m: Heartbeat) -> None:
         b = m.ballot
@@ -697,29 +699,53 @@ class MultiPaxosNode(Node):
         """Apply slots below the leader's commit whose value is known. A missing one may still
         be on its way (reordered): ask ``src`` for it only after ``replication.reorder_wait``
         (the "gap" timer), as a Raft follower reports a gap."""
-        if self._apply_known(ctx) < self.lc_commit and not self.gap_armed:
-            self._wait_for_gap(ctx, src)
+        s = self._apply_known(ctx)
+        if s < self.lc_commit:
+            self._wait_for_gap(ctx, src, s)
 
-    def _wait_for_gap(self, ctx: Context, src: int) -> None:
-        self.cu_src = src
-        self.gap_armed = True
-        ctx.set_timer("gap", self.reorder_wait)
+    def _wait_for_gap(self, ctx: Context, src: int, missing: int) -> None:
+        """Slot ``missing`` is missing: ask after ``reorder_wait`` unless it was asked for
+        already (then the retry follows every retransmission interval)."""
+        if self.cu_slot <= missing < self.cu_end:
+            return
+        due = ctx.now + self.reorder_wait
+        if due < self.gap_due:
+            self.cu_src = src
+            self.gap_due = due
+            self.gap_slot = missing
+            ctx.set_timer("gap", self.reorder_wait)
 
     def _on_gap_timer(self, ctx: Context) -> None:
         """Ask for the first slot missing below the leader's commit or below a slot accepted
         in the current ballot, again every retransmission interval while one is missing."""
-        self.gap_armed = False
+        self.gap_due = float("inf")
         if self.role == LEADER:
             return
-        s = self._apply_known(ctx)
+        s = first = self._apply_known(ctx)
         top = max(self.lc_commit, max(self.accepted, default=-1))
+        retry, target = self.gap_slot < 0, self.gap_slot
+        self.gap_slot = -1
+        if not retry and target >= s and not self._held(target):  # the gap the timer is for
+            s = target
+            while s > first and not self._held(s - 1):
+                s -= 1
         while s < top and self._held(s):
             s += 1
+        if s < top and not retry and (target < first or self._held(target)):
+            # the gap the timer was for filled in time; one opened since gets its own wait
+            self.gap_slot, self.gap_due = s, ctx.now + self.reorder_wait
+            ctx.set_timer("gap", self.reorder_wait)
+            return
         if s < top:
-            self.cu_slot = s
-            ctx.send(self.cu_src, self._gap(s, top))
-            self.gap_armed = True
+            if retry or not self.cu_slot <= s < self.cu_end:  # (else asked already)
+                self._ask(ctx, self.cu_src, self._gap(s, top))
+            self.gap_due = ctx.now + self.rto
             ctx.set_timer("gap", self.rto)
+
+    def _ask(self, ctx: Context, dst: int, req: CatchupReq) -> None:
+        self.cu_slot = req.start
+        self.cu_end = req.end if req.end is not None else req.start + self.pipeline
+        ctx.send(dst, req)
 
     def _held(self, s: int) -> bool:
         """Whether this replica holds slot ``s`` (above its applied prefix): known chosen, or
@@ -820,8 +846,7 @@ class MultiPaxosNode(Node):
         s = len(log)
         if m.commit > s and s >= self.cu_slot + self.pipeline and not self._held(s):
             # the whole transfer arrived and the sender has more: ask for the next one
-            self.cu_slot = s
-            ctx.send(src, self._gap(s, self.lc_commit))
+            self._ask(ctx, src, self._gap(s, self.lc_commit))
 
     # -- applying --------------------------------------------------------------------------
     def _apply_chosen(self, ctx: Context) -> None:

@@ -414,3 +414,25 @@ def test_far_behind_candidate_is_refused_and_streamed_the_log():
     c.deliver_all()
     assert commands(c, 0) == commands(c, 1) == commands(c, 2) == reqs + [c.obs.replies[-1][1]]
     assert_agreement(c)
+
+
+def test_an_acceptor_missing_an_accept_asks_for_it_after_the_reorder_wait():
+    """Slot 0's accept to node 2 is lost; slot 1's arrives (node 2 accepts and acknowledges it
+    at once). After replication.reorder_wait node 2 asks; the leader re-sends the accept of
+    slot 0, not chosen yet, without waiting for the retransmission interval."""
+    c = cluster(3, batch_size=1)
+    elect(c, 0)
+    r1, r2 = put(1, 0, 1, 1), put(1, 1, 1, 2)
+    c.request(0, r1)
+    c.request(0, r2)
+    c.drop(lambda e: e.dst == 1 or (e.dst == 2 and e.msg.slot == 0))  # slot 0 chosen by nobody
+    c.deliver(lambda e: e.dst == 2)
+    assert [e.msg.slot for e in c.messages(Accepted)] == [1]
+    assert c.ctx[2].timers["gap"] - c.now == pytest.approx(0.001)
+    c.fire(2, "gap")
+    assert [(e.msg.start, e.msg.end) for e in c.messages(CatchupReq)] == [(0, 1)]
+    c.deliver(lambda e: isinstance(e.msg, (Accepted, CatchupReq)))
+    assert [(e.dst, e.msg.slot) for e in c.messages(Accept)] == [(2, 0)]
+    c.deliver_all()
+    assert [r for _, r, _ in replies(c)] == [r1, r2]
+    assert [v for _, e, v in c.obs.observed if e == "repair"] == [1]
