@@ -4,8 +4,9 @@ Wherever the contenders differ significantly (and by at least ``PRACTICAL``) in 
 latency, the report sets side by side, per contender, what each committed operation cost in
 messages of each type (``messages_per_op_by_type``) and the columns that measure repair work and
 its cost: ``retransmissions_per_op`` (re-sent after a whole retransmission interval),
-``repairs_per_op`` (sent to fill a gap a replica reported) and ``loss_blocked_share`` (follower
-time spent unable to acknowledge behind a lost message). The section knows no protocol: message
+``repairs_per_op`` (sent to fill a gap a replica reported), ``loss_blocked_share`` (follower
+time spent unable to acknowledge behind a lost message) and ``unavailable_ms`` (time without a
+commit: where throughput went). The section knows no protocol: message
 types are whatever the contenders report, and a contender without a column shows "—".
 """
 
@@ -22,7 +23,8 @@ from .tables import SIGNIFICANT, UNTESTED, capitalize, metric_rows
 
 PRACTICAL = 0.03  # a relative difference below this is not worth explaining
 DIFFERENCES = ("throughput_ops_s", "latency_p50_ms", "latency_p99_ms")
-CAUSES = ("messages_per_op", "retransmissions_per_op", "repairs_per_op", "loss_blocked_share")
+CAUSES = ("messages_per_op", "retransmissions_per_op", "repairs_per_op", "loss_blocked_share",
+          "unavailable_ms")
 BY_TYPE = "messages_per_op_by_type"
 
 
@@ -113,4 +115,5 @@ BLURB = ("Where the contenders differ significantly (paired by seed, p < 0.05, o
          "`replication.retransmit` interval), gap repairs (sent to fill a gap a replica reported "
          "after `replication.reorder_wait`) and the share of follower time spent unable to "
          "acknowledge behind a lost message (a replica that must accept in log order cannot "
-         "acknowledge past a gap, and is out of the quorum meanwhile).")
+         "acknowledge past a gap, and is out of the quorum meanwhile); last, the time without "
+         "any commit, where throughput went.")
