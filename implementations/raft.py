@@ -476,9 +476,10 @@ class RaftNode(Node):
 
     def _on_gap_timer(self, ctx: Context) -> None:
         """The gap outlived the reorder tolerance: the missing batch is taken for lost and the
-        follower rejects at once, with its last index + 1 as the hint, as etcd-io/raft rejects
-        an append that does not follow on (``handleAppendEntries``: ``RejectHint``). The leader
-        probes from there. Asked again every retransmission interval while the gap stays open."""
+        follower rejects, with its last index + 1 as the hint, as etcd-io/raft rejects an append
+        that does not follow on (``handleAppendEntries``: ``RejectHint``), and ``held`` set: the
+        leader re-sends just the gap (:meth:`_repair`). Asked again every retransmission
+        interval while the gap stays open."""
         if self.gap_since is None or self.leader is None or self.role != FOLLOWER:
             return
         ctx.send(self.leader, AppendReply(self.term, False, min(self.stash), 0, len(self.terms), 0,
