@@ -46,6 +46,8 @@ class Metrics:
         self.outstanding_age = 0.0  # summed
         self.outstanding_age_max = 0.0
         self.retransmits = 0
+        self.repairs = 0
+        self.loss_blocked = 0.0  # seconds, summed over followers, inside the window
         self.events: list[tuple[float, int | str, str, str, float | None]] = []
         # leadership
         self.leader_node: int | None = None
@@ -54,6 +56,8 @@ class Metrics:
         self._elected = False
         self.leader_log: tuple[list[float], list[int | None]] = ([], [])  # for the time series
         self.majority = 1  # of the replicas (set by a consensus world)
+        self.replicas = 1
+        self.led = False  # the world has a leader (a consensus world says so)
         self.failovers: list[float] = []  # fault -> a newer leader elected
         self.failovers_heard: list[float] = []  # fault -> a majority heard from that leader
         self.failovers_commit: list[float] = []  # fault -> the first operation completed after it
@@ -70,7 +74,7 @@ class Metrics:
         self._last_done = 0.0
         self.gaps: list[tuple[float, float]] = []
         # time series
-        self.series: list[tuple[float, float, float, float, int | None]] = []
+        self.series: list[tuple[float, float, float, float, int | None, float]] = []
         self._bucket_index = 0
         self._bucket_end = bucket
         self._bucket_count = 0
@@ -136,12 +140,22 @@ class Metrics:
     # -- protocol observations ---------------------------------------------------------------
     def observe(self, node: int, event: str, value: Any, t: float) -> None:
         """``retransmit``: a leader re-sent ``value`` replication messages nobody acknowledged.
+        ``repair``: a leader sent ``value`` messages to fill a gap a replica reported.
+        ``loss_blocked``: a follower has just filled a gap that outlived the reorder
+        tolerance (a lost message); it held the replication messages behind it, unable to
+        acknowledge them, for ``value`` seconds.
         ``heard_leader``: a replica accepted a first message from the leader of term ``value``.
         ``stepped_down``: the leader of term ``value`` stopped leading (the cluster is leaderless
         until the next election)."""
         if event == "retransmit":
             if t >= self.warmup:
                 self.retransmits += value
+        elif event == "repair":
+            if t >= self.warmup:
+                self.repairs += value
+        elif event == "loss_blocked":
+            if t > self.warmup:
+                self.loss_blocked += t - max(t - value, self.warmup)
         elif event == "heard_leader":
             if value == self.leader_term and node != self.leader_node:
                 self._heard.add(node)
@@ -229,11 +243,27 @@ class Metrics:
                 p50, p99 = np.percentile(np.frombuffer(lat, dtype=float), [50, 99]) * 1000
             else:
                 p50 = p99 = float("nan")
-            self.series.append((start, self._bucket_count / self.bucket, p50, p99, leader))
+            none = self._leaderless(start, self._bucket_end) * 1000 if self.led else float("nan")
+            self.series.append((start, self._bucket_count / self.bucket, p50, p99, leader, none))
             self._bucket_count = 0
             self._bucket_lat = array("d")
             self._bucket_index += 1
             self._bucket_end = (self._bucket_index + 1) * self.bucket
+
+    def _leaderless(self, lo: float, hi: float) -> float:
+        """Seconds of ``[lo, hi)`` with no leader (before the first election, after a crash or a
+        step-down until the next election): every stretch, however short."""
+        times, leaders = self.leader_log
+        k = bisect.bisect_right(times, lo) - 1
+        current = leaders[k] if k >= 0 else None
+        since, total = lo, 0.0
+        for k in range(k + 1, bisect.bisect_left(times, hi)):
+            if current is None:
+                total += times[k] - since
+            current, since = leaders[k], times[k]
+        if current is None:
+            total += hi - since
+        return total
 
     def finish(self, end: float) -> dict[str, Any]:
         """Close the books at ``end`` and return the metric columns (units in the names)."""
@@ -282,6 +312,8 @@ class Metrics:
             "outstanding_age_ms_max": self.outstanding_age_max * 1000 if self.outstanding else float("nan"),
             "abort_rate": self.timeouts / self.attempts if self.attempts else 0.0,
             "retransmissions_per_op": self.retransmits / max(self.committed, 1),
+            "repairs_per_op": self.repairs / max(self.committed, 1),
+            "loss_blocked_share": self.loss_blocked / (window * max(self.replicas - 1, 1)),
             "leader_changes": self.leader_elections,
             "failover_ms_mean": float(np.mean(self.failovers)) * 1000 if self.failovers else float("nan"),
             "failover_ms_max": max(self.failovers) * 1000 if self.failovers else float("nan"),

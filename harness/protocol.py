@@ -117,6 +117,7 @@ class ReplicationOptions(BaseModel):
     election_timeout_max: float | None = None  # None: 2 x election_timeout
     heartbeat: float = 0.050
     retransmit: float | None = None  # None: the heartbeat interval
+    reorder_wait: float = 0.001  # a missing earlier replication message is asked for after this
 
     @property
     def election_range(self) -> tuple[float, float]:

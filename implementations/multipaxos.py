@@ -16,16 +16,17 @@ Roles
     on: promises carry the acceptor's chosen values and its accepted ``(slot, ballot, value)`` at
     or above that slot. The new leader learns the chosen ones, re-proposes the highest-ballot
     value of every other reported slot and fills holes with no-ops (value ``None``). An acceptor
-    whose applied prefix is more than one catch-up transfer ahead of a candidate refuses to
-    promise (always safe) and streams it the log instead; the candidate then abandons its
-    candidacy, so nobody takes office having to re-propose a long stretch of the log. The most
+    whose applied prefix is more than ``batch_size * pipeline`` slots ahead of a candidate
+    refuses to promise (always safe) and streams it the log instead; the candidate then abandons
+    its candidacy, so nobody takes office having to re-propose a long stretch of the log. The most
     advanced live replica is never refused, so some replica can always lead.
 
 Messages (sizes: ``Message.HEADER`` + 8 bytes per integer field + the carried requests' sizes)
     Prepare / Promise / Nack (phase 1 and rejections), Accept / Accepted (phase 2, one slot each,
     the leader's commit index piggybacked), Heartbeat / HeartbeatAck (leadership, commit index,
-    quorum check), CatchupReq / Catchup (bulk transfer of up to ``batch_size * pipeline`` chosen
-    slots to a lagging replica).
+    quorum check), CatchupReq / Catchup (a replica's request for the slots it lacks, and the
+    answer: one chosen slot per message, at most ``pipeline`` of them per request, so that
+    ``batch_size: 1`` batches no catch-up either).
 
 Durable records
     :class:`PromiseRecord` and :class:`AcceptRecord` (slot, ballot, value, and the commit index
@@ -41,8 +42,8 @@ Learning without a per-slot "chosen" broadcast
     The leader of ballot ``B`` declares "every slot below ``commit`` is chosen" (on accepts and
     heartbeats). A value accepted at ``(slot, B)`` is then the chosen value, because ``B``'s leader
     proposes at most one value per slot and any proposal made after a value was chosen equals it.
-    A follower missing such a slot asks the leader for a catch-up (again after two heartbeats
-    without progress), and keeps asking for the next transfer while it is still behind.
+    A follower missing such a slot asks the leader for it (below, "Gaps"), and keeps asking for
+    the next transfer while it is still behind.
 
 Batching and pipelining (the same knobs and meaning as the Raft replica)
     One slot holds one batch: a tuple of at most ``batch_size`` requests. ``pipeline`` bounds the
@@ -58,8 +59,16 @@ Loss
     An accept a follower has not answered for a whole ``replication.retransmit`` interval (the
     heartbeat by default) is re-sent to it, checked every interval -- the policy the Raft
     replica follows too (``implementations.liveness``). There is no fast retransmit: on a
-    network that reorders, answers to later slots do not mean an accept was lost. A follower
-    that learns of a chosen slot it lacks asks for it (catch-up, below).
+    network that reorders, answers to later slots do not mean an accept was lost.
+
+Gaps (``replication.reorder_wait``, the same rule as the Raft follower)
+    A replica that lacks a slot below one it has accepted in the current ballot, or below the
+    leader's commit index, waits ``reorder_wait`` for it (the network reorders), then asks the
+    leader with a ``CatchupReq`` for the missing run of slots, again every retransmission
+    interval while it is missing. The leader answers with the chosen ones (catch-up) and
+    re-sends the accepts of those not yet chosen. An acceptor still accepts and acknowledges
+    every later slot meanwhile: a gap costs Multi-Paxos no acknowledgements, where a Raft
+    follower, which accepts in log order only, acknowledges nothing past it.
 
 Timers: "election" (follower/candidate: start phase 1 once no leader contact -- accept or
 heartbeat -- nor granted promise has reset it for a timeout redrawn at every reset),
@@ -175,13 +184,15 @@ class HeartbeatAck(Message):
 
 
 class CatchupReq(Message):
-    """A lagging replica asks for the chosen values of slots ``start, start+1, ...``."""
+    """A lagging replica asks for the chosen values of slots ``start .. end - 1`` (``end`` None:
+    as many as the sender has)."""
 
-    __slots__ = ("start",)
+    __slots__ = ("start", "end")
 
-    def __init__(self, start: int):
+    def __init__(self, start: int, end: int | None = None):
         self.start = start
-        self.size = HDR + INT
+        self.end = end
+        self.size = HDR + 2 * INT
 
 
 class Catchup(Message):
@@ -235,8 +246,7 @@ class AcceptRecord:
 
 class MultiPaxosOptions(LeaderCheckOptions):
     """Multi-Paxos options: only the quorum check (shared with Raft). Batching, pipelining and
-    timeouts are the shared ``ReplicationOptions``; catch-up transfers up to
-    ``batch_size * pipeline`` slots per message."""
+    timeouts are the shared ``ReplicationOptions``."""
 
 
 @register("multipaxos", kind="consensus", options=MultiPaxosOptions, aliases=("paxos",))
@@ -262,7 +272,8 @@ class MultiPaxosNode(Node):
         self.cq_period = check_quorum_period(options, replication)
         self.rto = retransmit_interval(replication)
         self.heartbeat = replication.heartbeat
-        self.catchup_max = self.batch_size * self.pipeline
+        self.far_behind = self.batch_size * self.pipeline  # slots; a candidate further back is refused
+        self.reorder_wait = replication.reorder_wait
         self.sm = state_machine
         self._dispatch = {
             Accept: self.on_accept, Accepted: self.on_accepted, Heartbeat: self.on_heartbeat,
@@ -282,8 +293,11 @@ class MultiPaxosNode(Node):
         self.applied_count = 0  # running index over applied commands (a no-op counts one)
         self.lc_commit = 0  # last commit index declared by a leader ...
         self.lc_ballot = -1  # ... and that leader's ballot
-        self.cu_slot = -1  # slot of the last catch-up request, and heartbeats since it was sent
-        self.cu_wait = 0
+        self.cu_slot = -1  # first slot of the last catch-up request
+        self.cu_src = -1  # whom to ask for a missing chosen slot
+        self.gap_due = float("inf")  # when the "gap" timer fires ...
+        self.gap_slot = -1  # ... for this missing slot (-1: a retry, for the first one missing)
+        self.cu_end = -1  # end of the range of the last catch-up request
         # proposer
         self.role = FOLLOWER
         self.max_seen = 0  # highest ballot seen in a refused or abandoned prepare
@@ -344,6 +358,8 @@ class MultiPaxosNode(Node):
         elif name == "election":
             if self.role != LEADER and self.timer.expired(ctx):
                 self.takeover(ctx)
+        elif name == "gap":
+            self._on_gap_timer(ctx)
         elif name == "quorum":
             if self.role == LEADER and self.cq_period:
                 self._quorum_check(ctx)
@@ -406,14 +422,13 @@ class MultiPaxosNode(Node):
             return
         start = m.start
         log = self.log
-        if len(log) - start > self.catchup_max:
-            # The candidate lags by more than one catch-up transfer: phase 1 would have to ship
+        if len(log) - start > self.far_behind:
+            # The candidate lags by more than batch_size * pipeline slots: phase 1 would have to ship
             # it all those chosen values. Refuse (never unsafe) and stream it the log instead;
             # it can lead once it is close enough (the most advanced live node always can).
             if b > self.max_seen:
                 self.max_seen = b
-            ctx.send(src, Catchup(self.ballot if self.role == LEADER else -1, start,
-                                  tuple(log[start:start + self.catchup_max]), len(log)))
+            self._send_catchup(ctx, src, start)
             return
         if b > self.promised:
             self.promised = b
@@ -651,7 +666,9 @@ class MultiPaxosNode(Node):
         if m.commit > len(self.log):
             self.lc_commit = m.commit
             self.lc_ballot = b
-            self._learn(ctx, src, False)
+            self._learn(ctx, src)
+        if slot > len(self.log) and not self._held(slot - 1):
+            self._wait_for_gap(ctx, src, slot - 1)  # the accept before it is late, or lost
 
     def on_heartbeat(self, ctx: Context, src: int, m: Heartbeat) -> None:
         b = m.ballot
@@ -668,7 +685,7 @@ class MultiPaxosNode(Node):
         if m.commit > len(self.log):
             self.lc_commit = m.commit
             self.lc_ballot = b
-            self._learn(ctx, src, True)
+            self._learn(ctx, src)
 
     def _leader_contact(self, ctx: Context, ballot: int) -> None:
         """An accept or heartbeat of the current leader: reset the election timer; the first
@@ -678,8 +695,78 @@ class MultiPaxosNode(Node):
             self.contact_ballot = ballot
             ctx.observe("heard_leader", ballot)
 
-    def _learn(self, ctx: Context, src: int, retry: bool) -> None:
-        """Apply slots below the leader's commit whose value is known; ask for the rest."""
+    def _learn(self, ctx: Context, src: int) -> None:
+        """Apply slots below the leader's commit whose value is known. A missing one may still
+        be on its way (reordered): ask ``src`` for it only after ``replication.reorder_wait``
+        (the "gap" timer), as a Raft follower reports a gap."""
+        s = self._apply_known(ctx)
+        if s < self.lc_commit:
+            self._wait_for_gap(ctx, src, s)
+
+    def _wait_for_gap(self, ctx: Context, src: int, missing: int) -> None:
+        """Slot ``missing`` is missing: ask after ``reorder_wait`` unless it was asked for
+        already (then the retry follows every retransmission interval)."""
+        if self.cu_slot <= missing < self.cu_end:
+            return
+        due = ctx.now + self.reorder_wait
+        if due < self.gap_due:
+            self.cu_src = src
+            self.gap_due = due
+            self.gap_slot = missing
+            ctx.set_timer("gap", self.reorder_wait)
+
+    def _on_gap_timer(self, ctx: Context) -> None:
+        """Ask for the first slot missing below the leader's commit or below a slot accepted
+        in the current ballot, again every retransmission interval while one is missing."""
+        self.gap_due = float("inf")
+        if self.role == LEADER:
+            return
+        s = first = self._apply_known(ctx)
+        top = max(self.lc_commit, max(self.accepted, default=-1))
+        retry, target = self.gap_slot < 0, self.gap_slot
+        self.gap_slot = -1
+        if not retry and target >= s and not self._held(target):  # the gap the timer is for
+            s = target
+            while s > first and not self._held(s - 1):
+                s -= 1
+        while s < top and self._held(s):
+            s += 1
+        if s < top and not retry and (target < first or self._held(target)):
+            # the gap the timer was for filled in time; one opened since gets its own wait
+            self.gap_slot, self.gap_due = s, ctx.now + self.reorder_wait
+            ctx.set_timer("gap", self.reorder_wait)
+            return
+        if s < top:
+            if retry or not self.cu_slot <= s < self.cu_end:  # (else asked already)
+                self._ask(ctx, self.cu_src, self._gap(s, top))
+            self.gap_due = ctx.now + self.rto
+            ctx.set_timer("gap", self.rto)
+
+    def _ask(self, ctx: Context, dst: int, req: CatchupReq) -> None:
+        self.cu_slot = req.start
+        self.cu_end = req.end if req.end is not None else req.start + self.pipeline
+        ctx.send(dst, req)
+
+    def _held(self, s: int) -> bool:
+        """Whether this replica holds slot ``s`` (above its applied prefix): known chosen, or
+        accepted in the ballot it follows."""
+        if s in self.chosen:
+            return True
+        e = self.accepted.get(s)
+        return e is not None and e[0] == self.promised
+
+    def _gap(self, s: int, top: int) -> CatchupReq:
+        """The request for the missing slot ``s`` and those after it up to the first one held
+        (or up to ``top``, or open-ended when ``s`` is beyond it)."""
+        if s >= top:
+            return CatchupReq(s)
+        n = s + 1
+        while n < top and not self._held(n):
+            n += 1
+        return CatchupReq(s, n)
+
+    def _apply_known(self, ctx: Context) -> int:
+        """Apply the known chosen slots below the leader's commit; return the first not applied."""
         commit = self.lc_commit
         ballot = self.lc_ballot
         acc = self.accepted
@@ -695,25 +782,35 @@ class MultiPaxosNode(Node):
                 v = e[1]
             self._apply_slot(ctx, s, v)
             s += 1
-        else:
-            return
-        if s != self.cu_slot:
-            self.cu_slot = s
-            self.cu_wait = 0
-            ctx.send(src, CatchupReq(s))
-        elif retry:
-            self.cu_wait += 1
-            if self.cu_wait >= 2:  # no progress for two heartbeats: the transfer was lost
-                self.cu_wait = 0
-                ctx.send(src, CatchupReq(s))
+        return s
 
     def on_catchup_req(self, ctx: Context, src: int, m: CatchupReq) -> None:
+        """Repair a replica's gap: chosen slots go as catch-up; a leader re-sends the accepts
+        of the slots not yet chosen."""
+        sent = self._send_catchup(ctx, src, m.start, m.end)
+        if self.role == LEADER and m.end is not None:
+            b, commit = self.ballot, len(self.log)
+            for s in range(max(m.start, commit), m.end):
+                if (p := self.proposals.get(s)) is not None:
+                    ctx.send(src, Accept(b, s, p[0], commit, p[3]))
+                elif s in self.chosen:
+                    ctx.send(src, Catchup(b, s, (self.chosen[s],), commit))
+                else:
+                    continue
+                sent += 1
+        if sent:
+            ctx.observe("repair", sent)
+
+    def _send_catchup(self, ctx: Context, dst: int, start: int, end: int | None = None) -> int:
+        """Send ``dst`` the chosen slots ``start .. end - 1``, one slot (one batch) per message and
+        at most ``pipeline`` of them, as the Raft leader catches a follower up: ``batch_size: 1``
+        batches no catch-up either. Return how many were sent."""
         log = self.log
-        start = m.start
-        if start >= len(log):
-            return
-        values = tuple(log[start:start + self.catchup_max])
-        ctx.send(src, Catchup(self.ballot if self.role == LEADER else -1, start, values, len(log)))
+        end = min(start + self.pipeline, len(log), len(log) if end is None else end)
+        ballot = self.ballot if self.role == LEADER else -1
+        for s in range(start, end):
+            ctx.send(dst, Catchup(ballot, s, (log[s],), len(log)))
+        return max(end - start, 0)
 
     def on_catchup(self, ctx: Context, src: int, m: Catchup) -> None:
         if self.role != FOLLOWER:
@@ -736,17 +833,20 @@ class MultiPaxosNode(Node):
                 if chosen:
                     chosen.pop(s, None)
                 self._apply_slot(ctx, s, v)
+            elif s > len(log):  # overtook an earlier slot of the transfer
+                chosen[s] = v
             s += 1
+        self._apply_chosen(ctx)
         if len(log) == before:
-            return  # stale or duplicate transfer
+            return  # stale, duplicate or early
         if m.ballot == self.lc_ballot and m.commit > self.lc_commit:
             self.lc_commit = m.commit
         if self.lc_commit > len(log):
-            self._learn(ctx, src, False)  # applies what it can, asks for the next gap
-        if m.commit > len(log) and self.cu_slot != len(log):  # the sender has more: stream on
-            self.cu_slot = len(log)
-            self.cu_wait = 0
-            ctx.send(src, CatchupReq(len(log)))
+            self._learn(ctx, src)  # applies what it can, asks for the next gap
+        s = len(log)
+        if m.commit > s and s >= self.cu_slot + self.pipeline and not self._held(s):
+            # the whole transfer arrived and the sender has more: ask for the next one
+            self._ask(ctx, src, self._gap(s, self.lc_commit))
 
     # -- applying --------------------------------------------------------------------------
     def _apply_chosen(self, ctx: Context) -> None:

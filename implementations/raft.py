@@ -34,30 +34,44 @@ Messages
 
 Replication: per-follower progress like etcd-io/raft
     *replicate* -- the leader streams every new batch to the follower as one ``AppendEntries`` and
-    advances ``next_index`` optimistically. *probe* (after a rejection) -- one catch-up
-    ``AppendEntries`` in flight carrying up to ``batch_size * pipeline`` entries from
-    ``next_index`` (as many as a Paxos catch-up); the next one goes when it is acknowledged,
-    and the catch-up that reaches the end of the log puts the follower back in *replicate*. A rejection carries a
-    conflict hint (the follower's term at ``prevLogIndex`` and the first index of that term, or
-    its last index + 1 when its log is too short) and the leader jumps ``next_index`` past a whole conflicting term at a time. A new leader sends its
-    no-op to every follower as such a catch-up.
+    advances ``next_index`` optimistically. *probe* (after a rejection, or an entry left
+    unacknowledged for a whole retransmission interval) -- one ``AppendEntries`` of at most
+    ``batch_size`` entries from ``next_index`` in flight; the first success puts the follower
+    back in *replicate* (etcd's ``BecomeReplicate``: ``next_index`` = match + 1) and the leader
+    catches it up in messages of at most ``batch_size`` entries while fewer than
+    ``batch_size * pipeline`` entries are unacknowledged, the rest as acknowledgements return
+    (etcd's MaxSizePerMsg and Inflights). So ``batch_size: 1`` batches no catch-up either. A
+    rejection carries a conflict hint (the follower's term at ``prevLogIndex`` and the first
+    index of that term, or its last index + 1 when its log is too short) and the leader jumps
+    ``next_index`` past a whole conflicting term at a time. A new leader probes every follower
+    with its no-op.
 
-    The simulated network reorders (jitter), so a streamed batch may overtake the previous one.
-    A follower holds such a batch (at most ``pipeline`` of them, for gaps no larger than two
-    catch-ups) instead of rejecting it, and when the gap fills acknowledges each batch with its
-    own reply (one acknowledgement per batch, as a Paxos acceptor answers each accept).
-    Probes, catch-ups and heartbeats are never held.
+Gaps: reordering and loss (``replication.reorder_wait``, the same rule as Multi-Paxos)
+    The simulated network reorders (jitter), so a streamed batch may overtake the previous one,
+    which TCP never shows etcd-io/raft (it rejects every append that does not follow on, with a
+    hint, and the leader probes at once: ``handleAppendEntries``, ``RejectHint``). A follower
+    here holds such a batch (at most ``pipeline`` of them) and, when the gap fills, acknowledges
+    each held batch with its own reply (one acknowledgement per batch, as a Paxos acceptor
+    answers each accept). A gap still open after ``reorder_wait`` is taken for a loss: the
+    follower rejects with ``held`` set -- "I lack ``hint_index .. index``, and hold what
+    follows" -- and the leader re-sends just that range, ``batch_size`` entries per message,
+    without leaving *replicate* (a selective repair; etcd would go back to ``hint_index`` and
+    re-send everything, which the held batches make unnecessary). The report is repeated every
+    retransmission interval while the gap stays open, and a further gap left after the held
+    batches drain gets its own ``reorder_wait``. Until the gap fills the follower acknowledges
+    nothing past it -- the AppendEntries consistency check (Raft paper, section 5.3) accepts
+    entries in log order only -- so a lost batch takes the follower out of the quorum for about
+    ``reorder_wait`` + a round trip; the run reports that time (``loss_blocked_share``), which
+    a Paxos acceptor, accepting each slot on its own, never spends.
+    Probes, heartbeats and the first message of a repair are never held: one that does not
+    follow on is rejected at once.
 
-Loss (the policy shared with Multi-Paxos, ``implementations.liveness``)
-    Every ``replication.retransmit`` interval (the heartbeat by default) the leader re-sends
-    whatever a follower has left unacknowledged for a whole interval: its first unacknowledged
-    batch (acknowledgements are cumulative: the leader cannot tell a lost batch from one held
-    behind it), or a probing follower's catch-up. Heartbeats carry ``prevLogIndex`` = the
-    follower's match index, so they assert leadership and the commit index without turning
-    every loss into an immediate probe: repair follows the retransmission policy only (or a
-    follower's rejection when its stash overflows or its log diverged). That rejection is Raft's
-    own gap signal (etcd-io/raft rejects every out-of-order append), as the commit index is the
-    Paxos learner's (a follower that sees a chosen slot it lacks asks for it at once).
+Loss of the rest (the policy shared with Multi-Paxos, ``implementations.liveness``)
+    Every ``replication.retransmit`` interval (the heartbeat by default) the leader probes a
+    follower whose first unacknowledged entry has waited a whole interval (say the last batches
+    of a burst were lost, so nothing came after them to reveal a gap). Heartbeats carry
+    ``prevLogIndex`` = the follower's match index, so they assert leadership and the commit
+    index without turning every loss into a probe.
 
 Batching and pipelining (``ReplicationOptions``; same semantics as the Multi-Paxos replica)
     Client commands wait in a queue. A *batch* of at most ``batch_size`` commands is proposed
@@ -201,18 +215,20 @@ class AppendReply(Message):
     """Success: ``index`` is the follower's last index known to match the leader. Rejection:
     ``index`` is the rejected ``prev_index``; ``hint_term`` is the follower's term at it (0 when
     its log is too short) and ``hint_index`` the first index of that term (or its last index + 1).
+    ``held``: the follower holds the batches after ``index`` and lacks only the gap before them.
     ``rid`` echoes the request's read-round id."""
 
-    __slots__ = ("term", "success", "index", "hint_term", "hint_index", "rid")
+    __slots__ = ("term", "success", "index", "hint_term", "hint_index", "rid", "held")
 
     def __init__(self, term: int, success: bool, index: int, hint_term: int, hint_index: int,
-                 rid: int):
+                 rid: int, held: bool = False):
         self.term = term
         self.success = success
         self.index = index
         self.hint_term = hint_term
         self.hint_index = hint_index
         self.rid = rid
+        self.held = held
         self.size = _HEADER
 
     def __repr__(self) -> str:
@@ -237,7 +253,7 @@ class RaftNode(Node):
         "term", "voted_for", "terms", "cmds",
         # volatile state
         "role", "leader", "commit", "applied", "heard", "timer", "votes", "stash",
-        "stash_gap",
+        "stash_gap", "reorder_wait", "gap_since", "gap_reported",
         # leader state
         "term_start", "next", "match", "probing", "active", "sent", "caught", "queue", "pending",
         "batch_ends", "batch_armed", "batch_due", "rid", "read_rid", "read_index", "read_acks", "read_batch",
@@ -276,6 +292,9 @@ class RaftNode(Node):
         self.votes: set[int] = set()
         self.stash: dict[int, AppendEntries] = {}  # follower: early batches, by prev_index
         self.stash_gap = 2 * self.catchup  # no gap larger than this can be mere reordering
+        self.reorder_wait = replication.reorder_wait
+        self.gap_since: float | None = None  # follower: when its log last stopped at a gap
+        self.gap_reported = False  # ... and whether it outlived reorder_wait
 
         self.term_start = 0  # leader: index of its no-op, the first entry of its term
         self.next: dict[int, int] = {}
@@ -348,6 +367,8 @@ class RaftNode(Node):
                 self._retransmit(ctx)
         elif name == "election":
             self._on_election_timer(ctx)
+        elif name == "gap":
+            self._on_gap_timer(ctx)
         elif name == "quorum":
             self._check_quorum(ctx)
         elif name == "batch":
@@ -396,10 +417,11 @@ class RaftNode(Node):
         terms = self.terms
         prev = m.prev_index
         if prev >= len(terms):
-            if m.stream and prev - len(terms) < self.stash_gap and len(self.stash) <= self.pipeline:
-                # It overtook an earlier batch (network jitter reorders): hold it until the gap
-                # fills instead of rejecting it and forcing the leader into a catch-up round. If
-                # the earlier batch was lost, the next heartbeat is rejected and the leader probes.
+            if m.stream and prev - len(terms) < self.stash_gap and len(self.stash) < self.pipeline:
+                # It may have overtaken an earlier batch (network jitter reorders): hold it for
+                # up to ``reorder_wait`` before reporting the gap (module notes, "Gaps").
+                if not self.stash:
+                    self._gap_opened(ctx)
                 self.stash[prev] = m
                 return
             ctx.send(src, AppendReply(self.term, False, prev, 0, len(terms), m.rid))
@@ -424,13 +446,46 @@ class RaftNode(Node):
         ctx.send(src, AppendReply(self.term, True, match, 0, 0, m.rid))
         stash = self.stash
         if stash:  # held batches that now follow on: accept and acknowledge each one
+            drained = False
             while (nm := stash.pop(match, None)) is not None:
                 if nm.term != self.term or terms[match] != nm.prev_term:
                     break
                 match = self._accept(ctx, nm)
                 ctx.send(src, AppendReply(self.term, True, match, 0, 0, nm.rid))
+                drained = True
             for k in [k for k in stash if k < match]:
                 del stash[k]
+            if not stash:
+                self._gap_closed(ctx)
+            elif drained:  # stopped at a further gap: give it its own reorder tolerance
+                ctx.set_timer("gap", self.reorder_wait)
+
+    def _gap_opened(self, ctx: Context) -> None:
+        """The log stopped at a gap: later batches are held, none can be acknowledged."""
+        self.gap_since = ctx.now
+        self.gap_reported = False
+        ctx.set_timer("gap", self.reorder_wait)
+
+    def _gap_closed(self, ctx: Context) -> None:
+        """No batch is held any more (the gap filled, or the term changed)."""
+        if self.gap_since is not None:
+            if self.gap_reported:  # a loss, not mere reordering: out of the quorum meanwhile
+                ctx.observe("loss_blocked", ctx.now - self.gap_since)
+            self.gap_since = None
+            ctx.cancel_timer("gap")
+
+    def _on_gap_timer(self, ctx: Context) -> None:
+        """The gap outlived the reorder tolerance: the missing batch is taken for lost and the
+        follower rejects, with its last index + 1 as the hint, as etcd-io/raft rejects an append
+        that does not follow on (``handleAppendEntries``: ``RejectHint``), and ``held`` set: the
+        leader re-sends just the gap (:meth:`_repair`). Asked again every retransmission
+        interval while the gap stays open."""
+        if self.gap_since is None or self.leader is None or self.role != FOLLOWER:
+            return
+        ctx.send(self.leader, AppendReply(self.term, False, min(self.stash), 0, len(self.terms), 0,
+                                          True))
+        self.gap_reported = True
+        ctx.set_timer("gap", self.rto)
 
     def _accept(self, ctx: Context, m: AppendEntries) -> int:
         """Store ``m``'s entries (its ``prev`` entry matches) and learn its commit index;
@@ -484,10 +539,13 @@ class RaftNode(Node):
             idx = m.index
             if idx > self.match[src]:
                 self.match[src] = idx
-                if self.next[src] <= idx:
+                if src in self.probing:  # a match found: replicate (etcd: BecomeReplicate)
+                    self.probing.discard(src)
                     self.next[src] = idx + 1
-                if src in self.probing:
-                    self._send_catchup(ctx, src)
+                elif self.next[src] <= idx:
+                    self.next[src] = idx + 1
+                if self.next[src] < len(self.terms):
+                    self._send_window(ctx, src)
                 if idx > self.commit:
                     self._maybe_commit(ctx)
             return
@@ -497,6 +555,9 @@ class RaftNode(Node):
             if rejected != self.next[src] - 1:
                 return
         elif rejected <= self.match[src]:
+            return
+        elif m.held:
+            self._repair(ctx, src, max(m.hint_index, self.match[src] + 1), rejected + 1)
             return
         if m.hint_term:
             terms = self.terms
@@ -509,27 +570,51 @@ class RaftNode(Node):
             nxt = rejected
         if nxt <= self.match[src]:
             nxt = self.match[src] + 1
-        self.next[src] = nxt
-        self.probing.add(src)
-        self._send_catchup(ctx, src)
+        self._probe(ctx, src, nxt)
 
-    def _send_catchup(self, ctx: Context, p: int) -> None:
-        """Send follower ``p`` (probing) up to ``batch_size * pipeline`` entries from its
-        ``next_index`` in one message (a Paxos catch-up carries as many slots). When that
-        reaches the end of the log the follower returns to the replicate state (``next_index``
-        advances optimistically); otherwise it stays probing with this one message in flight."""
+    def _probe(self, ctx: Context, p: int, nxt: int) -> None:
+        """Probe follower ``p`` from ``nxt``: one ``AppendEntries`` of at most ``batch_size``
+        entries in flight until one is accepted (etcd-io/raft's StateProbe)."""
+        self.next[p] = nxt
+        self.probing.add(p)
+        self._send_entries(ctx, p, nxt, min(nxt + self.batch_size, len(self.terms)))
+
+    def _repair(self, ctx: Context, p: int, first: int, end: int) -> None:
+        """Re-send only the gap ``first .. end - 1`` a follower in the replicate state reported
+        (it holds what follows), at most ``batch_size`` entries per message; ``next_index``
+        stays. The first must fit the follower's log (else it is rejected and the leader
+        probes); the others may be held like streamed batches."""
+        bs = self.batch_size
+        sent = 0
+        while first < end:
+            stop = min(first + bs, end)
+            self._send_entries(ctx, p, first, stop, sent > 0)
+            first = stop
+            sent += 1
+        ctx.observe("repair", sent)
+
+    def _send_window(self, ctx: Context, p: int) -> None:
+        """Catch follower ``p`` up from ``next_index``: messages of at most ``batch_size``
+        entries while fewer than ``batch_size * pipeline`` entries are unacknowledged
+        (etcd-io/raft's StateReplicate, MaxSizePerMsg and Inflights), the rest as
+        acknowledgements return. So ``batch_size: 1`` batches no catch-up either."""
         nxt = self.next[p]
-        end = nxt + self.catchup
-        if end >= len(self.terms):
-            end = len(self.terms)
-            self.probing.discard(p)
-            self.next[p] = end
-            self.sent.append((nxt, end - 1, ctx.now))  # back to replicate: timed like a batch
-        self._send_entries(ctx, p, nxt, end)
+        end = len(self.terms)
+        limit = self.match[p] + 1 + self.catchup
+        if limit < end:
+            end = limit
+        bs = self.batch_size
+        while nxt < end:
+            stop = min(nxt + bs, end)
+            self._send_entries(ctx, p, nxt, stop, True)
+            nxt = stop
+        self.next[p] = nxt
 
-    def _send_entries(self, ctx: Context, p: int, first: int, end: int) -> None:
-        """Entries ``first .. end - 1`` to follower ``p`` in one ``AppendEntries`` that must fit
-        its log (it is not held: a mismatch is rejected and the leader probes)."""
+    def _send_entries(self, ctx: Context, p: int, first: int, end: int,
+                      stream: bool = False) -> None:
+        """Entries ``first .. end - 1`` to follower ``p`` in one ``AppendEntries``; unless it is
+        ``stream`` (one of several in flight, which the follower may hold) it must fit the
+        follower's log: a mismatch is rejected at once and the leader probes."""
         self.caught[p] = ctx.now
         terms = self.terms
         cs = self.cmds[first:end]
@@ -538,7 +623,7 @@ class RaftNode(Node):
             if c is not None:
                 size += c.size
         ctx.send(p, AppendEntries(self.term, first - 1, terms[first - 1], terms[first:end], cs,
-                                  self.commit, self.rid, size))
+                                  self.commit, self.rid, size, stream))
 
     def _heartbeat(self, ctx: Context) -> None:
         """An empty AppendEntries at the follower's match index: it asserts leadership and the
@@ -566,16 +651,15 @@ class RaftNode(Node):
             if m >= last or caught.get(p, float("-inf")) > due:
                 continue
             if p in probing:
-                self._send_catchup(ctx, p)
+                self._probe(ctx, p, self.next[p])
                 resent += 1
                 continue
             oldest = next((s for s in sent if s[1] > m), None)
-            if oldest is not None and oldest[2] <= due:
-                # Re-send the first unacknowledged batch. Acknowledgements are cumulative, so
-                # the leader cannot tell a lost batch from one held behind it; when the gap is
-                # filled the follower acknowledges every held batch, each with its own reply.
-                first = max(m + 1, oldest[0])  # a new leader's match may be unknown (0)
-                self._send_entries(ctx, p, first, min(first + self.batch_size, oldest[1] + 1))
+            if oldest is None or oldest[0] > m + 1 or oldest[2] <= due:
+                # Its first unacknowledged entry has waited a whole interval (or was sent
+                # while it was probing): probe from there; once that is acknowledged the rest
+                # follows as a catch-up (etcd-io/raft probes an unreachable follower likewise).
+                self._probe(ctx, p, m + 1)
                 resent += 1
         while sent and sent[0][1] <= floor:
             sent.popleft()
@@ -775,6 +859,7 @@ class RaftNode(Node):
         self.voted_for = self.id
         self.votes = {self.id}
         self.stash.clear()
+        self._gap_closed(ctx)
         ctx.persist(("term", self.term, self.id))
         if len(self.votes) >= self.quorum:
             self._become_leader(ctx)
@@ -855,7 +940,7 @@ class RaftNode(Node):
         self.terms.append(self.term)
         self.cmds.append(None)
         for p in self.peers:
-            self._send_catchup(ctx, p)
+            self._probe(ctx, p, last + 1)
         ctx.persist(("append", last + 1, [self.term], [None]))
         if not self.peers:
             self._maybe_commit(ctx)
@@ -873,6 +958,7 @@ class RaftNode(Node):
             self.term = term
             self.voted_for = None
             self.stash.clear()
+            self._gap_closed(ctx)
             if persist:
                 ctx.persist(("term", term, None))
         was_leader = self.role == LEADER

@@ -13,6 +13,7 @@ from harness.metrics import Metrics
 def metrics() -> Metrics:
     m = Metrics(warmup=1.0, bucket=0.1, gap=0.05)
     m.majority = 3  # five replicas
+    m.led = True
     m.leader(0, 1, 0.2)
     return m
 
@@ -66,9 +67,11 @@ def test_the_leader_lane_shows_a_step_down_as_a_leaderless_stretch():
     m.leader(3, 2, 2.25)
     ops(m, 2.3, 2.5)
     m.finish(2.5)
-    lane = {round(t, 1): leader for t, _, _, _, leader in m.series}
+    lane = {round(t, 1): leader for t, _, _, _, leader, _ in m.series}
     assert lane[2.0] is None and lane[2.1] is None and lane[2.2] == 3
     assert lane[1.9] == 0
+    none = {round(t, 1): ms for t, _, _, _, _, ms in m.series}
+    assert [none[t] for t in (1.9, 2.0, 2.1, 2.2)] == pytest.approx([0, 90, 100, 50])
 
 
 def test_no_failover_no_failover_columns():

@@ -222,6 +222,7 @@ def test_unknown_key_suggests_the_closest(suite_file):
      "replication.heartbeat: expected a duration < election_timeout (40ms), got 50ms"),
     ("replication: {election_timeout_max: 100ms}",
      "replication.election_timeout_max: expected a duration >= election_timeout (150ms), got 100ms"),
+    ("replication: {reorder_wait: -1ms}", "replication.reorder_wait: expected a duration >= 0, got '-1ms'"),
     ("warmup: 10s", "warmup: expected a duration < duration (10s), got 10s"),
     ("duration: 10 parsecs", "duration: expected a duration such as 250ns, 500us, 1.5ms, 20s, 2m or 1h "
                              "(bare numbers are seconds), got '10 parsecs'"),

@@ -133,13 +133,14 @@ def test_a_lost_batch_is_resent_after_one_interval_and_only_then(protocol):
     assert not any(e for _, e, _ in c.obs.observed if e == "retransmit")  # too early
     c.now += 0.015  # now a whole interval since the loss
     c.fire(0, "retransmit")
-    # Raft re-sends the first unacknowledged batch; the held second one is then acknowledged.
-    # In Paxos node 2's answer chose the slot, and node 1 has already fetched it by catch-up on
-    # seeing the commit index: nothing is left to re-send.
+    # Raft probes with the first unacknowledged batch; the held second one is then acknowledged.
+    # In Paxos node 2's answer chose the slot: nothing is left to re-send, and node 1 asks for
+    # it (catch-up) once its gap has outlived replication.reorder_wait.
     expected = [1] if protocol == "raft" else []
     assert [v for _, e, v in c.obs.observed if e == "retransmit"] == expected
     assert all(e.dst == 1 for e in c.pending)
     c.deliver_all()
+    c.fire(1, "gap")
     c.fire(0, "heartbeat")
     c.deliver_all()
     assert [cmd for _, cmd in c.obs.applied[1]][-2:] == [cmd for _, cmd in c.obs.applied[0]][-2:]

@@ -176,7 +176,7 @@ def test_new_leader_keeps_minority_value_and_fills_hole_with_noop():
 
 
 def test_restarted_replica_catches_up_from_disk_and_leader():
-    c = cluster(3, batch_size=1, pipeline=2)  # catch-up carries at most 2 slots per message
+    c = cluster(3, batch_size=1, pipeline=2)  # catch-up: one slot per message, 2 per transfer
     elect(c, 0)
     reqs = [put(1, i, i, 500 + i) for i in range(12)]
     for r in reqs[:4]:
@@ -193,14 +193,18 @@ def test_restarted_replica_catches_up_from_disk_and_leader():
     assert commands(c, 2)[before:] == reqs[:3] and list(c.replicas[2].accepted) == [3]
     c.fire(0, "heartbeat")
     c.deliver(lambda e: isinstance(e.msg, Heartbeat))
-    # Slot 3 was accepted in the committing leader's ballot: applied too; 4-11 need catch-up.
+    # Slot 3 was accepted in the committing leader's ballot: applied too; 4-11 need catch-up,
+    # asked for once the gap has outlived replication.reorder_wait.
     assert commands(c, 2)[before:] == reqs[:4]
+    assert not c.messages(CatchupReq)
+    c.fire(2, "gap")
     assert [e.msg.start for e in c.messages(CatchupReq)] == [4]
     transfers = []
     while c.pending:
-        transfers += [len(e.msg.values) for e in c.messages(Catchup)]
+        transfers.append([e.msg.values for e in c.messages(Catchup)])
         c.deliver()
-    assert transfers == [2, 2, 2, 2]
+    assert [len(t) for t in transfers if t] == [2, 2, 2, 2]  # transfers of 2 messages ...
+    assert all(len(v) == 1 for t in transfers for v in t)  # ... of one slot each
     assert c.obs.applied[2][before:] == c.obs.applied[0]
     assert_agreement(c)
 
@@ -213,17 +217,16 @@ def test_lost_catchup_is_retried_and_lost_accept_retransmitted():
     c.drop(lambda e: e.dst == 2)
     c.deliver_all()
     c.request(0, r2)
-    c.deliver()  # node 2 sees commit 1 but lacks slot 0: it asks the leader
+    c.deliver()  # node 2 sees commit 1 but lacks slot 0: reordered, or lost?
+    assert not c.messages(CatchupReq)
+    c.fire(2, "gap")  # still missing after replication.reorder_wait: it asks the leader
     assert [(e.src, e.dst, e.msg.start) for e in c.messages(CatchupReq)] == [(2, 0, 0)]
     c.drop(lambda e: isinstance(e.msg, CatchupReq))
     c.deliver_all()
-    assert commands(c, 2) == []
-    c.fire(0, "heartbeat")
+    assert commands(c, 2) == [] and c.ctx[2].timers["gap"] - c.now == pytest.approx(0.05)
+    c.fire(2, "gap")  # asked again every retransmission interval (the heartbeat, 50 ms)
     c.deliver_all()
-    assert commands(c, 2) == [] and not c.pending  # waits for the transfer a while ...
-    c.fire(0, "heartbeat")
-    c.deliver_all()
-    assert commands(c, 2) == [r1, r2]  # ... then asks again
+    assert commands(c, 2) == [r1, r2]
     r3 = put(1, 2, 1, 3)
     c.request(0, r3)
     c.drop()  # every accept lost
@@ -320,6 +323,8 @@ def broken_scenario(cls):
     c.deliver_all()
     c.fire(2, "heartbeat")
     c.deliver_all()
+    c.fire(1, "gap")  # node 1 lacks slot 0 (chosen in phase 1, never re-proposed): it asks
+    c.deliver_all()
     return c, a, b
 
 
@@ -393,7 +398,8 @@ def test_far_behind_candidate_is_refused_and_streamed_the_log():
     c.heal()
     expire(c, 2)
     c.deliver(lambda e: isinstance(e.msg, Prepare))
-    assert not c.messages(Promise) and len(c.messages(Catchup)) == 2  # refused: 7 slots behind
+    # refused (7 slots behind): each acceptor streams a transfer, 2 messages of one slot each
+    assert not c.messages(Promise) and len(c.messages(Catchup)) == 4
     c.deliver_all()
     assert commands(c, 2) == reqs and c.replicas[2].role == FOLLOWER  # abandoned its candidacy
     c.fire(0, "heartbeat")
@@ -408,3 +414,25 @@ def test_far_behind_candidate_is_refused_and_streamed_the_log():
     c.deliver_all()
     assert commands(c, 0) == commands(c, 1) == commands(c, 2) == reqs + [c.obs.replies[-1][1]]
     assert_agreement(c)
+
+
+def test_an_acceptor_missing_an_accept_asks_for_it_after_the_reorder_wait():
+    """Slot 0's accept to node 2 is lost; slot 1's arrives (node 2 accepts and acknowledges it
+    at once). After replication.reorder_wait node 2 asks; the leader re-sends the accept of
+    slot 0, not chosen yet, without waiting for the retransmission interval."""
+    c = cluster(3, batch_size=1)
+    elect(c, 0)
+    r1, r2 = put(1, 0, 1, 1), put(1, 1, 1, 2)
+    c.request(0, r1)
+    c.request(0, r2)
+    c.drop(lambda e: e.dst == 1 or (e.dst == 2 and e.msg.slot == 0))  # slot 0 chosen by nobody
+    c.deliver(lambda e: e.dst == 2)
+    assert [e.msg.slot for e in c.messages(Accepted)] == [1]
+    assert c.ctx[2].timers["gap"] - c.now == pytest.approx(0.001)
+    c.fire(2, "gap")
+    assert [(e.msg.start, e.msg.end) for e in c.messages(CatchupReq)] == [(0, 1)]
+    c.deliver(lambda e: isinstance(e.msg, (Accepted, CatchupReq)))
+    assert [(e.dst, e.msg.slot) for e in c.messages(Accept)] == [(2, 0)]
+    c.deliver_all()
+    assert [r for _, r, _ in replies(c)] == [r1, r2]
+    assert [v for _, e, v in c.obs.observed if e == "repair"] == [1]

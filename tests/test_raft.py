@@ -201,6 +201,49 @@ def test_reordered_batches_are_held_not_rejected():
     assert c.replicas[1].cmds[2:] == [a, b]
 
 
+def test_a_gap_outliving_the_reorder_wait_is_reported_and_only_the_gap_resent():
+    c = make(3, batch_size=1)
+    elect(c, 0)
+    flow(c)
+    reqs = [put(1, s, 1, s) for s in range(3)]
+    for r in reqs:
+        c.request(0, r)
+    c.drop(lambda e: e.dst == 1 and e.msg.cmds == [reqs[0]])  # lost
+    c.deliver(lambda e: e.dst == 1)  # the two later batches are held, unacknowledged
+    assert not c.messages(AppendReply)
+    assert c.ctx[1].timers["gap"] - c.now == pytest.approx(0.001)  # replication.reorder_wait
+    c.fire(1, "gap")
+    (report,) = [e.msg for e in c.messages(AppendReply)]
+    assert not report.success and report.held and (report.hint_index, report.index) == (2, 2)
+    c.deliver(lambda e: e.dst == 0 and e.src == 1)
+    resent = [e.msg for e in c.messages(AppendEntries) if e.dst == 1]
+    assert [m.cmds for m in resent] == [[reqs[0]]]  # the gap only, not what it holds
+    c.deliver(lambda e: e.dst == 1)
+    acks = [e.msg for e in c.messages(AppendReply)]
+    assert [(m.success, m.index) for m in acks] == [(True, 2), (True, 3), (True, 4)]
+    assert c.replicas[1].cmds[2:] == reqs and "gap" not in c.ctx[1].timers
+
+
+def test_catchup_sends_batch_size_entries_per_message_pipeline_at_a_time():
+    c = make(3, batch_size=1, pipeline=4)
+    elect(c, 0)
+    flow(c)
+    c.crash(2)
+    for s in range(10):
+        c.request(0, put(1, s, s, s))
+        flow(c)
+    c.restart(2)
+    c.now += 0.05
+    c.fire(0, "retransmit")  # it lacks 10 entries: probed with one
+    sizes = []
+    while c.pending:
+        sizes.append([len(e.msg.terms) for e in c.messages(AppendEntries) if e.dst == 2])
+        c.deliver()
+    sizes = [s for s in sizes if s]
+    assert sizes[0] == [1] and max(map(len, sizes)) == 4 and {n for s in sizes for n in s} == {1}
+    assert c.replicas[2].last_index == c.replicas[0].last_index
+
+
 # -- failures -------------------------------------------------------------------------------------
 
 def test_lagging_and_divergent_followers_catch_up_in_few_round_trips():

@@ -619,3 +619,66 @@ def test_categorical_sweeps_keep_matrix_order_and_wrap_long_labels():
     labels = [t.get_text() for t in ax.get_xticklabels()]
     assert all(max(len(line) for line in label.split("\n")) <= 22 for label in labels)
     plt.close(fig)
+
+
+def test_where_the_difference_comes_from(tmp_path):
+    """Only where the contenders differ significantly and by at least 3% in throughput or
+    latency, the report sets side by side what each committed operation cost them: messages
+    by type (whatever types each contender reports) and the repair columns."""
+    from harness.report.markdown import render_markdown
+    from harness.report.metrics import param_short
+    d = make_results(tmp_path / "r", seeds=[1, 2, 3], params={"network.loss": [0.0, 0.01]},
+                     optional_files=False)
+    df = pd.read_csv(d / "runs.csv")
+    raft, lossy = df["protocol"] == "raft", df["network.loss"] > 0
+    df["throughput_ops_s"] = np.where(raft & lossy, 4000.0, 5000.0) + df["seed"]
+    df["latency_p50_ms"], df["latency_p99_ms"] = 1.0, 2.0
+    df["messages_per_op_by_type"] = np.where(raft, "AppendEntries=4.18 AppendReply=4.17",
+                                             "Accept=4 Accepted=3.96 Catchup=0.037")
+    df["retransmissions_per_op"], df["repairs_per_op"] = 0.0, 0.05
+    df["loss_blocked_share"] = np.where(raft & lossy, 0.139, 0.0)
+    df.to_csv(d / "runs.csv", index=False)
+    doc = _doc(d)
+    (e,) = doc.explained  # the lossy point only: without loss the two agree
+    assert doc.point_text(e.point) == f"{param_short('network.loss')} = {e.point[0]}"
+    assert "throughput" in e.differences[0] and "25.0% above lowest" in e.differences[0]
+    assert e.header == ["per committed operation", *doc.res.contenders]
+    rows = {r[0]: dict(zip(doc.res.contenders, r[1:])) for r in e.rows}
+    assert rows["AppendEntries messages"] == {"raft": "4.18", "multipaxos": "—"}
+    assert rows["Catchup messages"] == {"raft": "—", "multipaxos": "0.0370"}
+    assert rows["Follower time blocked behind a lost message"] == {"raft": "13.9 %", "multipaxos": "0.0 %"}
+    md = render_markdown(doc, d / "report.md")
+    assert md.count("## Where the difference comes from") == 1 and "| AppendEntries messages |" in md
+
+    df["throughput_ops_s"] = 5000.0 + df["seed"]  # they agree everywhere: nothing to explain
+    df.to_csv(d / "runs.csv", index=False)
+    assert not _doc(d).explained
+    assert "Where the difference" not in render_markdown(_doc(d), d / "report.md")
+
+
+def test_leaderless_stretches_inside_one_bucket_show_in_the_leader_lane():
+    """Node 4 steps down at 0.23 and is re-elected at 0.24: both samples (0.2, 0.3) show node 4,
+    but the bucket's leaderless_ms shows the 10 ms without a leader, placed at the step-down."""
+    from harness.report.failures import leader_spans
+    rts = pd.DataFrame({"time_s": [0.0, 0.1, 0.2, 0.3], "leader": ["4", "4", "4", "4"],
+                        "leaderless_ms": [50.0, 0.0, 10.0, 0.0]})
+    ev = pd.DataFrame({"time_s": [0.05, 0.23, 0.24], "node": ["4", "4", "4"],
+                       "kind": ["leader", "stepped-down", "leader"],
+                       "detail": ["term 1", "term 1", "term 2"], "duration_ms": [None, None, None]})
+    spans = leader_spans(rts, ev, 0.1)
+    assert [(round(a, 6), round(b, 6), n) for a, b, n in spans] == [
+        (0.0, 0.05, None), (0.05, 0.23, "4"), (0.23, 0.24, None), (0.24, 0.4, "4")]
+    # from the samples alone the stretch is invisible
+    assert leader_spans(rts.drop(columns="leaderless_ms"), ev, 0.1) == [(0.05, 0.4, "4")]
+
+
+def test_leaderless_ms_counts_every_stretch_without_a_leader():
+    from harness.metrics import Metrics
+    m = Metrics(warmup=0.0, bucket=0.1, gap=1.0)
+    m.led = True
+    m.leader(0, 1, 0.05)
+    m.observe(0, "stepped_down", 1, 0.23)
+    m.leader(1, 2, 0.24)
+    m.finish(0.4)
+    assert [round(s[5], 6) for s in m.series] == [50.0, 0.0, 10.0, 0.0]
+    assert [s[4] for s in m.series] == [0, 0, 1, 1]  # the leader sampled at each bucket's end

@@ -214,6 +214,7 @@ class Replication(_protocol.ReplicationOptions):
     election_timeout_max: PositiveDuration | None = None
     heartbeat: PositiveDuration = "50ms"
     retransmit: PositiveDuration | None = None
+    reorder_wait: Duration = "1ms"
 
     @model_validator(mode="after")
     def _heartbeat_first(self) -> Replication:

@@ -32,7 +32,8 @@ STALE = ("report.html", "report.md", "charts", "errors.log", "summary.csv", "com
          "compare.xml")
 HEADERS = {
     "events.csv": ["run_id", "time_s", "node", "kind", "detail", "duration_ms"],
-    "timeseries.csv": ["run_id", "time_s", "throughput_ops_s", "latency_p50_ms", "latency_p99_ms", "leader"],
+    "timeseries.csv": ["run_id", "time_s", "throughput_ops_s", "latency_p50_ms", "latency_p99_ms", "leader",
+                       "leaderless_ms"],
     "latencies.csv": ["run_id", "latency_ms", "count"],
 }
 PACKAGES = ("pyyaml", "pydantic", "click", "pandas", "numpy", "scipy", "matplotlib", "seaborn",

@@ -7,8 +7,9 @@ from typing import Any
 
 from . import fmt
 from .charts import Chart
+from .explain import Explanation, explanations
 from .load import CONTENDER, Results
-from .metrics import FAMILIES, family_blurb, family_title
+from .metrics import FAMILIES, family_blurb, family_title, param_short
 from .tables import (SafetyRow, Table, bold_note, build_tables, findings, like_for_like, method_note,
                      safety_rows)
 
@@ -24,6 +25,11 @@ class Document:
     method: str
     like: tuple[bool | None, list[str], dict[str, dict[str, str]]]
     bold: str = ""
+    explained: list[Explanation] | None = None  # "Where the difference comes from"
+
+    def point_text(self, point: tuple[str, ...]) -> str:
+        """A parameter point for a heading: "cluster size = 3, message loss rate = 0.01"."""
+        return ", ".join(f"{param_short(p.key)} = {v}" for p, v in zip(self.res.params, point)) or "all runs"
 
     def family_title(self, family: str) -> str:
         return family_title(family, self.res.kind)
@@ -225,4 +231,5 @@ def _human_s(seconds: float) -> str:
 
 def build_document(res: Results, charts: list[Chart]) -> Document:
     return Document(res, build_tables(res), build_tables(res, headline_only=False), charts,
-                    findings(res), safety_rows(res), method_note(res), like_for_like(res), bold_note(res))
+                    findings(res), safety_rows(res), method_note(res), like_for_like(res), bold_note(res),
+                    explanations(res))

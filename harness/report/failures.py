@@ -83,7 +83,9 @@ def leader_spans(rts: pd.DataFrame, ev: pd.DataFrame | None, bucket: float,
     The runner samples the leader at each bucket's *end*: the row at ``time_s`` = t says who led
     at t + bucket. A change between two samples is placed at the event that explains it (the new
     leader's election; for a loss, the fault that hit the leader or the start of the failover),
-    else at the sample that first shows it."""
+    else at the sample that first shows it. A leaderless stretch the samples miss (a leader
+    stepped down and another was elected within one bucket) comes from the bucket's
+    ``leaderless_ms``: it is placed at the step-down (or fault) in that bucket, else at its start."""
     if "leader" not in rts.columns or rts.empty or bucket <= 0:
         return []
     t = rts["time_s"].to_numpy(dtype=float) + bucket
@@ -97,7 +99,7 @@ def leader_spans(rts: pd.DataFrame, ev: pd.DataFrame | None, bucket: float,
                 elections.append((tt, _node(r["node"])))
             elif r["kind"] == "failover" and r["duration_ms"] is not None and np.isfinite(r["duration_ms"]):
                 losses.append(tt - float(r["duration_ms"]) / 1000.0)
-            elif r["kind"] in FAULT_KINDS and not _skipped(r):
+            elif r["kind"] in FAULT_KINDS and not _skipped(r) or r["kind"] == "stepped-down":
                 losses.append(tt)
 
     def change_time(lo: float, hi: float, new: str | None) -> float:
@@ -121,7 +123,35 @@ def leader_spans(rts: pd.DataFrame, ev: pd.DataFrame | None, bucket: float,
             spans.append((since, at, cur))
             cur, since = lead[k], at
     spans.append((since, float(t[-1]), cur))
-    return [(a, b, n) for a, b, n in spans if b > a]
+    spans = [(a, b, n) for a, b, n in spans if b > a]
+    if "leaderless_ms" in rts.columns:
+        first = max(start_s, t[0] - bucket)
+        if spans and spans[0][0] > first:  # before the first election
+            spans.insert(0, (first, spans[0][0], None))
+        for lo, ms in zip(t - bucket, rts["leaderless_ms"].to_numpy(dtype=float)):
+            hi = lo + bucket
+            missing = ms / 1000 - sum(min(b, hi) - max(a, lo) for a, b, n in spans
+                                      if n is None and a < hi and b > lo)
+            if missing > 1e-9:
+                at = min((tt for tt in losses if lo <= tt < hi), default=lo)
+                spans = _leaderless_between(spans, at, min(at + missing, hi))
+    return spans
+
+
+def _leaderless_between(spans: list[tuple[float, float, str | None]], lo: float,
+                        hi: float) -> list[tuple[float, float, str | None]]:
+    """``spans`` with ``[lo, hi)`` cut out of the spans that show a leader, as no leader."""
+    out: list[tuple[float, float, str | None]] = []
+    for a, b, n in spans:
+        if n is None or b <= lo or a >= hi:
+            out.append((a, b, n))
+            continue
+        if a < lo:
+            out.append((a, lo, n))
+        out.append((max(a, lo), min(b, hi), None))
+        if b > hi:
+            out.append((hi, b, n))
+    return out
 
 
 # Failover labels: text width estimate (inches) for 7 pt DejaVu Sans digits, and the lane layout.
@@ -318,7 +348,8 @@ def timeline_chart(ctx: Ctx, out_dir: Path) -> Chart | None:
     cap = ("One run per contender at the same parameter point and seed, values per time bucket of "
            "simulated time. Shaded: fault windows; dashed lines: a node became leader. Bottom lane: "
            "the leader (sampled at each bucket's end, changes placed at the election or fault "
-           "events; an isolated leader still counts until a newer one is elected; red: none), and "
+           "events; an isolated leader still counts until a newer one is elected; red: none, "
+           "including stretches shorter than a bucket), and "
            "above it each failover — from the fault that hit the leader until a newer "
            "leader was elected — with its length.")
     return render(fig, Chart("timeline", AVAILABILITY, title, cap), out_dir)
@@ -332,9 +363,9 @@ def _draw_lane(ax, spans, layout, levels: int, per_in: float, windows) -> bool:
     their labels on the levels :func:`layout_labels` chose. True when a leaderless span was drawn."""
     leaderless = False
     for a, e, node in spans:
-        if node is None:
-            ax.broken_barh([(a, e - a)], (0.1, 0.8), facecolors="white", edgecolor=NO_LEADER, hatch="/////",
-                           linewidth=0.0)
+        if node is None:  # at least a hair wide: a leaderless stretch of 1 ms must show
+            ax.broken_barh([(a, max(e - a, 0.02 * per_in))], (0.1, 0.8), facecolors="white",
+                           edgecolor=NO_LEADER, hatch="/////", linewidth=0.0)
             leaderless = True
         else:
             ax.broken_barh([(a, e - a)], (0.1, 0.8), facecolors="0.86", edgecolor="white", linewidth=0.6)

@@ -13,6 +13,7 @@ from html import escape
 import yaml
 
 from .document import Document
+from .explain import BLURB
 from .metrics import HIGHER
 from .palette import contender_colors
 from .tables import Cell, Table, capitalize
@@ -218,6 +219,8 @@ def render_html(doc: Document) -> str:
                                              for k, v in doc.summary_items()) + "</dl>")
     toc = [("safety", "Safety"), ("findings", "Key findings")]
     toc += [(_anchor(doc.family_title(f)), doc.family_title(f)) for f, _, _ in sections]
+    if doc.explained:
+        toc.append(("difference", "Where the difference comes from"))
     toc += [("all-metrics", "All metrics"), ("configuration", "Configuration")]
     out.append('<nav class="toc">' + "".join(f'<a href="#{a}">{_e(t)}</a>' for a, t in toc) + "</nav></header>")
 
@@ -243,6 +246,17 @@ def render_html(doc: Document) -> str:
             out.append(_figure(c))
         if table is not None:
             out.append(table_html(table, colors))
+        out.append("</section>")
+
+    if doc.explained:
+        out.append('<section id="difference"><h2>Where the difference comes from</h2>'
+                   f'<p class="lead">{inline(BLURB)}</p>')
+        for e in doc.explained:
+            out.append(f"<p><strong>{_e(doc.point_text(e.point))}</strong> — {_e('; '.join(e.differences))}</p>"
+                       '<div class="tablewrap"><table><thead><tr>'
+                       + "".join(f"<th>{_e(h)}</th>" for h in e.header) + "</tr></thead><tbody>"
+                       + "".join("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in r) + "</tr>" for r in e.rows)
+                       + "</tbody></table></div>")
         out.append("</section>")
 
     out.append('<section id="all-metrics"><h2>All metrics</h2>'

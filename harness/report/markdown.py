@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from .document import Document
+from .explain import BLURB
 from .tables import Table, capitalize
 
 
@@ -138,6 +139,12 @@ def render_markdown(doc: Document, md_path: Path) -> str:
                 out += [f"![{c.title}]({rel})", "", f"_{c.caption}_", ""]
         if table is not None:
             out += [table_md(table), ""]
+    if doc.explained:
+        out += ["", "## Where the difference comes from", "", BLURB]
+        for e in doc.explained:
+            out += ["", f"**{_cell(doc.point_text(e.point))}** — " + "; ".join(e.differences), "",
+                    _row([_cell(h) for h in e.header]), _row(["---"] + ["---:"] * (len(e.header) - 1))]
+            out += [_row([_cell(v) for v in r]) for r in e.rows]
     out += ["", "## All metrics", ""]
     for t in doc.all_tables:
         out += [f"<details><summary>{t.title}: {', '.join(m.label for m in t.metrics)}</summary>", "",

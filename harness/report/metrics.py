@@ -106,6 +106,10 @@ KNOWN_METRICS: tuple[Metric, ...] = (
     _M("messages_per_op", "messages per op", "msgs/op", LOWER, COST),
     _M("bytes_per_op", "bytes per op", "B/op", LOWER, COST, headline=False),
     _M("leader_cpu_utilization", "leader CPU utilisation", "%", LOWER, COST, scale=100.0),
+    _M("retransmissions_per_op", "retransmissions per op", "msgs/op", LOWER, COST, headline=False),
+    _M("repairs_per_op", "gap repairs per op", "msgs/op", LOWER, COST, headline=False),
+    _M("loss_blocked_share", "follower time blocked behind a lost message", "%", LOWER, COST,
+       scale=100.0, headline=False),
 )
 METRICS_BY_KEY = {m.key: m for m in KNOWN_METRICS}
 

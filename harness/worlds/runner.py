@@ -69,6 +69,8 @@ class ConsensusWorld(World):
         w = cfg.workload
         self.history = History()
         self.metrics.majority = n // 2 + 1
+        self.metrics.replicas = n
+        self.metrics.led = True
         self.election, self.log, self.durability = ElectionSafety(), LogAgreement(), Durability()
         self._build(n, w.clients, KVStateMachine, _Observer(self.election, self.log, self.metrics))
         keys = KeyChooser(w.distribution, w.keys)
@@ -133,7 +135,8 @@ def run(spec: Any, suite: str, on_world: Callable[[Any], None] | None = None) ->
     events = [{"run_id": spec.run_id, "time_s": t, "node": node, "kind": kind, "detail": detail,
                "duration_ms": dur} for t, node, kind, detail, dur in sorted(world.metrics.events, key=lambda e: e[0])]
     series = [{"run_id": spec.run_id, "time_s": t, "throughput_ops_s": thr, "latency_p50_ms": p50,
-               "latency_p99_ms": p99, "leader": leader} for t, thr, p50, p99, leader in world.metrics.series]
+               "latency_p99_ms": p99, "leader": leader, "leaderless_ms": none}
+              for t, thr, p50, p99, leader, none in world.metrics.series]
     latencies = [{"run_id": spec.run_id, "latency_ms": ms, "count": c}
                  for ms, c in world.metrics.latency_histogram()]
     return RunResult(row, events, series, latencies)

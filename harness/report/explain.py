@@ -1,0 +1,119 @@
+""""Where the difference comes from": the measured work behind a significant difference.
+
+Wherever the contenders differ significantly (and by at least ``PRACTICAL``) in throughput or
+latency, the report sets side by side, per contender, what each committed operation cost in
+messages of each type (``messages_per_op_by_type``) and the columns that measure repair work and
+its cost: ``retransmissions_per_op`` (re-sent after a whole retransmission interval),
+``repairs_per_op`` (sent to fill a gap a replica reported), ``loss_blocked_share`` (follower
+time spent unable to acknowledge behind a lost message) and ``unavailable_ms`` (time without a
+commit: where throughput went). The section knows no protocol: message
+types are whatever the contenders report, and a contender without a column shows "—".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import fmt
+from .load import CONTENDER, Results
+from .metrics import metric_for
+from .tables import SIGNIFICANT, UNTESTED, capitalize, metric_rows
+
+PRACTICAL = 0.03  # a relative difference below this is not worth explaining
+DIFFERENCES = ("throughput_ops_s", "latency_p50_ms", "latency_p99_ms")
+CAUSES = ("messages_per_op", "retransmissions_per_op", "repairs_per_op", "loss_blocked_share",
+          "unavailable_ms")
+BY_TYPE = "messages_per_op_by_type"
+
+
+@dataclass
+class Explanation:
+    point: tuple[str, ...]    # the parameter values (empty without a sweep)
+    differences: list[str]    # "throughput: raft 4 566 ops/s, multipaxos 5 518 ops/s (+20.8%)"
+    header: list[str]         # "per committed operation", then the contenders
+    rows: list[list[str]]
+
+
+def explanations(res: Results) -> list[Explanation]:
+    """One explanation per parameter point where the contenders differ (see the module notes)."""
+    if len(res.contenders) < 2:
+        return []
+    found: dict[tuple[str, ...], list[str]] = {}
+    for key in DIFFERENCES:
+        if key not in res.runs.columns:
+            continue
+        m = metric_for(key)
+        for row in metric_rows(res, m):
+            if row.verdict not in (SIGNIFICANT, UNTESTED):
+                continue
+            cells = {c: cell for c, cell in row.cells.items() if cell is not None}
+            lo = min(c.summary.mean for c in cells.values())
+            hi = max(c.summary.mean for c in cells.values())
+            if not lo > 0 or hi / lo - 1 < PRACTICAL:
+                continue
+            shown = ", ".join(f"{c} {fmt.num(cell.summary.mean * m.scale, row.decimals)} {m.unit}"
+                              for c, cell in cells.items())
+            found.setdefault(row.point, []).append(
+                f"{m.label}: {shown} (highest {fmt.num((hi / lo - 1) * 100, 1)}% above lowest)")
+    return [_explain(res, point, diffs) for point, diffs in found.items()]
+
+
+def _explain(res: Results, point: tuple[str, ...], differences: list[str]) -> Explanation:
+    runs = res.runs
+    here = np.ones(len(runs), dtype=bool)
+    for key, value in zip(res.param_keys, point):
+        here &= (runs[key].astype(str) == value).to_numpy()
+    at = runs[here]
+    means: dict[str, dict[str, float]] = {}
+    for c in res.contenders:
+        mine = at[at[CONTENDER] == c]
+        row: dict[str, float] = {}
+        if BY_TYPE in mine.columns:
+            counts: dict[str, list[float]] = {}
+            for text in mine[BY_TYPE].dropna().astype(str):
+                for kind, value in _by_type(text).items():
+                    counts.setdefault(kind, []).append(value)
+            row.update({f"{BY_TYPE}:{k}": float(np.mean(v)) for k, v in counts.items()})
+        for key in CAUSES:
+            if key in mine.columns and mine[key].notna().any():
+                row[key] = float(mine[key].astype(float).mean())
+        means[c] = row
+    kinds = sorted({k for row in means.values() for k in row if k.startswith(BY_TYPE)})
+    rows = []
+    for key in [*kinds, *CAUSES]:
+        if not any(key in row for row in means.values()):
+            continue
+        if key.startswith(BY_TYPE):
+            label, scale, unit = f"{key.split(':', 1)[1]} messages", 1.0, ""
+        else:
+            m = metric_for(key)
+            label, scale, unit = capitalize(m.label), m.scale, (" %" if m.percent else "")
+        values = [row[key] * scale for row in means.values() if key in row]
+        decimals = max(fmt.decimals_for(values), 2 if not unit else 1)
+        rows.append([label, *[fmt.num(means[c][key] * scale, decimals) + unit if key in means[c] else "—"
+                              for c in res.contenders]])
+    return Explanation(point, differences, ["per committed operation", *res.contenders], rows)
+
+
+def _by_type(text: str) -> dict[str, float]:
+    """``"Accept=4 Accepted=3.96"`` -> ``{"Accept": 4.0, "Accepted": 3.96}``."""
+    out = {}
+    for item in text.split():
+        kind, _, value = item.partition("=")
+        try:
+            out[kind] = float(value)
+        except ValueError:
+            continue
+    return out
+
+
+BLURB = ("Where the contenders differ significantly (paired by seed, p < 0.05, or a single run) "
+         f"by at least {PRACTICAL:.0%} in throughput or latency: the work behind each committed "
+         "operation. Messages by type, then retransmissions (re-sent after a whole "
+         "`replication.retransmit` interval), gap repairs (sent to fill a gap a replica reported "
+         "after `replication.reorder_wait`) and the share of follower time spent unable to "
+         "acknowledge behind a lost message (a replica that must accept in log order cannot "
+         "acknowledge past a gap, and is out of the quorum meanwhile); last, the time without "
+         "any commit, where throughput went.")
