@@ -59,14 +59,19 @@ Loss
     An accept a follower has not answered for a whole ``replication.retransmit`` interval (the
     heartbeat by default) is re-sent to it, checked every interval -- the policy the Raft
     replica follows too (``implementations.liveness``). There is no fast retransmit: on a
-    network that reorders, answers to later slots do not mean an accept was lost.
+    network that reorders, answers to later slots do not mean an accept was lost -- until they
+    have said so for ``replication.reorder_wait`` (below). A lost answer is made good as a
+    Raft leader's is: a heartbeat's answer says up to which slot the acceptor holds every slot,
+    as a Raft follower's reply to a heartbeat carries its match index.
 
 Gaps (``replication.reorder_wait``, the same rule as the Raft follower)
     A replica that lacks a slot below one it has accepted in the current ballot, or below the
     leader's commit index, waits ``reorder_wait`` for it (the network reorders), then asks the
     leader with a ``CatchupReq`` for the missing run of slots, again every retransmission
     interval while it is missing. The leader answers with the chosen ones (catch-up) and
-    re-sends the accepts of those not yet chosen. An acceptor still accepts and acknowledges
+    re-sends the accepts of those not yet chosen. The leader applies the same rule to the
+    answers: a follower that answered a later slot but not an earlier open one for
+    ``reorder_wait`` gets that accept again. An acceptor still accepts and acknowledges
     every later slot meanwhile: a gap costs Multi-Paxos no acknowledgements, where a Raft
     follower, which accepts in log order only, acknowledges nothing past it.
 
@@ -176,11 +181,16 @@ class Heartbeat(Message):
 
 
 class HeartbeatAck(Message):
-    __slots__ = ("ballot",)
+    """The answer to a heartbeat: the acceptor holds every slot below ``upto`` (from the commit
+    index on), so it answers each accept among them -- as a Raft follower's reply to a heartbeat
+    carries its match index."""
 
-    def __init__(self, ballot: int):
+    __slots__ = ("ballot", "upto")
+
+    def __init__(self, ballot: int, upto: int):
         self.ballot = ballot
-        self.size = HDR + INT
+        self.upto = upto
+        self.size = HDR + 2 * INT
 
 
 class CatchupReq(Message):
@@ -306,6 +316,8 @@ class MultiPaxosNode(Node):
         self.leader_hint: int | None = None
         self.next_slot = 0
         self.proposals: dict[int, list] = {}  # slot -> [value, ack mask, last sent, bytes]
+        self.ack_top: dict[int, int] = {}  # peer -> highest slot it acknowledged this ballot
+        self.ack_gap: dict[int, tuple[float, int]] = {}  # peer -> (noticed at, below this slot)
         self.mine: set[int] = set()  # slots holding requests this leader must answer
         self.pending: set[int] = set()  # uids of requests queued or in those slots
         self.queue: list[Request] = []
@@ -486,6 +498,7 @@ class MultiPaxosNode(Node):
             if s > top:
                 top = s
         self.p1_chosen, self.p1_acc = {}, {}
+        self.ack_top, self.ack_gap = {}, {}
         self._apply_chosen(ctx)
         self.next_slot = top + 1
         self.heard = self.p1_mask
@@ -567,11 +580,36 @@ class MultiPaxosNode(Node):
         props = self.proposals
         slot = m.slot
         p = props.get(slot)
-        if p is None or p[1] & bit:
+        if p is not None and not p[1] & bit:
+            mask = p[1] = p[1] | bit
+            if mask.bit_count() >= self.majority and self.role == LEADER:
+                self._chosen(ctx, slot)
+        self._ack_gap(ctx, src, slot)
+
+    def _ack_gap(self, ctx: Context, src: int, slot: int) -> None:
+        """The gap rule (``replication.reorder_wait``) on the acknowledgement stream: ``src``
+        answered ``slot`` but not an earlier slot still open. Once that has lasted
+        ``reorder_wait`` (checked at its next answer) the answer was lost, not late: re-send
+        those accepts to ``src`` so it answers again. A Raft leader needs no such rule, as a
+        follower's match index acknowledges the whole prefix; without it a lost Paxos answer
+        would wait for the retransmission interval, and with two replicas left every slot
+        after it with it."""
+        top = self.ack_top.get(src, -1)
+        if slot > top:
+            self.ack_top[src] = slot
+            if slot > top + 1 and src not in self.ack_gap:
+                self.ack_gap[src] = (ctx.now, slot)
+        gap = self.ack_gap.get(src)
+        if gap is None or ctx.now - gap[0] < self.reorder_wait:
             return
-        mask = p[1] = p[1] | bit
-        if mask.bit_count() >= self.majority and self.role == LEADER:
-            self._chosen(ctx, slot)
+        del self.ack_gap[src]
+        b, commit, bit, sent = self.ballot, len(self.log), self.bits[src], 0
+        for s, p in self.proposals.items():
+            if s < gap[1] and not p[1] & bit:
+                ctx.send(src, Accept(b, s, p[0], commit, p[3]))
+                sent += 1
+        if sent:
+            ctx.observe("repair", sent)
 
     def _chosen(self, ctx: Context, slot: int) -> None:
         self.chosen[slot] = self.proposals.pop(slot)[0]
@@ -607,8 +645,16 @@ class MultiPaxosNode(Node):
         ctx.set_timer("retransmit", self.rto)
 
     def on_heartbeat_ack(self, ctx: Context, src: int, m: HeartbeatAck) -> None:
-        if m.ballot == self.ballot:
-            self.heard |= self.bits[src]
+        if m.ballot != self.ballot:
+            return
+        bit = self.bits[src]
+        self.heard |= bit
+        answered = [s for s, p in self.proposals.items() if s < m.upto and not p[1] & bit]
+        for s in answered:  # answers to accepts whose own answer was lost
+            p = self.proposals[s]
+            p[1] |= bit
+            if p[1].bit_count() >= self.majority and self.role == LEADER:
+                self._chosen(ctx, s)
 
     def _quorum_check(self, ctx: Context) -> None:
         if (self.heard | self.bit).bit_count() < self.majority:
@@ -681,7 +727,10 @@ class MultiPaxosNode(Node):
                 self._step_down(ctx, src)
         self.leader_hint = src
         self._leader_contact(ctx, b)
-        ctx.send(src, HeartbeatAck(b))
+        upto = len(self.log)
+        while self._held(upto):
+            upto += 1
+        ctx.send(src, HeartbeatAck(b, upto))
         if m.commit > len(self.log):
             self.lc_commit = m.commit
             self.lc_ballot = b

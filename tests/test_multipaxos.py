@@ -8,7 +8,7 @@ import pytest
 
 from harness.protocol import ReplicationOptions, get
 from harness.engine.scripted import ScriptedCluster
-from implementations.multipaxos import (FOLLOWER, LEADER, Accept, Accepted, Catchup, CatchupReq, Heartbeat,
+from implementations.multipaxos import (FOLLOWER, LEADER, Accept, Accepted, Catchup, CatchupReq, Heartbeat, HeartbeatAck,
                                         MultiPaxosNode, MultiPaxosOptions, Prepare, Promise)
 from workloads.kv import GET, OK, PUT, REDIRECT, KVStateMachine, Request
 
@@ -436,3 +436,46 @@ def test_an_acceptor_missing_an_accept_asks_for_it_after_the_reorder_wait():
     c.deliver_all()
     assert [r for _, r, _ in replies(c)] == [r1, r2]
     assert [v for _, e, v in c.obs.observed if e == "repair"] == [1]
+
+
+def test_a_lost_answer_is_made_good_by_the_next_heartbeat_answer():
+    """Node 1 is down, so slot 0 needs node 2's answer, which is lost. Node 2's answer to the
+    next heartbeat says it holds every slot below 1 -- what a Raft follower's match index says
+    -- and the slot is chosen then, not a retransmission interval later."""
+    c = cluster(3, batch_size=1)
+    elect(c, 0)
+    c.crash(1)
+    r1 = put(1, 0, 1, 1)
+    c.request(0, r1)
+    c.deliver(lambda e: isinstance(e.msg, Accept))
+    assert c.drop(lambda e: isinstance(e.msg, Accepted)) == 1
+    assert replies(c) == []
+    c.fire(0, "heartbeat")
+    c.deliver(lambda e: isinstance(e.msg, Heartbeat))
+    assert [e.msg.upto for e in c.messages(HeartbeatAck)] == [1]
+    c.deliver_all()
+    assert [r for _, r, _ in replies(c)] == [r1]
+
+
+def test_a_lost_answer_is_asked_for_again_once_later_answers_outlive_the_reorder_wait():
+    """Node 1 is down; node 2's answer to slot 0 is lost, its answer to slot 1 arrives. Within
+    replication.reorder_wait that may be reordering; once a later answer comes after it, the
+    leader re-sends slot 0's accept to node 2 (a repair) and both slots are answered."""
+    c = cluster(3, batch_size=1)
+    elect(c, 0)
+    c.crash(1)
+    r1, r2, r3 = put(1, 0, 1, 1), put(1, 1, 1, 2), put(2, 0, 2, 3)
+    c.request(0, r1)
+    c.request(0, r2)
+    c.deliver(lambda e: isinstance(e.msg, Accept))
+    c.drop(lambda e: isinstance(e.msg, Accepted) and e.msg.slot == 0)
+    c.deliver(lambda e: isinstance(e.msg, Accepted))  # slot 1 chosen, slot 0 still open
+    assert replies(c) == [] and not c.messages(Accept)
+    c.now += 0.002  # > reorder_wait (1 ms)
+    c.request(0, r3)
+    c.deliver(lambda e: isinstance(e.msg, Accept))
+    c.deliver(lambda e: isinstance(e.msg, Accepted))  # slot 2's answer: the gap is old now
+    assert [(e.dst, e.msg.slot) for e in c.messages(Accept)] == [(2, 0)]
+    assert [v for _, e, v in c.obs.observed if e == "repair"] == [1]
+    c.deliver_all()
+    assert [r for _, r, _ in replies(c)] == [r1, r2, r3]
