@@ -89,7 +89,8 @@ def _explain(res: Results, point: tuple[str, ...], differences: list[str]) -> Ex
             label, scale, unit = f"{key.split(':', 1)[1]} messages", 1.0, ""
         else:
             m = metric_for(key)
-            label, scale, unit = capitalize(m.label), m.scale, (" %" if m.percent else "")
+            label, scale = capitalize(m.label), m.scale
+            unit = " %" if m.percent else (f" {m.unit}" if m.unit else "")
         values = [row[key] * scale for row in means.values() if key in row]
         decimals = max(fmt.decimals_for(values), 2 if not unit else 1)
         rows.append([label, *[fmt.num(means[c][key] * scale, decimals) + unit if key in means[c] else "—"

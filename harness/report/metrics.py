@@ -70,8 +70,8 @@ FAMILY_BLURB = {
     LATENCY: "Client-observed latency from the intended send time (no coordinated omission).",
     CONTENTION: "How often transactions abort and why.",
     AVAILABILITY: ("Leader changes, failover time (from a fault that hit the leader until a newer "
-                   "leader was elected) and time unavailable (commit gaps during faults, what "
-                   "clients actually saw)."),
+                   "leader was elected) and time unavailable (commit gaps anywhere in the window, each "
+                   "attributed to the fault, heal or leader change before it)."),
     COST: "What each operation costs in messages and bytes.",
     OTHER: "Further numeric columns found in runs.csv.",
 }

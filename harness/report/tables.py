@@ -438,7 +438,7 @@ def findings(res: Results) -> list[str]:
         if key == "failover_ms_mean":
             what += " (fault on the leader → newer leader elected)"
         elif key == "unavailable_ms":
-            what += " (commit gaps during faults: the outage clients saw)"
+            what += " (commit gaps anywhere in the window: the outage clients saw)"
         elif key == "abort_rate" and res.kind != "transactions":
             what = "Abort rate (client attempts that timed out)"
         sentence = f"{_b(what)} ({m.unit + ', ' if m.unit else ''}{m.better_text}) — {head}."
