@@ -16,9 +16,11 @@ import importlib.util
 import json
 import os
 
-# The engine, the measurements and the workloads: where a run spends its time outside the
-# protocols, which stay interpreted (plain Python classes that users read, copy and subclass).
+# The engine, the measurements, the workloads and the built-in consensus protocols: where a
+# run spends its time. Users' protocols stay interpreted (plain Python classes that may
+# subclass compiled ones); the transaction protocols and everything else stay interpreted too.
 COMPILED = (
+    "harness/message.py",
     "harness/engine/sim.py",
     "harness/engine/network.py",
     "harness/engine/node.py",
@@ -30,6 +32,9 @@ COMPILED = (
     "workloads/pacing.py",
     "workloads/clients.py",
     "workloads/txn.py",
+    "implementations/liveness.py",
+    "implementations/raft.py",
+    "implementations/multipaxos.py",
 )
 
 
