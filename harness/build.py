@@ -16,9 +16,9 @@ import importlib.util
 import json
 import os
 
-# The engine, the measurements, the workloads and the built-in consensus protocols: where a
-# run spends its time. Users' protocols stay interpreted (plain Python classes that may
-# subclass compiled ones); the transaction protocols and everything else stay interpreted too.
+# Where a run spends its time: the engine, the measurements, the workloads, the built-in
+# consensus protocols and the consensus checkers. Users' protocols stay interpreted (plain Python
+# classes that may subclass compiled ones); so do the transaction protocols and the rest.
 COMPILED = (
     "harness/message.py",
     "harness/engine/sim.py",
@@ -27,6 +27,7 @@ COMPILED = (
     "harness/metrics.py",
     "harness/history.py",
     "harness/checkers/consensus.py",
+    "harness/checkers/linearizability.py",
     "workloads/kv.py",
     "workloads/keys.py",
     "workloads/pacing.py",
