@@ -784,5 +784,8 @@ class MultiPaxosNode(Node):
         self.applied_count = i
 
 
-# A call rather than the decorator, as for Raft (see there).
-register("multipaxos", kind="consensus", options=MultiPaxosOptions, aliases=("paxos",))(MultiPaxosNode)
+# A call rather than the decorator, as for Raft (see there); the description is given because
+# a compiled class has no docstring.
+register("multipaxos", kind="consensus", options=MultiPaxosOptions, aliases=("paxos",),
+         description="Multi-Paxos with a stable leader, batching, pipelining, catch-up and no-op "
+                     "hole filling.")(MultiPaxosNode)
