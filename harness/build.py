@@ -16,20 +16,26 @@ import importlib.util
 import json
 import os
 
-# The engine, the measurements and the workloads: where a run spends its time outside the
-# protocols, which stay interpreted (plain Python classes that users read, copy and subclass).
+# Where a run spends its time: the engine, the measurements, the workloads, the built-in
+# consensus protocols and the consensus checkers. Users' protocols stay interpreted (plain Python
+# classes that may subclass compiled ones); so do the transaction protocols and the rest.
 COMPILED = (
+    "harness/message.py",
     "harness/engine/sim.py",
     "harness/engine/network.py",
     "harness/engine/node.py",
     "harness/metrics.py",
     "harness/history.py",
     "harness/checkers/consensus.py",
+    "harness/checkers/linearizability.py",
     "workloads/kv.py",
     "workloads/keys.py",
     "workloads/pacing.py",
     "workloads/clients.py",
     "workloads/txn.py",
+    "implementations/liveness.py",
+    "implementations/raft.py",
+    "implementations/multipaxos.py",
 )
 
 

@@ -11,9 +11,11 @@ make one selectable from a suite (``protocol: <name>``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict
+
+from harness.message import Message  # noqa: F401  (part of the contract; its own module, see there)
 
 
 class Context:
@@ -165,10 +167,3 @@ def registry() -> dict[str, ProtocolSpec]:
 
 def get(name: str) -> ProtocolSpec:
     return registry()[name]
-
-
-class Message:
-    """Base for protocol messages. Subclasses use ``__slots__`` and set ``size`` (bytes on the wire)."""
-
-    __slots__ = ("size",)
-    HEADER: ClassVar[int] = 24

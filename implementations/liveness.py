@@ -26,26 +26,12 @@ Retransmission (``replication.retransmit``)
 
 from __future__ import annotations
 
-from pydantic import Field
-
-from harness.protocol import Options
-from harness.config.units import Duration
+from implementations.options import LeaderCheckOptions
 
 __all__ = ["LeaderCheckOptions", "ElectionTimer", "check_quorum_period", "retransmit_interval"]
 
 INF = float("inf")
 _EPS = 1e-9  # a timer fires at its deadline up to float rounding
-
-
-class LeaderCheckOptions(Options):
-    """The quorum check every consensus protocol with a stable leader offers."""
-
-    check_quorum: bool = Field(
-        True,
-        description="A leader that has not heard from a majority during check_quorum_period "
-                    "steps down (etcd-io/raft CheckQuorum).")
-    check_quorum_period: Duration | None = Field(
-        None, description="Period of the quorum check (default: replication.election_timeout).")
 
 
 def check_quorum_period(options: LeaderCheckOptions, replication) -> float | None:

@@ -83,11 +83,13 @@ heartbeat -- nor granted promise has reset it for a timeout redrawn at every res
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
+
+from mypy_extensions import mypyc_attr
 
 from harness.protocol import Context, Message, Node, ReplicationOptions, register
-from implementations.liveness import (ElectionTimer, LeaderCheckOptions, check_quorum_period,
-                                      retransmit_interval)
+from implementations.liveness import ElectionTimer, check_quorum_period, retransmit_interval
+from implementations.options import MultiPaxosOptions
 from workloads.kv import REDIRECT, KVStateMachine, Reply, Request
 
 INT = 8  # bytes per integer field on the wire and on disk
@@ -254,12 +256,7 @@ class AcceptRecord:
                 f"commit={self.commit})")
 
 
-class MultiPaxosOptions(LeaderCheckOptions):
-    """Multi-Paxos options: only the quorum check (shared with Raft). Batching, pipelining and
-    timeouts are the shared ``ReplicationOptions``."""
-
-
-@register("multipaxos", kind="consensus", options=MultiPaxosOptions, aliases=("paxos",))
+@mypyc_attr(allow_interpreted_subclasses=True)  # tests subclass it
 class MultiPaxosNode(Node):
     """Multi-Paxos with a stable leader, batching, pipelining, catch-up and no-op hole filling."""
 
@@ -285,7 +282,7 @@ class MultiPaxosNode(Node):
         self.far_behind = self.batch_size * self.pipeline  # slots; a candidate further back is refused
         self.reorder_wait = replication.reorder_wait
         self.sm = state_machine
-        self._dispatch = {
+        self._dispatch: dict[type, Callable[[Context, int, Any], None]] = {
             Accept: self.on_accept, Accepted: self.on_accepted, Heartbeat: self.on_heartbeat,
             HeartbeatAck: self.on_heartbeat_ack, Prepare: self.on_prepare,
             Promise: self.on_promise, Nack: self.on_nack, CatchupReq: self.on_catchup_req,
@@ -661,6 +658,7 @@ class MultiPaxosNode(Node):
             self._step_down(ctx, None)
             return
         self.heard = 0
+        assert self.cq_period is not None  # on_timer checks it
         ctx.set_timer("quorum", self.cq_period)
 
     def _abdicate(self, ctx: Context) -> None:
@@ -934,3 +932,10 @@ class MultiPaxosNode(Node):
             ctx.applied_many(i + 1, value)
             i += len(value)
         self.applied_count = i
+
+
+# A call rather than the decorator, as for Raft (see there); the description is given because
+# a compiled class has no docstring.
+register("multipaxos", kind="consensus", options=MultiPaxosOptions, aliases=("paxos",),
+         description="Multi-Paxos with a stable leader, batching, pipelining, catch-up and no-op "
+                     "hole filling.")(MultiPaxosNode)

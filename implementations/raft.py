@@ -115,13 +115,13 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import deque
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field
+from mypy_extensions import mypyc_attr
 
 from harness.protocol import Context, Message, Node, ReplicationOptions, register
-from implementations.liveness import (ElectionTimer, LeaderCheckOptions, check_quorum_period,
-                                      retransmit_interval)
+from implementations.liveness import ElectionTimer, check_quorum_period, retransmit_interval
+from implementations.options import RaftOptions
 from workloads.kv import GET, REDIRECT, KVStateMachine, Reply, Request
 
 assert GET == 0  # the apply loop tests `cmd.op` for "is a write"
@@ -132,22 +132,6 @@ FOLLOWER, PRECANDIDATE, CANDIDATE, LEADER = 0, 1, 2, 3
 ROLE_NAMES = ("follower", "precandidate", "candidate", "leader")
 
 _HEADER = Message.HEADER
-
-
-class RaftOptions(LeaderCheckOptions):
-    """Raft's own options (the ``protocols.raft:`` section of a suite); ``check_quorum`` and
-    ``check_quorum_period`` come from the shared base."""
-
-    read: Literal["log", "readindex"] = Field(
-        "log",
-        description="How GETs are served: 'log' replicates them like writes; 'readindex' serves "
-                    "them from the leader's state machine after a heartbeat round confirms "
-                    "leadership (Raft thesis 6.4).")
-    prevote: bool = Field(
-        False,
-        description="Pre-vote phase before an election (thesis 9.6): a node whose pre-vote fails "
-                    "does not bump its term, so a partitioned node cannot disrupt the leader when "
-                    "it rejoins.")
 
 
 # -- messages ------------------------------------------------------------------------------------
@@ -240,8 +224,7 @@ class AppendReply(Message):
 
 # -- the replica ---------------------------------------------------------------------------------
 
-@register("raft", kind="consensus", options=RaftOptions,
-          description="Raft: leader election, log replication, ReadIndex reads, optional pre-vote")
+@mypyc_attr(allow_interpreted_subclasses=True)  # tests subclass it
 class RaftNode(Node):
     """A Raft replica driving a :class:`~workloads.kv.KVStateMachine`."""
 
@@ -984,3 +967,9 @@ class RaftNode(Node):
             self.probing.clear()
             for req in redirect:
                 ctx.reply(req, Reply(req, REDIRECT, leader=leader))
+
+
+# A call rather than the decorator: the compiled build compiles a decorated class as a slower
+# non-native class (README, "Performance"). Protocols of one's own use the decorator.
+register("raft", kind="consensus", options=RaftOptions,
+         description="Raft: leader election, log replication, ReadIndex reads, optional pre-vote")(RaftNode)

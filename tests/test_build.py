@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 from click.testing import CliRunner
 
-from harness import build
+from harness import build, protocol
 from harness.cli import main
 
 SO = importlib.machinery.EXTENSION_SUFFIXES[0]
@@ -51,3 +51,10 @@ def test_a_compiled_module_built_from_other_source_is_refused(monkeypatch, tmp_p
     monkeypatch.setattr(build, "SOURCES", str(tmp_path / "none.json"))  # no digests: all stale
     with pytest.raises(build.MixedBuild, match="another version"):
         build.kind()
+
+
+def test_built_in_protocols_describe_themselves():
+    """A compiled class has no docstring, so a compiled built-in passes its description."""
+    built_in = [spec for spec in protocol.registry().values()
+                if spec.factory.__module__.startswith("implementations.")]
+    assert len(built_in) >= 5 and all(spec.description for spec in built_in)

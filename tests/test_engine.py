@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from types import SimpleNamespace
 
 import pytest
@@ -86,6 +87,19 @@ def test_same_time_events_run_in_scheduling_order():
     sim.run(2.0)
     assert seen == ["first", 0, 1, 2, 3, 4]
     assert sim.now == 2.0
+
+
+def test_no_full_garbage_collection_while_events_run_and_the_settings_come_back():
+    sim = Simulator(1)
+    during = []
+    sim.at(1.0, lambda _: during.append(gc.get_threshold()))
+    sim.at(2.0, lambda _: 1 / 0)
+    before = gc.get_threshold()
+    sim.run(1.5)
+    assert during[0][:2] == before[:2] and during[0][2] > 10**6 and gc.get_threshold() == before
+    with pytest.raises(ZeroDivisionError):
+        sim.run(3.0)
+    assert gc.get_threshold() == before
 
 
 def test_named_streams_are_stable_and_independent():

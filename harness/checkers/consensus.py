@@ -16,8 +16,9 @@ called once per command per replica -- does a handful of list/array operations.
 from __future__ import annotations
 
 from array import array
+from typing import Any
 
-__all__ = ["ElectionSafety", "LogAgreement", "Durability", "combine"]
+__all__ = ["ElectionSafety", "LogAgreement", "Durability", "ReplicaObserver", "combine"]
 
 _UNSET = -(1 << 63)  # an index nobody has been seen applying (only after a snapshot restart)
 
@@ -200,6 +201,35 @@ class Durability:
                                  f"is not in the applied log ({len(missing)} of {len(acked)} "
                                  f"acknowledged writes missing, log length {len(applied)})")
         return "ok", f"{len(acked)} acknowledged writes all applied"
+
+
+class ReplicaObserver:
+    """Routes a consensus run's replica observations (``NodeHost``'s observer) to the checkers
+    here and to the metrics; it lives here, not in the runner, so that the compiled build
+    compiles it (one call per applied run of commands on every replica)."""
+
+    __slots__ = ("election", "log", "metrics")
+
+    def __init__(self, election: ElectionSafety, log: LogAgreement, metrics: Any):
+        self.election = election
+        self.log = log
+        self.metrics = metrics
+
+    def leader(self, node: int, term: int, t: float) -> None:
+        self.election.observe(term, node, t)
+        self.metrics.leader(node, term, t)
+
+    def applied(self, node: int, index: int, command: Any, t: float) -> None:
+        self.log.applied(node, index, -1 if command is None else command.uid, t)
+
+    def applied_many(self, node: int, first: int, commands: Any, t: float) -> None:
+        self.log.applied_run(node, first, [-1 if c is None else c.uid for c in commands], t)
+
+    def restarted(self, node: int) -> None:
+        self.log.restarted(node)
+
+    def observe(self, node: int, event: str, value: Any, t: float) -> None:
+        self.metrics.observe(node, event, value, t)
 
 
 def combine(*verdicts) -> str:

@@ -45,6 +45,7 @@ workload guarantees (values are command uids) and the checker verifies per key:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -63,6 +64,9 @@ K_GET, K_PUT, K_CAS_OK, K_CAS_FAIL, K_CAS_INFO = 0, 1, 2, 3, 4
 
 _RET = -2   # match[] of a return entry (and of the tail sentinel)
 _INFO = -1  # match[] of the call entry of an info op (it has no return entry)
+
+# One key's events, column by column: op index, is-return, kind, value, expected value, is-ok.
+Lists = tuple[list[int], list[bool], list[int], list[int], list[int], list[bool]]
 
 
 @dataclass
@@ -140,19 +144,18 @@ def check_linearizability(history: History, budget: int = DEFAULT_BUDGET) -> Lin
     ends = np.concatenate((bounds, [len(ev_key)]))
     # Smallest keys first: a violation anywhere is definitive, and cheap keys then never go
     # unchecked because one expensive key ran out of budget.
-    key_order = np.argsort(ends - starts, kind="stable")
+    key_order = np.argsort(ends - starts, kind="stable").tolist()
 
     remaining = budget
     total_steps = 0
     nkeys = len(starts)
 
-    def key_lists(ki):
+    def key_lists(ki: int) -> Lists:
         s, e = int(starts[ki]), int(ends[ki])
         ops = ev_op[s:e]
         return (ops.tolist(), ev_ret[s:e].tolist(), kind[ops].tolist(), arg[ops].tolist(),
                 expected[ops].tolist(), is_ok[ops].tolist())
 
-    key_order = key_order.tolist()
     for checked, ki in enumerate(key_order):
         k = int(ev_key[starts[ki]])
         size = int(ends[ki] - starts[ki])
@@ -192,7 +195,8 @@ def check_linearizability(history: History, budget: int = DEFAULT_BUDGET) -> Lin
 check = check_linearizability
 
 
-def _check_key(ev_op, ev_ret, ev_kind, ev_arg, ev_exp, ev_isok, budget):
+def _check_key(ev_op: list[int], ev_ret: list[bool], ev_kind: list[int], ev_arg: list[int],
+               ev_exp: list[int], ev_isok: list[bool], budget: int) -> tuple[bool, int, Any]:
     """WGL on one key. Inputs are per event, in event order. Returns (linearizable, steps, info)
     where info describes the deepest dead end, for a violation."""
     # Drop info writes that can always be moved to the end (see module docstring).
@@ -210,14 +214,14 @@ def _check_key(ev_op, ev_ret, ev_kind, ev_arg, ev_exp, ev_isok, budget):
     x = [0] * (E + 2)
     bit = [0] * (E + 2)
     opidx = [-1] * (E + 2)
-    call_of = {}
+    call_of: dict[int, int] = {}
     nok = 0
     nin = 0
-    unread = {}   # value -> ops still to observe it (gets of it, swapping cas expecting it)
+    unread: dict[int, int] = {}  # value -> ops still to observe it (gets of it, swapping cas expecting it)
     written = set()
     unique = True
-    first_reader = {}  # value -> first entry of an op that can follow an info write of it
-    first_fail = {}    # value -> first entry of a failed cas expecting it
+    first_reader: dict[int, int] = {}  # value -> first entry of an op that can follow an info write of it
+    first_fail: dict[int, int] = {}    # value -> first entry of a failed cas expecting it
     for j in range(E):
         c = j + 1
         i = ev_op[j]
@@ -287,8 +291,8 @@ def _check_key(ev_op, ev_ret, ev_kind, ev_arg, ev_exp, ev_isok, budget):
     linfo = 0
     ob = None
     fr = -1  # entry of the first return in the list at this configuration (-1: not computed)
-    cache = set()
-    stack = []
+    cache: set[tuple[int, int, int, int, int | None]] = set()
+    stack: list[tuple[int, int, int, int, int, int | None]] = []
     push = stack.append
     pop = stack.pop
     seen = cache.__contains__
@@ -344,7 +348,7 @@ def _check_key(ev_op, ev_ret, ev_kind, ev_arg, ev_exp, ev_isok, budget):
                     t = (~nbits & (nbits + 1)).bit_length() - 1  # trailing ones
                     nbits >>= t
                     nbase = base + t
-                cfg = (nbase, nbits, linfo, ns, None)
+                cfg: tuple[int, int, int, int, int | None] = (nbase, nbits, linfo, ns, None)
                 if seen(cfg):
                     if kd == K_GET or kd == K_CAS_FAIL or (blind and kd == K_PUT and ns in blind):
                         entry = T  # a dominant move already failed here: backtrack
@@ -440,7 +444,8 @@ def _check_key(ev_op, ev_ret, ev_kind, ev_arg, ev_exp, ev_isok, budget):
             entry = nxt[entry]
 
 
-def _drop_unobserved_info_writes(ev_op, ev_ret, ev_kind, ev_arg, ev_exp, ev_isok):
+def _drop_unobserved_info_writes(ev_op: list[int], ev_ret: list[bool], ev_kind: list[int],
+                                 ev_arg: list[int], ev_exp: list[int], ev_isok: list[bool]) -> Lists:
     """Remove info writes X of a value v (v != 0, written by no other op of this key) that no
     op observes (no ok GET returned v, no CAS expected v), provided no ok CAS of the key failed.
 
@@ -451,7 +456,7 @@ def _drop_unobserved_info_writes(ev_op, ev_ret, ev_kind, ev_arg, ev_exp, ev_isok
     sit, and the next write is a PUT or a CAS expecting v (none).
     """
     observed = set()
-    written = {}
+    written: dict[int, int] = {}
     for j in range(len(ev_op)):
         if ev_ret[j]:
             continue
@@ -478,7 +483,8 @@ def _drop_unobserved_info_writes(ev_op, ev_ret, ev_kind, ev_arg, ev_exp, ev_isok
             [ev_arg[j] for j in keep], [ev_exp[j] for j in keep], [ev_isok[j] for j in keep])
 
 
-def _quick_check(ev_op, ev_ret, ev_kind, ev_arg, ev_exp, ev_isok):
+def _quick_check(ev_op: list[int], ev_ret: list[bool], ev_kind: list[int], ev_arg: list[int],
+                 ev_exp: list[int], ev_isok: list[bool]) -> tuple[str, int, int, int] | None:
     """Necessary conditions, checked in linear time, for keys whose written values are all
     distinct and non-zero (else None). Catches the usual bugs without any search, however
     concurrent the key: a read (a get, or a cas that swapped, of value v) of a value nobody
@@ -518,7 +524,7 @@ def _quick_check(ev_op, ev_ret, ev_kind, ev_arg, ev_exp, ev_isok):
                     best_i = ev_op[j]
         first_ret[j] = best_r
         first_op[j] = best_i
-    swapped_from = {}
+    swapped_from: dict[int, int] = {}
     for j in range(E):
         if ev_ret[j]:
             continue
@@ -622,8 +628,8 @@ def _describe(history: History, k: int, info) -> str:
     elif op == PUT:
         what = f"put {history.value[i]} completed at t={t:.6f}s"
     else:
-        r = "swapped" if history.result[i] else "did not swap"
-        what = f"cas {history.expected[i]}->{history.value[i]} {r} at t={t:.6f}s"
+        swap = "swapped" if history.result[i] else "did not swap"
+        what = f"cas {history.expected[i]}->{history.value[i]} {swap} at t={t:.6f}s"
     parts.insert(0, history.describe(i))
     if op == GET or (op == CAS and history.result[i]):
         v = history.result[i] if op == GET else history.expected[i]

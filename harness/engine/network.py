@@ -86,7 +86,6 @@ class Network:
         self.receivers: list[Callable[[int, Any], None] | None] = [None] * (nodes + clients)
         self.ends: list[list[float]] = [[INF] for _ in range(nodes + clients)]
         self.blocked: dict[tuple[int, int], int] = {}
-        self.messages = 0
         self.bytes = 0
         self.by_type: defaultdict[type, int] = defaultdict(int)  # messages sent, by class
         self.dropped = 0
@@ -113,6 +112,11 @@ class Network:
         rng = self.sim.rng(f"network/link/{src}-{dst}")
         return Link(latency_sampler(latency, rng), loss, dup, bw)
 
+    @property
+    def messages(self) -> int:
+        """Messages sent so far: counted by class only, one increment per message."""
+        return sum(self.by_type.values())
+
     def attach(self, endpoint: int, receive: Callable[[int, Any], None], ends: list[float]) -> None:
         """``ends[k]`` is when incarnation ``k`` of the endpoint crashed (inf while it lives)."""
         self.receivers[endpoint] = receive
@@ -121,7 +125,6 @@ class Network:
     def send(self, src: int, dst: int, msg: Any, depart: float, incarnation: int) -> None:
         """Put ``msg`` on the wire at time ``depart``; it arrives after the link's delay unless lost."""
         link = self.table[src][dst]
-        self.messages += 1
         self.bytes += msg.size
         self.by_type[msg.__class__] += 1
         sim = self.sim

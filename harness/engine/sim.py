@@ -8,10 +8,14 @@ adding a stream does not perturb the others and runs reproduce across processes 
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import heapq
 import random
 from typing import Any, Callable
+
+# gc.set_threshold's third threshold while events run: full collections never start.
+NO_FULL_COLLECTIONS = 1 << 30
 
 
 def derive_seed(seed: int, name: str) -> int:
@@ -40,17 +44,27 @@ class Simulator:
         heapq.heappush(self._heap, (t if t > self.now else self.now, self._seq, fn, arg))
 
     def run(self, until: float) -> None:
-        """Process events in time order up to and including time ``until``."""
+        """Process events in time order up to and including time ``until``.
+
+        The garbage collector's full passes are suspended meanwhile: the simulated world makes
+        no reference cycles, so they only re-scan the live heap, which grows all run (log
+        entries, requests), and find nothing -- measured, a sixth of a compiled run's time.
+        Young collections still run and reclaim any short-lived cycles a protocol makes."""
+        thresholds = gc.get_threshold()
+        gc.set_threshold(thresholds[0], thresholds[1], NO_FULL_COLLECTIONS)
         heap = self._heap
         pop = heapq.heappop
         count = 0
-        while heap:
-            if heap[0][0] > until:
-                break
-            t, _, fn, arg = pop(heap)
-            self.now = t
-            fn(arg)
-            count += 1
+        try:
+            while heap:
+                if heap[0][0] > until:
+                    break
+                t, _, fn, arg = pop(heap)
+                self.now = t
+                fn(arg)
+                count += 1
+        finally:
+            gc.set_threshold(*thresholds)
         self.events_processed += count
         if self.now < until:
             self.now = until

@@ -12,10 +12,10 @@ from typing import Any, Callable
 
 import yaml
 
-from harness.checkers.consensus import Durability, ElectionSafety, LogAgreement, combine
+from harness.checkers.consensus import (Durability, ElectionSafety, LogAgreement, ReplicaObserver,
+                                         combine)
 from harness.checkers.linearizability import check_linearizability
 from harness.history import History
-from harness.metrics import Metrics
 from harness.worlds.transactions import TransactionWorld
 from harness.worlds.base import World
 from workloads.clients import KVClient
@@ -33,33 +33,6 @@ class RunResult:
     latencies: list[dict[str, Any]] = field(default_factory=list)
 
 
-class _Observer:
-    """Routes the replicas' observations to the safety checkers and the metrics."""
-
-    __slots__ = ("election", "log", "metrics")
-
-    def __init__(self, election: ElectionSafety, log: LogAgreement, metrics: Metrics):
-        self.election = election
-        self.log = log
-        self.metrics = metrics
-
-    def leader(self, node: int, term: int, t: float) -> None:
-        self.election.observe(term, node, t)
-        self.metrics.leader(node, term, t)
-
-    def applied(self, node: int, index: int, command: Any, t: float) -> None:
-        self.log.applied(node, index, -1 if command is None else command.uid, t)
-
-    def applied_many(self, node: int, first: int, commands: Any, t: float) -> None:
-        self.log.applied_run(node, first, [-1 if c is None else c.uid for c in commands], t)
-
-    def restarted(self, node: int) -> None:
-        self.log.restarted(node)
-
-    def observe(self, node: int, event: str, value: Any, t: float) -> None:
-        self.metrics.observe(node, event, value, t)
-
-
 class ConsensusWorld(World):
     """A replicated key-value store: ``cluster.nodes`` replicas of one protocol and KV clients."""
 
@@ -72,7 +45,7 @@ class ConsensusWorld(World):
         self.metrics.replicas = n
         self.metrics.led = True
         self.election, self.log, self.durability = ElectionSafety(), LogAgreement(), Durability()
-        self._build(n, w.clients, KVStateMachine, _Observer(self.election, self.log, self.metrics))
+        self._build(n, w.clients, KVStateMachine, ReplicaObserver(self.election, self.log, self.metrics))
         keys = KeyChooser(w.distribution, w.keys)
         rate = self.client_rate()
         self.clients = [KVClient(self.sim, self.net, n + c, n, w, keys, self.metrics, self.history, rate,
