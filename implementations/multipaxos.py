@@ -60,18 +60,19 @@ Loss
     heartbeat by default) is re-sent to it, checked every interval -- the policy the Raft
     replica follows too (``implementations.liveness``). There is no fast retransmit: on a
     network that reorders, answers to later slots do not mean an accept was lost -- until they
-    have said so for ``replication.reorder_wait`` (below). A lost answer is made good as a
-    Raft leader's is: a heartbeat's answer says up to which slot the acceptor holds every slot,
-    as a Raft follower's reply to a heartbeat carries its match index.
+    have said so for ``replication.reorder_wait`` (below). A lost answer is made good almost as
+    a Raft leader's is: every answer (to an accept or a heartbeat) also says up to which slot
+    the acceptor holds every slot, as a Raft follower's reply carries its match index. The
+    leader counts an answer for earlier slots only if their accepts left ``reorder_wait`` or
+    more before the one answered (else their own answers may just be late: reordering alone
+    must not turn per-slot answers into cumulative ones).
 
 Gaps (``replication.reorder_wait``, the same rule as the Raft follower)
     A replica that lacks a slot below one it has accepted in the current ballot, or below the
     leader's commit index, waits ``reorder_wait`` for it (the network reorders), then asks the
     leader with a ``CatchupReq`` for the missing run of slots, again every retransmission
     interval while it is missing. The leader answers with the chosen ones (catch-up) and
-    re-sends the accepts of those not yet chosen. The leader applies the same rule to the
-    answers: a follower that answered a later slot but not an earlier open one for
-    ``reorder_wait`` gets that accept again. An acceptor still accepts and acknowledges
+    re-sends the accepts of those not yet chosen. An acceptor still accepts and acknowledges
     every later slot meanwhile: a gap costs Multi-Paxos no acknowledgements, where a Raft
     follower, which accepts in log order only, acknowledges nothing past it.
 
@@ -165,12 +166,16 @@ class Accept(Message):
 
 
 class Accepted(Message):
-    __slots__ = ("ballot", "slot")
+    """The answer to the accept of ``slot``; the acceptor also holds every slot below ``upto``
+    (from its commit index on), which answers accepts whose own answer was lost."""
 
-    def __init__(self, ballot: int, slot: int):
+    __slots__ = ("ballot", "slot", "upto")
+
+    def __init__(self, ballot: int, slot: int, upto: int):
         self.ballot = ballot
         self.slot = slot
-        self.size = HDR + 2 * INT
+        self.upto = upto
+        self.size = HDR + 3 * INT
 
 
 class Heartbeat(Message):
@@ -305,6 +310,7 @@ class MultiPaxosNode(Node):
         self.gap_due = float("inf")  # when the "gap" timer fires ...
         self.gap_slot = -1  # ... for this missing slot (-1: a retry, for the first one missing)
         self.cu_end = -1  # end of the range of the last catch-up request
+        self.held_upto = (0, 0)  # (ballot, slot): every slot from the commit index to it held
         # proposer
         self.role = FOLLOWER
         self.max_seen = 0  # highest ballot seen in a refused or abandoned prepare
@@ -314,7 +320,7 @@ class MultiPaxosNode(Node):
         self.next_slot = 0
         self.proposals: dict[int, list] = {}  # slot -> [value, ack mask, last sent, bytes]
         self.ack_top: dict[int, int] = {}  # peer -> highest slot it acknowledged this ballot
-        self.ack_gap: dict[int, tuple[float, int]] = {}  # peer -> (noticed at, below this slot)
+        self.ack_gap: dict[int, int] = {}  # peer -> an earlier slot is unanswered below this one
         self.mine: set[int] = set()  # slots holding requests this leader must answer
         self.pending: set[int] = set()  # uids of requests queued or in those slots
         self.queue: list[Request] = []
@@ -577,36 +583,43 @@ class MultiPaxosNode(Node):
         props = self.proposals
         slot = m.slot
         p = props.get(slot)
-        if p is not None and not p[1] & bit:
-            mask = p[1] = p[1] | bit
-            if mask.bit_count() >= self.majority and self.role == LEADER:
-                self._chosen(ctx, slot)
-        self._ack_gap(ctx, src, slot)
+        sent = -1.0
+        if p is not None:
+            sent = p[2]
+            if not p[1] & bit:
+                mask = p[1] = p[1] | bit
+                if mask.bit_count() >= self.majority and self.role == LEADER:
+                    self._chosen(ctx, slot)
+        self._ack_gap(ctx, src, slot, m.upto, sent)
 
-    def _ack_gap(self, ctx: Context, src: int, slot: int) -> None:
-        """The gap rule (``replication.reorder_wait``) on the acknowledgement stream: ``src``
-        answered ``slot`` but not an earlier slot still open. Once that has lasted
-        ``reorder_wait`` (checked at its next answer) the answer was lost, not late: re-send
-        those accepts to ``src`` so it answers again. A Raft leader needs no such rule, as a
-        follower's match index acknowledges the whole prefix; without it a lost Paxos answer
-        would wait for the retransmission interval, and with two replicas left every slot
-        after it with it."""
+    def _ack_gap(self, ctx: Context, src: int, slot: int, upto: int, sent: float) -> None:
+        """The gap rule (``replication.reorder_wait``) on the answers. ``src`` answered ``slot``
+        (whose accept left at ``sent``) and says it holds every slot below ``upto``; an earlier
+        slot's answer is missing. If that accept left ``reorder_wait`` or more before this one,
+        its answer would have come first unless lost: count it as answered. A Raft leader needs
+        no such rule, as a follower's match index acknowledges the whole prefix; without it a
+        lost Paxos answer waits for the next heartbeat's answer or the retransmission interval,
+        and with two replicas left every later slot with it."""
         top = self.ack_top.get(src, -1)
         if slot > top:
             self.ack_top[src] = slot
-            if slot > top + 1 and src not in self.ack_gap:
-                self.ack_gap[src] = (ctx.now, slot)
-        gap = self.ack_gap.get(src)
-        if gap is None or ctx.now - gap[0] < self.reorder_wait:
+            if slot > top + 1:
+                self.ack_gap[src] = slot
+        below = self.ack_gap.get(src)
+        if below is None or sent < 0:
             return
-        del self.ack_gap[src]
-        b, commit, bit, sent = self.ballot, len(self.log), self.bits[src], 0
-        for s, p in self.proposals.items():
-            if s < gap[1] and not p[1] & bit:
-                ctx.send(src, Accept(b, s, p[0], commit, p[3]))
-                sent += 1
-        if sent:
-            ctx.observe("repair", sent)
+        bit, old, still_open = self.bits[src], sent - self.reorder_wait, False
+        for s, p in list(self.proposals.items()):
+            if s >= below or p[1] & bit:
+                continue
+            if s < upto and p[2] <= old:
+                p[1] |= bit
+                if p[1].bit_count() >= self.majority and self.role == LEADER:
+                    self._chosen(ctx, s)
+            else:
+                still_open = True
+        if not still_open:
+            del self.ack_gap[src]
 
     def _chosen(self, ctx: Context, slot: int) -> None:
         self.chosen[slot] = self.proposals.pop(slot)[0]
@@ -706,7 +719,7 @@ class MultiPaxosNode(Node):
                 ctx.persist(AcceptRecord(slot, b, m.value, m.vbytes, m.commit))
                 self.accepted[slot] = (b, m.value, m.vbytes)
         # else: already chosen and applied here; the proposal equals the chosen value.
-        ctx.send(src, Accepted(b, slot))
+        ctx.send(src, Accepted(b, slot, self._held_upto()))
         if m.commit > len(self.log):
             self.lc_commit = m.commit
             self.lc_ballot = b
@@ -725,10 +738,7 @@ class MultiPaxosNode(Node):
                 self._step_down(ctx, src)
         self.leader_hint = src
         self._leader_contact(ctx, b)
-        upto = len(self.log)
-        while self._held(upto):
-            upto += 1
-        ctx.send(src, HeartbeatAck(b, upto))
+        ctx.send(src, HeartbeatAck(b, self._held_upto()))
         if m.commit > len(self.log):
             self.lc_commit = m.commit
             self.lc_ballot = b
@@ -793,6 +803,17 @@ class MultiPaxosNode(Node):
         self.cu_slot = req.start
         self.cu_end = req.end if req.end is not None else req.start + self.pipeline
         ctx.send(dst, req)
+
+    def _held_upto(self) -> int:
+        """The first slot from the commit index on that this replica does not hold: it holds every
+        slot below. Kept per ballot (a slot accepted in an older one is not held in a newer)."""
+        ballot, upto = self.held_upto
+        if ballot != self.promised or upto < len(self.log):
+            upto = len(self.log)
+        while self._held(upto):
+            upto += 1
+        self.held_upto = (self.promised, upto)
+        return upto
 
     def _held(self, s: int) -> bool:
         """Whether this replica holds slot ``s`` (above its applied prefix): known chosen, or
