@@ -587,10 +587,14 @@ class MultiPaxosNode(Node):
         if p is not None:
             sent = p[2]
             if not p[1] & bit:
-                mask = p[1] = p[1] | bit
-                if mask.bit_count() >= self.majority and self.role == LEADER:
-                    self._chosen(ctx, slot)
+                self._answered(ctx, slot, p, bit)
         self._ack_gap(ctx, src, slot, m.upto, sent)
+
+    def _answered(self, ctx: Context, slot: int, p: list, bit: int) -> None:
+        """Count the answer of the acceptor with ``bit`` for ``slot`` (proposal ``p``)."""
+        mask = p[1] = p[1] | bit
+        if mask.bit_count() >= self.majority and self.role == LEADER:
+            self._chosen(ctx, slot)
 
     def _ack_gap(self, ctx: Context, src: int, slot: int, upto: int, sent: float) -> None:
         """The gap rule (``replication.reorder_wait``) on the answers. ``src`` answered ``slot``
@@ -608,16 +612,18 @@ class MultiPaxosNode(Node):
         below = self.ack_gap.get(src)
         if below is None or sent < 0:
             return
-        bit, old, still_open = self.bits[src], sent - self.reorder_wait, False
-        for s, p in list(self.proposals.items()):
-            if s >= below or p[1] & bit:
-                continue
-            if s < upto and p[2] <= old:
-                p[1] |= bit
-                if p[1].bit_count() >= self.majority and self.role == LEADER:
-                    self._chosen(ctx, s)
-            else:
-                still_open = True
+        bit, old = self.bits[src], sent - self.reorder_wait
+        covered, still_open = [], False
+        for s, p in self.proposals.items():  # in slot order
+            if s >= below:
+                break
+            if not p[1] & bit:
+                if s < upto and p[2] <= old:
+                    covered.append((s, p))
+                else:
+                    still_open = True
+        for s, p in covered:
+            self._answered(ctx, s, p, bit)
         if not still_open:
             del self.ack_gap[src]
 
@@ -659,12 +665,9 @@ class MultiPaxosNode(Node):
             return
         bit = self.bits[src]
         self.heard |= bit
-        answered = [s for s, p in self.proposals.items() if s < m.upto and not p[1] & bit]
-        for s in answered:  # answers to accepts whose own answer was lost
-            p = self.proposals[s]
-            p[1] |= bit
-            if p[1].bit_count() >= self.majority and self.role == LEADER:
-                self._chosen(ctx, s)
+        answered = [(s, p) for s, p in self.proposals.items() if s < m.upto and not p[1] & bit]
+        for s, p in answered:  # answers to accepts whose own answer was lost
+            self._answered(ctx, s, p, bit)
 
     def _quorum_check(self, ctx: Context) -> None:
         if (self.heard | self.bit).bit_count() < self.majority:

@@ -567,14 +567,7 @@ class RaftNode(Node):
         (it holds what follows), at most ``batch_size`` entries per message; ``next_index``
         stays. The first must fit the follower's log (else it is rejected and the leader
         probes); the others may be held like streamed batches."""
-        bs = self.batch_size
-        sent = 0
-        while first < end:
-            stop = min(first + bs, end)
-            self._send_entries(ctx, p, first, stop, sent > 0)
-            first = stop
-            sent += 1
-        ctx.observe("repair", sent)
+        ctx.observe("repair", self._send_chunks(ctx, p, first, end, False))
 
     def _send_window(self, ctx: Context, p: int) -> None:
         """Catch follower ``p`` up from ``next_index``: messages of at most ``batch_size``
@@ -586,12 +579,21 @@ class RaftNode(Node):
         limit = self.match[p] + 1 + self.catchup
         if limit < end:
             end = limit
+        if nxt < end:
+            self._send_chunks(ctx, p, nxt, end, True)
+            self.next[p] = end
+
+    def _send_chunks(self, ctx: Context, p: int, first: int, end: int, stream: bool) -> int:
+        """Entries ``first .. end - 1`` to follower ``p`` in messages of at most ``batch_size``
+        entries, all but the first streamed (the first is ``stream`` as given); return how many."""
         bs = self.batch_size
-        while nxt < end:
-            stop = min(nxt + bs, end)
-            self._send_entries(ctx, p, nxt, stop, True)
-            nxt = stop
-        self.next[p] = nxt
+        sent = 0
+        while first < end:
+            stop = min(first + bs, end)
+            self._send_entries(ctx, p, first, stop, stream or sent > 0)
+            first = stop
+            sent += 1
+        return sent
 
     def _send_entries(self, ctx: Context, p: int, first: int, end: int,
                       stream: bool = False) -> None:
