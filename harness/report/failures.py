@@ -99,7 +99,7 @@ def leader_spans(rts: pd.DataFrame, ev: pd.DataFrame | None, bucket: float,
                 elections.append((tt, _node(r["node"])))
             elif r["kind"] == "failover" and r["duration_ms"] is not None and np.isfinite(r["duration_ms"]):
                 losses.append(tt - float(r["duration_ms"]) / 1000.0)
-            elif r["kind"] in FAULT_KINDS and not _skipped(r) or r["kind"] == "stepped-down":
+            elif (r["kind"] in FAULT_KINDS and not _skipped(r)) or r["kind"] == "stepped-down":
                 losses.append(tt)
 
     def change_time(lo: float, hi: float, new: str | None) -> float:
