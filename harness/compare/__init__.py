@@ -7,20 +7,33 @@ its outputs (Markdown, JSON, JUnit XML) and history.
 
 :func:`gate` raises :class:`CompareError` (one line naming the directory and the problem) for
 input it cannot compare.
+
+The package loads only the policy eagerly: suite validation (``harness.config``) needs it, and
+``distbench run`` should not pay for SciPy and pandas, which only comparing needs.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from harness.compare.gate import Comparison, compare, load_pair
-from harness.compare.outputs import to_junit, to_markdown, write_json
 from harness.compare.policy import DEFAULT_POLICY, Policy, Threshold, parse_threshold
-from harness.compare.sides import CompareError
+
+if TYPE_CHECKING:
+    from harness.compare.judge import Comparison
 
 __all__ = ["CompareError", "Comparison", "gate", "suite_policy", "write_outputs"]
+
+_LAZY = {"Comparison": "harness.compare.judge", "CompareError": "harness.compare.sides"}
+
+
+def __getattr__(name: str) -> Any:
+    """``Comparison`` and ``CompareError``, loaded on first use (PEP 562)."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def suite_policy(manifest: Mapping[str, Any]) -> Policy:
@@ -42,6 +55,8 @@ def gate(base_dir: Path, new_dir: Path, thresholds: Mapping[str, Threshold | Non
          require_identical: bool | None = None) -> Comparison:
     """Compare NEW against BASE with NEW's suite gate settings and these overrides (a threshold
     of None stops judging that metric)."""
+    from harness.compare.judge import compare, load_pair
+
     base, new = load_pair(Path(base_dir), Path(new_dir))
     policy = suite_policy(new.manifest).with_overrides(thresholds, ignore, alpha, require_identical)
     return compare(base, new, policy)
@@ -51,6 +66,8 @@ def write_outputs(result: Comparison, md: Path | None = None, json_path: Path | 
                   junit: Path | None = None) -> dict[str, Any]:
     """Write the requested files, and append the Markdown to ``$GITHUB_STEP_SUMMARY`` when set.
     Returns ``{"md": text, ...paths written}``."""
+    from harness.compare.outputs import to_junit, to_markdown, write_json
+
     text = to_markdown(result)
     written: dict[str, Any] = {"md_text": text}
     for path, content, key in ((md, text, "md"), (json_path, write_json(result), "json"),

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.compare.gate import point_label
+from harness.compare.judge import point_label
 from harness.compare.sides import CompareError, load_side, run_configs
 from harness.execution.results import now_iso
 

@@ -13,7 +13,7 @@ import math
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from harness.compare.gate import (BETTER, IDENTICAL, NEW_FAILURE, NO_EVIDENCE, NOT_COMPARABLE,
+from harness.compare.judge import (BETTER, IDENTICAL, NEW_FAILURE, NO_EVIDENCE, NOT_COMPARABLE,
                                   SAME, WORSE, Comparison, MetricRow)
 from harness.compare.stats import PAIRED_METHOD
 from harness.report.metrics import metric_for

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .errors import ReportError
-from .figure import ChartOptions
+from .options import ChartOptions
 
 __all__ = ["write_report", "ReportError", "ChartOptions", "FORMATS", "parse_figsize", "parse_font_scale"]
 

@@ -32,6 +32,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, Locator, MaxNLocator,
 
 from .load import CONTENDER, Param, Results  # noqa: E402
 from .metrics import Metric, param_short  # noqa: E402
+from .options import ChartOptions  # noqa: E402
 from .palette import contender_colors, contender_markers  # noqa: E402
 
 PNG_DPI = 150
@@ -68,17 +69,6 @@ class Chart:
     png: bytes = b""
     files: list[Path] = field(default_factory=list)
     size_px: tuple[int, int] = (0, 0)   # CSS pixels to show it at (100 px per figure inch)
-
-
-@dataclass(frozen=True)
-class ChartOptions:
-    """How charts are drawn: ``subtitle`` False drops the line naming the fixed setting and the
-    method (for a paper, whose caption says it); ``figsize`` (width, height in inches) sets every
-    chart's size, header included; ``font_scale`` multiplies every font size."""
-
-    subtitle: bool = True
-    figsize: tuple[float, float] | None = None
-    font_scale: float = 1.0
 
 
 _OPTIONS: ContextVar[ChartOptions] = ContextVar("chart_options", default=ChartOptions())
