@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness.engine.network import Network, latency_sampler
+from harness.engine.network import Latencies, Network
 from harness.engine.node import NodeHost
 from harness.protocol import Message, Node
 from harness.engine.sim import Simulator, derive_seed
@@ -222,7 +222,7 @@ def test_bandwidth_serialises_a_link():
 ])
 def test_latency_distributions_have_their_mean(spec, mean):
     import random
-    draw = latency_sampler(spec, random.Random(5))
-    xs = [draw() for _ in range(20000)]
+    draws = Latencies(spec, random.Random(5))
+    xs = [draws.next() for _ in range(20000)]
     assert min(xs) >= 0
     assert sum(xs) / len(xs) == pytest.approx(mean, rel=0.05)

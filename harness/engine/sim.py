@@ -57,9 +57,11 @@ class Simulator:
         count = 0
         try:
             while heap:
-                if heap[0][0] > until:
+                item = pop(heap)
+                t, _, fn, arg = item
+                if t > until:  # the first event beyond: put it back (the order is by key)
+                    heapq.heappush(heap, item)
                     break
-                t, _, fn, arg = pop(heap)
                 self.now = t
                 fn(arg)
                 count += 1
