@@ -937,25 +937,20 @@ class MultiPaxosNode(Node):
             self.applied_count = i + 1
             ctx.applied(i + 1, None)
             return
+        ctx.applied_many(i + 1, value)
+        self.applied_count = i + len(value)
         mine = self.mine
         if slot in mine:
             mine.discard(slot)
             apply = self.sm.apply
-            applied = ctx.applied
             reply = ctx.reply
             answer = self.sm.answer
             pending = self.pending
             for r in value:
                 pending.discard(r.uid)
-                res = apply(r)
-                i += 1
-                applied(i, r)
-                reply(r, answer(r, res))
+                reply(r, answer(r, apply(r)))
         else:  # no reply to send: applied when the state machine is next read
             self.sm.defer(value)
-            ctx.applied_many(i + 1, value)
-            i += len(value)
-        self.applied_count = i
 
 
 # A call rather than the decorator, as for Raft (see there); the description is given because

@@ -737,26 +737,22 @@ class RaftNode(Node):
         if first > commit:
             return
         self.applied = commit
+        cmds = self.cmds[first:commit + 1]
+        ctx.applied_many(first, cmds)
         if self.role != LEADER:  # nobody reads a follower's state machine until it leads
-            cmds = self.cmds[first:commit + 1]
             self.sm.defer(cmds)
-            ctx.applied_many(first, cmds)
             return
         apply = self.sm.apply
-        applied = ctx.applied
         mine = self.term_start
         reply = ctx.reply
         answer = self.sm.answer
         pending = self.pending
-        for i, cmd in enumerate(self.cmds[first:commit + 1], first):
-            if cmd is None:
-                applied(i, None)
-                continue
-            result = apply(cmd)
-            applied(i, cmd)
-            if i >= mine:
-                pending.discard(cmd.uid)
-                reply(cmd, answer(cmd, result))
+        for i, cmd in enumerate(cmds, first):
+            if cmd is not None:
+                result = apply(cmd)
+                if i >= mine:
+                    pending.discard(cmd.uid)
+                    reply(cmd, answer(cmd, result))
         if self.read_ready:
             self._serve_reads(ctx)
 
