@@ -11,7 +11,9 @@ from mypy_extensions import mypyc_attr
 
 @mypyc_attr(allow_interpreted_subclasses=True)
 class Message:
-    """Base for protocol messages. Subclasses use ``__slots__`` and set ``size`` (bytes on the wire)."""
+    """Base for protocol messages. Subclasses use ``__slots__`` and set ``size`` (bytes on the
+    wire) on each instance, in ``__init__``: the compiled build reads it from the instance, so a
+    class attribute would not be seen there."""
 
     __slots__ = ("size",)
     HEADER: ClassVar[int] = 24

@@ -313,9 +313,9 @@ class AbortRequest(Message):
     """client -> a partition it used: forget ``tid`` (idempotent; ignored once prepared)."""
 
     __slots__ = ("client", "tid")
-    size = _H + 8
 
     def __init__(self, client: int, tid: int):
+        self.size = _H + 8
         self.client = client
         self.tid = tid
 
@@ -344,9 +344,9 @@ class Outcome(Message):
     unprompted when a participant aborts a transaction: a wound, a deadlock, a timeout)."""
 
     __slots__ = ("tid", "reason", "conflict")
-    size = _H + 12
 
     def __init__(self, tid: int, reason: int, conflict: bool = False):
+        self.size = _H + 12
         self.tid = tid
         self.reason = reason
         self.conflict = conflict
@@ -382,9 +382,9 @@ class Prepare(Message):
 
 class Vote(Message):
     __slots__ = ("tid", "epoch", "reason")
-    size = _H + 16
 
     def __init__(self, tid: int, epoch: int, reason: int):
+        self.size = _H + 16
         self.tid = tid
         self.epoch = epoch
         self.reason = reason  # COMMITTED (0) = yes, else no and why
@@ -401,9 +401,9 @@ class Decision(Message):
     """coordinator -> participant (or a peer's answer under cooperative termination)."""
 
     __slots__ = ("tid", "commit")
-    size = _H + 9
 
     def __init__(self, tid: int, commit: bool):
+        self.size = _H + 9
         self.tid = tid
         self.commit = commit
 
@@ -413,9 +413,9 @@ class Decision(Message):
 
 class Ack(Message):
     __slots__ = ("tid",)
-    size = _H + 8
 
     def __init__(self, tid: int):
+        self.size = _H + 8
         self.tid = tid
 
     def __repr__(self) -> str:
@@ -426,9 +426,9 @@ class Query(Message):
     """in-doubt participant -> coordinator: decided yet?"""
 
     __slots__ = ("tid", "epoch")
-    size = _H + 16
 
     def __init__(self, tid: int, epoch: int):
+        self.size = _H + 16
         self.tid = tid
         self.epoch = epoch
 
@@ -440,9 +440,9 @@ class PeerQuery(Message):
     """in-doubt participant -> other participants (cooperative termination)."""
 
     __slots__ = ("tid",)
-    size = _H + 8
 
     def __init__(self, tid: int):
+        self.size = _H + 8
         self.tid = tid
 
     def __repr__(self) -> str:
@@ -453,9 +453,9 @@ class PeerReply(Message):
     """``state``: COMMITTED, FAILURE (aborted, or will vote no) or None (prepared: uncertain too)."""
 
     __slots__ = ("tid", "state")
-    size = _H + 9
 
     def __init__(self, tid: int, state: int | None):
+        self.size = _H + 9
         self.tid = tid
         self.state = state
 

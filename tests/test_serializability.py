@@ -50,7 +50,8 @@ def test_the_simulated_host_forwards_observations_once_durable():
     """Commit observations reach the checker through NodeHost.observe (if it fell back to the
     Context's no-op default, every run would report acknowledged commits as lost), and only once
     every earlier persist is durable: a crash before the flush voids them."""
-    from harness.config import Cluster
+    from harness.config import Cluster, Network as NetworkConfig
+    from harness.engine.network import Network
     from harness.engine.node import NodeHost
     from harness.protocol import Node
     from harness.engine.sim import Simulator
@@ -60,10 +61,6 @@ def test_the_simulated_host_forwards_observations_once_durable():
             ctx.observe("early", 1)          # nothing persisted yet: visible at once
             ctx.persist(("commit1", 7))
             ctx.observe("commit", 2)         # after a persist: held until the flush (fsync)
-
-    class Net:
-        def attach(self, *args):
-            pass
 
     class Seen:
         def __init__(self):
@@ -77,7 +74,7 @@ def test_the_simulated_host_forwards_observations_once_durable():
 
     cluster = Cluster(fsync="200us")
     sim, seen = Simulator(1), Seen()
-    host = NodeHost(sim, Net(), 3, (0, 1, 2, 3), cluster, Probe, seen)
+    host = NodeHost(sim, Network(sim, NetworkConfig(), 4, 0), 3, (0, 1, 2, 3), cluster, Probe, seen)
     assert seen.got == [(3, "early", 1, 0.0)]
     host.settle(0.0001)
     assert len(seen.got) == 1                 # the flush is not over
@@ -85,7 +82,7 @@ def test_the_simulated_host_forwards_observations_once_durable():
     assert seen.got[1] == (3, "commit", 2, pytest.approx(200e-6))
 
     sim, seen = Simulator(1), Seen()
-    host = NodeHost(sim, Net(), 0, (0,), cluster, Probe, seen)
+    host = NodeHost(sim, Network(sim, NetworkConfig(), 1, 0), 0, (0,), cluster, Probe, seen)
     sim.now = 0.0001
     host.crash()                              # before the flush: the commit never happened
     host.settle(1.0)

@@ -10,18 +10,20 @@ from typing import Any, cast
 
 from mypy_extensions import mypyc_attr
 
+from harness.message import Message
+
 GET, PUT, CAS = 0, 1, 2
 OP_NAMES = ("get", "put", "cas")
 
 OK, REDIRECT = 0, 1
 
 
-class Request:
+class Request(Message):
     """A client command. ``uid`` identifies it across retries (client id, sequence number);
     ``ack`` is the client's lowest still-unanswered sequence number, which lets the state machine
     forget cached results below it (the Raft thesis' client session scheme)."""
 
-    __slots__ = ("client", "seq", "op", "key", "value", "expected", "ack", "value_size", "size", "uid")
+    __slots__ = ("client", "seq", "op", "key", "value", "expected", "ack", "value_size", "uid")
 
     def __init__(self, client: int, seq: int, op: int, key: int, value: int = 0,
                  expected: int = 0, ack: int = 0, value_size: int = 0):
@@ -40,11 +42,11 @@ class Request:
         return f"Request({OP_NAMES[self.op]} k={self.key} v={self.value} c={self.client}#{self.seq})"
 
 
-class Reply:
+class Reply(Message):
     """The answer to a :class:`Request`: ``status`` OK with ``value`` (the read value, or for a
     cas whether it swapped), or REDIRECT with a ``leader`` hint (None when unknown)."""
 
-    __slots__ = ("request", "status", "value", "leader", "size")
+    __slots__ = ("request", "status", "value", "leader")
 
     def __init__(self, request: Request, status: int, value: int | bool | None = None,
                  leader: int | None = None, value_size: int = 0):

@@ -17,6 +17,7 @@ from typing import Any, Callable, cast
 import numpy as np
 
 from harness.engine.sim import Simulator
+from harness.message import Message
 
 INF = math.inf
 BLOCK = 4096
@@ -130,11 +131,11 @@ class Network:
         self.receivers[endpoint] = receive
         self.ends[endpoint] = ends
 
-    def send(self, src: int, dst: int, msg: Any, depart: float, incarnation: int) -> None:
+    def send(self, src: int, dst: int, msg: Message, depart: float, incarnation: int) -> None:
         """Put ``msg`` on the wire at time ``depart``; it arrives after the link's delay unless lost."""
         link = self.table[src][dst]
         self.bytes += msg.size
-        self.by_type[msg.__class__] += 1
+        self.by_type[type(msg)] += 1
         sim = self.sim
         if link.plain:  # the common case, with the same draws as below
             draws = link.draws

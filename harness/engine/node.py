@@ -28,14 +28,18 @@ import math
 from collections import deque
 from typing import Any, Callable
 
-from harness.protocol import Context, Node
+from harness.contract import Context, Node
+from harness.engine.network import Network
 from harness.engine.sim import Simulator
+from harness.message import Message
+
+CRASHED = Node()  # the replica of a crashed node: nothing calls it (the host checks ``alive``)
 
 INF = math.inf
 
 
 class NodeHost(Context):
-    def __init__(self, sim: Simulator, net: Any, node_id: int, nodes: tuple[int, ...], cluster: Any,
+    def __init__(self, sim: Simulator, net: Network, node_id: int, nodes: tuple[int, ...], cluster: Any,
                  make_replica: Callable[[], Node], observer: Any):
         self.sim = sim
         self.net = net
@@ -75,16 +79,16 @@ class NodeHost(Context):
         self._clients: deque[tuple[float, Callable[..., None], tuple]] = deque()
         self._serving = False
         net.attach(node_id, self._receive_queued if self.peer_first else self._receive, self.ends)
-        self.replica: Any = make_replica()  # None while crashed
+        self.replica: Node = make_replica()  # CRASHED while crashed
         self._run(0.0, self.replica.start, (self, []))  # booting is free
 
     # -- the Context the replica sees ------------------------------------------------------
-    def send(self, dst: int, msg: Any) -> None:
+    def send(self, dst: int, msg: Message) -> None:
         self._t += (self.cpu_send + msg.size * self.cpu_byte) * self.slow
         depart = self._t if self._t > self._hold else self._hold
         self.net.send(self.node_id, dst, msg, depart, self.incarnation)
 
-    def reply(self, request: Any, result: Any) -> None:
+    def reply(self, request: Any, result: Message) -> None:
         self.send(request.client, result)
 
     def set_timer(self, name: str, delay: float) -> None:
@@ -147,6 +151,14 @@ class NodeHost(Context):
     # -- inputs ------------------------------------------------------------------------------
     def _run(self, cost: float, handler: Callable[..., None], args: tuple) -> None:
         """Serve one input: queue for the CPU, charge ``cost``, run the replica's handler."""
+        start = self._begin(cost)
+        handler(*args)
+        self._end(start)
+
+    def _begin(self, cost: float) -> float:
+        """An input's service starts (at the returned time) and is charged ``cost``; what became
+        durable or visible by then is released. Messages, the hot path, call the handler between
+        this and :meth:`_end` themselves (a direct call instead of ``handler(*args)``)."""
         now = self.sim.now
         start = now if now > self.busy_until else self.busy_until
         if self.exponential and cost > 0.0:
@@ -157,7 +169,10 @@ class NodeHost(Context):
             self._flush(start)
         if self._seen and self._seen[0][0] <= start:
             self.settle(start)
-        handler(*args)
+        return start
+
+    def _end(self, start: float) -> None:
+        """The handler of the input served from ``start`` returned: the CPU is busy until then."""
         self.busy_time += self._t - start
         self.busy_until = self._t
 
@@ -171,14 +186,15 @@ class NodeHost(Context):
         while pending and pending[0][0] <= t:
             stable.append(pending.popleft()[1])
 
-    def _receive(self, src: int, msg: Any) -> None:
+    def _receive(self, src: int, msg: Message) -> None:
         if not self.alive:
             return
-        cost = self.cpu_message + msg.size * self.cpu_byte
+        start = self._begin(self.cpu_message + msg.size * self.cpu_byte)
         if src < self.n:
-            self._run(cost, self.replica.on_message, (self, src, msg))
+            self.replica.on_message(self, src, msg)
         else:
-            self._run(cost, self.replica.on_request, (self, msg))
+            self.replica.on_request(self, msg)
+        self._end(start)
 
     def _fire(self, item: tuple[str, int, int]) -> None:
         name, gen, incarnation = item
@@ -191,7 +207,7 @@ class NodeHost(Context):
         self._run(self.cpu_message, self.replica.on_timer, (self, name))
 
     # -- peer_first: two queues in front of the CPU ------------------------------------------
-    def _receive_queued(self, src: int, msg: Any) -> None:
+    def _receive_queued(self, src: int, msg: Message) -> None:
         if not self.alive:
             return
         cost = self.cpu_message + msg.size * self.cpu_byte
@@ -247,7 +263,7 @@ class NodeHost(Context):
         self._peers.clear()
         self._clients.clear()
         self._serving = False
-        self.replica = None
+        self.replica = CRASHED
         self._disk_start = self._disk_end = now
 
     def restart(self) -> None:

@@ -34,13 +34,10 @@ class ScriptedContext(Context):
         self.cluster = cluster
         self.node_id = node_id
         self.nodes = cluster.nodes
+        self.now = cluster.now  # kept equal to the cluster's clock (ScriptedCluster.now)
         self.timers: dict[str, float] = {}
         self.stable: list[Any] = []
         self._draws = 0
-
-    @property
-    def now(self) -> float:
-        return self.cluster.now
 
     def send(self, dst: int, msg: Any) -> None:
         self.cluster.pending.append(Envelope(self.node_id, dst, msg))
@@ -81,15 +78,28 @@ class ScriptedCluster:
     def __init__(self, factory: Callable[[int, tuple[int, ...]], Node], n: int):
         self.factory = factory
         self.nodes = tuple(range(n))
-        self.now = 0.0
+        self._now = 0.0
+        self.ctx: dict[int, ScriptedContext] = {}
         self.pending: list[Envelope] = []
         self.obs = Observations()
         self.isolated: set[int] = set()
         self.crashed: set[int] = set()
-        self.ctx = {i: ScriptedContext(self, i) for i in self.nodes}
+        self.ctx.update((i, ScriptedContext(self, i)) for i in self.nodes)
         self.replicas = {i: factory(i, self.nodes) for i in self.nodes}
         for i in self.nodes:
             self.replicas[i].start(self.ctx[i], [])
+
+    @property
+    def now(self) -> float:
+        """The test's clock; setting it sets every context's ``now`` (a plain attribute, as the
+        compiled contract declares it)."""
+        return self._now
+
+    @now.setter
+    def now(self, t: float) -> None:
+        self._now = t
+        for ctx in self.ctx.values():
+            ctx.now = t
 
     # -- driving ---------------------------------------------------------------------------
     def fire(self, node: int, timer: str) -> None:
