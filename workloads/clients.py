@@ -18,9 +18,11 @@ from typing import Any, Callable
 
 from harness.engine.network import Network
 from harness.engine.sim import Simulator
+from harness.history import History
+from harness.metrics import Metrics
 from workloads.keys import KeyChooser
 from workloads.pacing import PacedClient, Timeouts
-from workloads.kv import CAS, GET, OK, PUT, Request
+from workloads.kv import CAS, GET, OK, PUT, Reply, Request
 
 
 class _Op:
@@ -37,13 +39,17 @@ class _Op:
 
 class KVClient(PacedClient):
     def __init__(self, sim: Simulator, net: Network, endpoint: int, nodes: int, workload: Any,
-                 keys: KeyChooser, recorder: Any, history: Any, rate: float | None,
+                 keys: KeyChooser, recorder: Metrics, history: History, rate: float | None,
                  acked: Callable[[int], None]):
         self.sim = sim
         self.net = net
         self.endpoint = endpoint
         self.nodes = nodes
         self.w = workload
+        # the mix, read once per operation: plain attributes rather than the config model's
+        self.read_ratio: float = workload.read_ratio
+        self.cas_ratio: float = workload.cas_ratio
+        self.value_size: int = workload.value_size
         self.keys = keys
         self.recorder = recorder
         self.history = history
@@ -60,16 +66,17 @@ class KVClient(PacedClient):
 
     # -- generating operations ---------------------------------------------------------------
     def _issue(self, _: Any = None) -> None:
-        rng, w = self.rng, self.w
+        rng = self.rng
         r = rng.random()
-        op = GET if r < w.read_ratio else CAS if r < w.read_ratio + w.cas_ratio else PUT
+        read = self.read_ratio
+        op = GET if r < read else CAS if r < read + self.cas_ratio else PUT
         key = self.keys.next(rng)
         self.seq += 1
         seq = self.seq
         ack = next(iter(self.outstanding), seq)  # keys are increasing: the first is the lowest
         value = (self.endpoint << 32) | seq if op != GET else 0
         expected = self.seen.get(key, 0) if op == CAS else 0
-        request = Request(self.endpoint, seq, op, key, value, expected, ack, w.value_size)
+        request = Request(self.endpoint, seq, op, key, value, expected, ack, self.value_size)
         now = self.sim.now
         index = self.history.invoke(self.endpoint, op, key, value, expected, now)
         self.outstanding[seq] = entry = _Op(index, request, now)
@@ -84,7 +91,7 @@ class KVClient(PacedClient):
         self.timeouts.add((entry.request.seq, entry.attempt))
 
     # -- outcomes ------------------------------------------------------------------------------
-    def _receive(self, src: int, reply: Any) -> None:
+    def _receive(self, src: int, reply: Reply) -> None:
         entry = self.outstanding.get(reply.request.seq)
         if entry is None or reply.request is not entry.request:
             return  # a late or duplicated answer to an operation already finished
@@ -130,13 +137,13 @@ class KVClient(PacedClient):
         now = self.sim.now
         if request.op == GET:
             result = int(value or 0)
-            if self.w.cas_ratio:
+            if self.cas_ratio:
                 self.seen[request.key] = result
         else:
             result = 1 if value else 0
             if request.op == PUT or result:
                 self.keys.wrote(request.key)
-                if self.w.cas_ratio:
+                if self.cas_ratio:
                     self.seen[request.key] = request.value
                 self.acked(request.uid)
         self.history.ok(entry.index, now, result)
