@@ -26,6 +26,7 @@ Retransmission (``replication.retransmit``)
 
 from __future__ import annotations
 
+from harness.contract import Context
 from implementations.options import LeaderCheckOptions
 
 __all__ = ["LeaderCheckOptions", "ElectionTimer", "check_quorum_period", "retransmit_interval"]
@@ -60,7 +61,7 @@ class ElectionTimer:
         self.deadline = INF
         self.armed = INF
 
-    def reset(self, ctx) -> None:
+    def reset(self, ctx: Context) -> None:
         now = ctx.now
         d = now + self.low + self.span * ctx.random()
         self.deadline = d
@@ -68,7 +69,7 @@ class ElectionTimer:
             self.armed = d
             ctx.set_timer("election", d - now)
 
-    def expired(self, ctx) -> bool:
+    def expired(self, ctx: Context) -> bool:
         """Call when the timer fires: True if the deadline has passed, else re-armed for it."""
         now = ctx.now
         if now + _EPS < self.deadline:
@@ -78,7 +79,7 @@ class ElectionTimer:
         self.armed = INF
         return True
 
-    def stop(self, ctx) -> None:
+    def stop(self, ctx: Context) -> None:
         """A leader needs no election timer."""
         self.deadline = self.armed = INF
         ctx.cancel_timer("election")

@@ -98,6 +98,7 @@ class Network:
         self.bytes = 0
         self.by_type: defaultdict[type, int] = defaultdict(int)  # messages sent, by class
         self.dropped = 0
+        self.deliver: Callable[[tuple], None] = self._deliver  # bound once: binding it per message costs an allocation
         # table[src][dst]: node<->node links with the per-link overrides, client<->node links
         # with the defaults
         self.table: list[list[Link]] = cast("list[list[Link]]",  # None where no link can be
@@ -141,7 +142,7 @@ class Network:
             draws = link.draws
             sim._seq += 1  # inlined Simulator.at: this is the hottest call in a run
             heapq.heappush(sim._heap, (depart + (draws.pop() if draws else link.latency.refill()),
-                                       sim._seq, self._deliver, (src, dst, incarnation, depart, msg)))
+                                       sim._seq, self.deliver, (src, dst, incarnation, depart, msg)))
             return
         if link.loss and self.rng.random() < link.loss:
             self.dropped += 1
@@ -153,7 +154,7 @@ class Network:
                 t = max(t, link.free_at) + msg.size / link.bandwidth
                 link.free_at = t
             sim._seq += 1
-            heapq.heappush(sim._heap, (t + link.latency.next(), sim._seq, self._deliver,
+            heapq.heappush(sim._heap, (t + link.latency.next(), sim._seq, self.deliver,
                                        (src, dst, incarnation, depart, msg)))
 
     def _deliver(self, item: tuple) -> None:
