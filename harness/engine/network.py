@@ -98,7 +98,8 @@ class Network:
         self.bytes = 0
         self.by_type: defaultdict[type, int] = defaultdict(int)  # messages sent, by class
         self.dropped = 0
-        self.deliver: Callable[[tuple], None] = self._deliver  # bound once: binding it per message costs an allocation
+        # bound once: binding the method anew for every message costs an allocation
+        self.deliver: Callable[[tuple], None] = self._deliver
         # table[src][dst]: node<->node links with the per-link overrides, client<->node links
         # with the defaults
         self.table: list[list[Link]] = cast("list[list[Link]]",  # None where no link can be
