@@ -98,6 +98,10 @@ def test_a_run_of_applied_commands_is_checked_like_each_one():
         t = 0.0
         for _ in range(12):
             node = rng.randrange(3)
+            if rng.random() < 0.1:  # a restart, from the start or from a snapshot at some index
+                k = rng.randint(0, len(one) + 3)
+                one.restarted(node, k)
+                run.restarted(node, k)
             first = max(1, len(one) + rng.randint(-4, 2)) if rng.random() < 0.8 else rng.randint(0, 9)
             uids = [i if rng.random() < 0.97 else -i for i in range(first, first + rng.randint(0, 5))]
             t += 1.0

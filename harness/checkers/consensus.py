@@ -123,7 +123,8 @@ class LogAgreement:
                 known.extend(uids)
                 self._nodes.extend([node] * (end - n))
                 self._times.extend([t] * (end - n))
-                last[node] = end
+                if end > last[node]:  # (a node restored from a snapshot may be further on)
+                    last[node] = end
                 return
         for i, uid in enumerate(uids, first):  # anything else: one index at a time
             self.applied(node, i, uid, t)
