@@ -204,7 +204,9 @@ class NodeHost(Context):
             self._admit(self._peers, self.cpu_message, self._timer_due, (name, gen))
             return
         del self.timers[name]
-        self._run(self.cpu_message, self.replica.on_timer, (self, name))
+        start = self._begin(self.cpu_message)
+        self.replica.on_timer(self, name)
+        self._end(start)
 
     # -- peer_first: two queues in front of the CPU ------------------------------------------
     def _receive_queued(self, src: int, msg: Message) -> None:
