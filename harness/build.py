@@ -17,8 +17,9 @@ import json
 import os
 
 # Where a run spends its time: the protocol contract (Context, Node), the engine, the
-# measurements, the workloads, the built-in consensus protocols and the consensus checkers. Users' protocols stay interpreted (plain Python
-# classes that may subclass compiled ones); so do the transaction protocols and the rest.
+# measurements, the workloads, the built-in consensus protocols and the consensus checkers.
+# Users' protocols stay interpreted (plain Python classes that may subclass compiled ones); so
+# do the transaction protocols and the rest.
 COMPILED = (
     "harness/message.py",
     "harness/contract.py",

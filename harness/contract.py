@@ -4,7 +4,8 @@ of their own so that the compiled build compiles them (README, "Performance"): t
 then calls a compiled protocol's handlers, and the protocol its context, as native calls rather
 than Python method lookups. Interpreted subclasses -- protocols of your own, the scripted test
 cluster's context -- are allowed; in the compiled build what they send must derive from
-:class:`~harness.message.Message`."""
+:class:`~harness.message.Message`, and a runtime's ``node_id``, ``nodes`` and ``now`` must be
+plain attributes (compiled code reads them from the instance: a property is not seen)."""
 
 from __future__ import annotations
 

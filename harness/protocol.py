@@ -11,7 +11,7 @@ make one selectable from a suite (``protocol: <name>``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
 from pydantic import BaseModel, ConfigDict
 

@@ -9,7 +9,7 @@ its outputs (Markdown, JSON, JUnit XML) and history.
 input it cannot compare.
 
 The package loads only the policy eagerly: suite validation (``harness.config``) needs it, and
-``distbench run`` should not pay for SciPy and pandas, which only comparing needs.
+loading a suite should not pay for SciPy and pandas, which only comparing and summaries need.
 """
 
 from __future__ import annotations

@@ -79,12 +79,11 @@ class ScriptedCluster:
         self.factory = factory
         self.nodes = tuple(range(n))
         self._now = 0.0
-        self.ctx: dict[int, ScriptedContext] = {}
         self.pending: list[Envelope] = []
         self.obs = Observations()
         self.isolated: set[int] = set()
         self.crashed: set[int] = set()
-        self.ctx.update((i, ScriptedContext(self, i)) for i in self.nodes)
+        self.ctx = {i: ScriptedContext(self, i) for i in self.nodes}
         self.replicas = {i: factory(i, self.nodes) for i in self.nodes}
         for i in self.nodes:
             self.replicas[i].start(self.ctx[i], [])
