@@ -151,13 +151,13 @@ class NodeHost(Context):
     # -- inputs ------------------------------------------------------------------------------
     def _run(self, cost: float, handler: Callable[..., None], args: tuple) -> None:
         """Serve one input: queue for the CPU, charge ``cost``, run the replica's handler."""
-        start = self._begin(cost)
+        self._begin(cost)
         handler(*args)
-        self._end(start)
+        self._end()
 
-    def _begin(self, cost: float) -> float:
-        """An input's service starts (at the returned time) and is charged ``cost``; what became
-        durable or visible by then is released. Messages, the hot path, call the handler between
+    def _begin(self, cost: float) -> None:
+        """An input's service starts (at ``now``) and is charged ``cost``; what became durable
+        or visible by then is released. Messages, the hot path, call the handler between
         this and :meth:`_end` themselves (a direct call instead of ``handler(*args)``)."""
         now = self.sim.now
         start = now if now > self.busy_until else self.busy_until
@@ -169,11 +169,10 @@ class NodeHost(Context):
             self._flush(start)
         if self._seen and self._seen[0][0] <= start:
             self.settle(start)
-        return start
 
-    def _end(self, start: float) -> None:
-        """The handler of the input served from ``start`` returned: the CPU is busy until then."""
-        self.busy_time += self._t - start
+    def _end(self) -> None:
+        """The handler of the input served from ``now`` returned: the CPU is busy until ``_t``."""
+        self.busy_time += self._t - self.now
         self.busy_until = self._t
 
     def busy_at(self, t: float) -> float:
@@ -189,12 +188,12 @@ class NodeHost(Context):
     def _receive(self, src: int, msg: Message) -> None:
         if not self.alive:
             return
-        start = self._begin(self.cpu_message + msg.size * self.cpu_byte)
+        self._begin(self.cpu_message + msg.size * self.cpu_byte)
         if src < self.n:
             self.replica.on_message(self, src, msg)
         else:
             self.replica.on_request(self, msg)
-        self._end(start)
+        self._end()
 
     def _fire(self, item: tuple[str, int, int]) -> None:
         name, gen, incarnation = item
@@ -204,9 +203,9 @@ class NodeHost(Context):
             self._admit(self._peers, self.cpu_message, self._timer_due, (name, gen))
             return
         del self.timers[name]
-        start = self._begin(self.cpu_message)
+        self._begin(self.cpu_message)
         self.replica.on_timer(self, name)
-        self._end(start)
+        self._end()
 
     # -- peer_first: two queues in front of the CPU ------------------------------------------
     def _receive_queued(self, src: int, msg: Message) -> None:

@@ -47,7 +47,8 @@ class Simulator:
         """Process events in time order up to and including time ``until``.
 
         The garbage collector's full passes are suspended meanwhile: the simulated world makes
-        no reference cycles, so they only re-scan the live heap, which grows all run (log
+        almost no cyclic garbage (after 188k messages, 317 unreachable objects for Raft, none
+        for Multi-Paxos and 2PL), so they only re-scan the live heap, which grows all run (log
         entries, requests), and find nothing -- measured, a sixth of a compiled run's time.
         Young collections still run and reclaim any short-lived cycles a protocol makes."""
         thresholds = gc.get_threshold()
