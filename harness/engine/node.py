@@ -157,8 +157,8 @@ class NodeHost(Context):
 
     def _begin(self, cost: float) -> None:
         """An input's service starts (at ``now``) and is charged ``cost``; what became durable
-        or visible by then is released. Messages, the hot path, call the handler between
-        this and :meth:`_end` themselves (a direct call instead of ``handler(*args)``)."""
+        or visible by then is released. Messages, the hot path, call the handler after this
+        themselves (a direct call instead of ``handler(*args)``), and end as :meth:`_end` does."""
         now = self.sim.now
         start = now if now > self.busy_until else self.busy_until
         if self.exponential and cost > 0.0:
@@ -193,7 +193,9 @@ class NodeHost(Context):
             self.replica.on_message(self, src, msg)
         else:
             self.replica.on_request(self, msg)
-        self._end()
+        t = self._t  # _end, inlined on the hottest path (a call per message, ~1% of a run)
+        self.busy_time += t - self.now
+        self.busy_until = t
 
     def _fire(self, item: tuple[str, int, int]) -> None:
         name, gen, incarnation = item
