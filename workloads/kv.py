@@ -86,8 +86,8 @@ class KVStateMachine:
         self._deferred.append(cmds)
 
     def _catch_up(self) -> None:
-        deferred, self._deferred = self._deferred, []
-        run = self._apply
+        deferred, self._deferred = self._deferred, []  # emptied first: apply calls back here
+        run = self.apply
         for cmds in deferred:
             for cmd in cmds:
                 if cmd is not None:
@@ -97,16 +97,14 @@ class KVStateMachine:
         """Apply ``cmd`` once; a duplicate returns the first application's result."""
         if self._deferred:
             self._catch_up()
-        return self._apply(cmd)
-
-    def _apply(self, cmd: Request) -> object:
         session = self.sessions.get(cmd.client)
         if session is None:
             session = self.sessions[cmd.client] = {}
         seq = cmd.seq
         if seq in session:
             return session[seq]
-        if seq < self.floors.get(cmd.client, 0):
+        floor = self.floors.get(cmd.client, 0)
+        if seq < floor:
             return None  # already applied and acknowledged; the client no longer waits for it
         op = cmd.op
         result: object
@@ -124,7 +122,7 @@ class KVStateMachine:
             else:
                 result = False
         session[seq] = result
-        if cmd.ack > self.floors.get(cmd.client, 0):
+        if cmd.ack > floor:
             self.floors[cmd.client] = cmd.ack
             if len(session) > 16:
                 for s in [s for s in session if s < cmd.ack]:
