@@ -62,6 +62,28 @@ def test_finish_turns_pending_into_info():
     assert h.count(INFO) == 5
 
 
+def test_completion_columns_filled_ahead_read_as_long_as_the_history():
+    """The completion columns get their pending values a chunk at a time: whenever read, every
+    column has one slot per invoked op, before and after a chunk boundary, and an index past
+    the invoked ops is refused even where a pending value is already in place."""
+    h = History()
+    with pytest.raises(IndexError):
+        h.ok(0, 1.0, 1)
+    for n in (1, 2, 1023, 1024, 1025, 2500):
+        while len(h) < n:
+            h.invoke(0, PUT, 1, len(h), 0, 0.0)
+        assert {len(getattr(h, c)) for c in History.COLUMNS} == {n}
+        assert h.count(PENDING) == n - h.count(OK)
+        h.ok(n - 1, 1.0, 1)  # an op completed after its columns were read and trimmed
+        with pytest.raises(IndexError):
+            h.ok(n, 1.0, 1)
+        with pytest.raises(IndexError):
+            h.info(-1)
+    assert h.count(OK) == 6 and h.status[1023] == OK and h.ret_seq[1023] == 1024
+    h.finish()
+    assert h.count(INFO) == 2500 - 6 and len(h.status) == 2500
+
+
 def test_storage_is_columnar():
     h = History()
     for name in History.COLUMNS:
