@@ -37,7 +37,7 @@ class Metrics:
         self.bucket = bucket
         self.gap = gap
         self._hist = HdrHistogram(1, 3600 * US, 3)
-        self._recorded = array("q")  # latencies (us) not yet in the histogram: filled in bulk
+        self._recorded = array("d")  # latencies (s) not yet in the histogram: filled in bulk
         self.attempts = 0
         self.timeouts = 0
         self.failed = 0
@@ -77,19 +77,17 @@ class Metrics:
         self.series: list[tuple[float, float, float, float, int | None, float]] = []
         self._bucket_index = 0
         self._bucket_end = bucket
-        self._bucket_count = 0
-        self._bucket_lat = array("d")
+        self._bucket_lat = array("d")  # latencies of the operations completed in the bucket
 
     # -- client side -----------------------------------------------------------------------
     def completed(self, invoke: float, done: float) -> None:
         if done >= self._bucket_end:
             self._roll(done)
         latency = done - invoke
-        self._bucket_count += 1
         self._bucket_lat.append(latency)
         if invoke >= self.warmup:
             recorded = self._recorded
-            recorded.append(max(1, int(latency * US)))
+            recorded.append(latency)
             if len(recorded) >= BUFFERED:
                 self._fill()
         if done >= self.warmup:
@@ -130,9 +128,12 @@ class Metrics:
 
     def _fill(self) -> None:
         """Record the buffered latencies, once per distinct value: recording one value is far
-        slower than appending it to an array, and a histogram does not depend on the order."""
-        recorded, self._recorded = self._recorded, array("q")
-        values, counts = np.unique(np.frombuffer(recorded, dtype=np.int64), return_counts=True)
+        slower than appending it to an array, and a histogram does not depend on the order.
+        Each value is ``max(1, int(seconds * US))`` as for a single value: the same product,
+        truncated toward zero."""
+        recorded, self._recorded = self._recorded, array("d")
+        us = np.maximum((np.frombuffer(recorded, dtype=np.float64) * US).astype(np.int64), 1)
+        values, counts = np.unique(us, return_counts=True)
         record = self._hist.record_value
         for value, count in zip(values.tolist(), counts.tolist()):
             record(value, count)
@@ -244,8 +245,7 @@ class Metrics:
             else:
                 p50 = p99 = float("nan")
             none = self._leaderless(start, self._bucket_end) * 1000 if self.led else float("nan")
-            self.series.append((start, self._bucket_count / self.bucket, p50, p99, leader, none))
-            self._bucket_count = 0
+            self.series.append((start, len(lat) / self.bucket, p50, p99, leader, none))
             self._bucket_lat = array("d")
             self._bucket_index += 1
             self._bucket_end = (self._bucket_index + 1) * self.bucket
