@@ -28,17 +28,19 @@ Write phase
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field
+from mypy_extensions import mypyc_attr
 
-from harness.protocol import Options, register
+from harness.protocol import register
+from implementations.options import OCCOptions
 from implementations.twopc import GRANTED, PartitionNode
 from implementations.txncore import ACTIVE, VALIDATION, X, Lock, PTxn, take_locks
 
 __all__ = ["OptimisticCC", "OCC", "OCCOptions"]
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # tests subclass it
 class OptimisticCC:
     __slots__ = ("node", "silo", "tn", "log", "plocks")
 
@@ -124,19 +126,15 @@ class OptimisticCC:
             t.held.clear()
 
 
-class OCCOptions(Options):
-    """The ``protocols.occ:`` section."""
-
-    validation: Literal["backward", "silo"] = Field(
-        "backward", description="backward: Kung-Robinson serial validation against the write sets "
-                                "of transactions committed since this one started; silo: lock the "
-                                "write set, then check the read set's versions.")
-
-
-@register("occ", kind="transactions", options=OCCOptions,
-          description="optimistic concurrency control (read, validate, write); backward or Silo-style")
+@mypyc_attr(allow_interpreted_subclasses=True)  # tests subclass it
 class OCC(PartitionNode):
     """OCC; multi-partition transactions commit with 2PC (default settings)."""
 
-    def make_cc(self, options: OCCOptions) -> OptimisticCC:
+    def make_cc(self, options: Any) -> OptimisticCC:
         return OptimisticCC(self, options.validation)
+
+
+# A call rather than the decorator: the compiled build compiles a decorated class as a slower
+# non-native class (README, "Performance"). Protocols of one's own use the decorator.
+register("occ", kind="transactions", options=OCCOptions,
+         description="optimistic concurrency control (read, validate, write); backward or Silo-style")(OCC)

@@ -88,15 +88,15 @@ coordinator's own participant).
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field
+from mypy_extensions import mypyc_attr
 
 from harness.protocol import Context, Node, Options, register
-from harness.config.units import Duration
+from implementations.options import TwoPCOptions
 from implementations.txncore import (
     ACTIVE, COMMITTED, CONFLICT, DEADLOCK, FAILURE, PREPARED, TIMEOUT, VALIDATION, Ack,
-    AbortRequest, CommitObs, CommitRequest, DeadlockDetectOptions, Decision, Inquiry, OpReply,
+    AbortRequest, CommitObs, CommitRequest, Decision, Inquiry, OpReply,
     OpRequest, Outcome, PeerQuery, PeerReply, Prepare, PTxn, Query, Store, Vote, ADD, WRITE,
     tid_logical,
 )
@@ -107,35 +107,6 @@ GRANTED, WAIT = 0, -1  # results of ``cc.access`` besides an abort reason (> 0)
 
 _CONFLICTS = frozenset((CONFLICT, DEADLOCK, VALIDATION))
 PREPARING, COMMITTING = 0, 1
-
-
-class TwoPCOptions(DeadlockDetectOptions):
-    """The ``protocols.2pc:`` section (``lock_timeout`` and the ``detect`` settings come from
-    the shared bases)."""
-
-    participants: Literal["2pl", "occ"] = Field(
-        "2pl", description="Concurrency control at the participants: strict 2PL or OCC.")
-    deadlock: Literal["no_wait", "wait_die", "wound_wait", "detect"] = Field(
-        "wait_die", description="2PL participants: the deadlock policy.")
-    validation: Literal["backward", "silo"] = Field(
-        "backward", description="OCC participants: the validation scheme.")
-    one_phase: bool = Field(
-        True, description="Commit single-partition transactions in one phase (no prepare round).")
-    termination: Literal["none", "cooperative"] = Field(
-        "none", description="What an in-doubt participant does besides asking its coordinator: "
-                            "'cooperative' also asks the other participants.")
-    termination_timeout: Duration = Field(
-        0.1, description="In doubt this long before the cooperative termination protocol starts.")
-    vote_timeout: Duration = Field(
-        0.1, description="The coordinator aborts a transaction whose votes are not all in by then.")
-    retransmit: Duration = Field(
-        0.02, description="Re-send interval of Prepare (to silent participants) and of "
-                          "Decision(commit) (to participants that have not acknowledged).")
-    resolve_interval: Duration = Field(
-        0.02, description="How often an in-doubt participant asks for the decision.")
-    idle_timeout: Duration = Field(
-        0.5, description="A participant aborts an unprepared transaction it has not heard of "
-                         "for this long (a client gone, an abort request lost).")
 
 
 _DEFAULTS = {name: f.default for name, f in TwoPCOptions.model_fields.items()}
@@ -159,9 +130,12 @@ class CTxn:
         self.last_send = now
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # each protocol's node, and tests, subclass it
 class PartitionNode(Node):
     """One partition: participant for its keys, coordinator for the transactions homed here.
     Subclasses supply the concurrency control with :meth:`make_cc`."""
+
+    ctx: Context  # the runtime, from start() on: the concurrency control calls back without one
 
     def __init__(self, node_id: int, nodes: tuple[int, ...], replication: Any, options: Options,
                  store: Store | None = None):
@@ -186,14 +160,8 @@ class PartitionNode(Node):
         self.decided: dict[int, int] = {}    # coordinator: tid -> COMMITTED or abort reason
         self.epoch = 0
         self.booted = 0.0
-        self.ctx: Context | None = None
-        self._requests = {OpRequest: self._op, CommitRequest: self._commit_request,
-                          AbortRequest: self._abort_request, Inquiry: self._inquiry}
-        self._messages = {Prepare: self._on_prepare, Vote: self._on_vote,
-                          Decision: self._on_decision, Ack: self._on_ack, Query: self._on_query,
-                          PeerQuery: self._on_peer_query, PeerReply: self._on_peer_reply}
 
-    def make_cc(self, options: Options) -> Any:
+    def make_cc(self, options: Any) -> Any:
         raise NotImplementedError
 
     # -- the Node interface ----------------------------------------------------------------------
@@ -207,10 +175,36 @@ class PartitionNode(Node):
         ctx.set_timer("tick", TICK)
 
     def on_request(self, ctx: Context, request: Any) -> None:
-        self._requests[type(request)](ctx, request)
+        t = type(request)
+        if t is OpRequest:
+            self._op(ctx, request)
+        elif t is CommitRequest:
+            self._commit_request(ctx, request)
+        elif t is AbortRequest:
+            self._abort_request(ctx, request)
+        elif t is Inquiry:
+            self._inquiry(ctx, request)
+        else:
+            raise TypeError(f"{type(self).__name__}: unexpected request {request!r}")
 
     def on_message(self, ctx: Context, src: int, msg: Any) -> None:
-        self._messages[type(msg)](ctx, src, msg)
+        t = type(msg)
+        if t is Prepare:
+            self._on_prepare(ctx, src, msg)
+        elif t is Vote:
+            self._on_vote(ctx, src, msg)
+        elif t is Decision:
+            self._on_decision(ctx, src, msg)
+        elif t is Ack:
+            self._on_ack(ctx, src, msg)
+        elif t is Query:
+            self._on_query(ctx, src, msg)
+        elif t is PeerQuery:
+            self._on_peer_query(ctx, src, msg)
+        elif t is PeerReply:
+            self._on_peer_reply(ctx, src, msg)
+        else:
+            raise TypeError(f"{type(self).__name__}: unexpected message {msg!r}")
 
     def on_timer(self, ctx: Context, name: str) -> None:
         self._tick(ctx)
@@ -674,14 +668,19 @@ class PartitionNode(Node):
             c.last_send = -1e9  # re-send the decision at the first tick
 
 
-@register("2pc", kind="transactions", options=TwoPCOptions,
-          description="two-phase commit (presumed abort, one-phase fast path) over 2PL or OCC participants")
+@mypyc_attr(allow_interpreted_subclasses=True)  # tests subclass it
 class TwoPC(PartitionNode):
     """Two-phase commit across partitions; participants run 2PL (default) or OCC."""
 
-    def make_cc(self, options: TwoPCOptions) -> Any:
+    def make_cc(self, options: Any) -> Any:
         if options.participants == "occ":
             from implementations.occ import OptimisticCC
             return OptimisticCC(self, options.validation)
         from implementations.twopl import LockingCC
         return LockingCC(self, options.deadlock, options)
+
+
+# A call rather than the decorator: the compiled build compiles a decorated class as a slower
+# non-native class (README, "Performance"). Protocols of one's own use the decorator.
+register("2pc", kind="transactions", options=TwoPCOptions,
+         description="two-phase commit (presumed abort, one-phase fast path) over 2PL or OCC participants")(TwoPC)

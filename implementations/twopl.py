@@ -38,22 +38,21 @@ Deadlock detection (``DeadlockDetectOptions``)
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Literal
+from typing import Any, ClassVar, Iterable, cast
 
-from pydantic import Field
+from mypy_extensions import mypyc_attr
 
-from harness.protocol import Options, register
+from harness.protocol import register
+from implementations.options import DeadlockDetectOptions, LockTimeoutOptions, TwoPLOptions
 from implementations.twopc import GRANTED, WAIT, PartitionNode
-from implementations.txncore import (
-    ACTIVE, CONFLICT, DEADLOCK, READ, S, X, DeadlockDetectOptions, Lock, LockTimeoutOptions,
-    PTxn, take_locks,
-)
+from implementations.txncore import ACTIVE, CONFLICT, DEADLOCK, READ, S, X, Lock, PTxn, take_locks
 
 __all__ = ["LockingCC", "TwoPL", "TwoPLOptions", "LockTimeoutOptions", "POLICIES"]
 
 POLICIES = ("no_wait", "wait_die", "wound_wait", "detect")
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # tests subclass it
 class LockingCC:
     """The lock table of one partition and its deadlock policy. ``node`` is told when a queued
     request is granted (``node._granted(t)``) and does the aborting (``node._kill(t, reason)``)."""
@@ -65,7 +64,7 @@ class LockingCC:
         if policy not in POLICIES:
             raise ValueError(f"unknown deadlock policy {policy!r}")
         if not isinstance(options, DeadlockDetectOptions):
-            options = DeadlockDetectOptions()
+            options = DeadlockDetectOptions()  # type: ignore[call-arg]  # (every field has a default)
         self.node = node
         self.policy = policy
         self.locks: dict[int, Lock] = {}
@@ -190,7 +189,7 @@ class LockingCC:
         conflicting holders, and the conflicting requests ahead of it back to the nearest
         exclusive one, which itself waits for everything further ahead. Reachability, and so
         every cycle, is kept, while a queue of n waiters costs O(n) edges instead of O(n^2)."""
-        lock = self.locks[u.wait]
+        lock = self.locks[cast(int, u.wait)]
         out = self._conflicting(u, lock, u.wait_mode, ())
         queue, exclusive = lock.queue, u.wait_mode == X
         for j in range(queue.index(u) - 1, -1, -1):
@@ -272,24 +271,20 @@ class LockingCC:
 
 # -- registration -------------------------------------------------------------------------------
 
-class TwoPLOptions(DeadlockDetectOptions):
-    """The ``protocols.2pl:`` section. The ``2pl-<policy>`` protocols (the policy is in the
-    name) take :class:`LockTimeoutOptions` alone, ``2pl-detect`` :class:`DeadlockDetectOptions`."""
-
-    deadlock: Literal["no_wait", "wait_die", "wound_wait", "detect"] = Field(
-        "wait_die", description="Deadlock policy: no_wait, wait_die, wound_wait or detect "
-                                "(waits-for cycle detection, youngest victim).")
-
-
-@register("2pl", kind="transactions", options=TwoPLOptions,
-          description="strict two-phase locking (S/X locks held to commit) with a deadlock policy")
+@mypyc_attr(allow_interpreted_subclasses=True)  # the fixed-policy variants, and tests, subclass it
 class TwoPL(PartitionNode):
     """Strict 2PL; multi-partition transactions commit with 2PC (default settings)."""
 
-    policy = ""
+    policy: ClassVar[str] = ""  # a fixed-policy variant's (below), else the options'
 
-    def make_cc(self, options: Options) -> LockingCC:
+    def make_cc(self, options: Any) -> LockingCC:
         return LockingCC(self, self.policy or options.deadlock, options)
+
+
+# A call rather than the decorator: the compiled build compiles a decorated class as a slower
+# non-native class (README, "Performance"). Protocols of one's own use the decorator.
+register("2pl", kind="transactions", options=TwoPLOptions,
+         description="strict two-phase locking (S/X locks held to commit) with a deadlock policy")(TwoPL)
 
 
 def _fixed(name: str, policy: str) -> type:

@@ -33,12 +33,10 @@ Incarnations
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field
-
-from harness.protocol import Message, Options
-from harness.config.units import Duration, PositiveDuration
+from harness.protocol import Message
+from implementations.options import DeadlockDetectOptions, LockTimeoutOptions
 
 __all__ = [
     "READ", "WRITE", "ADD", "OP_NAMES", "COMMITTED", "CONFLICT", "DEADLOCK", "VALIDATION",
@@ -213,32 +211,6 @@ def take_locks(table: dict[int, Lock], t: PTxn) -> None:
     for key in t.reads:
         if key not in t.writes:
             (table.get(key) or table.setdefault(key, Lock())).grant(t, key, S)
-
-
-class LockTimeoutOptions(Options):
-    """The option every lock-based transaction protocol shares (``2pl-<policy>``, and the base
-    of ``protocols.2pl`` and ``protocols.2pc``)."""
-
-    lock_timeout: Duration = Field(
-        0.05, description="A lock wait longer than this aborts the waiter (reason timeout); the "
-                          "backstop for deadlocks that span partitions under 'detect'.")
-
-
-class DeadlockDetectOptions(LockTimeoutOptions):
-    """How the ``detect`` deadlock policy searches the waits-for graph, and what that costs
-    (``protocols.2pl-detect``; also under ``protocols.2pl`` and ``protocols.2pc``, where they
-    apply with ``deadlock: detect``)."""
-
-    detect: Literal["on_wait", "periodic"] = Field(
-        "on_wait", description="Search when a request starts waiting (as InnoDB does), or "
-                               "'periodic': every detect_interval, from every waiter (as SQL "
-                               "Server's lock monitor does, every 5 s by default).")
-    detect_interval: PositiveDuration = Field(
-        0.01, description="Period of the 'periodic' search (checked on the 5 ms housekeeping "
-                          "tick); keep it below lock_timeout, which otherwise breaks the "
-                          "deadlocks first.")
-    detect_cost_per_edge: Duration = Field(
-        1e-6, description="Simulated CPU per waits-for edge the search examines (0: free).")
 
 
 # -- messages ------------------------------------------------------------------------------------
