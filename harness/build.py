@@ -17,9 +17,9 @@ import json
 import os
 
 # Where a run spends its time: the protocol contract (Context, Node), the engine, the
-# measurements, the workloads, the built-in consensus protocols and the consensus checkers.
-# Users' protocols stay interpreted (plain Python classes that may subclass compiled ones); so
-# do the transaction protocols and the rest.
+# measurements, the workloads, the built-in protocols and the consensus checkers. Users'
+# protocols stay interpreted (plain Python classes that may subclass compiled ones); so does
+# the rest.
 COMPILED = (
     "harness/message.py",
     "harness/contract.py",
@@ -38,6 +38,10 @@ COMPILED = (
     "implementations/liveness.py",
     "implementations/raft.py",
     "implementations/multipaxos.py",
+    "implementations/txncore.py",
+    "implementations/twopc.py",
+    "implementations/twopl.py",
+    "implementations/occ.py",
 )
 
 
