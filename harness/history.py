@@ -174,8 +174,8 @@ class History:
 
     def _trimmed(self, column: array) -> array:
         n = len(self.op)
-        if len(self._status) > n:  # drop the pending values not yet used, in all four
-            for c in (self._t_return, self._result, self._status, self._ret_seq):
+        for c in (self._t_return, self._result, self._status, self._ret_seq):
+            if len(c) > n:  # drop the pending values not yet used
                 del c[n:]
         return column
 

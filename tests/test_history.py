@@ -79,6 +79,17 @@ def test_completion_columns_filled_ahead_read_as_long_as_the_history():
             h.ok(n, 1.0, 1)
         with pytest.raises(IndexError):
             h.info(-1)
+    # and before any read, with pending slots past the last op
+    h2 = History()
+    for _ in range(3):
+        h2.invoke(0, GET, 1, 0, 0, 0.0)
+    with pytest.raises(IndexError):
+        h2.info(-1)
+    with pytest.raises(IndexError):
+        h2.fail(3, 1.0)
+    with pytest.raises(IndexError):
+        h2.ok(1023, 1.0, 1)
+    assert h2.status.tolist() == [PENDING] * 3 and len(h2.t_return) == 3
     assert h.count(OK) == 6 and h.status[1023] == OK and h.ret_seq[1023] == 1024
     h.finish()
     assert h.count(INFO) == 2500 - 6 and len(h.status) == 2500

@@ -87,11 +87,10 @@ class KVStateMachine:
 
     def _catch_up(self) -> None:
         deferred, self._deferred = self._deferred, []  # emptied first: apply calls back here
-        run = self.apply
         for cmds in deferred:
             for cmd in cmds:
                 if cmd is not None:
-                    run(cmd)
+                    KVStateMachine.apply(self, cmd)  # this class's, even if a subclass overrides it
 
     def apply(self, cmd: Request) -> object:
         """Apply ``cmd`` once; a duplicate returns the first application's result."""

@@ -171,7 +171,8 @@ class NodeHost(Context):
             self.settle(start)
 
     def _end(self) -> None:
-        """The handler of the input served from ``now`` returned: the CPU is busy until ``_t``."""
+        """The handler of the input served from ``now`` returned: the CPU is busy until ``_t``.
+        (:meth:`_receive` does the same inline.)"""
         self.busy_time += self._t - self.now
         self.busy_until = self._t
 
