@@ -187,8 +187,10 @@ class History:
     def __getitem__(self, i: int) -> Op:
         if i < 0:
             i += len(self.op)
+        # client[i] refuses an index past the ops first, so the completion columns are read
+        # untrimmed (a pending slot beyond the ops is never reached)
         return Op(i, self.client[i], self.op[i], self.key[i], self.value[i], self.expected[i],
-                  self.t_invoke[i], self.t_return[i], self.status[i], self.result[i])
+                  self.t_invoke[i], self._t_return[i], self._status[i], self._result[i])
 
     def __iter__(self) -> Iterator[Op]:
         for i in range(len(self.op)):
@@ -205,19 +207,21 @@ class History:
     def describe(self, i: int) -> str:
         """A short human description, e.g. ``#12 put 42 [1.100000,1.200000]`` or
         ``#88 get->42 [1.200000,1.234000]`` or ``#7 cas 3->9 failed [0.5,inf) info``."""
-        op = self.op[i]
-        status = self.status[i]
+        if i < 0:
+            i += len(self.op)
+        op = self.op[i]  # (refuses an index past the ops before a completion column is read)
+        status = self._status[i]
         t0 = self.t_invoke[i]
-        t1 = self.t_return[i]
+        t1 = self._t_return[i]
         name = OP_NAMES[op] if 0 <= op < len(OP_NAMES) else f"op{op}"
         if op == GET:
-            what = f"get->{self.result[i]}" if status == OK else "get"
+            what = f"get->{self._result[i]}" if status == OK else "get"
         elif op == PUT:
             what = f"put {self.value[i]}"
         elif op == CAS:
             what = f"cas {self.expected[i]}->{self.value[i]}"
             if status == OK:
-                what += " swapped" if self.result[i] else " not swapped"
+                what += " swapped" if self._result[i] else " not swapped"
         else:
             what = f"{name} {self.value[i]}"
         if status == OK:

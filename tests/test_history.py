@@ -89,7 +89,13 @@ def test_completion_columns_filled_ahead_read_as_long_as_the_history():
         h2.fail(3, 1.0)
     with pytest.raises(IndexError):
         h2.ok(1023, 1.0, 1)
-    assert h2.status.tolist() == [PENDING] * 3 and len(h2.t_return) == 3
+    h2.ok(2, 1.0, 0)
+    assert h2[-1].status == OK and h2.describe(-1) == h2.describe(2) == "#2 get->0 [0.000000,1.000000]"
+    with pytest.raises(IndexError):
+        h2[3]
+    with pytest.raises(IndexError):
+        h2.describe(3)
+    assert h2.status.tolist() == [PENDING, PENDING, OK] and len(h2.t_return) == 3
     assert h.count(OK) == 6 and h.status[1023] == OK and h.ret_seq[1023] == 1024
     h.finish()
     assert h.count(INFO) == 2500 - 6 and len(h.status) == 2500
