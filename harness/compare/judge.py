@@ -9,11 +9,22 @@ Runs are matched on (matrix point, seed). Three tiers decide, in this order:
   same text is *identical*: no noise, no statistics needed. ``sim_events`` alone differing means
   the engine did different work for the same behaviour; it is reported, not judged.
 * **Statistical.** Where runs diverged, each judged metric is compared paired by seed (common
-  random numbers) with a paired t-test, and counts as better or worse only when significant and
-  beyond its practical threshold (:mod:`harness.compare.policy`).
+  random numbers), and gets one of three verdicts against its practical threshold
+  (:mod:`harness.compare.policy`): *worse* or *better* (significant after Holm's correction over
+  every point and metric of the comparison, and beyond the threshold), *equivalent* (the
+  (1 − 2α) interval of the difference lies inside ± the threshold: two one-sided tests), or
+  *inconclusive* (neither), with about how many seeds would decide it.
 
-Exit codes (:attr:`Comparison.exit_code`): 0 no regression, 1 a regression or a new safety
-failure, 3 not comparable or not enough evidence. Bad input (2) is a :class:`CompareError`.
+Why these error rates: the gate fails a pull request on a single *worse*, so what must stay
+small is the chance of even one false *worse* in the whole comparison (the family-wise rate,
+which Holm's method bounds by α however the metrics are correlated), not the share of false ones
+among many (the false discovery rate, Benjamini–Hochberg). The gate passes only when *every*
+changed metric is equivalent or not worse, an intersection–union test (Berger 1982), so each
+equivalence test at level α already bounds the chance of a false pass by α, uncorrected.
+
+Exit codes (:attr:`Comparison.exit_code`): 0 nothing worse and nothing that could be worse beyond
+its threshold, 1 a regression or a new safety failure, 3 not comparable or inconclusive (a metric
+that could still be worse beyond its threshold). Bad input (2) is a :class:`CompareError`.
 """
 
 from __future__ import annotations
@@ -30,11 +41,12 @@ from harness.execution.cache import NOT_SIMULATED
 from harness.compare.policy import HIGHER, Policy, direction
 from harness.compare.sides import (COST_COLUMNS, NOT_DETERMINISTIC, PER_RUN_FILES, CompareError,
                                    Side, flatten, load_side, run_configs)
-from harness.compare.stats import Paired, geomean_delta_pct, paired
+from harness.compare.stats import (Paired, batch_means, geomean_delta_pct, holm, paired,
+                                   paired_within, seeds_to_decide)
 
 # Marks, as in asv and benchstat.
-IDENTICAL, SAME, BETTER, WORSE, NOT_COMPARABLE, NEW_FAILURE, NO_EVIDENCE = (
-    "=", "~", "better", "worse", "x", "!", "?")
+IDENTICAL, EQUIVALENT, BETTER, WORSE, NOT_COMPARABLE, NEW_FAILURE, INCONCLUSIVE, NOT_JUDGED = (
+    "=", "~", "better", "worse", "x", "!", "?", "-")
 EXIT_OK, EXIT_REGRESSION, EXIT_BAD_INPUT, EXIT_INCONCLUSIVE = 0, 1, 2, 3
 
 # Settings that say how to run, report or judge a suite, not what is simulated; the seed is
@@ -84,6 +96,16 @@ class MetricRow:
     new_mean: float
     test: Paired | None = None
     why: str = ""
+    margin: float = math.nan            # the threshold in the metric's unit at this point
+    p_adjusted: float | None = None     # Holm-adjusted over the whole comparison
+    interval: tuple[float, float] | None = None   # the (1 - 2 alpha) interval of new - base
+    seeds_needed: int | None = None     # about how many seeds would decide an inconclusive row
+    could_be_worse: bool = False        # inconclusive, and a regression beyond the margin is not ruled out
+
+    @property
+    def matters(self) -> bool:
+        """An inconclusive verdict the gate cannot pass: it could hide a regression."""
+        return self.mark == INCONCLUSIVE and self.could_be_worse
 
     @property
     def delta_pct(self) -> float | None:
@@ -93,7 +115,7 @@ class MetricRow:
 
     @property
     def changed(self) -> bool:
-        return self.mark not in (IDENTICAL, SAME)
+        return self.mark not in (IDENTICAL, EQUIVALENT, NOT_JUDGED)
 
 
 @dataclass
@@ -105,6 +127,7 @@ class Comparison:
     rows: list[MetricRow]
     geomeans: dict[str, dict[str, float | None]]      # contender -> metric -> Δ% geometric mean
     notes: list[str]
+    alpha: float = 0.05       # the error rate spent at this look (all of policy.alpha at one look)
 
     @property
     def matched(self) -> list[Pair]:
@@ -127,12 +150,23 @@ class Comparison:
         return [r for r in self.rows if r.mark == WORSE]
 
     @property
+    def undecided(self) -> list[MetricRow]:
+        """Inconclusive rows that could hide a regression beyond their threshold."""
+        return [r for r in self.rows if r.matters]
+
+    @property
+    def seeds_needed(self) -> int | None:
+        """About how many seeds would decide every undecided row (None: unknown)."""
+        needs = [r.seeds_needed for r in self.undecided]
+        return None if not needs or None in needs else max(n for n in needs if n is not None)
+
+    @property
     def exit_code(self) -> int:
         if self.new_failures or self.regressions:
             return EXIT_REGRESSION
         if self.policy.require_identical and len(self.identical) < len(self.pairs):
             return EXIT_REGRESSION
-        if not self.matched or self.incomparable or any(r.mark == NO_EVIDENCE for r in self.rows):
+        if not self.matched or self.incomparable or self.undecided:
             return EXIT_INCONCLUSIVE
         return EXIT_OK
 
@@ -146,10 +180,14 @@ class Comparison:
                 return "regression"
             return "changed (identical runs required)"
         if code == EXIT_INCONCLUSIVE:
-            return "not comparable" if (not self.matched or self.incomparable) else "not enough evidence"
+            if not self.matched or self.incomparable:
+                return "not comparable"
+            need = self.seeds_needed
+            return ("inconclusive: a regression beyond the threshold is not ruled out"
+                    + (f" (about {need} seeds would decide)" if need else " (more seeds would decide)"))
         if len(self.identical) == len(self.pairs):
             return "all runs identical"
-        return "no regression"
+        return "no regression: every changed metric is equivalent within its threshold, or better"
 
     def summary_line(self) -> str:
         n, same = len(self.pairs), len(self.identical)
@@ -161,6 +199,17 @@ class Comparison:
         better = sum(1 for r in self.rows if r.mark == BETTER)
         if better:
             bits.append(f"{better} improvement(s)")
+        equivalent = sum(1 for r in self.rows if r.mark == EQUIVALENT)
+        if equivalent:
+            bits.append(f"{equivalent} metric(s) equivalent within the threshold")
+        undecided = len(self.undecided)
+        if undecided:
+            need = self.seeds_needed
+            bits.append(f"{undecided} inconclusive and could be worse"
+                        + (f" (about {need} seeds would decide)" if need else ""))
+        other = sum(1 for r in self.rows if r.mark == INCONCLUSIVE and not r.matters)
+        if other:
+            bits.append(f"{other} inconclusive but not worse beyond the threshold")
         if self.incomparable:
             bits.append(f"{len(self.incomparable)} run(s) not comparable")
         return "; ".join(bits)
@@ -197,7 +246,10 @@ def _seeds(seeds: list[int]) -> str:
     return ", ".join(map(str, seeds)) or "none"
 
 
-def compare(base: Side, new: Side, policy: Policy) -> Comparison:
+def compare(base: Side, new: Side, policy: Policy, alpha: float | None = None) -> Comparison:
+    """Judge NEW against BASE. ``alpha`` is the error rate this look may spend (default: all of
+    the policy's); a sequential comparison that adds seeds spends a share at each look."""
+    alpha = policy.alpha if alpha is None else alpha
     notes: list[str] = []
     pairs = _pair(base, new, policy, notes)
     _exact(base, new, pairs, notes)
@@ -205,8 +257,8 @@ def compare(base: Side, new: Side, policy: Policy) -> Comparison:
         if p.matched:
             p.base_safety = _safety(base, p.base_id)
             p.new_safety = _safety(new, p.new_id)
-    rows = _statistical(base, new, pairs, policy, notes)
-    return Comparison(base, new, policy, pairs, rows, _geomeans(rows), notes)
+    rows = _statistical(base, new, pairs, policy, alpha, notes)
+    return Comparison(base, new, policy, pairs, rows, _geomeans(rows), notes, alpha)
 
 
 def _safety(side: Side, run_id: str | None) -> str:
@@ -307,20 +359,19 @@ def _number(text: str) -> float:
         return math.nan
 
 
-def _statistical(base: Side, new: Side, pairs: list[Pair], policy: Policy,
+def _statistical(base: Side, new: Side, pairs: list[Pair], policy: Policy, alpha: float,
                  notes: list[str]) -> list[MetricRow]:
-    """Per point and judged metric: identical, or a paired test against the threshold."""
+    """Per point and judged metric: identical, or paired by seed and given a verdict."""
     brows = base.runs.set_index("run_id")
     nrows = new.runs.set_index("run_id")
     key = new.compare_key
-    configs = run_configs(new)
+    configs, base_configs = run_configs(new), run_configs(base)
     by_point: dict[str, list[Pair]] = {}
     for p in pairs:
         if p.comparable:
             by_point.setdefault(p.point, []).append(p)
     metrics = [m for m in policy.thresholds if m in brows.columns and m in nrows.columns]
     rows: list[MetricRow] = []
-    short = False
     for point, group in by_point.items():
         group.sort(key=lambda p: p.seed)
         params = (configs.get(group[0].new_id or "") or {}).get("params") or {}
@@ -330,31 +381,90 @@ def _statistical(base: Side, new: Side, pairs: list[Pair], policy: Policy,
             n = np.array([_number(nrows.loc[p.new_id, metric]) for p in group])
             bm = float(np.nanmean(b)) if np.isfinite(b).any() else math.nan
             nm = float(np.nanmean(n)) if np.isfinite(n).any() else math.nan
-            same = all(brows.loc[p.base_id, metric] == nrows.loc[p.new_id, metric] for p in group)
-            if same:
+            if all(brows.loc[p.base_id, metric] == nrows.loc[p.new_id, metric] for p in group):
                 rows.append(MetricRow(point, contender, metric, IDENTICAL, bm, nm))
                 continue
-            test = paired(b, n)
-            row = MetricRow(point, contender, metric, SAME, bm, nm, test)
-            if test.p is None:
-                if np.isfinite(b).any() != np.isfinite(n).any():
-                    row.why = "a value is missing on one side"
-                else:
-                    row.mark, row.why = NO_EVIDENCE, test.why
-                    short = True
-            elif test.p >= policy.alpha:
-                row.why = "not significant"
-            elif not policy.thresholds[metric].exceeded(test.diff, test.base_mean):
-                row.why = f"significant, within the {policy.thresholds[metric].text()} threshold"
-            elif direction(metric) is None:
-                row.why = "no direction: not judged"
+            if policy.within_run and metric in WITHIN_RUN:
+                within = [(_within(base, base_configs, p.base_id, metric),
+                           _within(new, configs, p.new_id, metric)) for p in group]
+                test = paired_within(b, n, [None if None in w else w for w in within])  # type: ignore[misc]
             else:
-                row.mark = BETTER if (test.diff > 0) == (direction(metric) == HIGHER) else WORSE
+                test = paired(b, n)
+            row = MetricRow(point, contender, metric, INCONCLUSIVE, bm, nm, test)
+            if direction(metric) is None:
+                row.mark, row.why = NOT_JUDGED, "no direction: not judged"
+            elif np.isfinite(b).any() != np.isfinite(n).any():
+                row.mark, row.why = NOT_JUDGED, "a value is missing on one side"
             rows.append(row)
-    if short:
+    _verdicts([r for r in rows if r.mark == INCONCLUSIVE], policy, alpha)
+    if any(r.test is not None and r.test.p is None for r in rows if r.mark == INCONCLUSIVE):
         notes.append("some points changed but have a single seed: a paired test needs at least 2 "
                      "seeds (run the suite with more seeds to judge them)")
     return rows
+
+
+WITHIN_RUN = ("throughput_ops_s",)
+"""Metrics that are the time average of the same column of timeseries.csv over the measured
+window, so batch means of that series estimate their spread within one run. Percentiles and
+ratios are not averages of the series and get no within-run estimate. Nor does a run with
+faults: batch means assume a stationary series, and a crash's dip would count as noise (on the
+quickstart it made the interval five times wider than the spread between seeds)."""
+
+
+def _within(side: Side, configs: dict[str, dict[str, Any]], run_id: str | None,
+            metric: str) -> tuple[float, int] | None:
+    """Batch-means variance of one run's ``metric`` over its measured window, or None."""
+    columns = side.columns.get("timeseries.csv") or []
+    if metric not in columns or "time_s" not in columns:
+        return None
+    config = (configs.get(run_id or "") or {}).get("config") or {}
+    if any((config.get("faults") or {}).values()):
+        return None
+    try:
+        start, end = float(config.get("warmup", 0.0)), float(config["duration"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    at, col = columns.index("time_s"), columns.index(metric)
+    series = [_number(row[col]) for row in side.files["timeseries.csv"].get(run_id or "", [])
+              if start - 1e-9 <= _number(row[at]) < end - 1e-9]
+    return batch_means(series)
+
+
+def _verdicts(rows: list[MetricRow], policy: Policy, alpha: float) -> None:
+    """Worse, better, equivalent or inconclusive, for every row that needs statistics.
+
+    The family is every such row of the comparison: Holm's adjustment over all of them keeps the
+    chance of a single false *worse* at most ``alpha``. Equivalence is each row's own (1 - 2 alpha)
+    interval inside its margin (TOST at ``alpha``)."""
+    testable = [r for r in rows if r.test is not None and r.test.p is not None]
+    for r, adjusted in zip(testable, holm([r.test.p for r in testable])):  # type: ignore[union-attr,misc]
+        r.p_adjusted = adjusted
+    for r in rows:
+        test, threshold = r.test, policy.thresholds[r.metric]
+        assert test is not None
+        r.margin = threshold.margin(test.base_mean)
+        worse_sign = -1.0 if direction(r.metric) == HIGHER else 1.0
+        r.interval = test.interval(2 * alpha)
+        if r.p_adjusted is None or r.interval is None:
+            r.why, r.could_be_worse = test.why, True
+            continue
+        lo, hi = r.interval
+        if r.p_adjusted < alpha and threshold.exceeded(test.diff, test.base_mean):
+            r.mark = WORSE if test.diff * worse_sign > 0 else BETTER
+            r.why = f"significant (Holm p = {_p(r.p_adjusted)}) and beyond {threshold.text()}"
+        elif -r.margin < lo and hi < r.margin:
+            r.mark = EQUIVALENT
+            r.why = f"interval inside ±{threshold.text()}"
+        else:
+            worst = hi if worse_sign > 0 else -lo
+            r.could_be_worse = worst >= r.margin
+            r.seeds_needed = seeds_to_decide(test, r.margin, alpha, len(testable))
+            r.why = ("could be worse beyond " if r.could_be_worse else "not worse beyond, could be better than ") \
+                + threshold.text()
+
+
+def _p(p: float) -> str:
+    return f"{p:.3f}" if p >= 0.001 else "<0.001"
 
 
 def _geomeans(rows: list[MetricRow]) -> dict[str, dict[str, float | None]]:

@@ -13,14 +13,15 @@ import math
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from harness.compare.judge import (BETTER, IDENTICAL, NEW_FAILURE, NO_EVIDENCE, NOT_COMPARABLE,
-                                  SAME, WORSE, Comparison, MetricRow)
+from harness.compare.judge import (BETTER, EQUIVALENT, IDENTICAL, INCONCLUSIVE, NEW_FAILURE,
+                                  NOT_COMPARABLE, NOT_JUDGED, WORSE, Comparison, MetricRow)
 from harness.compare.stats import PAIRED_METHOD
 from harness.report.metrics import metric_for
 
-_MARK_TEXT = {IDENTICAL: "`=` identical", SAME: "`~`",
-              BETTER: "better", WORSE: "**worse**", NOT_COMPARABLE: "`x` not comparable",
-              NEW_FAILURE: "`!` new safety failure", NO_EVIDENCE: "`?` not enough evidence"}
+_MARK_TEXT = {IDENTICAL: "`=` identical", EQUIVALENT: "`~` equivalent", BETTER: "better",
+              WORSE: "**worse**", NOT_COMPARABLE: "`x` not comparable",
+              NEW_FAILURE: "`!` new safety failure", INCONCLUSIVE: "`?` inconclusive",
+              NOT_JUDGED: "not judged"}
 _HEAD = {0: "✅", 1: "❌", 3: "⚠️"}
 
 
@@ -39,30 +40,36 @@ def _pct(value: float | None) -> str:
 
 
 def _interval(row: MetricRow) -> str:
-    t = row.test
-    if t is None or t.lo is None or t.hi is None:
+    t, iv = row.test, row.interval
+    if t is None or iv is None:
         return "—"
-    lo, hi = t.relative(t.lo), t.relative(t.hi)
+    lo, hi = t.relative(iv[0]), t.relative(iv[1])
     if lo is None or hi is None:
-        return f"[{_num(t.lo, 3)}, {_num(t.hi, 3)}]"
+        return f"[{_num(iv[0], 3)}, {_num(iv[1], 3)}]"
     return f"[{lo * 100:+.1f}%, {hi * 100:+.1f}%]"
 
 
 def _p(row: MetricRow) -> str:
-    if row.test is None or row.test.p is None:
+    if row.p_adjusted is None:
         return "—"
-    return f"{row.test.p:.3f}" if row.test.p >= 0.001 else "<0.001"
+    return f"{row.p_adjusted:.3f}" if row.p_adjusted >= 0.001 else "<0.001"
 
 
-def _metric_table(rows: list[MetricRow]) -> list[str]:
-    out = ["| point | metric | base | new | Δ | 95% CI of Δ | p | n | verdict |",
+def _verdict(row: MetricRow) -> str:
+    why = f" ({row.why})" if row.why else ""
+    seeds = f"; about {row.seeds_needed} seeds would decide" if row.matters and row.seeds_needed else ""
+    return f"{_MARK_TEXT[row.mark]}{why}{seeds}"
+
+
+def _metric_table(rows: list[MetricRow], alpha: float) -> list[str]:
+    level = f"{(1 - 2 * alpha) * 100:.4g}%"
+    out = [f"| point | metric | base | new | Δ | {level} CI of Δ | p (Holm) | n | verdict |",
            "|---|---|---:|---:|---:|---|---:|---:|---|"]
     for r in rows:
         m = metric_for(r.metric)
-        why = f" ({r.why})" if r.why else ""
         out.append(f"| {r.point} | {m.label} | {_num(r.base_mean)} | {_num(r.new_mean)} | "
                    f"{_pct(r.delta_pct)} | {_interval(r)} | {_p(r)} | {r.test.n if r.test else '—'} | "
-                   f"{_MARK_TEXT[r.mark]}{why} |")
+                   f"{_verdict(r)} |")
     return out
 
 
@@ -77,9 +84,10 @@ def to_markdown(c: Comparison) -> str:
         lines += [f"| {p.point} | {p.seed} | {p.base_safety} | {p.new_safety} |" for p in failures]
         lines.append("")
     changed = [r for r in c.rows if r.changed]
-    order = {WORSE: 0, NO_EVIDENCE: 1, BETTER: 2}
+    order = {WORSE: 0, INCONCLUSIVE: 1, BETTER: 2}
     if changed:
-        lines += ["#### Changes", ""] + _metric_table(sorted(changed, key=lambda r: order.get(r.mark, 3)))
+        ranked = sorted(changed, key=lambda r: (order.get(r.mark, 3), not r.matters))
+        lines += ["#### Changes", ""] + _metric_table(ranked, c.alpha)
         lines.append("")
     bad = c.incomparable
     if bad:
@@ -109,7 +117,7 @@ def to_markdown(c: Comparison) -> str:
     unchanged = [r for r in c.rows if not r.changed and r.point not in same_points]
     if unchanged:
         details += ["**Every other judged metric at the points that diverged**", "",
-                    *_metric_table(unchanged), ""]
+                    *_metric_table(unchanged, c.alpha), ""]
     details += [_method(c)]
     lines += ["<details><summary>Details: every metric, every run, the method</summary>", "",
               *details, "", "</details>", ""]
@@ -136,11 +144,16 @@ def _geomean_table(c: Comparison) -> list[str]:
 
 def _method(c: Comparison) -> str:
     thresholds = "; ".join(f"{metric_for(m).label} {t.text()}" for m, t in c.policy.thresholds.items())
+    spent = "" if c.alpha == c.policy.alpha else f" (this look spends α = {c.alpha:.3g} of {c.policy.alpha:g})"
     return (f"Method: runs matched on (matrix point, seed). Identical (`=`): every deterministic "
             f"column of runs.csv and the run's rows in events, timeseries and latencies are the same "
             f"text. Otherwise, per point and metric: {PAIRED_METHOD} (common random numbers), "
-            f"α = {c.policy.alpha:g}; better/worse only when significant and beyond the threshold "
-            f"({thresholds}).")
+            f"α = {c.alpha:.3g}{spent}. Worse/better: significant after Holm's correction over every "
+            f"point and metric (at most α chance of any false alarm in this comparison) and beyond the "
+            f"threshold ({thresholds}). Equivalent (`~`): the {(1 - 2 * c.alpha) * 100:.4g}% interval of "
+            f"Δ lies inside ± the threshold (two one-sided tests at α). Inconclusive (`?`): neither; it "
+            f"fails the gate (exit 3) only when the interval reaches beyond the threshold on the "
+            f"worse side, and says about how many seeds would decide it.")
 
 
 def to_json(c: Comparison) -> dict[str, Any]:
@@ -163,9 +176,12 @@ def to_json(c: Comparison) -> dict[str, Any]:
         "metrics": [{"point": r.point, "contender": r.contender, "metric": r.metric, "mark": r.mark,
                      "base_mean": num(r.base_mean), "new_mean": num(r.new_mean),
                      "delta_pct": num(r.delta_pct), "n": r.test.n if r.test else None,
-                     "p": r.test.p if r.test else None,
-                     "diff_ci": [num(r.test.lo), num(r.test.hi)] if r.test and r.test.lo is not None else None,
+                     "p": r.test.p if r.test else None, "p_holm": r.p_adjusted,
+                     "diff_interval": [num(r.interval[0]), num(r.interval[1])] if r.interval else None,
+                     "interval_level": 1 - 2 * c.alpha, "margin": num(r.margin),
+                     "could_be_worse": r.could_be_worse, "seeds_needed": r.seeds_needed,
                      "why": r.why} for r in c.rows],
+        "alpha": c.alpha, "seeds_needed": c.seeds_needed,
         "geomean_delta_pct": {k: {m: num(v) for m, v in vs.items()} for k, vs in c.geomeans.items()},
         "notes": c.notes,
     }
@@ -192,9 +208,10 @@ def to_junit(c: Comparison) -> str:
         if r.mark == WORSE:
             failures += 1
             ET.SubElement(case, "failure", message=f"regression: {text}")
-        elif r.mark == NO_EVIDENCE:
+        elif r.matters:
             skipped += 1
-            ET.SubElement(case, "skipped", message=f"not enough evidence: {r.why}")
+            seeds = f"; about {r.seeds_needed} seeds would decide" if r.seeds_needed else ""
+            ET.SubElement(case, "skipped", message=f"inconclusive, could be worse: {text} ({r.why}{seeds})")
         else:
             ET.SubElement(case, "system-out").text = f"{_MARK_TEXT[r.mark]}: {text}"
     suite.set("tests", str(len(c.pairs) + len(c.rows)))

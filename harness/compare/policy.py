@@ -26,6 +26,11 @@ class Threshold:
         size = abs(diff)
         return size > self.absolute and size > self.relative * abs(base_mean)
 
+    def margin(self, base_mean: float) -> float:
+        """The threshold in the metric's unit: a change counts only beyond this size."""
+        return max(self.absolute, self.relative * abs(base_mean)) if math.isfinite(base_mean) \
+            else self.absolute
+
     def text(self) -> str:
         rel = f"{self.relative * 100:g}%"
         return rel + (f" and > {self.absolute:g}" if self.absolute else "")
@@ -59,6 +64,7 @@ class Policy:
     alpha: float = 0.05
     ignore: tuple[str, ...] = ()
     require_identical: bool = False
+    within_run: bool = True   # pool batch means of the time series into the spread, where sound
 
     def with_overrides(self, thresholds: Mapping[str, Threshold | None] | None = None,
                        ignore: tuple[str, ...] = (), alpha: float | None = None,

@@ -124,3 +124,16 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
             else:
                 out[dotted] = value
     return out
+
+
+def restrict(side: Side, seeds: int) -> Side:
+    """The same side with only its first ``seeds`` seeds: a comparison at fewer seeds than were
+    run, as a look of a sequential comparison sees it."""
+    kept_seeds = side.seeds[:seeds]
+    entries = [r for r in side.manifest["runs"] if isinstance(r, dict) and int(r.get("seed", 0)) in kept_seeds]
+    ids = {str(r.get("run_id")) for r in entries}
+    manifest = {**side.manifest, "seeds": kept_seeds, "runs": entries}
+    runs = side.runs[side.runs["run_id"].isin(ids)].reset_index(drop=True)
+    files = {name: {rid: rows for rid, rows in by_run.items() if rid in ids}
+             for name, by_run in side.files.items()}
+    return Side(side.path, manifest, runs, files, side.columns)

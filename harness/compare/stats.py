@@ -28,6 +28,7 @@ ALPHA = 0.05
 CI_METHOD = "Student's t-interval"
 TEST_METHOD = "Welch's t-test"
 PAIRED_METHOD = "paired t-test on per-seed differences"
+WITHIN_METHOD = "paired t-test, spread pooled with batch means of each run's time series"
 
 
 @dataclass(frozen=True)
@@ -128,8 +129,10 @@ def geomean_delta_pct(values: list[float], references: list[float]) -> float | N
 class Paired:
     """A paired comparison of ``new`` against ``base`` over the seeds both have.
 
-    ``diff`` is the mean of the per-seed differences new − base; ``lo``/``hi`` its 95% t-interval
-    and ``p`` the two-sided p-value (None when untestable: then ``why`` says why)."""
+    ``diff`` is the mean of the per-seed differences new − base, ``se`` its standard error with
+    ``df`` degrees of freedom; ``lo``/``hi`` its 95% t-interval and ``p`` the two-sided p-value of
+    "no difference" (None when untestable: then ``why`` says why). ``sd`` is the standard deviation
+    of one seed's difference, which says how many seeds a decision needs."""
 
     n: int
     base_mean: float
@@ -139,16 +142,55 @@ class Paired:
     hi: float | None
     p: float | None
     why: str = ""
+    se: float | None = None
+    df: float | None = None
+    method: str = PAIRED_METHOD
 
     @property
     def significant(self) -> bool | None:
         return None if self.p is None else self.p < ALPHA
+
+    @property
+    def sd(self) -> float | None:
+        return None if self.se is None else self.se * math.sqrt(self.n)
 
     def relative(self, value: float | None) -> float | None:
         """``value`` (the difference or a bound of its interval) as a fraction of the base mean."""
         if value is None or self.base_mean == 0 or not math.isfinite(self.base_mean):
             return None
         return value / abs(self.base_mean)
+
+    def interval(self, alpha: float) -> tuple[float, float] | None:
+        """The two-sided (1 − alpha) t-interval of the difference; None when untestable. An
+        equivalence test (TOST) at level a holds exactly when the (1 − 2a) interval lies inside
+        the margin (Schuirmann 1987)."""
+        if self.se is None or self.df is None:
+            return None
+        if self.se == 0.0:
+            return (self.diff, self.diff)
+        half = float(stats.t.ppf(1 - alpha / 2, self.df) * self.se)
+        return (self.diff - half, self.diff + half)
+
+    def tost_p(self, margin: float) -> float | None:
+        """p-value of the two one-sided tests that |Δ| < ``margin`` (the larger of the two)."""
+        if self.se is None or self.df is None:
+            return None
+        if self.se == 0.0:
+            return 0.0 if abs(self.diff) < margin else 1.0
+        lower = stats.t.sf((self.diff + margin) / self.se, self.df)
+        upper = stats.t.cdf((self.diff - margin) / self.se, self.df)
+        return float(max(lower, upper))
+
+
+def _from_se(n: int, base_mean: float, new_mean: float, diff: float, se: float, df: float,
+             method: str) -> Paired:
+    if se == 0.0:
+        return Paired(n, base_mean, new_mean, diff, diff, diff, 1.0 if diff == 0.0 else 0.0,
+                      se=0.0, df=df, method=method)
+    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, df) * se)
+    p = float(2 * stats.t.sf(abs(diff) / se, df))
+    return Paired(n, base_mean, new_mean, diff, diff - half, diff + half, p, se=se, df=df,
+                  method=method)
 
 
 def paired(base, new) -> Paired:
@@ -169,11 +211,94 @@ def paired(base, new) -> Paired:
     if n < 2:
         return Paired(n, base_mean, new_mean, diff, None, None, None,
                       "n = 1: a paired test needs at least 2 seeds")
-    sd = float(d.std(ddof=1))
-    if sd == 0.0:
-        p = 1.0 if diff == 0.0 else 0.0
-        return Paired(n, base_mean, new_mean, diff, diff, diff, p)
-    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * sd / math.sqrt(n))
-    t = diff / (sd / math.sqrt(n))
-    p = float(2 * stats.t.sf(abs(t), n - 1))
-    return Paired(n, base_mean, new_mean, diff, diff - half, diff + half, p)
+    return _from_se(n, base_mean, new_mean, diff, float(d.std(ddof=1)) / math.sqrt(n), n - 1,
+                    PAIRED_METHOD)
+
+
+BATCHES = 10
+"""Batches per run for batch means: Law & Kelton (section 9.5.3) find 10 to 30 batches a sound
+compromise between the bias of short batches and the few degrees of freedom of long ones."""
+
+
+def batch_means(series, batches: int = BATCHES) -> tuple[float, int] | None:
+    """The variance of a run's time average, from its own time series: the series is cut into
+    ``batches`` equal batches whose means are nearly independent when the batches are long
+    against the series' memory, so var(batch means) / batches estimates the variance of the
+    run's mean, with batches - 1 degrees of freedom (the method of non-overlapping batch means).
+    None when the series is too short."""
+    a = _clean(series)
+    size = len(a) // batches
+    if batches < 2 or size < 1:
+        return None
+    means = a[: size * batches].reshape(batches, size).mean(axis=1)
+    return float(means.var(ddof=1)) / batches, batches - 1
+
+
+def paired_within(base, new, within: list[tuple[tuple[float, int], tuple[float, int]] | None]) -> Paired:
+    """The paired t-test with the spread of each seed's difference estimated twice, and pooled:
+    between seeds (the spread of the differences, n - 1 degrees of freedom) and within each run
+    (batch means of both runs' time series: var(new) + var(base), which leaves out the positive
+    covariance common random numbers give the pair, so it errs on the side of a wider interval).
+    Pooling two estimates of one variance adds their degrees of freedom: with 3 seeds the
+    interval is set by a t-quantile with ~30 degrees of freedom instead of 2. Falls back to
+    :func:`paired` when a run has no usable series."""
+    plain = paired(base, new)
+    a, b = np.asarray(base, dtype=float), np.asarray(new, dtype=float)
+    keep = np.isfinite(a) & np.isfinite(b)
+    parts = [w for w, k in zip(within, keep) if k]
+    if plain.n == 0 or len(parts) != plain.n or any(w is None for w in parts):
+        return plain
+    variances = [wb[0] + wn[0] for wb, wn in parts]  # type: ignore[index]
+    v_within = float(np.mean(variances))
+    # Satterthwaite's degrees of freedom of that average of 2n variance estimates.
+    terms = sum(w[0] ** 2 / w[1] for pair in parts for w in pair)  # type: ignore[union-attr]
+    df_within = (sum(w[0] for pair in parts for w in pair) ** 2 / terms  # type: ignore[union-attr]
+                 if terms > 0 else 0.0)
+    df_between = plain.n - 1
+    d = b[keep] - a[keep]
+    v_between = float(d.var(ddof=1)) if plain.n > 1 else 0.0
+    df = df_between + df_within
+    if df <= 0:
+        return plain
+    pooled = (df_between * v_between + df_within * v_within) / df
+    return _from_se(plain.n, plain.base_mean, plain.new_mean, plain.diff,
+                    math.sqrt(pooled / plain.n), df, WITHIN_METHOD)
+
+
+def holm(pvalues: list[float]) -> list[float]:
+    """Holm's step-down adjustment (Holm 1979): reject every hypothesis whose adjusted p-value is
+    below alpha and the probability of even one false rejection among all of them stays at most
+    alpha, whatever their dependence. Monotone in the raw p-values; never above 1."""
+    m = len(pvalues)
+    adjusted = [1.0] * m
+    running = 0.0
+    for rank, i in enumerate(sorted(range(m), key=lambda k: pvalues[k])):
+        running = max(running, min(1.0, (m - rank) * pvalues[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def seeds_to_decide(test: Paired, margin: float, alpha: float, family: int,
+                    limit: int = 10_000) -> int | None:
+    """About how many seeds would decide a comparison that is neither significant nor inside
+    its margin, were the observed difference and its spread per seed to stay as they are:
+    enough for the equivalence interval to fit inside ``margin`` when the difference is smaller
+    than the margin, else enough for the difference to be significant at the strictest level
+    Holm may ask of it (alpha / family). None when the spread is unknown or beyond ``limit``."""
+    sd = test.sd
+    if sd is None or not math.isfinite(sd) or sd == 0.0 or not math.isfinite(test.diff):
+        return None
+    room = margin - abs(test.diff)
+    if room > 0:
+        level, need = 1 - alpha, room
+    else:
+        level, need = 1 - alpha / (2 * max(family, 1)), abs(test.diff)
+        if need == 0.0:
+            return None
+    per_seed_df = max(test.df or 1, 1) / max(test.n - 1, 1)   # batch means give more df per seed
+    n = max(test.n + 1, 2)
+    while n <= limit:
+        if stats.t.ppf(level, max(per_seed_df * (n - 1), 1)) * sd / math.sqrt(n) < need:
+            return n
+        n = n + 1 if n < 50 else int(n * 1.1)
+    return None
