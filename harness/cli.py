@@ -489,7 +489,8 @@ def report(results_dir: Path, out: Path | None, formats: str, no_subtitle: bool,
 
 @main.group()
 def history() -> None:
-    """A suite's history over commits: append a results directory's summary, draw the trend."""
+    """A suite's history over commits: add a results directory's summary, draw the trend, check
+    the newest entries for drift."""
 
 
 @history.command(name="add")
@@ -585,10 +586,11 @@ def history_check(history_file: Path, metrics: tuple[str, ...], alpha: float, mi
     (point x metric) whose newest segment began within the last --within entries and is worse
     than the segment before its run of steps by more than the threshold."""
     from harness.compare import CompareError
+    from harness.compare.drift import WORSE
     from harness.compare.history import chosen_metrics, check, load
 
     if within < min_size:
-        _fail(f"--within {within}: expected at least --min-size ({min_size}): a newer segment cannot be found")
+        _fail(f"--within {within}: expected at least --min-size ({min_size}), the fewest entries of a new segment")
     limits = _drift_thresholds(thresholds)
     try:
         entries = load(history_file)
@@ -598,7 +600,7 @@ def history_check(history_file: Path, metrics: tuple[str, ...], alpha: float, mi
     findings, checked = check(entries, metrics, limits, alpha, min_size, within)
     for finding in findings:
         click.echo(finding.line(entries))
-    worse = sum(f.shift.verdict == "worse" for f in findings)
+    worse = sum(f.shift.verdict == WORSE for f in findings)
     click.echo(f"history check: {checked} series ({len(metrics)} metrics) over {len(entries)} entries: "
                f"{worse} worse, {len(findings) - worse} better in the newest {within} entries")
     sys.exit(1 if worse else 0)

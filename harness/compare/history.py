@@ -1,5 +1,6 @@
-"""A suite's history over commits: one summary line per results directory, appended to a JSON
-Lines file, and the trend of chosen metrics drawn from it.
+"""A suite's history over commits: one summary line per results directory in a JSON Lines
+file, the trend of chosen metrics drawn from it, and the check that its newest entries did not
+start a change for the worse.
 
 A gate compares two commits; a slow drift of 1% per pull request passes every gate and still
 halves throughput over a year. The history makes that drift visible (as asv and
