@@ -74,8 +74,10 @@ def _strongest(z: np.ndarray, bounds: list[int], min_size: int, exponent: float)
 
 def change_points(values: Sequence[float], alpha: float = ALPHA, min_size: int = MIN_SIZE,
                   permutations: int = PERMUTATIONS, seed: int = 0, exponent: float = 1.0) -> list[int]:
-    """Indices where a new segment of ``values`` begins, ascending (E-divisive means, see the
-    module's docstring). ``values`` must be finite; ``exponent`` is in (0, 2)."""
+    """Indices where a new segment of ``values`` begins, ascending: E-divisive means (see the
+    module's docstring), each change point significant at ``alpha`` (default 0.05) by a test of
+    ``permutations`` seeded shuffles (199), every segment at least ``min_size`` values long (3).
+    ``values`` must be finite; ``exponent`` is in (0, 2)."""
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
     if min_size < 2:
