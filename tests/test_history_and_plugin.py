@@ -36,23 +36,62 @@ def results(tmp_path_factory) -> Path:
     return root / "r"
 
 
-def test_history_appends_one_line_per_entry_and_draws_the_trend(results, tmp_path):
+def _older(entry: dict, commit: str, **changes) -> str:
+    """A line for another commit's entry, as ``history add`` writes it (with ``changes``)."""
+    return json.dumps({**entry, "commit": commit, "label": commit[:7], **changes}) + "\n"
+
+
+def test_history_adds_one_entry_per_commit_and_draws_the_trend(results, tmp_path):
     history = tmp_path / "hist" / "tiny.jsonl"
     runner = CliRunner()
-    for label in ("c1", "c2"):
-        res = runner.invoke(main, ["history", "add", str(results), "--to", str(history), "--label", label])
-        assert res.exit_code == 0, res.output
-    lines = history.read_text().splitlines()
-    assert [json.loads(line)["label"] for line in lines] == ["c1", "c2"]
-    entry = json.loads(lines[0])
+    res = runner.invoke(main, ["history", "add", str(results), "--to", str(history), "--label", "c1"])
+    assert res.exit_code == 0, res.output
+    entry = json.loads(history.read_text())
     point = entry["points"]["protocol=raft"]
     runs = __import__("pandas").read_csv(results / "runs.csv")
     expected = runs[runs["protocol"] == "raft"]["throughput_ops_s"].mean()
     assert point["n"] == 2 and point["throughput_ops_s"] == pytest.approx(expected)
+    assert entry["seeds"] == sorted(runs["seed"].unique().tolist())
+    # the same commit again is refused, and the file is left as it was
+    before = history.read_text()
+    res = runner.invoke(main, ["history", "add", str(results), "--to", str(history), "--label", "c2"])
+    assert res.exit_code == 2 and "already has an entry for commit" in res.output and "--replace" in res.output
+    assert history.read_text() == before
+    # --replace rewrites that entry in place (others kept, in order)
+    history.write_text(_older(entry, "a" * 40) + before + _older(entry, "b" * 40))
+    res = runner.invoke(main, ["history", "add", str(results), "--to", str(history), "--label", "c2", "--replace"])
+    assert res.exit_code == 0 and "replaced c2" in res.output, res.output
+    assert [json.loads(line)["label"] for line in history.read_text().splitlines()] == ["aaaaaaa", "c2", "bbbbbbb"]
+    assert [p.name for p in history.parent.iterdir()] == ["tiny.jsonl"]   # nothing left beside
     res = runner.invoke(main, ["history", "plot", str(history), "--out", str(tmp_path / "t.png"),
-                               "--metric", "throughput_ops_s"])
+                               "--metric", "throughput_ops_s", "--log"])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "t.png").read_bytes()[:4] == b"\x89PNG"
+    res = runner.invoke(main, ["history", "check", str(history)])
+    assert res.exit_code == 0 and "over 3 entries: 0 worse" in res.output, res.output
+
+
+def test_history_refuses_other_seeds_or_matrix_and_reads_older_entries(results, tmp_path):
+    history = tmp_path / "h.jsonl"
+    runner = CliRunner()
+    runner.invoke(main, ["history", "add", str(results), "--to", str(tmp_path / "mine.jsonl")])
+    entry = json.loads((tmp_path / "mine.jsonl").read_text())
+    for older, expected in [
+        (_older(entry, "a" * 40, seeds=[7, 8]), "seeds 1, 2 where the history has seeds 7, 8"),
+        (_older(entry, "a" * 40, points={"protocol=raft": entry["points"]["protocol=raft"]}),
+         "a different matrix: 1 point(s) the history lacks (first: protocol=multipaxos)"),
+    ]:
+        history.write_text(older)
+        res = runner.invoke(main, ["history", "add", str(results), "--to", str(history)])
+        assert res.exit_code == 2 and expected in res.output and "start a new history file" in res.output, res.output
+        assert history.read_text() == older
+    # an entry written before seeds were recorded is compared by its runs per point
+    older = {k: v for k, v in entry.items() if k != "seeds"}
+    history.write_text(_older(older, "a" * 40))
+    assert runner.invoke(main, ["history", "add", str(results), "--to", str(history)]).exit_code == 0
+    history.write_text(_older({**older, "points": {p: {**v, "n": 3} for p, v in older["points"].items()}}, "a" * 40))
+    res = runner.invoke(main, ["history", "add", str(results), "--to", str(history)])
+    assert res.exit_code == 2 and "runs per point 2 where the history has runs per point 3" in res.output
 
 
 def test_history_refuses_another_suite_and_bad_lines(results, tmp_path):
