@@ -75,12 +75,13 @@ class DryRun:
                        "sha": event.get("after") or "0" * 40, "workspace": str(self.workspace),
                        **(github or {})}
         self.runner = {"temp": str(self.temp), "os": "Linux"}
+        # GitHub runs `shell: bash` as bash --noprofile --norc -eo pipefail, and no shell as bash -e
+        shell = (self.spec.get("defaults") or {}).get("run", {}).get("shell")
+        self.bash = ["bash", "--noprofile", "--norc", "-eo", "pipefail"] if shell == "bash" else ["bash", "-e"]
 
     # --- running -------------------------------------------------------------------------------
 
     def run(self) -> Result:
-        assert (self.spec.get("defaults") or {}).get("run", {}).get("shell") == "bash", \
-            "the workflow's run steps should say `shell: bash` (bash -eo pipefail on GitHub)"
         workflow_env = self.spec.get("env") or {}
         jobs: dict[str, Job] = {}
         for name, spec in self.spec["jobs"].items():
@@ -130,7 +131,7 @@ class DryRun:
             "GITHUB_SHA": self.github["sha"], "GITHUB_RUN_ID": self.github["run_id"],
             **{k: str(v) for k, v in env.items()},
         }
-        proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(path)], cwd=self.workspace,
+        proc = subprocess.run([*self.bash, str(path)], cwd=self.workspace,
                               env=full_env, capture_output=True, text=True, timeout=120)
         return ("success" if proc.returncode == 0 else "failure", _outputs(output.read_text()),
                 proc.returncode, proc.stdout + proc.stderr)
@@ -283,8 +284,8 @@ class Expression:
             return value
         assert kind == "name", f"unexpected {value!r}"
         if self._take("("):
-            assert self._take(")"), f"{value}() takes no arguments here"
             assert value in STATUS_FUNCTIONS, f"the dry run knows no function {value}()"
+            assert self._take(")"), f"{value}() takes no arguments"
             return {"always": True, "success": not self.failed, "failure": self.failed,
                     "cancelled": False}[value]
         current: Any = self.contexts.get(value)
