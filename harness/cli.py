@@ -161,6 +161,17 @@ def _gate_options(command: Any) -> Any:
     return command
 
 
+def _md_limit_options(command: Any) -> Any:
+    """The options that cut the Markdown to fit a pull-request comment (``compare``, ``gate``)."""
+    command = click.option("--md-pointer", metavar="TEXT",
+                           help="With --md-limit: where the full report is, said at the cut "
+                                "(default: the JSON output and the job summary).")(command)
+    return click.option("--md-limit", type=click.IntRange(min=1000), metavar="CHARS",
+                        help="Cut the Markdown (printed and --md) to at most CHARS characters at a "
+                             "section or table row, e.g. 60000 for a GitHub comment (65,536 at most); "
+                             "$GITHUB_STEP_SUMMARY still gets all of it.")(command)
+
+
 def _parse_thresholds(items: tuple[str, ...]) -> dict:
     from harness.compare.policy import parse_threshold
     from harness.config import did_you_mean
@@ -188,7 +199,8 @@ def _parse_thresholds(items: tuple[str, ...]) -> dict:
 def _compare(base: Path, new: Path, md: Path | None, json_path: Path | None, junit: Path | None,
              quiet: bool = False, thresholds: tuple[str, ...] = (), ignore: tuple[str, ...] = (),
              alpha: float | None = None, require_identical: bool | None = None,
-             quiet_unless_failing: bool = False) -> int:
+             quiet_unless_failing: bool = False, md_limit: int | None = None,
+             md_pointer: str | None = None) -> int:
     """Compare NEW with BASE, print the Markdown (with ``quiet_unless_failing``, only when the
     gate does not pass), write the outputs; returns the exit code."""
     from harness.compare import CompareError, gate, write_outputs
@@ -198,7 +210,7 @@ def _compare(base: Path, new: Path, md: Path | None, json_path: Path | None, jun
     except CompareError as exc:
         _fail(str(exc))
     try:
-        written = write_outputs(result, md, json_path, junit)
+        written = write_outputs(result, md, json_path, junit, md_limit, md_pointer)
     except OSError as exc:
         _fail(f"{getattr(exc, 'filename', None) or md}: cannot write the comparison ({exc.strerror or exc})")
     if not quiet or (quiet_unless_failing and result.exit_code != 0):
@@ -443,6 +455,7 @@ def validate(config: str, overrides: tuple[str, ...], jobs: int, force: bool) ->
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path),
               help="Write JUnit XML here (one test case per point and metric, and per run's safety).")
 @click.option("--quiet", "-q", is_flag=True, help="Do not print the Markdown.")
+@_md_limit_options
 @_gate_options
 def compare(base: Path, new: Path, md: Path | None, json_path: Path | None, junit: Path | None,
             quiet: bool, **gate: Any) -> None:

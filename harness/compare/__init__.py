@@ -63,12 +63,17 @@ def gate(base_dir: Path, new_dir: Path, thresholds: Mapping[str, Threshold | Non
 
 
 def write_outputs(result: Comparison, md: Path | None = None, json_path: Path | None = None,
-                  junit: Path | None = None) -> dict[str, Any]:
+                  junit: Path | None = None, md_limit: int | None = None,
+                  md_pointer: str | None = None) -> dict[str, Any]:
     """Write the requested files, and append the Markdown to ``$GITHUB_STEP_SUMMARY`` when set.
-    Returns ``{"md": text, ...paths written}``."""
+    With ``md_limit``, the Markdown written to ``md`` (and returned) is cut to that many
+    characters with ``md_pointer`` at the end (see :mod:`harness.compare.cut`); the step summary
+    still gets all of it. Returns ``{"md_text": text, ...paths written}``."""
+    from harness.compare.cut import DEFAULT_POINTER, cut_markdown
     from harness.compare.outputs import to_junit, to_markdown, write_json
 
-    text = to_markdown(result)
+    full = to_markdown(result)
+    text = full if md_limit is None else cut_markdown(full, md_limit, md_pointer or DEFAULT_POINTER)
     written: dict[str, Any] = {"md_text": text}
     for path, content, key in ((md, text, "md"), (json_path, write_json(result), "json"),
                                (junit, to_junit(result), "junit")):
@@ -79,5 +84,5 @@ def write_outputs(result: Comparison, md: Path | None = None, json_path: Path | 
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as f:
-            f.write(text + "\n")
+            f.write(full + "\n")
     return written
