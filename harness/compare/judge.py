@@ -253,17 +253,18 @@ def compare(base: Side, new: Side, policy: Policy, alpha: float | None = None) -
     notes: list[str] = []
     pairs = _pair(base, new, policy, notes)
     _exact(base, new, pairs, notes)
+    base_safety, new_safety = _safety(base), _safety(new)
     for p in pairs:
         if p.matched:
-            p.base_safety = _safety(base, p.base_id)
-            p.new_safety = _safety(new, p.new_id)
+            p.base_safety = base_safety.get(p.base_id or "", "")
+            p.new_safety = new_safety.get(p.new_id or "", "")
     rows = _statistical(base, new, pairs, policy, alpha, notes)
     return Comparison(base, new, policy, pairs, rows, _geomeans(rows), notes, alpha)
 
 
-def _safety(side: Side, run_id: str | None) -> str:
-    row = side.runs.loc[side.runs["run_id"] == run_id]
-    return str(row["safety"].iloc[0]) if len(row) else ""
+def _safety(side: Side) -> dict[str, str]:
+    """run_id -> its safety verdict."""
+    return dict(zip(side.runs["run_id"], side.runs["safety"].astype(str)))
 
 
 def _pair(base: Side, new: Side, policy: Policy, notes: list[str]) -> list[Pair]:
@@ -321,13 +322,13 @@ def _exact(base: Side, new: Side, pairs: list[Pair], notes: list[str]) -> None:
         notes.append("runs.csv columns only in NEW (not judged): " + ", ".join(extra))
     if gone:
         notes.append("runs.csv columns only in BASE (not judged): " + ", ".join(gone))
-    brows = base.runs.set_index("run_id")
-    nrows = new.runs.set_index("run_id")
+    brows = base.runs.set_index("run_id").to_dict("index")
+    nrows = new.runs.set_index("run_id").to_dict("index")
     cost_only = 0
     for p in pairs:
         if not p.comparable:
             continue
-        rb, rn = brows.loc[p.base_id], nrows.loc[p.new_id]
+        rb, rn = brows[p.base_id], nrows[p.new_id]
         changed = [c for c in common if rb[c] != rn[c]]
         cost = [c for c in changed if c in COST_COLUMNS]
         changed = [c for c in changed if c not in COST_COLUMNS]
@@ -362,26 +363,27 @@ def _number(text: str) -> float:
 def _statistical(base: Side, new: Side, pairs: list[Pair], policy: Policy, alpha: float,
                  notes: list[str]) -> list[MetricRow]:
     """Per point and judged metric: identical, or paired by seed and given a verdict."""
-    brows = base.runs.set_index("run_id")
-    nrows = new.runs.set_index("run_id")
+    brows = base.runs.set_index("run_id").to_dict("index")
+    nrows = new.runs.set_index("run_id").to_dict("index")
     key = new.compare_key
     configs, base_configs = run_configs(new), run_configs(base)
     by_point: dict[str, list[Pair]] = {}
     for p in pairs:
         if p.comparable:
             by_point.setdefault(p.point, []).append(p)
-    metrics = [m for m in policy.thresholds if m in brows.columns and m in nrows.columns]
+    metrics = [m for m in policy.thresholds if m in base.runs.columns and m in new.runs.columns]
     rows: list[MetricRow] = []
     for point, group in by_point.items():
         group.sort(key=lambda p: p.seed)
         params = (configs.get(group[0].new_id or "") or {}).get("params") or {}
         contender = f"{key} = {_show(params[key])}" if key in params else point
         for metric in metrics:
-            b = np.array([_number(brows.loc[p.base_id, metric]) for p in group])
-            n = np.array([_number(nrows.loc[p.new_id, metric]) for p in group])
+            texts = [(brows[p.base_id][metric], nrows[p.new_id][metric]) for p in group]
+            b = np.array([_number(tb) for tb, _ in texts])
+            n = np.array([_number(tn) for _, tn in texts])
             bm = float(np.nanmean(b)) if np.isfinite(b).any() else math.nan
             nm = float(np.nanmean(n)) if np.isfinite(n).any() else math.nan
-            if all(brows.loc[p.base_id, metric] == nrows.loc[p.new_id, metric] for p in group):
+            if all(tb == tn for tb, tn in texts):
                 rows.append(MetricRow(point, contender, metric, IDENTICAL, bm, nm))
                 continue
             if policy.within_run and metric in WITHIN_RUN:
