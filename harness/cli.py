@@ -41,9 +41,21 @@ def _version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
         ctx.exit()
 
 
-def _load(config: str | None, overrides: tuple[str, ...], seeds: int | None):
+def _load(config: str | None, overrides: tuple[str, ...], seeds: int | None, jobs: int = 1,
+          force: bool = True):
+    """The suite; unless ``force``, one of more than MAX_RUNS runs is refused before its matrix
+    is expanded, with its cost estimated from a sample of its points."""
+    from harness.config import TooManyRuns
+    from harness.execution.estimate import MAX_RUNS, duration, extrapolate, size
+
     try:
-        return load_suite(config, overrides, seeds)
+        return load_suite(config, overrides, seeds, max_runs=None if force else MAX_RUNS)
+    except TooManyRuns as exc:
+        wall, memory = extrapolate(exc.sample, exc.runs)
+        cores = min(jobs, exc.runs)
+        _fail(f"{exc}: ~{duration(wall / cores)} on {cores} core{'s' if cores > 1 else ''}, up to "
+              f"~{size(memory)} per run (estimated from {len(exc.sample)} of its points); use fewer seeds "
+              "or matrix values, or pass --force to expand it anyway")
     except ConfigError as exc:
         _fail(str(exc))
 
@@ -310,7 +322,8 @@ def main() -> None:
 @click.option("--memory-limit", default="auto", show_default=True, metavar="SIZE|auto|off",
               help="Resident memory limit per run (auto: 80% of RAM shared by the parallel runs; "
                    "off with Dask).")
-@click.option("--force", is_flag=True, help="Run even if the estimate says a run cannot fit this machine.")
+@click.option("--force", is_flag=True, help="Run even if the estimate says a run cannot fit this machine, "
+                                            "or the suite has more than 100,000 runs.")
 @click.option("--baseline", type=click.Path(path_type=Path),
               help="Then compare with this results directory (as `distbench compare BASELINE OUT`), "
                    "writing compare.md, compare.json and compare.xml into OUT; exit as compare does.")
@@ -330,7 +343,7 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
     if resume and overwrite:
         _fail("--resume and --overwrite: choose one")
     charts = _charts(no_subtitle, figsize, font_scale)
-    suite = _load(config, overrides, seeds)
+    suite = _load(config, overrides, seeds, jobs, force)
     estimates = _guard(suite, jobs, force)
     if scheduler:
         executor = "dask"
@@ -402,12 +415,13 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=os.cpu_count() or 1,
               show_default="all cores", help="Parallel runs the time estimate assumes.")
-@click.option("--force", is_flag=True, help="Do not refuse a suite whose runs cannot fit this machine.")
+@click.option("--force", is_flag=True, help="Do not refuse a suite whose runs cannot fit this machine, "
+                                            "or that has more than 100,000 runs.")
 def validate(config: str, overrides: tuple[str, ...], jobs: int, force: bool) -> None:
     """Check a suite without running it, and estimate what it will cost."""
     from harness.execution.estimate import count, duration, physical_memory, size
 
-    suite = _load(config, overrides, None)
+    suite = _load(config, overrides, None, jobs, force)
     estimates = _guard(suite, jobs, force)
     specs = suite.runs()
     protocols = sorted({s.config.protocol for s in specs})

@@ -158,6 +158,59 @@ def test_out_onto_another_suites_results_is_refused(suite_file, tmp_path):
     assert json.loads((out / "manifest.json").read_text())["suite"] == "other"
 
 
+def one_line_refusal(result, *needles: str) -> str:
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and "Traceback" not in result.output, result.output
+    assert all(n in lines[0] for n in needles), lines[0]
+    return lines[0]
+
+
+HUGE = TINY.replace("seeds: 2", "seeds: 1000").replace("  protocol: [raft, multipaxos]\n", """\
+  protocol: [raft, multipaxos]
+  cluster.nodes: [3, 5, 7, 9, 11]
+  workload.clients: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
+  network.loss: [0, 0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.1]
+  workload.keys: [10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120, 130, 140, 150, 160, 170, 180, 190, 200]
+""")
+
+
+def test_twenty_million_runs_are_refused_before_the_matrix_is_expanded(suite_file, monkeypatch):
+    import tracemalloc
+
+    import harness.config as config
+
+    validated = []
+    real = config._validate_point
+
+    def validate_point(*args, **kwargs):
+        validated.append(1)
+        assert len(validated) <= 100, "the matrix is being expanded"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(config, "_validate_point", validate_point)
+    path = str(suite_file(HUGE))
+    for command in ("validate", "run"):
+        validated.clear()
+        tracemalloc.start()
+        result = CliRunner().invoke(main, [command, path, "-j", "2"])
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        line = one_line_refusal(result, "20,000,000 runs (20,000 matrix points × 1,000 seeds)",
+                                "limit of 100,000 runs", "on 2 cores", "--force")
+        assert "days" in line or "years" in line           # the cost, estimated from a sample
+        assert len(validated) <= config.SAMPLE_POINTS and peak < 20 * 2**20, (len(validated), peak)
+
+
+def test_the_run_limit_gives_way_to_force(suite_file, monkeypatch):
+    from harness.execution import estimate
+
+    monkeypatch.setattr(estimate, "MAX_RUNS", 3)
+    path = str(suite_file(TINY))
+    for command in ("validate", "run"):
+        one_line_refusal(CliRunner().invoke(main, [command, path]), "4 runs (2 matrix points × 2 seeds)")
+    assert invoke("validate", path, "--force").exit_code == 0
+
+
 RUNAWAY = {
     "workload.clients": "workload.clients=1000000000",
     "duration": "duration=1000h",
