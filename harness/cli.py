@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -100,37 +101,48 @@ def _limit(text: str, option: str, parse, auto: float | None) -> float | None:
     return value
 
 
-def _check_out(out: Path, suite_name: str, resume: bool, overwrite: bool) -> None:
-    """--out onto earlier results: refused unless --resume (same suite) or --overwrite."""
-    from harness.execution.results import holds_results, read_manifest
+def _check_out(out: Path, suite, resume: bool, overwrite: bool) -> None:
+    """--out: a new or empty directory; one holding results only with --resume (the same suite,
+    keeping every finished run) or --overwrite (replacing only what distbench wrote); anything
+    else is refused, naming what is there."""
+    from harness.execution.cache import run_key
+    from harness.execution.results import (contents, holds_results, read_manifest, refusal_to_replace,
+                                           resume_refusal)
 
     if out.exists() and not out.is_dir():
         _fail(f"--out {out}: not a directory")
-    if not holds_results(out):
+    if not out.exists() or not any(out.iterdir()):
         return
-    manifest = read_manifest(out)
-    held = manifest.get("suite") if manifest else None
+    if not holds_results(out):
+        _fail(f"--out {out}: is not empty and is not a distbench results directory (it holds "
+              f"{contents(out)}); choose a new or empty directory")
+    manifest = read_manifest(out) or {}
+    held = manifest.get("suite")
     if resume:
-        if manifest is None:
-            _fail(f"--out {out}: has no readable manifest.json, so it cannot be resumed; "
-                  "pass --overwrite to replace it")
-        if held != suite_name:
-            _fail(f"--out {out}: holds results of suite {held!r}, not {suite_name!r}; --resume continues "
+        if held != suite.name:
+            _fail(f"--out {out}: holds results of suite {held!r}, not {suite.name!r}; --resume continues "
                   "the same suite (pass --overwrite to replace them)")
         if not any(isinstance(r, dict) and r.get("key") for r in manifest.get("runs", [])):
             _fail(f"--out {out}: was written without run keys (an older distbench), so it cannot be "
                   "resumed; pass --overwrite to replace it")
-    elif not overwrite:
-        what = f"suite {held!r}" if held else "a suite"
-        done = f", {manifest.get('completed_runs')} runs" if manifest else ""
-        _fail(f"--out {out}: already holds results of {what}{done}; pass --resume to finish it "
-              "or --overwrite to replace it")
+        why = resume_refusal(out, manifest, suite, {run_key(spec) for spec in suite.runs()})
+        if why:
+            _fail(f"--out {out}: --resume: {why}; pass --overwrite to replace them, or choose a new --out")
+    elif overwrite:
+        why = refusal_to_replace(out)
+        if why:
+            _fail(f"--out {out}: --overwrite: {why}; move them away first, or choose a new --out")
+    else:
+        _fail(f"--out {out}: already holds results of suite {held!r}, {manifest.get('completed_runs')} runs; "
+              "pass --resume to finish it or --overwrite to replace it")
 
 
 def _latest_out(suite_name: str) -> Path | None:
     """The newest results/<suite>/<stamp>/ holding results, for --resume without --out."""
+    from harness.execution.results import holds_results
+
     root = Path("results") / suite_name
-    stamps = sorted((p for p in root.glob("*") if (p / "manifest.json").is_file()),
+    stamps = sorted((p for p in root.glob("*") if holds_results(p)),
                     key=lambda p: p.stat().st_mtime) if root.is_dir() else []
     return stamps[-1] if stamps else None
 
@@ -337,6 +349,7 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
     """Run a suite (CONFIG, or the built-in quickstart when omitted) and write its results."""
     from harness.execution.estimate import physical_memory
     from harness.execution.executor import ExecutorError, Limits, run_suite
+    from harness.execution.results import finished_runs, holds_results, staging_dir, swap_in
     from harness.config.units import parse_duration, parse_size
 
     kind = _build()
@@ -358,7 +371,7 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
             _fail(f"--resume: no results of suite {suite.name!r} under results/{suite.name}/ to resume; "
                   "name the directory with --out")
     out = out or _default_out(suite.name)
-    _check_out(out, suite.name, resume, overwrite)
+    _check_out(out, suite, resume, overwrite)
     specs = suite.runs()
     parallel = max(1, min(jobs, len(specs)))
     longest = max(est.wall_s for _, est in estimates)
@@ -370,17 +383,25 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
         click.echo(f"distbench: suite '{suite.name}' from {suite.source}: {_runs(len(specs))} -> {out} "
                    f"(build: {kind})", err=True)
     stats: dict[str, int] = {}
+    # --overwrite writes beside the earlier results and swaps them only once every run is done.
+    staged = staging_dir(out) if overwrite and holds_results(out) else None
     try:
-        rows = run_suite(suite, out, jobs=jobs, progress=not quiet, executor=executor, scheduler=scheduler,
-                         resume=resume, cache=cache, limits=limits, stats=stats)
+        rows = run_suite(suite, staged or out, jobs=jobs, progress=not quiet, executor=executor,
+                         scheduler=scheduler, resume=resume, cache=cache, limits=limits, stats=stats)
+        if staged is not None:
+            swap_in(staged, out)
     except KeyboardInterrupt:
-        click.echo(f"distbench: interrupted; the finished runs are in {out} "
-                   f"(finish them with: distbench run ... --out {out} --resume)", err=True)
+        where = staged or out
+        kept = f"{out} still holds the earlier results; " if staged is not None else ""
+        click.echo(f"distbench: interrupted; {kept}the finished runs are in {where} "
+                   f"(finish them with: distbench run ... --out {where} --resume)", err=True)
         sys.exit(130)
-    except ExecutorError as exc:
-        _fail(str(exc))
-    except OSError as exc:
-        _fail(f"{out}: cannot write results: {exc.strerror or exc}")
+    except (ExecutorError, OSError) as exc:
+        if staged is not None and not finished_runs(staged):
+            shutil.rmtree(staged, ignore_errors=True)
+        if isinstance(exc, ExecutorError):
+            _fail(str(exc))
+        _fail(f"{staged or out}: cannot write results: {exc.strerror or exc}")
     if not quiet and (stats.get("kept") or stats.get("cached")):
         click.echo(f"distbench: ran {stats['ran']} of {stats['runs']} runs ({stats['kept']} already in {out}, "
                    f"{stats['cached']} from the cache)", err=True)

@@ -102,16 +102,33 @@ def test_resume_after_a_hard_stop_drops_lines_cut_short(suite_file, tmp_path, co
     same_results(full, cut)
 
 
-def test_resume_reruns_a_run_whose_code_or_config_changed(suite_file, tmp_path, counted):
+def test_resume_keeps_every_finished_run_or_refuses_naming_the_changed_keys(suite_file, tmp_path, counted):
     path = str(suite_file(TINY))
     out = tmp_path / "out"
     assert invoke("run", path, "--out", str(out), "--no-report", "-q", "-j", "1").exit_code == 0
+    before = (out / "runs.csv").read_bytes()
     counted["ran"].clear()
     assert invoke("run", path, "--out", str(out), "--no-report", "-q", "--resume").exit_code == 0
     assert counted["ran"] == []
+    # a changed setting would discard all four finished runs: refused, naming it, nothing touched
     result = invoke("run", path, "--out", str(out), "--no-report", "-q", "-j", "1", "--resume",
                     "--set", "matrix.protocol=[raft, multipaxos]", "--set", "workload.keys=60")
-    assert result.exit_code == 0 and len(counted["ran"]) == 4
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1, result.output
+    assert "4 of its 4 finished runs" in lines[0] and "workload.keys: 50 → 60" in lines[0]
+    assert "--overwrite" in lines[0] and "new --out" in lines[0] and "protocol" not in lines[0]
+    assert counted["ran"] == [] and (out / "runs.csv").read_bytes() == before
+    # so would fewer seeds (two of them)
+    result = invoke("run", path, "--out", str(out), "--no-report", "-q", "--resume", "--seeds", "1")
+    assert result.exit_code == 2 and "2 of its 4 finished runs" in result.output and "seeds: 2 → 1" in result.output
+    # more seeds keep every finished run and add the new ones
+    assert invoke("run", path, "--out", str(out), "--no-report", "-q", "-j", "1", "--resume",
+                  "--seeds", "3").exit_code == 0
+    assert counted["ran"] == ["r0000-s3", "r0001-s3"]
+    counted["ran"].clear()
+    assert invoke("run", path, "--out", str(out), "--no-report", "-q", "-j", "1", "--overwrite",
+                  "--set", "workload.keys=60").exit_code == 0
+    assert len(counted["ran"]) == 4
 
 
 def test_the_run_cache_reuses_an_unchanged_run_across_suites(suite_file, tmp_path, counted):
@@ -163,6 +180,47 @@ def one_line_refusal(result, *needles: str) -> str:
     assert result.exit_code == 2 and len(lines) == 1 and "Traceback" not in result.output, result.output
     assert all(n in lines[0] for n in needles), lines[0]
     return lines[0]
+
+
+def test_out_onto_a_directory_that_is_not_results_is_refused_whatever_the_flags(suite_file, tmp_path, counted):
+    path = str(suite_file(TINY))
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    (bench / "notes.md").write_text("mine")
+    (bench / "suite.yaml").write_text(TINY)
+    for flags in ([], ["--resume"], ["--overwrite"]):
+        result = CliRunner().invoke(main, ["run", path, "--out", str(bench), "-q", "--no-report", *flags])
+        one_line_refusal(result, str(bench), "notes.md, suite.yaml", "not a distbench results directory")
+    assert sorted(p.name for p in bench.iterdir()) == ["notes.md", "suite.yaml"] and counted["ran"] == []
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert invoke("run", path, "--out", str(empty), "--no-report", "-q", "-j", "1", "--seeds", "1").exit_code == 0
+    assert (empty / "runs.csv").is_file()
+
+
+def test_overwrite_replaces_only_what_distbench_wrote_and_only_once_done(suite_file, tmp_path, counted):
+    path = str(suite_file(TINY))
+    out = tmp_path / "out"
+    assert invoke("run", path, "--out", str(out), "--no-report", "-q", "-j", "1").exit_code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    (out / "notes.md").write_text("mine")
+    result = CliRunner().invoke(main, ["run", path, "--out", str(out), "-q", "--no-report", "--overwrite"])
+    one_line_refusal(result, "--overwrite", "notes.md")
+    (out / "notes.md").unlink()
+    # interrupted halfway: the earlier results are all still there, the new runs beside them
+    counted["ran"].clear()
+    counted["stop_after"] = 2
+    result = invoke("run", path, "--out", str(out), "--no-report", "-q", "-j", "1", "--overwrite",
+                    "--set", "workload.keys=60")
+    assert result.exit_code == 130 and "still holds the earlier results" in result.output
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    (staged,) = [p for p in tmp_path.iterdir() if p.name.startswith(".out.new-")]
+    assert str(staged) in result.output and len(pd.read_csv(staged / "runs.csv")) == 2
+    counted["stop_after"] = None
+    assert invoke("run", path, "--out", str(out), "--no-report", "-q", "-j", "1", "--overwrite",
+                  "--set", "workload.keys=60").exit_code == 0
+    assert json.loads((out / "manifest.json").read_text())["suite_config"]["workload"]["keys"] == 60
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["out", staged.name, "suite.yaml"])
 
 
 HUGE = TINY.replace("seeds: 2", "seeds: 1000").replace("  protocol: [raft, multipaxos]\n", """\

@@ -13,6 +13,8 @@ from typing import Any
 
 import pandas as pd
 
+from harness.config.keys import flatten  # noqa: F401 - judge and the report read configs through it
+
 PER_RUN_FILES = ("events.csv", "timeseries.csv", "latencies.csv")
 NOT_DETERMINISTIC = ("wall_s",)
 COST_COLUMNS = ("sim_events",)  # how much work the engine did: a change here alone is not behaviour
@@ -112,15 +114,3 @@ def run_configs(side: Side) -> dict[str, dict[str, Any]]:
     """run_id -> the manifest's entry for it (params, seed, resolved config)."""
     return {str(r.get("run_id")): r for r in side.manifest["runs"] if isinstance(r, dict)}
 
-
-def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested mappings as dotted keys (lists stay values; an empty mapping has no keys)."""
-    out: dict[str, Any] = {}
-    if isinstance(data, dict):
-        for key, value in data.items():
-            dotted = f"{prefix}.{key}" if prefix else str(key)
-            if isinstance(value, dict):
-                out.update(flatten(value, dotted))
-            else:
-                out[dotted] = value
-    return out
