@@ -137,6 +137,26 @@ def _check_out(out: Path, suite, resume: bool, overwrite: bool) -> None:
               "pass --resume to finish it or --overwrite to replace it")
 
 
+def _check_baseline(baseline: Path, suite, ignore: tuple[str, ...]) -> None:
+    """``run --baseline``: a missing baseline or an unknown --ignore key is refused before any
+    run starts, not after the suite has run."""
+    import itertools
+
+    from harness.compare import CompareError
+    from harness.compare.sides import check_ignore
+    from harness.execution.results import holds_results, read_manifest
+
+    if not holds_results(baseline):
+        what = "no such directory" if not baseline.exists() else "no manifest.json written by distbench run"
+        _fail(f"--baseline {baseline}: not a results directory ({what})")
+    runs = (read_manifest(baseline) or {}).get("runs") or []
+    try:
+        check_ignore(ignore, itertools.chain((config.to_dict() for _, config in suite.points),
+                                             (r.get("config") or {} for r in runs if isinstance(r, dict))))
+    except CompareError as exc:
+        _fail(str(exc))
+
+
 def _latest_out(suite_name: str) -> Path | None:
     """The newest results/<suite>/<stamp>/ holding results, for --resume without --out."""
     from harness.execution.results import holds_results
@@ -372,6 +392,8 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
                   "name the directory with --out")
     out = out or _default_out(suite.name)
     _check_out(out, suite, resume, overwrite)
+    if baseline is not None:
+        _check_baseline(baseline, suite, gate.get("ignore") or ())
     specs = suite.runs()
     parallel = max(1, min(jobs, len(specs)))
     longest = max(est.wall_s for _, est in estimates)

@@ -223,6 +223,34 @@ def test_overwrite_replaces_only_what_distbench_wrote_and_only_once_done(suite_f
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["out", staged.name, "suite.yaml"])
 
 
+def test_run_with_a_missing_baseline_fails_before_running_anything(suite_file, tmp_path, counted):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["run", str(suite_file(TINY)), "--out", str(out), "-q",
+                                       "--baseline", str(tmp_path / "missing")])
+    one_line_refusal(result, "--baseline", "missing", "not a results directory")
+    assert counted["ran"] == [] and not out.exists()
+
+
+def test_ignore_keys_are_checked_against_the_suites_config_keys(suite_file, tmp_path, counted):
+    path = str(suite_file(TINY))
+    base = tmp_path / "base"
+    assert invoke("run", path, "--out", str(base), "--no-report", "-q", "-j", "1", "--seeds", "1").exit_code == 0
+    counted["ran"].clear()
+    result = CliRunner().invoke(main, ["compare", str(base), str(base), "-q", "--ignore", "cluster.cpu_per_mesage"])
+    one_line_refusal(result, "--ignore cluster.cpu_per_mesage", "did you mean 'cluster.cpu_per_message'?")
+    for valid in ("cluster.cpu_per_message", "cluster"):     # a key, or a prefix of keys
+        assert CliRunner().invoke(main, ["compare", str(base), str(base), "-q", "--ignore", valid]).exit_code == 0
+    result = CliRunner().invoke(main, ["run", path, "--out", str(tmp_path / "new"), "-q", "--seeds", "1",
+                                       "--baseline", str(base), "--ignore", "workload.kyes"])
+    one_line_refusal(result, "did you mean 'workload.keys'?")
+    assert counted["ran"] == []
+    bad = suite_file(TINY + "gate: {ignore: [network.los]}\n", "bad.yaml")
+    for command in ("validate", "run"):
+        one_line_refusal(CliRunner().invoke(main, [command, str(bad)]), "gate.ignore", "'network.los'",
+                         "did you mean 'network.loss'?")
+    assert invoke("validate", str(suite_file(TINY + "gate: {ignore: [network]}\n", "ok.yaml"))).exit_code == 0
+
+
 HUGE = TINY.replace("seeds: 2", "seeds: 1000").replace("  protocol: [raft, multipaxos]\n", """\
   protocol: [raft, multipaxos]
   cluster.nodes: [3, 5, 7, 9, 11]

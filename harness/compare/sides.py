@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import pandas as pd
 
-from harness.config.keys import flatten  # noqa: F401 - judge and the report read configs through it
+from harness.config.keys import flatten, unknown_keys  # flatten: judge and the report read configs through it
 
 PER_RUN_FILES = ("events.csv", "timeseries.csv", "latencies.csv")
 NOT_DETERMINISTIC = ("wall_s",)
@@ -114,3 +114,11 @@ def run_configs(side: Side) -> dict[str, dict[str, Any]]:
     """run_id -> the manifest's entry for it (params, seed, resolved config)."""
     return {str(r.get("run_id")): r for r in side.manifest["runs"] if isinstance(r, dict)}
 
+
+def check_ignore(ignore: tuple[str, ...], configs: Iterable[dict[str, Any]]) -> None:
+    """Raise :class:`CompareError` for an --ignore key that is neither a dotted config key of any
+    of these runs' ``configs`` nor a prefix of one: a misspelt key would otherwise ignore nothing,
+    silently."""
+    unknown = unknown_keys(ignore, configs)
+    if unknown:
+        raise CompareError(f"--ignore {unknown[0]}: not a config key of these runs{unknown[1]}")

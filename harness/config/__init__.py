@@ -11,7 +11,6 @@ second and sizes are bytes.
 from __future__ import annotations
 
 import copy
-import difflib
 import itertools
 import math
 import re
@@ -28,6 +27,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool,
 
 from harness import protocol as _protocol
 from harness.checkers.linearizability import DEFAULT_BUDGET
+from harness.config.keys import did_you_mean, unknown_keys
 from harness.config.units import (Bandwidth, Duration, PositiveDuration, Probability, Rate, Size,
                            format_duration, show)
 
@@ -60,15 +60,6 @@ class _Problem(ValueError):
     def text(self, with_got: bool = True) -> str:
         got = f", got {self.got}" if with_got and self.got is not None else ""
         return f"{self.expected}{got}{self.hint}"
-
-
-def did_you_mean(word: str, choices: Sequence[str], list_all: bool = True) -> str:
-    """A hint naming the closest choice, else (``list_all``) listing them all: the one way every
-    error about an unknown name ends, in suites and on the command line."""
-    close = difflib.get_close_matches(word, choices, n=1)
-    if close:
-        return f"; did you mean {close[0]!r}?"
-    return f"; expected one of: {', '.join(choices)}" if choices and list_all else ""
 
 
 # -- field types -----------------------------------------------------------------------------
@@ -871,8 +862,9 @@ class TooManyRuns(ConfigError):
 
     def __init__(self, source: str, runs: int, points: int, seeds: int, limit: int,
                  sample: list[RunConfig]):
-        super().__init__(source, "matrix" if points > 1 else "seeds", f"{runs:,} runs ({points:,} matrix points × {seeds:,} seeds) "
-                         f"is more than the limit of {limit:,} runs")
+        super().__init__(source, "matrix" if points > 1 else "seeds",
+                         f"{runs:,} runs ({points:,} matrix points × {seeds:,} seeds) is more than the "
+                         f"limit of {limit:,} runs")
         self.runs, self.points, self.seeds, self.limit, self.sample = runs, points, seeds, limit, sample
 
 
@@ -950,11 +942,16 @@ def load_suite(path: str | Path | None, overrides: Sequence[str] = (),
         picks = sorted({i * (total - 1) // (SAMPLE_POINTS - 1) for i in range(SAMPLE_POINTS)} - {0})
         sample = [points[0][1]] + [expand(_point_at(matrix, i), first=False)[1] for i in picks]
         raise TooManyRuns(source, runs, total, points[0][1].seeds, max_runs, sample)
-    points += [expand(entries, first=False) for entries in itertools.islice(itertools.product(*matrix.values()), 1, None)]
+    rest = itertools.islice(itertools.product(*matrix.values()), 1, None)
+    points += [expand(entries, first=False) for entries in rest]
     _check_shadowed(data, {k: [labels[k][v[0]] if k in labels else v[0]] for k, v in matrix.items()
                            if k != CONTENDER}, source)
     _check_options_used(points, source)
     base = points[0][1]
+    ignored = unknown_keys(base.gate.ignore, (config.to_dict() for _, config in points))
+    if ignored:
+        raise ConfigError(source, "gate.ignore",
+                          f"{ignored[0]!r} is not a config key of this suite{ignored[1]}")
     labels = {k: labels[k] for k in matrix if k in labels}
     if CONTENDER in matrix:
         labels[CONTENDER] = {label: contenders[label] for label in matrix[CONTENDER]}  # type: ignore[index]
