@@ -158,11 +158,12 @@ def _check_baseline(baseline: Path, suite, ignore: tuple[str, ...]) -> None:
 
 
 def _latest_out(suite_name: str) -> Path | None:
-    """The newest results/<suite>/<stamp>/ holding results, for --resume without --out."""
+    """The newest results/<suite>/<stamp>/ holding results, for --resume without --out (not a
+    hidden one: --overwrite writes beside the directory it replaces under a hidden name)."""
     from harness.execution.results import holds_results
 
     root = Path("results") / suite_name
-    stamps = sorted((p for p in root.glob("*") if holds_results(p)),
+    stamps = sorted((p for p in root.glob("*") if not p.name.startswith(".") and holds_results(p)),
                     key=lambda p: p.stat().st_mtime) if root.is_dir() else []
     return stamps[-1] if stamps else None
 

@@ -121,6 +121,14 @@ def test_resume_keeps_every_finished_run_or_refuses_naming_the_changed_keys(suit
     # so would fewer seeds (two of them)
     result = invoke("run", path, "--out", str(out), "--no-report", "-q", "--resume", "--seeds", "1")
     assert result.exit_code == 2 and "2 of its 4 finished runs" in result.output and "seeds: 2 → 1" in result.output
+    # so would other simulating code (every run key changes)
+    from harness.execution import cache
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cache, "code_digest", lambda: "edited")
+        result = invoke("run", path, "--out", str(out), "--no-report", "-q", "--resume")
+    assert result.exit_code == 2 and "simulated by other distbench code" in result.output
+    assert counted["ran"] == []
     # more seeds keep every finished run and add the new ones
     assert invoke("run", path, "--out", str(out), "--no-report", "-q", "-j", "1", "--resume",
                   "--seeds", "3").exit_code == 0
@@ -221,6 +229,23 @@ def test_overwrite_replaces_only_what_distbench_wrote_and_only_once_done(suite_f
                   "--set", "workload.keys=60").exit_code == 0
     assert json.loads((out / "manifest.json").read_text())["suite_config"]["workload"]["keys"] == 60
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["out", staged.name, "suite.yaml"])
+
+
+def test_resume_without_out_never_picks_a_hidden_overwrite_in_progress(suite_file, tmp_path, monkeypatch, counted):
+    import os
+    import shutil
+
+    path = str(suite_file(TINY))
+    monkeypatch.chdir(tmp_path)
+    visible = tmp_path / "results" / "tiny" / "a"
+    assert invoke("run", path, "--out", str(visible), "--no-report", "-q", "-j", "1").exit_code == 0
+    hidden = visible.with_name(".a.new-x")                          # as an interrupted --overwrite left it
+    shutil.copytree(visible, hidden)
+    later = visible.stat().st_mtime + 60
+    os.utime(hidden, (later, later))
+    counted["ran"].clear()
+    result = invoke("run", path, "--no-report", "-q", "--resume")
+    assert result.exit_code == 0 and "results/tiny/a\n" in result.output and counted["ran"] == []
 
 
 def test_run_with_a_missing_baseline_fails_before_running_anything(suite_file, tmp_path, counted):
