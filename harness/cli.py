@@ -20,6 +20,7 @@ import click
 
 from harness import __version__, build
 from harness.config import ConfigError, load_suite
+from harness.execution.estimate import MAX_RUNS
 
 
 def _fail(message: str) -> None:
@@ -47,15 +48,15 @@ def _load(config: str | None, overrides: tuple[str, ...], seeds: int | None, job
     """The suite; unless ``force``, one of more than MAX_RUNS runs is refused before its matrix
     is expanded, with its cost estimated from a sample of its points."""
     from harness.config import TooManyRuns
-    from harness.execution.estimate import MAX_RUNS, duration, extrapolate, size
+    from harness.execution import estimate
 
     try:
-        return load_suite(config, overrides, seeds, max_runs=None if force else MAX_RUNS)
+        return load_suite(config, overrides, seeds, max_runs=None if force else estimate.MAX_RUNS)
     except TooManyRuns as exc:
-        wall, memory = extrapolate(exc.sample, exc.runs)
+        wall, memory = estimate.extrapolate(exc.sample, exc.runs)
         cores = min(jobs, exc.runs)
-        _fail(f"{exc}: ~{duration(wall / cores)} on {cores} core{'s' if cores > 1 else ''}, up to "
-              f"~{size(memory)} per run (estimated from {len(exc.sample)} of its points); use fewer seeds "
+        _fail(f"{exc}: ~{estimate.duration(wall / cores)} on {cores} core{'s' if cores > 1 else ''}, up to "
+              f"~{estimate.size(memory)} per run (estimated from {len(exc.sample)} of its points); use fewer seeds "
               "or matrix values, or pass --force to expand it anyway")
     except ConfigError as exc:
         _fail(str(exc))
@@ -356,7 +357,7 @@ def main() -> None:
               help="Resident memory limit per run (auto: 80% of RAM shared by the parallel runs; "
                    "off with Dask).")
 @click.option("--force", is_flag=True, help="Run even if the estimate says a run cannot fit this machine, "
-                                            "or the suite has more than 100,000 runs.")
+                                            f"or the suite has more than {MAX_RUNS:,} runs.")
 @click.option("--baseline", type=click.Path(path_type=Path),
               help="Then compare with this results directory (as `distbench compare BASELINE OUT`), "
                    "writing compare.md, compare.json and compare.xml into OUT; exit as compare does.")
@@ -460,7 +461,7 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=os.cpu_count() or 1,
               show_default="all cores", help="Parallel runs the time estimate assumes.")
 @click.option("--force", is_flag=True, help="Do not refuse a suite whose runs cannot fit this machine, "
-                                            "or that has more than 100,000 runs.")
+                                            f"or that has more than {MAX_RUNS:,} runs.")
 def validate(config: str, overrides: tuple[str, ...], jobs: int, force: bool) -> None:
     """Check a suite without running it, and estimate what it will cost."""
     from harness.execution.estimate import count, duration, physical_memory, size
