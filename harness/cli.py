@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import click
 
 from harness import __version__, build
 from harness.config import ConfigError, load_suite
+from harness.execution.estimate import MAX_RUNS
 
 
 def _fail(message: str) -> None:
@@ -41,9 +43,21 @@ def _version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
         ctx.exit()
 
 
-def _load(config: str | None, overrides: tuple[str, ...], seeds: int | None):
+def _load(config: str | None, overrides: tuple[str, ...], seeds: int | None, jobs: int = 1,
+          force: bool = True):
+    """The suite; unless ``force``, one of more than MAX_RUNS runs is refused before its matrix
+    is expanded, with its cost estimated from a sample of its points."""
+    from harness.config import TooManyRuns
+    from harness.execution import estimate
+
     try:
-        return load_suite(config, overrides, seeds)
+        return load_suite(config, overrides, seeds, max_runs=None if force else estimate.MAX_RUNS)
+    except TooManyRuns as exc:
+        wall, memory = estimate.extrapolate(exc.sample, exc.runs)
+        cores = min(jobs, exc.runs)
+        _fail(f"{exc}: ~{estimate.duration(wall / cores)} on {cores} core{'s' if cores > 1 else ''}, up to "
+              f"~{estimate.size(memory)} per run (estimated from {len(exc.sample)} of its points); use fewer seeds "
+              "or matrix values, or pass --force to expand it anyway")
     except ConfigError as exc:
         _fail(str(exc))
 
@@ -88,37 +102,69 @@ def _limit(text: str, option: str, parse, auto: float | None) -> float | None:
     return value
 
 
-def _check_out(out: Path, suite_name: str, resume: bool, overwrite: bool) -> None:
-    """--out onto earlier results: refused unless --resume (same suite) or --overwrite."""
-    from harness.execution.results import holds_results, read_manifest
+def _check_out(out: Path, suite, resume: bool, overwrite: bool) -> None:
+    """--out: a new or empty directory; one holding results only with --resume (the same suite,
+    keeping every finished run) or --overwrite (replacing only what distbench wrote); anything
+    else is refused, naming what is there."""
+    from harness.execution.cache import run_key
+    from harness.execution.results import (contents, holds_results, read_manifest, refusal_to_replace,
+                                           resume_refusal)
 
     if out.exists() and not out.is_dir():
         _fail(f"--out {out}: not a directory")
-    if not holds_results(out):
+    if not out.exists() or not any(out.iterdir()):
         return
-    manifest = read_manifest(out)
-    held = manifest.get("suite") if manifest else None
+    if not holds_results(out):
+        _fail(f"--out {out}: is not empty and is not a distbench results directory (it holds "
+              f"{contents(out)}); choose a new or empty directory")
+    manifest = read_manifest(out) or {}
+    held = manifest.get("suite")
     if resume:
-        if manifest is None:
-            _fail(f"--out {out}: has no readable manifest.json, so it cannot be resumed; "
-                  "pass --overwrite to replace it")
-        if held != suite_name:
-            _fail(f"--out {out}: holds results of suite {held!r}, not {suite_name!r}; --resume continues "
+        if held != suite.name:
+            _fail(f"--out {out}: holds results of suite {held!r}, not {suite.name!r}; --resume continues "
                   "the same suite (pass --overwrite to replace them)")
         if not any(isinstance(r, dict) and r.get("key") for r in manifest.get("runs", [])):
             _fail(f"--out {out}: was written without run keys (an older distbench), so it cannot be "
                   "resumed; pass --overwrite to replace it")
-    elif not overwrite:
-        what = f"suite {held!r}" if held else "a suite"
-        done = f", {manifest.get('completed_runs')} runs" if manifest else ""
-        _fail(f"--out {out}: already holds results of {what}{done}; pass --resume to finish it "
-              "or --overwrite to replace it")
+        why = resume_refusal(out, manifest, suite, {run_key(spec) for spec in suite.runs()})
+        if why:
+            _fail(f"--out {out}: --resume: {why}; pass --overwrite to replace them, or choose a new --out")
+    elif overwrite:
+        why = refusal_to_replace(out)
+        if why:
+            _fail(f"--out {out}: --overwrite: {why}; move them away first, or choose a new --out")
+    else:
+        _fail(f"--out {out}: already holds results of suite {held!r}, {manifest.get('completed_runs')} runs; "
+              "pass --resume to finish it or --overwrite to replace it")
+
+
+def _check_baseline(baseline: Path, suite, ignore: tuple[str, ...]) -> None:
+    """``run --baseline``: a missing baseline or an unknown --ignore key is refused before any
+    run starts, not after the suite has run."""
+    import itertools
+
+    from harness.compare import CompareError
+    from harness.compare.sides import check_ignore
+    from harness.execution.results import holds_results, read_manifest
+
+    if not holds_results(baseline):
+        what = "no such directory" if not baseline.exists() else "no manifest.json written by distbench run"
+        _fail(f"--baseline {baseline}: not a results directory ({what})")
+    runs = (read_manifest(baseline) or {}).get("runs") or []
+    try:
+        check_ignore(ignore, itertools.chain((config.to_dict() for _, config in suite.points),
+                                             (r.get("config") or {} for r in runs if isinstance(r, dict))))
+    except CompareError as exc:
+        _fail(str(exc))
 
 
 def _latest_out(suite_name: str) -> Path | None:
-    """The newest results/<suite>/<stamp>/ holding results, for --resume without --out."""
+    """The newest results/<suite>/<stamp>/ holding results, for --resume without --out (not a
+    hidden one: --overwrite writes beside the directory it replaces under a hidden name)."""
+    from harness.execution.results import holds_results
+
     root = Path("results") / suite_name
-    stamps = sorted((p for p in root.glob("*") if (p / "manifest.json").is_file()),
+    stamps = sorted((p for p in root.glob("*") if not p.name.startswith(".") and holds_results(p)),
                     key=lambda p: p.stat().st_mtime) if root.is_dir() else []
     return stamps[-1] if stamps else None
 
@@ -322,7 +368,8 @@ def main() -> None:
 @click.option("--memory-limit", default="auto", show_default=True, metavar="SIZE|auto|off",
               help="Resident memory limit per run (auto: 80% of RAM shared by the parallel runs; "
                    "off with Dask).")
-@click.option("--force", is_flag=True, help="Run even if the estimate says a run cannot fit this machine.")
+@click.option("--force", is_flag=True, help="Run even if the estimate says a run cannot fit this machine, "
+                                            f"or the suite has more than {MAX_RUNS:,} runs.")
 @click.option("--baseline", type=click.Path(path_type=Path),
               help="Then compare with this results directory (as `distbench compare BASELINE OUT`), "
                    "writing compare.md, compare.json and compare.xml into OUT; exit as compare does.")
@@ -336,13 +383,14 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
     """Run a suite (CONFIG, or the built-in quickstart when omitted) and write its results."""
     from harness.execution.estimate import physical_memory
     from harness.execution.executor import ExecutorError, Limits, run_suite
+    from harness.execution.results import finished_runs, holds_results, staging_dir, swap_in
     from harness.config.units import parse_duration, parse_size
 
     kind = _build()
     if resume and overwrite:
         _fail("--resume and --overwrite: choose one")
     charts = _charts(no_subtitle, figsize, font_scale)
-    suite = _load(config, overrides, seeds)
+    suite = _load(config, overrides, seeds, jobs, force)
     estimates = _guard(suite, jobs, force)
     if scheduler:
         executor = "dask"
@@ -357,7 +405,9 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
             _fail(f"--resume: no results of suite {suite.name!r} under results/{suite.name}/ to resume; "
                   "name the directory with --out")
     out = out or _default_out(suite.name)
-    _check_out(out, suite.name, resume, overwrite)
+    _check_out(out, suite, resume, overwrite)
+    if baseline is not None:
+        _check_baseline(baseline, suite, gate.get("ignore") or ())
     specs = suite.runs()
     parallel = max(1, min(jobs, len(specs)))
     longest = max(est.wall_s for _, est in estimates)
@@ -369,17 +419,25 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
         click.echo(f"distbench: suite '{suite.name}' from {suite.source}: {_runs(len(specs))} -> {out} "
                    f"(build: {kind})", err=True)
     stats: dict[str, int] = {}
+    # --overwrite writes beside the earlier results and swaps them only once every run is done.
+    staged = staging_dir(out) if overwrite and holds_results(out) else None
     try:
-        rows = run_suite(suite, out, jobs=jobs, progress=not quiet, executor=executor, scheduler=scheduler,
-                         resume=resume, cache=cache, limits=limits, stats=stats)
+        rows = run_suite(suite, staged or out, jobs=jobs, progress=not quiet, executor=executor,
+                         scheduler=scheduler, resume=resume, cache=cache, limits=limits, stats=stats)
+        if staged is not None:
+            swap_in(staged, out)
     except KeyboardInterrupt:
-        click.echo(f"distbench: interrupted; the finished runs are in {out} "
-                   f"(finish them with: distbench run ... --out {out} --resume)", err=True)
+        where = staged or out
+        kept = f"{out} still holds the earlier results; " if staged is not None else ""
+        click.echo(f"distbench: interrupted; {kept}the finished runs are in {where} "
+                   f"(finish them with: distbench run ... --out {where} --resume)", err=True)
         sys.exit(130)
-    except ExecutorError as exc:
-        _fail(str(exc))
-    except OSError as exc:
-        _fail(f"{out}: cannot write results: {exc.strerror or exc}")
+    except (ExecutorError, OSError) as exc:
+        if staged is not None and not finished_runs(staged):
+            shutil.rmtree(staged, ignore_errors=True)
+        if isinstance(exc, ExecutorError):
+            _fail(str(exc))
+        _fail(f"{staged or out}: cannot write results: {exc.strerror or exc}")
     if not quiet and (stats.get("kept") or stats.get("cached")):
         click.echo(f"distbench: ran {stats['ran']} of {stats['runs']} runs ({stats['kept']} already in {out}, "
                    f"{stats['cached']} from the cache)", err=True)
@@ -414,12 +472,13 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=os.cpu_count() or 1,
               show_default="all cores", help="Parallel runs the time estimate assumes.")
-@click.option("--force", is_flag=True, help="Do not refuse a suite whose runs cannot fit this machine.")
+@click.option("--force", is_flag=True, help="Do not refuse a suite whose runs cannot fit this machine, "
+                                            f"or that has more than {MAX_RUNS:,} runs.")
 def validate(config: str, overrides: tuple[str, ...], jobs: int, force: bool) -> None:
     """Check a suite without running it, and estimate what it will cost."""
     from harness.execution.estimate import count, duration, physical_memory, size
 
-    suite = _load(config, overrides, None)
+    suite = _load(config, overrides, None, jobs, force)
     estimates = _guard(suite, jobs, force)
     specs = suite.runs()
     protocols = sorted({s.config.protocol for s in specs})

@@ -9,8 +9,11 @@ and assert on it, or gate it against a baseline:
         assert (runs["safety"] == "ok").all()
 
 ``pytest --distbench-update-baseline`` writes the baselines instead of comparing with them (the
-deliberate refresh after an intended change). pytest-benchmark remains the tool for timing code;
-this plugin judges what the simulated protocols did.
+deliberate refresh after an intended change). It replaces only a baseline that is a results
+directory (and holds nothing else), writing the new one beside it and swapping it in, so an
+interrupted refresh never leaves no baseline; anything else at that path is refused.
+pytest-benchmark remains the tool for timing code; this plugin judges what the simulated
+protocols did.
 """
 
 from __future__ import annotations
@@ -63,9 +66,13 @@ class Distbench:
         self.run(suite, *overrides, seeds=seeds, jobs=jobs)
         baseline = Path(baseline)
         if self.update_baseline:
-            if baseline.exists():
-                shutil.rmtree(baseline)
-            shutil.copytree(self.last, baseline)
+            from harness.execution.results import RefusedToReplace, replace_results
+
+            try:
+                replace_results(baseline, lambda new: shutil.copytree(self.last, new, dirs_exist_ok=True))
+            except RefusedToReplace as exc:
+                pytest.fail(f"distbench: --distbench-update-baseline: {exc}; name a new directory or "
+                            "a results directory as the baseline", pytrace=False)
             return None
         try:
             result = gate(baseline, self.last, **options)

@@ -134,3 +134,32 @@ def test_plugin_can_refresh_a_baseline(pytester):
     pytester.runpytest_subprocess("--distbench-update-baseline").assert_outcomes(passed=1)
     assert (pytester.path / "base" / "runs.csv").is_file()
     pytester.runpytest_subprocess().assert_outcomes(passed=1)
+
+
+def test_plugin_refreshes_only_a_results_directory(pytester):
+    (pytester.path / "bench").mkdir()
+    (pytester.path / "bench" / "suite.yaml").write_text(SUITE)
+    (pytester.path / "bench" / "notes.md").write_text("mine")
+    pytester.makepyfile(test_it="""
+        def test_bench(distbench):
+            distbench.gate('bench/suite.yaml', 'bench')
+
+        def test_project(distbench):
+            distbench.gate('bench/suite.yaml', '.')
+
+        def test_results(distbench):
+            distbench.gate('bench/suite.yaml', 'bench/baseline')
+    """)
+    outcome = pytester.runpytest_subprocess("--distbench-update-baseline", "-p", "no:cacheprovider")
+    outcome.assert_outcomes(passed=1, failed=2)
+    out = outcome.stdout.str()
+    assert "bench: is not a distbench results directory (it holds notes.md, suite.yaml" in out
+    assert ".: is not a distbench results directory" in out and "Traceback" not in out
+    assert sorted(p.name for p in (pytester.path / "bench").iterdir()) == ["baseline", "notes.md", "suite.yaml"]
+    assert (pytester.path / "test_it.py").is_file()
+    # a results directory is replaced (written beside, then swapped in: nothing left over)
+    manifest = pytester.path / "bench" / "baseline" / "manifest.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "started": "then"}))
+    pytester.runpytest_subprocess("--distbench-update-baseline", "-k", "results").assert_outcomes(passed=1)
+    assert json.loads(manifest.read_text())["started"] != "then"
+    assert sorted(p.name for p in (pytester.path / "bench").iterdir()) == ["baseline", "notes.md", "suite.yaml"]

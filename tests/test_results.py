@@ -48,13 +48,15 @@ def test_a_failing_run_keeps_every_column_of_the_others(suite_file, tmp_path):
     assert "RuntimeError: boom" in (out / "errors.log").read_text()
 
 
-def test_a_reused_results_directory_holds_only_the_new_invocation(suite_file, tmp_path):
+def test_an_overwritten_results_directory_holds_only_the_new_invocation(suite_file, tmp_path):
     out = tmp_path / "out"
-    (out / "charts").mkdir(parents=True)
+    command = ["run", str(suite_file(SUITE)), "--out", str(out), "-q", "--no-report"]
+    assert CliRunner().invoke(main, command).exit_code == 0
+    (out / "charts").mkdir()
     for stale in ("report.html", "errors.log", "charts/old.png"):
         (out / stale).write_text("old")
-    result = CliRunner().invoke(main, ["run", str(suite_file(SUITE)), "--out", str(out), "-q", "--no-report"])
-    assert result.exit_code == 0
+    result = CliRunner().invoke(main, [*command, "--overwrite"])
+    assert result.exit_code == 0, result.output
     assert not (out / "report.html").exists() and not (out / "errors.log").exists()
     assert not (out / "charts").exists()
     manifest = json.loads((out / "manifest.json").read_text())

@@ -102,16 +102,41 @@ def test_resume_after_a_hard_stop_drops_lines_cut_short(suite_file, tmp_path, co
     same_results(full, cut)
 
 
-def test_resume_reruns_a_run_whose_code_or_config_changed(suite_file, tmp_path, counted):
+def test_resume_keeps_every_finished_run_or_refuses_naming_the_changed_keys(suite_file, tmp_path, counted):
     path = str(suite_file(TINY))
     out = tmp_path / "out"
     assert invoke("run", path, "--out", str(out), "--no-report", "-q", "-j", "1").exit_code == 0
+    before = (out / "runs.csv").read_bytes()
     counted["ran"].clear()
     assert invoke("run", path, "--out", str(out), "--no-report", "-q", "--resume").exit_code == 0
     assert counted["ran"] == []
+    # a changed setting would discard all four finished runs: refused, naming it, nothing touched
     result = invoke("run", path, "--out", str(out), "--no-report", "-q", "-j", "1", "--resume",
                     "--set", "matrix.protocol=[raft, multipaxos]", "--set", "workload.keys=60")
-    assert result.exit_code == 0 and len(counted["ran"]) == 4
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1, result.output
+    assert "4 of its 4 finished runs" in lines[0] and "workload.keys: 50 → 60" in lines[0]
+    assert "--overwrite" in lines[0] and "new --out" in lines[0] and "protocol" not in lines[0]
+    assert counted["ran"] == [] and (out / "runs.csv").read_bytes() == before
+    # so would fewer seeds (two of them)
+    result = invoke("run", path, "--out", str(out), "--no-report", "-q", "--resume", "--seeds", "1")
+    assert result.exit_code == 2 and "2 of its 4 finished runs" in result.output and "seeds: 2 → 1" in result.output
+    # so would other simulating code (every run key changes)
+    from harness.execution import cache
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cache, "code_digest", lambda: "edited")
+        result = invoke("run", path, "--out", str(out), "--no-report", "-q", "--resume")
+    assert result.exit_code == 2 and "simulated by other distbench code" in result.output
+    assert counted["ran"] == []
+    # more seeds keep every finished run and add the new ones
+    assert invoke("run", path, "--out", str(out), "--no-report", "-q", "-j", "1", "--resume",
+                  "--seeds", "3").exit_code == 0
+    assert counted["ran"] == ["r0000-s3", "r0001-s3"]
+    counted["ran"].clear()
+    assert invoke("run", path, "--out", str(out), "--no-report", "-q", "-j", "1", "--overwrite",
+                  "--set", "workload.keys=60").exit_code == 0
+    assert len(counted["ran"]) == 4
 
 
 def test_the_run_cache_reuses_an_unchanged_run_across_suites(suite_file, tmp_path, counted):
@@ -156,6 +181,145 @@ def test_out_onto_another_suites_results_is_refused(suite_file, tmp_path):
                     "--seeds", "1", "--set", "matrix.protocol=[raft]")
     assert result.exit_code == 0
     assert json.loads((out / "manifest.json").read_text())["suite"] == "other"
+
+
+def one_line_refusal(result, *needles: str) -> str:
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and "Traceback" not in result.output, result.output
+    assert all(n in lines[0] for n in needles), lines[0]
+    return lines[0]
+
+
+def test_out_onto_a_directory_that_is_not_results_is_refused_whatever_the_flags(suite_file, tmp_path, counted):
+    path = str(suite_file(TINY))
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    (bench / "notes.md").write_text("mine")
+    (bench / "suite.yaml").write_text(TINY)
+    for flags in ([], ["--resume"], ["--overwrite"]):
+        result = CliRunner().invoke(main, ["run", path, "--out", str(bench), "-q", "--no-report", *flags])
+        one_line_refusal(result, str(bench), "notes.md, suite.yaml", "not a distbench results directory")
+    assert sorted(p.name for p in bench.iterdir()) == ["notes.md", "suite.yaml"] and counted["ran"] == []
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert invoke("run", path, "--out", str(empty), "--no-report", "-q", "-j", "1", "--seeds", "1").exit_code == 0
+    assert (empty / "runs.csv").is_file()
+
+
+def test_overwrite_replaces_only_what_distbench_wrote_and_only_once_done(suite_file, tmp_path, counted):
+    path = str(suite_file(TINY))
+    out = tmp_path / "out"
+    assert invoke("run", path, "--out", str(out), "--no-report", "-q", "-j", "1").exit_code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    (out / "notes.md").write_text("mine")
+    result = CliRunner().invoke(main, ["run", path, "--out", str(out), "-q", "--no-report", "--overwrite"])
+    one_line_refusal(result, "--overwrite", "notes.md")
+    (out / "notes.md").unlink()
+    # interrupted halfway: the earlier results are all still there, the new runs beside them
+    counted["ran"].clear()
+    counted["stop_after"] = 2
+    result = invoke("run", path, "--out", str(out), "--no-report", "-q", "-j", "1", "--overwrite",
+                    "--set", "workload.keys=60")
+    assert result.exit_code == 130 and "still holds the earlier results" in result.output
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    (staged,) = [p for p in tmp_path.iterdir() if p.name.startswith(".out.new-")]
+    assert str(staged) in result.output and len(pd.read_csv(staged / "runs.csv")) == 2
+    counted["stop_after"] = None
+    assert invoke("run", path, "--out", str(out), "--no-report", "-q", "-j", "1", "--overwrite",
+                  "--set", "workload.keys=60").exit_code == 0
+    assert json.loads((out / "manifest.json").read_text())["suite_config"]["workload"]["keys"] == 60
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["out", staged.name, "suite.yaml"])
+
+
+def test_resume_without_out_never_picks_a_hidden_overwrite_in_progress(suite_file, tmp_path, monkeypatch, counted):
+    import os
+    import shutil
+
+    path = str(suite_file(TINY))
+    monkeypatch.chdir(tmp_path)
+    visible = tmp_path / "results" / "tiny" / "a"
+    assert invoke("run", path, "--out", str(visible), "--no-report", "-q", "-j", "1").exit_code == 0
+    hidden = visible.with_name(".a.new-x")                          # as an interrupted --overwrite left it
+    shutil.copytree(visible, hidden)
+    later = visible.stat().st_mtime + 60
+    os.utime(hidden, (later, later))
+    counted["ran"].clear()
+    result = invoke("run", path, "--no-report", "-q", "--resume")
+    assert result.exit_code == 0 and "results/tiny/a\n" in result.output and counted["ran"] == []
+
+
+def test_run_with_a_missing_baseline_fails_before_running_anything(suite_file, tmp_path, counted):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["run", str(suite_file(TINY)), "--out", str(out), "-q",
+                                       "--baseline", str(tmp_path / "missing")])
+    one_line_refusal(result, "--baseline", "missing", "not a results directory")
+    assert counted["ran"] == [] and not out.exists()
+
+
+def test_ignore_keys_are_checked_against_the_suites_config_keys(suite_file, tmp_path, counted):
+    path = str(suite_file(TINY))
+    base = tmp_path / "base"
+    assert invoke("run", path, "--out", str(base), "--no-report", "-q", "-j", "1", "--seeds", "1").exit_code == 0
+    counted["ran"].clear()
+    result = CliRunner().invoke(main, ["compare", str(base), str(base), "-q", "--ignore", "cluster.cpu_per_mesage"])
+    one_line_refusal(result, "--ignore cluster.cpu_per_mesage", "did you mean 'cluster.cpu_per_message'?")
+    for valid in ("cluster.cpu_per_message", "cluster"):     # a key, or a prefix of keys
+        assert CliRunner().invoke(main, ["compare", str(base), str(base), "-q", "--ignore", valid]).exit_code == 0
+    result = CliRunner().invoke(main, ["run", path, "--out", str(tmp_path / "new"), "-q", "--seeds", "1",
+                                       "--baseline", str(base), "--ignore", "workload.kyes"])
+    one_line_refusal(result, "did you mean 'workload.keys'?")
+    assert counted["ran"] == []
+    bad = suite_file(TINY + "gate: {ignore: [network.los]}\n", "bad.yaml")
+    for command in ("validate", "run"):
+        one_line_refusal(CliRunner().invoke(main, [command, str(bad)]), "gate.ignore", "'network.los'",
+                         "did you mean 'network.loss'?")
+    assert invoke("validate", str(suite_file(TINY + "gate: {ignore: [network]}\n", "ok.yaml"))).exit_code == 0
+
+
+HUGE = TINY.replace("seeds: 2", "seeds: 1000").replace("  protocol: [raft, multipaxos]\n", """\
+  protocol: [raft, multipaxos]
+  cluster.nodes: [3, 5, 7, 9, 11]
+  workload.clients: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
+  network.loss: [0, 0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.1]
+  workload.keys: [10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120, 130, 140, 150, 160, 170, 180, 190, 200]
+""")
+
+
+def test_twenty_million_runs_are_refused_before_the_matrix_is_expanded(suite_file, monkeypatch):
+    import tracemalloc
+
+    import harness.config as config
+
+    validated = []
+    real = config._validate_point
+
+    def validate_point(*args, **kwargs):
+        validated.append(1)
+        assert len(validated) <= 100, "the matrix is being expanded"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(config, "_validate_point", validate_point)
+    path = str(suite_file(HUGE))
+    for command in ("validate", "run"):
+        validated.clear()
+        tracemalloc.start()
+        result = CliRunner().invoke(main, [command, path, "-j", "2"])
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        line = one_line_refusal(result, "20,000,000 runs (20,000 matrix points × 1,000 seeds)",
+                                "limit of 100,000 runs", "on 2 cores", "--force")
+        assert "days" in line or "years" in line           # the cost, estimated from a sample
+        assert len(validated) <= config.SAMPLE_POINTS and peak < 20 * 2**20, (len(validated), peak)
+
+
+def test_the_run_limit_gives_way_to_force(suite_file, monkeypatch):
+    from harness.execution import estimate
+
+    monkeypatch.setattr(estimate, "MAX_RUNS", 3)
+    path = str(suite_file(TINY))
+    for command in ("validate", "run"):
+        one_line_refusal(CliRunner().invoke(main, [command, path]), "4 runs (2 matrix points × 2 seeds)")
+    assert invoke("validate", path, "--force").exit_code == 0
 
 
 RUNAWAY = {

@@ -56,8 +56,10 @@ def gate(base_dir: Path, new_dir: Path, thresholds: Mapping[str, Threshold | Non
     """Compare NEW against BASE with NEW's suite gate settings and these overrides (a threshold
     of None stops judging that metric)."""
     from harness.compare.judge import compare, load_pair
+    from harness.compare.sides import check_ignore, run_configs
 
     base, new = load_pair(Path(base_dir), Path(new_dir))
+    check_ignore(ignore, (r.get("config") or {} for side in (base, new) for r in run_configs(side).values()))
     policy = suite_policy(new.manifest).with_overrides(thresholds, ignore, alpha, require_identical)
     return compare(base, new, policy)
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import pandas as pd
+
+from harness.config.keys import flatten, unknown_keys  # flatten: judge and the report read configs through it
 
 PER_RUN_FILES = ("events.csv", "timeseries.csv", "latencies.csv")
 NOT_DETERMINISTIC = ("wall_s",)
@@ -113,17 +115,13 @@ def run_configs(side: Side) -> dict[str, dict[str, Any]]:
     return {str(r.get("run_id")): r for r in side.manifest["runs"] if isinstance(r, dict)}
 
 
-def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested mappings as dotted keys (lists stay values; an empty mapping has no keys)."""
-    out: dict[str, Any] = {}
-    if isinstance(data, dict):
-        for key, value in data.items():
-            dotted = f"{prefix}.{key}" if prefix else str(key)
-            if isinstance(value, dict):
-                out.update(flatten(value, dotted))
-            else:
-                out[dotted] = value
-    return out
+def check_ignore(ignore: tuple[str, ...], configs: Iterable[dict[str, Any]]) -> None:
+    """Raise :class:`CompareError` for an --ignore key that is neither a dotted config key of any
+    of these runs' ``configs`` nor a prefix of one: a misspelt key would otherwise ignore nothing,
+    silently."""
+    unknown = unknown_keys(ignore, configs)
+    if unknown:
+        raise CompareError(f"--ignore {unknown[0]}: not a config key of these runs{unknown[1]}")
 
 
 def restrict(side: Side, seeds: int) -> Side:

@@ -11,8 +11,8 @@ second and sizes are bytes.
 from __future__ import annotations
 
 import copy
-import difflib
 import itertools
+import math
 import re
 from collections.abc import Hashable
 from dataclasses import dataclass, field
@@ -27,6 +27,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool,
 
 from harness import protocol as _protocol
 from harness.checkers.linearizability import DEFAULT_BUDGET
+from harness.config.keys import did_you_mean, unknown_keys
 from harness.config.units import (Bandwidth, Duration, PositiveDuration, Probability, Rate, Size,
                            format_duration, show)
 
@@ -59,15 +60,6 @@ class _Problem(ValueError):
     def text(self, with_got: bool = True) -> str:
         got = f", got {self.got}" if with_got and self.got is not None else ""
         return f"{self.expected}{got}{self.hint}"
-
-
-def did_you_mean(word: str, choices: Sequence[str], list_all: bool = True) -> str:
-    """A hint naming the closest choice, else (``list_all``) listing them all: the one way every
-    error about an unknown name ends, in suites and on the command line."""
-    close = difflib.get_close_matches(word, choices, n=1)
-    if close:
-        return f"; did you mean {close[0]!r}?"
-    return f"; expected one of: {', '.join(choices)}" if choices and list_all else ""
 
 
 # -- field types -----------------------------------------------------------------------------
@@ -863,14 +855,32 @@ _FIXED = {"name", "kind", "description", "seeds", "seed", "report", "gate", "mat
 CONTENDER = "contender"
 
 
+class TooManyRuns(ConfigError):
+    """A suite with more runs than the caller's limit, refused before its matrix was expanded:
+    ``runs`` = ``points`` × ``seeds``, and ``sample``, the configs of a few points spread over
+    the matrix (the first included), validated, to estimate the cost from."""
+
+    def __init__(self, source: str, runs: int, points: int, seeds: int, limit: int,
+                 sample: list[RunConfig]):
+        super().__init__(source, "matrix" if points > 1 else "seeds",
+                         f"{runs:,} runs ({points:,} matrix points × {seeds:,} seeds) is more than the "
+                         f"limit of {limit:,} runs")
+        self.runs, self.points, self.seeds, self.limit, self.sample = runs, points, seeds, limit, sample
+
+
+SAMPLE_POINTS = 32  # points validated to estimate a refused suite's cost: ~1 ms each
+
+
 def load_suite(path: str | Path | None, overrides: Sequence[str] = (),
-               seeds: int | None = None) -> Suite:
+               seeds: int | None = None, max_runs: int | None = None) -> Suite:
     """Load, override and validate a suite, every matrix point included.
 
     ``path`` None loads the built-in quickstart suite. ``overrides`` are ``key.path=value``
     strings (the value is YAML) applied before validation; ``matrix.<key>=[...]`` sets a sweep,
     and overriding a swept key replaces its sweep by the single value. ``seeds`` replaces
-    ``seeds``. Raises :class:`ConfigError` for any mistake.
+    ``seeds``. Raises :class:`ConfigError` for any mistake, and :class:`TooManyRuns` when the
+    suite has more than ``max_runs`` runs, counted from the sizes of the matrix axes before any
+    point is expanded (a matrix of millions of points costs no more to refuse than one of two).
     """
     source, text = _read(path)
     raw = _parse_yaml(text, source)
@@ -904,8 +914,7 @@ def load_suite(path: str | Path | None, overrides: Sequence[str] = (),
     _check_bundle_keys(contenders, matrix, source)
     compare = _compare(compare, matrix, contenders, source)
 
-    points = []
-    for entries in itertools.product(*matrix.values()):
+    def expand(entries: tuple[Any, ...], first: bool) -> tuple[dict[str, Any], RunConfig]:
         point = dict(zip(matrix, entries))
         settings: dict[str, Any] = {}
         where: dict[str, str] = {}
@@ -916,24 +925,49 @@ def load_suite(path: str | Path | None, overrides: Sequence[str] = (),
             else:
                 settings[key] = labels[key][entry] if key in labels else entry
                 where[key] = f"matrix.{key}" + (f".{entry}" if key in labels else "")
-        config = _validate_point(data, settings, source, origins, first=not points, where=where)
+        config = _validate_point(data, settings, source, origins, first=first, where=where)
         if CONTENDER in point:
             _check_bundle_options(point[CONTENDER], contenders[point[CONTENDER]], config, source)  # type: ignore[index]
         params = {"protocol": point.get("protocol", config.protocol)}
         if "protocol" in labels:
             params["protocol"] = config.protocol
         params.update((k, v) for k, v in point.items() if k != "protocol")
-        points.append((params, config))
+        return params, config
+
+    sizes = [len(v) for v in matrix.values()]
+    points = [expand(tuple(v[0] for v in matrix.values()), first=True)]
+    runs = math.prod(sizes) * points[0][1].seeds
+    if max_runs is not None and runs > max_runs:
+        total = math.prod(sizes)
+        picks = sorted({i * (total - 1) // (SAMPLE_POINTS - 1) for i in range(SAMPLE_POINTS)} - {0})
+        sample = [points[0][1]] + [expand(_point_at(matrix, i), first=False)[1] for i in picks]
+        raise TooManyRuns(source, runs, total, points[0][1].seeds, max_runs, sample)
+    rest = itertools.islice(itertools.product(*matrix.values()), 1, None)
+    points += [expand(entries, first=False) for entries in rest]
     _check_shadowed(data, {k: [labels[k][v[0]] if k in labels else v[0]] for k, v in matrix.items()
                            if k != CONTENDER}, source)
     _check_options_used(points, source)
     base = points[0][1]
+    ignored = unknown_keys(base.gate.ignore, (config.to_dict() for _, config in points))
+    if ignored:
+        raise ConfigError(source, "gate.ignore",
+                          f"{ignored[0]!r} is not a config key of this suite{ignored[1]}")
     labels = {k: labels[k] for k in matrix if k in labels}
     if CONTENDER in matrix:
         labels[CONTENDER] = {label: contenders[label] for label in matrix[CONTENDER]}  # type: ignore[index]
     return Suite(name=base.name, kind=base.kind, source=source, raw=raw, overrides=tuple(overrides),
                  matrix=matrix, reference=_reference(base, points, matrix, compare, source), base=base,
                  points=tuple(points), compare=compare, contenders=contenders, labels=labels)
+
+
+def _point_at(matrix: dict[str, list[Any]], index: int) -> tuple[Any, ...]:
+    """The entries of matrix point ``index`` in ``itertools.product`` order (first key slowest),
+    without enumerating the points before it."""
+    entries = []
+    for values in reversed(list(matrix.values())):
+        index, at = divmod(index, len(values))
+        entries.append(values[at])
+    return tuple(reversed(entries))
 
 
 def _contenders(contenders: Any, source: str) -> dict[str, dict[str, Any]] | None:

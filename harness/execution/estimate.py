@@ -31,6 +31,14 @@ MEMORY_PER_TXN_OP = 512             # transactions: per operation of a transacti
 MEMORY_PER_BACKLOG = 3.5 * 2**10    # open loop past capacity: one request queued and never served
 QUIESCENT_POLL = 0.00025            # bank: the world looks for a quiescent point this often
 
+# The most runs a suite may have unless the user passes --force: counted before the matrix is
+# expanded, so a typo (1,000 seeds on a five-key matrix: 20 M runs) is refused at once instead of
+# filling memory. Expanding a suite holds every run's config in memory and in its manifest
+# (~4 KiB a run: 100,000 runs are ~0.4 GiB and seconds before the first run starts), and at the
+# smallest runs measured (a few seconds each) 100,000 runs are days of a two-core machine; a
+# larger sweep is rare enough to ask for --force (and is better split into suites).
+MAX_RUNS = 100_000
+
 
 @dataclass(frozen=True)
 class Estimate:
@@ -103,6 +111,13 @@ def estimate(cfg: Any) -> Estimate:
     return Estimate(ops=ops, events=events, memory=memory, wall_s=events / EVENTS_PER_SECOND,
                     client_memory=client_memory, op_memory=op_memory, capacity=capacity,
                     offered=offered)
+
+
+def extrapolate(sample: list[Any], runs: int) -> tuple[float, float]:
+    """(wall seconds of ``runs`` runs on one core, the largest memory of one run), from the
+    configs of a sample of matrix points: a suite too large to expand is costed without it."""
+    estimates = [estimate(cfg) for cfg in sample]
+    return (runs * sum(e.wall_s for e in estimates) / len(estimates), max(e.memory for e in estimates))
 
 
 def physical_memory() -> float:

@@ -16,9 +16,10 @@ import os
 import platform
 import shutil
 import subprocess
+import tempfile
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -104,7 +105,154 @@ def read_manifest(out: Path) -> dict[str, Any] | None:
 
 
 def holds_results(out: Path) -> bool:
-    return (out / "manifest.json").is_file() or (out / "runs.csv").is_file()
+    """Whether ``out`` is a results directory written by ``distbench run`` (finished or not): its
+    manifest, written before the first run starts, names the suite and lists its runs. The one
+    test of "ours" before anything in a directory is resumed, replaced or compared."""
+    manifest = read_manifest(out)
+    return (manifest is not None and isinstance(manifest.get("suite"), str)
+            and isinstance(manifest.get("runs"), list))
+
+
+def _listing(names: list[str], most: int = 3) -> str:
+    shown = ", ".join(names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def _entries(path: Path) -> list[str]:
+    return sorted(p.name + ("/" if p.is_dir() else "") for p in path.iterdir())
+
+
+def contents(path: Path) -> str:
+    """What a directory holds, for a message: ``notes.md, suite.yaml and 3 more``."""
+    return _listing(_entries(path))
+
+
+def _ours(name: str) -> bool:
+    """A name ``distbench run`` (or its report or comparison) writes in a results directory,
+    or one of the temporary files it writes them through."""
+    bare = name.rstrip("/")
+    return bare in FILES or bare in STALE or (bare.startswith(".") and bare.endswith(".tmp"))
+
+
+def refusal_to_replace(path: Path) -> str | None:
+    """None when ``path`` may be replaced by new results: it does not exist, is an empty
+    directory, or is a results directory holding nothing but what distbench wrote there.
+    Otherwise why not, in words that say what is there and would be lost."""
+    if not path.exists() and not path.is_symlink():
+        return None
+    if path.is_symlink():
+        return "is a symbolic link (name the directory it points to)"
+    if not path.is_dir():
+        return "is not a directory"
+    names = _entries(path)
+    if not names:
+        return None
+    if not holds_results(path):
+        return f"is not a distbench results directory (it holds {_listing(names)}, which would be lost)"
+    foreign = [n for n in names if not _ours(n)]
+    if foreign:
+        return (f"holds {_listing(foreign)} besides distbench results, which distbench did not write "
+                "and would be lost")
+    return None
+
+
+def staging_dir(target: Path) -> Path:
+    """A new, empty directory beside ``target`` (same parent, so the swap is a rename)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.new-"))
+
+
+def swap_in(new: Path, target: Path) -> None:
+    """Put directory ``new`` in the place of ``target``: the old one is renamed aside, the new one
+    renamed in, then the old one removed, so an interruption at any point leaves either the old
+    or the new directory at ``target`` (or, between the renames, the old one aside, by name)."""
+    if not target.exists():
+        os.rename(new, target)
+        return
+    old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old-"))
+    os.rename(target, old / target.name)
+    try:
+        os.rename(new, target)
+    except BaseException:
+        os.rename(old / target.name, target)
+        old.rmdir()
+        raise
+    shutil.rmtree(old)
+
+
+class RefusedToReplace(Exception):
+    """``path``: what is there that replacing it would lose (one line)."""
+
+
+def replace_results(target: Path, write: Callable[[Path], None]) -> None:
+    """Replace results directory ``target`` (or create it) with what ``write(directory)`` puts in
+    a new directory beside it, swapped in only once ``write`` has returned. Raises
+    :class:`RefusedToReplace` (and writes nothing) when ``target`` is anything else."""
+    why = refusal_to_replace(target)
+    if why:
+        raise RefusedToReplace(f"{target}: {why}")
+    new = staging_dir(target)
+    try:
+        write(new)
+        swap_in(new, target)
+    except BaseException:
+        shutil.rmtree(new, ignore_errors=True)
+        raise
+
+
+def run_keys(manifest: dict[str, Any]) -> dict[str, str | None]:
+    """run id -> run key (see :mod:`harness.execution.cache`), as a manifest lists them."""
+    return {r.get("run_id"): r.get("key") for r in manifest.get("runs", []) if isinstance(r, dict)}
+
+
+def finished_runs(out: Path) -> dict[str, dict[str, str]]:
+    """run id -> runs.csv cells of every run finished in ``out``: a whole line (not one cut
+    short by a hard stop) whose safety is not an error (errors are always run again)."""
+    done: dict[str, dict[str, str]] = {}
+    try:
+        with (out / "runs.csv").open(newline="") as f:
+            for row in csv.DictReader(f):
+                complete = None not in row.values() and None not in row
+                if complete and not row.get("safety", "").startswith("error") and row.get("run_id"):
+                    done[row["run_id"]] = row
+    except OSError:
+        pass
+    return done
+
+
+# Settings that do not decide which runs a suite has or what they simulate.
+_NOT_RUNS = ("name", "description", "report", "gate")
+
+
+def changed_settings(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """``key: old → new`` for every dotted setting of a suite (as its manifest records it) that
+    differs, the settings that change no run left out."""
+    from harness.config.keys import flatten
+    from harness.config.units import show
+
+    a, b = flatten(old), flatten(json.loads(json.dumps(new, default=str)))
+    absent = "(unset)"
+    return [f"{k}: {show(a.get(k), 30) if k in a else absent} → {show(b.get(k), 30) if k in b else absent}"
+            for k in sorted(set(a) | set(b)) if k.split(".")[0] not in _NOT_RUNS and a.get(k) != b.get(k)]
+
+
+def resume_refusal(out: Path, manifest: dict[str, Any], suite: Any, keys: set[str]) -> str | None:
+    """None when resuming ``out`` with ``suite`` (whose runs have ``keys``) keeps every run
+    finished there; otherwise why not: how many would be discarded, and the settings (or the
+    code) that changed."""
+    old_keys = run_keys(manifest)
+    done = finished_runs(out)
+    lost = [rid for rid in done if old_keys.get(rid) not in keys]
+    if not lost:
+        return None
+    changed = changed_settings(manifest.get("suite_config") or {}, suite.to_dict())
+    if changed:
+        why = f"the configuration changed ({_listing(changed, 3)})"
+    else:
+        then, now = manifest.get("git_commit"), git_commit()
+        commits = f"; commit {str(then)[:10]} → {str(now)[:10]}" if then and now and then != now else ""
+        why = f"they were simulated by other distbench code{commits}"
+    return f"{len(lost)} of its {len(done)} finished runs would be discarded: {why}"
 
 
 class ResultsWriter:
@@ -180,17 +328,9 @@ class ResultsWriter:
 
     def _resume(self, specs: list[Any], previous: dict[str, Any]) -> None:
         """Keep the earlier invocation's finished runs whose key a run of this suite has."""
-        old_keys = {r.get("run_id"): r.get("key") for r in previous.get("runs", []) if isinstance(r, dict)}
+        old_keys = run_keys(previous)
         old_swept = previous.get("swept", [])
-        done: dict[str, dict[str, str]] = {}  # old run id -> its cells
-        try:
-            with (self.out / "runs.csv").open(newline="") as f:
-                for row in csv.DictReader(f):
-                    complete = None not in row.values() and None not in row
-                    if complete and not row.get("safety", "").startswith("error") and row.get("run_id"):
-                        done[row["run_id"]] = row
-        except OSError:
-            pass
+        done = finished_runs(self.out)
         by_key: dict[str, list[str]] = {}
         for rid in done:
             if old_keys.get(rid):
