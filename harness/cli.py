@@ -155,6 +155,11 @@ def _gate_options(command: Any) -> Any:
                      help="Significance level of the paired test (default 0.05, or the suite's gate.alpha)."),
         click.option("--require-identical", is_flag=True, default=None,
                      help="Fail (exit 1) unless every run is identical: for a change meant to alter nothing."),
+        click.option("--allow-same-code", is_flag=True,
+                     help="Accept two sides that ran the same code although they claim two versions "
+                          "(different commits, e.g. a docs-only change); otherwise exit 3."),
+        click.option("--allow-dirty", is_flag=True,
+                     help="Accept a side run from uncommitted changes to simulating sources; otherwise exit 3."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -188,15 +193,20 @@ def _parse_thresholds(items: tuple[str, ...]) -> dict:
 def _compare(base: Path, new: Path, md: Path | None, json_path: Path | None, junit: Path | None,
              quiet: bool = False, thresholds: tuple[str, ...] = (), ignore: tuple[str, ...] = (),
              alpha: float | None = None, require_identical: bool | None = None,
-             quiet_unless_failing: bool = False) -> int:
+             quiet_unless_failing: bool = False, allow_same_code: bool = False,
+             allow_dirty: bool = False) -> int:
     """Compare NEW with BASE, print the Markdown (with ``quiet_unless_failing``, only when the
     gate does not pass), write the outputs; returns the exit code."""
     from harness.compare import CompareError, gate, write_outputs
+    from harness.compare.provenance import blocking
 
     try:
-        result = gate(base, new, _parse_thresholds(thresholds), ignore, alpha, require_identical)
+        result = gate(base, new, _parse_thresholds(thresholds), ignore, alpha, require_identical,
+                      allow_same_code, allow_dirty)
     except CompareError as exc:
         _fail(str(exc))
+    for finding in blocking(result.provenance):
+        click.echo(f"compare: {finding.kind.upper()}: {finding.text}", err=True)
     try:
         written = write_outputs(result, md, json_path, junit)
     except OSError as exc:
@@ -323,7 +333,9 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
         **gate: Any) -> None:
     """Run a suite (CONFIG, or the built-in quickstart when omitted) and write its results."""
     from harness.execution.estimate import physical_memory
+    from harness.execution import provenance
     from harness.execution.executor import ExecutorError, Limits, run_suite
+    from harness.execution.results import read_manifest
     from harness.config.units import parse_duration, parse_size
 
     kind = _build()
@@ -374,6 +386,9 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
     if not quiet:
         click.echo(_summary(rows, suite.swept, suite.compare))
     click.echo(f"results: {out}")
+    foreign = provenance.foreign_code(read_manifest(out) or {})
+    if foreign:
+        click.echo(f"distbench: warning: {foreign}", err=True)
     if not no_report:
         from harness.report import ReportError, write_report
 

@@ -52,14 +52,20 @@ def suite_policy(manifest: Mapping[str, Any]) -> Policy:
 
 def gate(base_dir: Path, new_dir: Path, thresholds: Mapping[str, Threshold | None] | None = None,
          ignore: tuple[str, ...] = (), alpha: float | None = None,
-         require_identical: bool | None = None) -> Comparison:
+         require_identical: bool | None = None, allow_same_code: bool = False,
+         allow_dirty: bool = False) -> Comparison:
     """Compare NEW against BASE with NEW's suite gate settings and these overrides (a threshold
-    of None stops judging that metric)."""
+    of None stops judging that metric), and check what code each side ran
+    (:mod:`harness.compare.provenance`)."""
+    from harness.compare import provenance
     from harness.compare.judge import compare, load_pair
 
     base, new = load_pair(Path(base_dir), Path(new_dir))
     policy = suite_policy(new.manifest).with_overrides(thresholds, ignore, alpha, require_identical)
-    return compare(base, new, policy)
+    result = compare(base, new, policy)
+    result.provenance = provenance.check(base.manifest, new.manifest, allow_same_code=allow_same_code,
+                                         allow_dirty=allow_dirty, require_identical=policy.require_identical)
+    return result
 
 
 def write_outputs(result: Comparison, md: Path | None = None, json_path: Path | None = None,

@@ -28,6 +28,7 @@ import numpy as np
 
 from harness.execution.cache import NOT_SIMULATED
 from harness.compare.policy import HIGHER, Policy, direction
+from harness.compare.provenance import Finding, blocking
 from harness.compare.sides import (COST_COLUMNS, NOT_DETERMINISTIC, PER_RUN_FILES, CompareError,
                                    Side, flatten, load_side, run_configs)
 from harness.compare.stats import Paired, geomean_delta_pct, paired
@@ -105,6 +106,7 @@ class Comparison:
     rows: list[MetricRow]
     geomeans: dict[str, dict[str, float | None]]      # contender -> metric -> Δ% geometric mean
     notes: list[str]
+    provenance: list[Finding] = field(default_factory=list)   # what ran on each side (checked)
 
     @property
     def matched(self) -> list[Pair]:
@@ -134,6 +136,8 @@ class Comparison:
             return EXIT_REGRESSION
         if not self.matched or self.incomparable or any(r.mark == NO_EVIDENCE for r in self.rows):
             return EXIT_INCONCLUSIVE
+        if blocking(self.provenance):
+            return EXIT_INCONCLUSIVE
         return EXIT_OK
 
     @property
@@ -146,6 +150,8 @@ class Comparison:
                 return "regression"
             return "changed (identical runs required)"
         if code == EXIT_INCONCLUSIVE:
+            if blocking(self.provenance) and self.matched and not self.incomparable:
+                return blocking(self.provenance)[0].kind
             return "not comparable" if (not self.matched or self.incomparable) else "not enough evidence"
         if len(self.identical) == len(self.pairs):
             return "all runs identical"
