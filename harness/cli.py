@@ -1,4 +1,4 @@
-"""The ``distbench`` command: run, validate, list, report, compare, history.
+"""The ``distbench`` command: run, validate, list, report, compare, gate, history.
 
 User mistakes (a bad config, a missing results directory) end with a one-line message on stderr
 and exit status 2, never a traceback. A safety violation ends ``run`` with exit status 1, after
@@ -194,7 +194,7 @@ def _compare(base: Path, new: Path, md: Path | None, json_path: Path | None, jun
              quiet: bool = False, thresholds: tuple[str, ...] = (), ignore: tuple[str, ...] = (),
              alpha: float | None = None, require_identical: bool | None = None,
              quiet_unless_failing: bool = False, allow_same_code: bool = False,
-             allow_dirty: bool = False) -> int:
+             allow_dirty: bool = False, two_versions: bool = False, verified: bool = False) -> int:
     """Compare NEW with BASE, print the Markdown (with ``quiet_unless_failing``, only when the
     gate does not pass), write the outputs; returns the exit code."""
     from harness.compare import CompareError, gate, write_outputs
@@ -202,7 +202,7 @@ def _compare(base: Path, new: Path, md: Path | None, json_path: Path | None, jun
 
     try:
         result = gate(base, new, _parse_thresholds(thresholds), ignore, alpha, require_identical,
-                      allow_same_code, allow_dirty)
+                      allow_same_code, allow_dirty, two_versions, verified)
     except CompareError as exc:
         _fail(str(exc))
     for finding in blocking(result.provenance):
@@ -466,6 +466,59 @@ def compare(base: Path, new: Path, md: Path | None, json_path: Path | None, juni
     Exit 0: no regression; 1: a regression or a new safety failure; 2: bad input; 3: not
     comparable or not enough evidence."""
     sys.exit(_compare(base, new, md, json_path, junit, quiet=quiet, **gate))
+
+
+@main.command(name="gate")
+@click.argument("suite_path", metavar="SUITE")
+@click.option("--base", "ref", required=True, metavar="REF",
+              help="The commit to compare the working tree with (a branch, tag or commit id).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Where both sides' results go: OUT/base and OUT/head (default: results/<suite>/<timestamp>/).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
+              help="Override a config key on both sides (repeatable).")
+@click.option("--seeds", type=click.IntRange(min=1), help="Number of seeds per matrix point, on both sides.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=os.cpu_count() or 1,
+              show_default="all cores", help="Runs executed in parallel processes, per side.")
+@click.option("--cache", type=click.Path(file_okay=False, path_type=Path), envvar="DISTBENCH_CACHE",
+              help="Run cache shared by both sides (an unchanged base costs nothing the second time); "
+                   "base environments go in its envs/ [env DISTBENCH_CACHE].")
+@click.option("--overwrite", is_flag=True, help="Replace results already in OUT/base and OUT/head.")
+@click.option("--md", type=click.Path(dir_okay=False, path_type=Path), help="Write the Markdown summary here.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the comparison as JSON here.")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML here.")
+@click.option("--quiet", "-q", is_flag=True, help="Do not print the Markdown.")
+@_gate_options
+def gate_(suite_path: str, ref: str, out: Path | None, overrides: tuple[str, ...], seeds: int | None,
+          jobs: int, cache: Path | None, overwrite: bool, md: Path | None, json_path: Path | None,
+          junit: Path | None, quiet: bool, **gate: Any) -> None:
+    """Run SUITE on commit REF (checked out into a temporary git worktree, with its own code) and on
+    the working tree, and compare them as `compare` does.
+
+    Exit codes as compare's: 0 no regression; 1 a regression or a new safety failure; 2 bad input;
+    3 not comparable, not enough evidence, or both sides ran the same code."""
+    from harness.compare.commits import GateError, TwoCommits, repository
+    from harness.execution.results import holds_results
+
+    suite = _load(suite_path, overrides, seeds)
+    out = out or _default_out(suite.name)
+    for role in ("base", "head"):
+        if holds_results(out / role) and not overwrite:
+            _fail(f"--out {out}: {out / role} already holds results; choose another --out or pass --overwrite")
+    try:
+        with TwoCommits(repository(Path.cwd()), ref, Path(suite_path), out, overrides=overrides, jobs=jobs,
+                        cache=cache, overwrite=overwrite) as two:
+            for role in ("base", "head"):
+                two.run_side(role, seeds)
+            verified = two.verified
+    except GateError as exc:
+        click.echo(f"distbench: error: {exc}", err=True)
+        sys.exit(exc.code)
+    except KeyboardInterrupt:
+        click.echo(f"distbench: interrupted; the finished runs are in {out}", err=True)
+        sys.exit(130)
+    sys.exit(_compare(out / "base", out / "head", md, json_path, junit, quiet=quiet, two_versions=True,
+                      verified=verified, **gate))
 
 
 @main.command(name="list")

@@ -53,10 +53,10 @@ def suite_policy(manifest: Mapping[str, Any]) -> Policy:
 def gate(base_dir: Path, new_dir: Path, thresholds: Mapping[str, Threshold | None] | None = None,
          ignore: tuple[str, ...] = (), alpha: float | None = None,
          require_identical: bool | None = None, allow_same_code: bool = False,
-         allow_dirty: bool = False) -> Comparison:
+         allow_dirty: bool = False, two_versions: bool = False, verified: bool = False) -> Comparison:
     """Compare NEW against BASE with NEW's suite gate settings and these overrides (a threshold
     of None stops judging that metric), and check what code each side ran
-    (:mod:`harness.compare.provenance`)."""
+    (:func:`harness.compare.provenance.check`, which says what the last four mean)."""
     from harness.compare import provenance
     from harness.compare.judge import compare, load_pair
 
@@ -64,7 +64,8 @@ def gate(base_dir: Path, new_dir: Path, thresholds: Mapping[str, Threshold | Non
     policy = suite_policy(new.manifest).with_overrides(thresholds, ignore, alpha, require_identical)
     result = compare(base, new, policy)
     result.provenance = provenance.check(base.manifest, new.manifest, allow_same_code=allow_same_code,
-                                         allow_dirty=allow_dirty, require_identical=policy.require_identical)
+                                         allow_dirty=allow_dirty, require_identical=policy.require_identical,
+                                         two_versions=two_versions, verified=verified)
     return result
 
 

@@ -11,7 +11,10 @@ Findings, each either a note or blocking (exit 3 unless allowed):
   distbench checkout whose code is not what ran (the base checked out, the head's ``distbench`` on
   PATH). Allowed by ``--allow-same-code``; different commits are also allowed by
   ``--require-identical`` (the same code is the surest way to change nothing). Both sides at the
-  same commit with the same code is a rerun (a reproducibility check): a note.
+  same commit with the same code is a rerun (a reproducibility check): a note -- unless the caller
+  meant two versions (``distbench gate`` against the working tree's own commit). When the caller
+  checked out and ran each commit itself (``distbench gate``), different commits with the same
+  code are a change that touches no simulating source: a note.
 * **Modified sources** -- a side ran from a work tree whose simulating sources differ from its
   commit, so its results belong to no commit. Blocking unless ``--allow-dirty``; a note for a
   rerun, where both sides ran the very same code.
@@ -50,48 +53,64 @@ def _foreign(p: Mapping[str, Any]) -> bool:
 
 
 def check(base: Mapping[str, Any], new: Mapping[str, Any], *, allow_same_code: bool = False,
-          allow_dirty: bool = False, require_identical: bool = False) -> list[Finding]:
-    """The findings about two manifests (BASE and NEW); see the module's docstring."""
+          allow_dirty: bool = False, require_identical: bool = False, two_versions: bool = False,
+          verified: bool = False) -> list[Finding]:
+    """The findings about two manifests (BASE and NEW); see the module's docstring.
+
+    ``two_versions``: the caller knows the sides are meant to be two versions (``distbench
+    gate``), so the same code at the same commit is no rerun. ``verified``: the caller ran each
+    side from its own commit's checkout itself, so different commits with the same code mean the
+    change touches no simulating source."""
     b, n = side(base), side(new)
     findings: list[Finding] = []
     same = b["code_digest"] is not None and b["code_digest"] == n["code_digest"]
     commits_differ = bool(b["git_commit"] and n["git_commit"] and b["git_commit"] != n["git_commit"])
-    rerun = same and not commits_differ and not (_foreign(b) or _foreign(n))
-    if same:
-        digest = _short(b["code_digest"], 12)
-        if rerun:
-            findings.append(Finding(SAME_CODE, f"BASE and NEW ran the same code (commit "
-                                    f"{_short(n['git_commit'])}, code digest {digest}): a rerun, which "
-                                    "checks reproducibility, not a change.", False))
-        else:
-            why = []
-            if commits_differ:
-                why.append(f"they record different commits (BASE {_short(b['git_commit'])}, NEW "
-                           f"{_short(n['git_commit'])}): the change touches no simulating source, or a "
-                           "side was labelled with the wrong commit")
-            for role, p in (("BASE", b), ("NEW", n)):
-                if _foreign(p):
-                    inside = p["launched_in"]
-                    why.append(f"{role} was started in the checkout {inside.get('dir')} (commit "
-                               f"{_short(inside.get('commit'))}) but ran the code in {p['code_dir']} "
-                               f"(commit {_short(p['git_commit'])}): the distbench on PATH is not that "
-                               "checkout's")
-            allowed = allow_same_code or (require_identical and not (_foreign(b) or _foreign(n)))
-            text = (f"BASE and NEW ran the same code (digest {digest}), so nothing about a change was "
-                    f"measured: {'; '.join(why)}. "
-                    + ("Allowed." if allowed else "Use `distbench gate SUITE --base REF` to run each side "
-                       "with its own code, or pass --allow-same-code if this is intended (a change "
-                       "that touches no simulating source)."))
-            findings.append(Finding(SAME_CODE, text, not allowed))
+    foreign = _foreign(b) or _foreign(n)
+    rerun = same and not commits_differ and not foreign and not two_versions
+    digest = _short(b["code_digest"], 12)
+    if rerun:
+        findings.append(Finding(SAME_CODE, f"BASE and NEW ran the same code (commit {_short(n['git_commit'])}, "
+                                f"code digest {digest}): a rerun, which checks reproducibility, not a change.",
+                                False))
+    elif same and verified and commits_differ and not foreign:
+        findings.append(Finding(SAME_CODE, f"BASE (commit {_short(b['git_commit'])}) and NEW (commit "
+                                f"{_short(n['git_commit'])}) ran the same code (digest {digest}): the change "
+                                "touches no simulating source, so every run is identical by construction.",
+                                False))
+    elif same:
+        why = []
+        if commits_differ:
+            why.append(f"they record different commits (BASE {_short(b['git_commit'])}, NEW "
+                       f"{_short(n['git_commit'])}): the change touches no simulating source, or a side "
+                       "was labelled with the wrong commit")
+        elif two_versions:
+            why.append(f"both are commit {_short(n['git_commit'])}: there is no change to measure")
+        for role, p in (("BASE", b), ("NEW", n)):
+            if _foreign(p):
+                inside = p["launched_in"]
+                why.append(f"{role} was started in the checkout {inside.get('dir')} (commit "
+                           f"{_short(inside.get('commit'))}) but ran the code in {p['code_dir']} (commit "
+                           f"{_short(p['git_commit'])}): the distbench on PATH is not that checkout's")
+        allowed = allow_same_code or (require_identical and not foreign)
+        findings.append(Finding(SAME_CODE, f"BASE and NEW ran the same code (digest {digest}), so nothing "
+                                f"about a change was measured: {'; '.join(why)}. "
+                                + ("Allowed." if allowed else _advice(two_versions)), not allowed))
     for role, p in (("BASE", b), ("NEW", n)):
         if p["git_dirty"]:
-            text = (f"{role} ran from a work tree with uncommitted changes to simulating sources "
-                    f"(commit {_short(p['git_commit'])} plus changes, code digest "
-                    f"{_short(p['code_digest'], 12)}): its results belong to no commit. "
-                    + ("Allowed." if allow_dirty or rerun else
-                       "Commit the change and run again, or pass --allow-dirty."))
-            findings.append(Finding(DIRTY, text, not (allow_dirty or rerun)))
+            ok = allow_dirty or rerun
+            findings.append(Finding(DIRTY, f"{role} ran from a work tree with uncommitted changes to "
+                                    f"simulating sources (commit {_short(p['git_commit'])} plus changes, code "
+                                    f"digest {_short(p['code_digest'], 12)}): its results belong to no commit. "
+                                    + ("Allowed." if ok else
+                                       "Commit the change and run again, or pass --allow-dirty."), not ok))
     return findings
+
+
+def _advice(two_versions: bool) -> str:
+    if two_versions:
+        return "Gate against another commit, or pass --allow-same-code for a reproducibility check."
+    return ("Use `distbench gate SUITE --base REF` to run each side with its own code, or pass "
+            "--allow-same-code if this is intended (a change that touches no simulating source).")
 
 
 def blocking(findings: list[Finding]) -> list[Finding]:
