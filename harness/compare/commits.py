@@ -96,6 +96,14 @@ def dependencies(tree: Path) -> list[str] | None:
     return sorted(re.sub(r"\s+", "", str(d)).lower() for d in deps)
 
 
+def _run(command: list[str], **kwargs: Any) -> int:
+    """Run a command, its output (stdout too) passed on to our stderr: stdout is the comparison's."""
+    done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
+    sys.stderr.write(done.stdout)
+    sys.stderr.flush()
+    return done.returncode
+
+
 def _bin(venv: Path) -> Path:
     return venv / ("Scripts" if os.name == "nt" else "bin") / "python"
 
@@ -113,7 +121,7 @@ def environment(deps: list[str], root: Path) -> str:
         print(f"gate: installing the base's dependencies into {target}", file=sys.stderr)
         for command in ([sys.executable, "-m", "venv", str(tmp)],
                         [str(_bin(tmp)), "-m", "pip", "install", "-q", *deps]):
-            if subprocess.run(command, stdout=sys.stderr).returncode != 0:
+            if _run(command) != 0:
                 raise GateError(f"{target}: cannot build an environment for the base ({command[2]} "
                                 "failed, see above)")
         (tmp / ".complete").write_text("\n".join(deps) + "\n")
@@ -225,7 +233,7 @@ class TwoCommits:
             command.append("--overwrite")
         label = f"{self.ref} = {side.commit[:10]}" if role == "base" else f"working tree, {side.commit[:10]}"
         print(f"gate: {role} ({label}) -> {side.out}", file=sys.stderr, flush=True)
-        code = subprocess.run(command, cwd=side.tree, env=side.env, stdout=sys.stderr).returncode
+        code = _run(command, cwd=side.tree, env=side.env)
         side.runs += 1
         if code == 130:
             raise KeyboardInterrupt
