@@ -503,8 +503,13 @@ def gate_(suite_path: str, ref: str, out: Path | None, overrides: tuple[str, ...
     suite = _load(suite_path, overrides, seeds)
     out = out or _default_out(suite.name)
     for role in ("base", "head"):
-        if holds_results(out / role) and not overwrite:
-            _fail(f"--out {out}: {out / role} already holds results; choose another --out or pass --overwrite")
+        side = out / role
+        if side.is_dir() and any(side.iterdir()) and not (overwrite and holds_results(side)):
+            what = "already holds results" if holds_results(side) else "is not empty and holds no results"
+            _fail(f"--out {out}: {side} {what}; choose another --out"
+                  + (" or pass --overwrite" if holds_results(side) else ""))
+        if side.exists() and not side.is_dir():
+            _fail(f"--out {out}: {side} is not a directory")
     try:
         with TwoCommits(repository(Path.cwd()), ref, Path(suite_path), out, overrides=overrides, jobs=jobs,
                         cache=cache, overwrite=overwrite) as two:
