@@ -97,11 +97,22 @@ def dependencies(tree: Path) -> list[str] | None:
 
 
 def _run(command: list[str], **kwargs: Any) -> int:
-    """Run a command, its output (stdout too) passed on to our stderr: stdout is the comparison's."""
-    done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
-    sys.stderr.write(done.stdout)
+    """Run a command, its output (stdout too) passed on to our stderr: stdout is the comparison's.
+    Stopped (Ctrl-C, SIGTERM), it is sent SIGINT and given time to save what it finished."""
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          **kwargs) as process:
+        try:
+            output, _ = process.communicate()
+        except BaseException:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=60)
+            except BaseException:
+                process.kill()
+            raise
+    sys.stderr.write(output)
     sys.stderr.flush()
-    return done.returncode
+    return process.returncode
 
 
 def _bin(venv: Path) -> Path:
@@ -231,7 +242,8 @@ class TwoCommits:
             command += ["--cache", str(self.cache)]
         if self.overwrite or side.runs:
             command.append("--overwrite")
-        label = f"{self.ref} = {side.commit[:10]}" if role == "base" else f"working tree, {side.commit[:10]}"
+        label = (f"working tree, {side.commit[:10]}" if role == "head" else side.commit[:10]
+                 if side.commit.startswith(self.ref) else f"{self.ref} = {side.commit[:10]}")
         print(f"gate: {role} ({label}) -> {side.out}", file=sys.stderr, flush=True)
         code = _run(command, cwd=side.tree, env=side.env)
         side.runs += 1
