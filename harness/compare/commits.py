@@ -81,7 +81,8 @@ def resolve(repo: Path, ref: str) -> str:
     try:
         return _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
     except GateError:
-        raise GateError(f"--base {ref}: not a commit in {repo}") from None
+        raise GateError(f"--base {ref}: not a commit in {repo} (in a shallow clone, fetch it first: "
+                        f"git fetch origin {ref})") from None
 
 
 def dependencies(tree: Path) -> list[str] | None:

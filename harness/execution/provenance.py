@@ -100,7 +100,10 @@ def version_of(top: Path) -> str:
 def record(cwd: Path | None = None) -> dict[str, Any]:
     """The provenance fields of a manifest, for the code in use started from ``cwd``."""
     top = source_top()
-    launched = work_tree(cwd or Path.cwd())
+    try:
+        launched = work_tree(cwd or Path.cwd())
+    except OSError:  # the working directory is gone
+        launched = None
     launched_in = None
     if launched is not None and launched != top and is_source_tree(launched):
         launched_in = {"dir": str(launched), "commit": git_commit(launched),
