@@ -11,7 +11,7 @@ Findings, each either a note or blocking (exit 3 unless allowed):
   distbench checkout whose code is not what ran (the base checked out, the head's ``distbench`` on
   PATH). Allowed by ``--allow-same-code``; different commits are also allowed by
   ``--require-identical`` (the same code is the surest way to change nothing). Both sides at the
-  same commit with the same code is a rerun (a reproducibility check): a note -- unless the caller
+  same commit with the same code is a rerun or a comparison of settings: a note -- unless the caller
   meant two versions (``distbench gate`` against the working tree's own commit). When the caller
   checked out and ran each commit itself (``distbench gate``), different commits with the same
   code are a change that touches no simulating source: a note.
@@ -70,7 +70,7 @@ def check(base: Mapping[str, Any], new: Mapping[str, Any], *, allow_same_code: b
     digest = _short(b["code_digest"], 12)
     if rerun:
         findings.append(Finding(SAME_CODE, f"BASE and NEW ran the same code (commit {_short(n['git_commit'])}, "
-                                f"code digest {digest}): a rerun, which checks reproducibility, not a change.",
+                                f"code digest {digest}): whatever differs, no code change made it.",
                                 False))
     elif same and verified and commits_differ and not foreign:
         findings.append(Finding(SAME_CODE, f"BASE (commit {_short(b['git_commit'])}) and NEW (commit "
