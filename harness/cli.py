@@ -1,4 +1,4 @@
-"""The ``distbench`` command: run, validate, list, report, compare, history.
+"""The ``distbench`` command: run, validate, list, report, compare, gate, history.
 
 User mistakes (a bad config, a missing results directory) end with a one-line message on stderr
 and exit status 2, never a traceback. A safety violation ends ``run`` with exit status 1, after
@@ -201,6 +201,11 @@ def _gate_options(command: Any) -> Any:
                      help="Significance level of the paired test (default 0.05, or the suite's gate.alpha)."),
         click.option("--require-identical", is_flag=True, default=None,
                      help="Fail (exit 1) unless every run is identical: for a change meant to alter nothing."),
+        click.option("--allow-same-code", is_flag=True,
+                     help="Accept two sides that ran the same code although they claim two versions "
+                          "(different commits, e.g. a docs-only change); otherwise exit 3."),
+        click.option("--allow-dirty", is_flag=True,
+                     help="Accept a side run from uncommitted changes to simulating sources; otherwise exit 3."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -242,19 +247,30 @@ def _parse_thresholds(items: tuple[str, ...]) -> dict:
     return out
 
 
-def _compare(base: Path, new: Path, md: Path | None, json_path: Path | None, junit: Path | None,
-             quiet: bool = False, thresholds: tuple[str, ...] = (), ignore: tuple[str, ...] = (),
-             alpha: float | None = None, require_identical: bool | None = None,
-             quiet_unless_failing: bool = False, md_limit: int | None = None,
-             md_pointer: str | None = None) -> int:
-    """Compare NEW with BASE, print the Markdown (with ``quiet_unless_failing``, only when the
-    gate does not pass), write the outputs; returns the exit code."""
-    from harness.compare import CompareError, gate, write_outputs
+def _judged(base: Path, new: Path, thresholds: tuple[str, ...] = (), ignore: tuple[str, ...] = (),
+            alpha: float | None = None, require_identical: bool | None = None,
+            allow_same_code: bool = False, allow_dirty: bool = False, two_versions: bool = False,
+            verified: bool = False, look_alpha: float | None = None) -> Any:
+    """The comparison of NEW with BASE (a one-line error and exit 2 on bad input)."""
+    from harness.compare import CompareError, gate
 
     try:
-        result = gate(base, new, _parse_thresholds(thresholds), ignore, alpha, require_identical)
+        return gate(base, new, _parse_thresholds(thresholds), ignore, alpha, require_identical,
+                    allow_same_code, allow_dirty, two_versions, verified, look_alpha)
     except CompareError as exc:
         _fail(str(exc))
+
+
+def _emit(result: Any, md: Path | None, json_path: Path | None, junit: Path | None,
+          quiet: bool = False, quiet_unless_failing: bool = False, md_limit: int | None = None,
+          md_pointer: str | None = None) -> int:
+    """Print the Markdown (with ``quiet_unless_failing``, only when the gate does not pass), write
+    the outputs; returns the exit code."""
+    from harness.compare import write_outputs
+    from harness.compare.provenance import blocking
+
+    for finding in blocking(result.provenance):
+        click.echo(f"compare: {finding.kind.upper()}: {finding.text}", err=True)
     try:
         written = write_outputs(result, md, json_path, junit, md_limit, md_pointer)
     except OSError as exc:
@@ -263,6 +279,14 @@ def _compare(base: Path, new: Path, md: Path | None, json_path: Path | None, jun
         click.echo(written["md_text"])
     click.echo(f"compare: {result.verdict} ({result.summary_line()}); exit {result.exit_code}", err=True)
     return result.exit_code
+
+
+def _compare(base: Path, new: Path, md: Path | None, json_path: Path | None, junit: Path | None,
+             quiet: bool = False, quiet_unless_failing: bool = False, md_limit: int | None = None,
+             md_pointer: str | None = None, **judge: Any) -> int:
+    """Compare NEW with BASE and emit the outputs; returns the exit code."""
+    return _emit(_judged(base, new, **judge), md, json_path, junit, quiet, quiet_unless_failing,
+                 md_limit, md_pointer)
 
 
 def _summary(rows: list[dict], swept: list[str], compare: str = "protocol") -> str:
@@ -382,8 +406,10 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
         **gate: Any) -> None:
     """Run a suite (CONFIG, or the built-in quickstart when omitted) and write its results."""
     from harness.execution.estimate import physical_memory
+    from harness.execution import provenance
     from harness.execution.executor import ExecutorError, Limits, run_suite
     from harness.execution.results import finished_runs, holds_results, staging_dir, swap_in
+    from harness.execution.results import read_manifest
     from harness.config.units import parse_duration, parse_size
 
     kind = _build()
@@ -444,6 +470,9 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
     if not quiet:
         click.echo(_summary(rows, suite.swept, suite.compare))
     click.echo(f"results: {out}")
+    foreign = provenance.foreign_code(read_manifest(out) or {})
+    if foreign:
+        click.echo(f"distbench: warning: {foreign}", err=True)
     if not no_report:
         from harness.report import ReportError, write_report
 
@@ -523,6 +552,80 @@ def compare(base: Path, new: Path, md: Path | None, json_path: Path | None, juni
     Exit 0: no regression; 1: a regression or a new safety failure; 2: bad input; 3: not
     comparable or not enough evidence."""
     sys.exit(_compare(base, new, md, json_path, junit, quiet=quiet, **gate))
+
+
+@main.command(name="gate")
+@click.argument("suite_path", metavar="SUITE")
+@click.option("--base", "ref", required=True, metavar="REF",
+              help="The commit to compare the working tree with (a branch, tag or commit id).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Where both sides' results go: OUT/base and OUT/head (default: results/<suite>/<timestamp>/).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
+              help="Override a config key on both sides (repeatable).")
+@click.option("--seeds", type=click.IntRange(min=1), help="Number of seeds per matrix point, on both sides.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=os.cpu_count() or 1,
+              show_default="all cores", help="Runs executed in parallel processes, per side.")
+@click.option("--cache", type=click.Path(file_okay=False, path_type=Path), envvar="DISTBENCH_CACHE",
+              help="Run cache shared by both sides (an unchanged base costs nothing the second time); "
+                   "base environments go in its envs/ [env DISTBENCH_CACHE].")
+@click.option("--overwrite", is_flag=True, help="Replace results already in OUT/base and OUT/head.")
+@click.option("--md", type=click.Path(dir_okay=False, path_type=Path), help="Write the Markdown summary here.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the comparison as JSON here.")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML here.")
+@click.option("--quiet", "-q", is_flag=True, help="Do not print the Markdown.")
+@click.option("--auto-seeds", type=click.IntRange(min=2), metavar="MAX",
+              help="While inconclusive, run more seeds on both sides (doubling, up to MAX) and look "
+                   "again; the error rate stays controlled across the looks (linear alpha spending).")
+@_md_limit_options
+@_gate_options
+def gate_(suite_path: str, ref: str, out: Path | None, overrides: tuple[str, ...], seeds: int | None,
+          jobs: int, cache: Path | None, overwrite: bool, md: Path | None, json_path: Path | None,
+          junit: Path | None, quiet: bool, auto_seeds: int | None, md_limit: int | None,
+          md_pointer: str | None, **gate: Any) -> None:
+    """Run SUITE on commit REF (checked out into a temporary git worktree, with its own code) and on
+    the working tree, and compare them as `compare` does.
+
+    Exit codes as compare's: 0 no regression; 1 a regression or a new safety failure; 2 bad input;
+    3 not comparable, not enough evidence, or both sides ran the same code."""
+    from harness.compare.commits import GateError, TwoCommits, repository
+    from harness.compare.sequential import decide
+    from harness.execution.results import holds_results
+
+    suite = _load(suite_path, overrides, seeds)
+    out = out or _default_out(suite.name)
+    for role in ("base", "head"):
+        side = out / role
+        if side.is_dir() and any(side.iterdir()) and not (overwrite and holds_results(side)):
+            what = "already holds results" if holds_results(side) else "is not empty and holds no results"
+            _fail(f"--out {out}: {side} {what}; choose another --out"
+                  + (" or pass --overwrite" if holds_results(side) else ""))
+        if side.exists() and not side.is_dir():
+            _fail(f"--out {out}: {side} is not a directory")
+    first = suite.base.seeds
+    if auto_seeds is not None and auto_seeds < first:
+        _fail(f"--auto-seeds {auto_seeds}: expected at least the suite's {first} seeds")
+    alpha = gate.get("alpha") or suite.base.gate.alpha
+    try:
+        with TwoCommits(repository(Path.cwd()), ref, Path(suite_path), out, overrides=overrides, jobs=jobs,
+                        cache=cache, overwrite=overwrite) as two:
+            def look(n: int, share: float) -> Any:
+                for role in ("base", "head"):
+                    two.run_side(role, n)
+                return _judged(out / "base", out / "head", two_versions=True, verified=two.verified,
+                               look_alpha=share, **gate)
+
+            result, looks = decide(look, first, auto_seeds or first, alpha)
+    except GateError as exc:
+        click.echo(f"distbench: error: {exc}", err=True)
+        sys.exit(exc.code)
+    except KeyboardInterrupt:
+        click.echo(f"distbench: interrupted; the finished runs are in {out}", err=True)
+        sys.exit(130)
+    if len(looks) > 1:
+        result.notes.append("seeds added until decided: " + "; ".join(
+            f"{k.seeds} seeds (α {k.alpha:.3g}): {k.verdict}" for k in looks))
+    sys.exit(_emit(result, md, json_path, junit, quiet, False, md_limit, md_pointer))
 
 
 @main.command(name="list")

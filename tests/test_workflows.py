@@ -157,13 +157,7 @@ def _distbench_commands() -> list[list[str]]:
     return commands
 
 
-GATE_MISSING = main.get_command(click.Context(main), "gate") is None
-
-
-@pytest.mark.parametrize("args", [
-    pytest.param(args, id=args[0], marks=[pytest.mark.xfail(
-        args[0] == "gate" and GATE_MISSING, strict=True, reason="`distbench gate` is not in this build yet")])
-    for args in _distbench_commands()])
+@pytest.mark.parametrize("args", [pytest.param(args, id=args[0]) for args in _distbench_commands()])
 def test_every_distbench_command_exists_with_its_options(args):
     command = main.get_command(click.Context(main), args[0])
     assert command is not None, f"distbench {args[0]} does not exist"

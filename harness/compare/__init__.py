@@ -52,16 +52,26 @@ def suite_policy(manifest: Mapping[str, Any]) -> Policy:
 
 def gate(base_dir: Path, new_dir: Path, thresholds: Mapping[str, Threshold | None] | None = None,
          ignore: tuple[str, ...] = (), alpha: float | None = None,
-         require_identical: bool | None = None) -> Comparison:
+         require_identical: bool | None = None, allow_same_code: bool = False,
+         allow_dirty: bool = False, two_versions: bool = False, verified: bool = False,
+         look_alpha: float | None = None) -> Comparison:
     """Compare NEW against BASE with NEW's suite gate settings and these overrides (a threshold
-    of None stops judging that metric)."""
+    of None stops judging that metric), and check what code each side ran
+    (:func:`harness.compare.provenance.check`, which says what the next four mean).
+    ``look_alpha`` is the share of the error rate this look spends when seeds are added until the
+    comparison decides (:mod:`harness.compare.sequential`); by default all of it."""
+    from harness.compare import provenance
     from harness.compare.judge import compare, load_pair
     from harness.compare.sides import check_ignore, run_configs
 
     base, new = load_pair(Path(base_dir), Path(new_dir))
     check_ignore(ignore, (r.get("config") or {} for side in (base, new) for r in run_configs(side).values()))
     policy = suite_policy(new.manifest).with_overrides(thresholds, ignore, alpha, require_identical)
-    return compare(base, new, policy)
+    result = compare(base, new, policy, look_alpha)
+    result.provenance = provenance.check(base.manifest, new.manifest, allow_same_code=allow_same_code,
+                                         allow_dirty=allow_dirty, require_identical=policy.require_identical,
+                                         two_versions=two_versions, verified=verified)
+    return result
 
 
 def write_outputs(result: Comparison, md: Path | None = None, json_path: Path | None = None,

@@ -39,8 +39,9 @@ import numpy as np
 
 from harness.execution.cache import NOT_SIMULATED
 from harness.compare.policy import HIGHER, Policy, direction
+from harness.compare.provenance import Finding, blocking
 from harness.compare.sides import (COST_COLUMNS, NOT_DETERMINISTIC, PER_RUN_FILES, CompareError,
-                                   Side, flatten, load_side, run_configs)
+                                   Side, flatten, load_side, restrict, run_configs)
 from harness.compare.stats import (Paired, batch_means, geomean_delta_pct, holm, paired,
                                    paired_within, seeds_to_decide)
 
@@ -128,6 +129,7 @@ class Comparison:
     geomeans: dict[str, dict[str, float | None]]      # contender -> metric -> Δ% geometric mean
     notes: list[str]
     alpha: float = 0.05       # the error rate spent at this look (all of policy.alpha at one look)
+    provenance: list[Finding] = field(default_factory=list)   # what ran on each side (checked)
 
     @property
     def matched(self) -> list[Pair]:
@@ -168,6 +170,8 @@ class Comparison:
             return EXIT_REGRESSION
         if not self.matched or self.incomparable or self.undecided:
             return EXIT_INCONCLUSIVE
+        if blocking(self.provenance):
+            return EXIT_INCONCLUSIVE
         return EXIT_OK
 
     @property
@@ -180,6 +184,8 @@ class Comparison:
                 return "regression"
             return "changed (identical runs required)"
         if code == EXIT_INCONCLUSIVE:
+            if blocking(self.provenance) and self.matched and not self.incomparable:
+                return blocking(self.provenance)[0].kind
             if not self.matched or self.incomparable:
                 return "not comparable"
             need = self.seeds_needed
@@ -234,6 +240,9 @@ def load_pair(base_dir: Path, new_dir: Path) -> tuple[Side, Side]:
     if base.suite != new.suite:
         raise CompareError(f"{new.path}: NEW is suite {new.suite!r} but BASE ({base.path}) is suite "
                            f"{base.suite!r}: compare two runs of the same suite")
+    if base.seeds != new.seeds and set(new.seeds) < set(base.seeds) \
+            and base.seeds[:len(new.seeds)] == new.seeds:
+        base = restrict(base, len(new.seeds))   # a baseline run once with more seeds serves any fewer
     if base.seeds != new.seeds:
         raise CompareError(f"{new.path}: NEW ran seeds {_seeds(new.seeds)} but BASE ({base.path}) ran "
                            f"seeds {_seeds(base.seeds)}: pairing by seed needs the same seeds")

@@ -13,6 +13,7 @@ import math
 import xml.etree.ElementTree as ET
 from typing import Any
 
+from harness.compare import provenance
 from harness.compare.judge import (BETTER, EQUIVALENT, IDENTICAL, INCONCLUSIVE, NEW_FAILURE,
                                   NOT_COMPARABLE, NOT_JUDGED, WORSE, Comparison, MetricRow)
 from harness.compare.stats import PAIRED_METHOD
@@ -77,7 +78,8 @@ def to_markdown(c: Comparison) -> str:
     code = c.exit_code
     lines = [f"### {_HEAD.get(code, '')} distbench compare `{c.new.suite}`: {c.verdict}", "",
              f"**{c.summary_line()}.**", "",
-             f"BASE `{c.base.label()}` · NEW `{c.new.label()}`", ""]
+             f"BASE `{c.base.label()}` · NEW `{c.new.label()}`", "",
+             *provenance.markdown(c.base.manifest, c.new.manifest, c.provenance)]
     failures = c.new_failures
     if failures:
         lines += ["#### `!` New safety failures", "", "| point | seed | base | new |", "|---|---:|---|---|"]
@@ -163,6 +165,7 @@ def to_json(c: Comparison) -> dict[str, Any]:
     return {
         "suite": c.new.suite, "base": str(c.base.path), "new": str(c.new.path),
         "base_commit": c.base.manifest.get("git_commit"), "new_commit": c.new.manifest.get("git_commit"),
+        "provenance": provenance.to_json(c.base.manifest, c.new.manifest, c.provenance),
         "verdict": c.verdict, "exit_code": c.exit_code, "summary": c.summary_line(),
         "runs": len(c.pairs), "identical": len(c.identical),
         "policy": {"alpha": c.policy.alpha, "ignore": list(c.policy.ignore),

@@ -3,7 +3,8 @@
 A run's **key** is a hash of everything its result depends on: its fully resolved config (less
 the keys that only name or describe it), its seed, and the code that simulates it (the distbench
 version plus the source of ``harness/`` (less the driver's modules: the CLI, executors, results
-writer, this module, the estimates and the report), ``implementations/`` and ``workloads/``). Runs are pure functions of (config, seed, code), so two runs with the same key
+writer and provenance, this module, the estimates and the report), ``implementations/`` and
+``workloads/``). Runs are pure functions of (config, seed, code), so two runs with the same key
 produce the same rows, bit for bit (``wall_s`` aside). Editing a protocol changes the code digest
 and so every key: nothing computed by older code is ever reused.
 
@@ -28,28 +29,40 @@ import harness
 # Keys of a run's config that name, describe, report or judge it but do not change what it
 # simulates (the run key and distbench compare both leave them out).
 NOT_SIMULATED = ("name", "description", "seeds", "report", "gate", "compare", "contenders")
-_ROOTS = ("harness", "implementations", "workloads")
+SOURCE_ROOTS = ("harness", "implementations", "workloads")
 # The driver's modules: they run, write and present runs but do not decide what a run computes,
 # so editing them keeps every key (and the results already on disk) valid.
 _SKIP_DIRS = ("harness/report/", "harness/compare/")
 _SKIP = ("harness/cli.py", "harness/execution/executor.py", "harness/execution/results.py", "harness/execution/cache.py",
-         "harness/execution/estimate.py", "harness/catalog.py", "harness/__main__.py", "harness/pytest_plugin.py")
+         "harness/execution/estimate.py", "harness/execution/provenance.py", "harness/catalog.py",
+         "harness/__main__.py", "harness/pytest_plugin.py")
 IDENTITY = ("suite", "kind", "run_id", "protocol", "seed")
+
+
+def simulating(rel: str) -> bool:
+    """Whether the source file at ``rel`` (relative to the top of a source tree, with slashes)
+    decides what a run computes, so that the code digest covers it."""
+    return (rel.endswith(".py") and rel.split("/", 1)[0] in SOURCE_ROOTS and not rel.startswith(_SKIP_DIRS)
+            and rel not in _SKIP)
+
+
+def tree_digest(top: Path, version: str) -> str:
+    """sha256 of a distbench version and of every simulating source file under ``top``, by
+    relative path."""
+    h = hashlib.sha256(f"distbench {version}\n".encode())
+    for root in SOURCE_ROOTS:
+        for path in sorted((top / root).rglob("*.py")):
+            rel = path.relative_to(top).as_posix()
+            if simulating(rel):
+                h.update(f"{rel}\n".encode())
+                h.update(path.read_bytes())
+    return h.hexdigest()
 
 
 @functools.lru_cache(maxsize=1)
 def code_digest() -> str:
-    """sha256 of the distbench version and of every simulating source file, by relative path."""
-    top = Path(harness.__file__).resolve().parent.parent
-    h = hashlib.sha256(f"distbench {harness.__version__}\n".encode())
-    for root in _ROOTS:
-        for path in sorted((top / root).rglob("*.py")):
-            rel = path.relative_to(top).as_posix()
-            if rel.startswith(_SKIP_DIRS) or rel in _SKIP:
-                continue
-            h.update(f"{rel}\n".encode())
-            h.update(path.read_bytes())
-    return h.hexdigest()
+    """The digest of the code in use (:func:`tree_digest` of the imported source tree)."""
+    return tree_digest(Path(harness.__file__).resolve().parent.parent, harness.__version__)
 
 
 def _jsonable(value: Any) -> Any:

@@ -15,7 +15,6 @@ import numbers
 import os
 import platform
 import shutil
-import subprocess
 import tempfile
 from importlib import metadata
 from pathlib import Path
@@ -25,6 +24,7 @@ import numpy as np
 
 import harness
 from harness import build
+from harness.execution import provenance
 
 FILES = ("runs.csv", "events.csv", "timeseries.csv", "latencies.csv", "manifest.json")
 IDENTITY = ("suite", "kind", "run_id", "protocol", "seed")
@@ -39,16 +39,6 @@ HEADERS = {
 }
 PACKAGES = ("pyyaml", "pydantic", "click", "pandas", "numpy", "scipy", "matplotlib", "seaborn",
             "hdrhistogram", "tqdm")
-
-
-def git_commit() -> str | None:
-    """The commit of the distbench checkout in use, if it is one."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(harness.__file__).parent,
-                             capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
 
 
 def package_versions() -> dict[str, str]:
@@ -307,7 +297,7 @@ class ResultsWriter:
             "seeds": sorted({s.seed for s in specs}),
             "distbench_version": harness.__version__,
             "build": build.kind(),  # pure or compiled (identical results)
-            "git_commit": git_commit(),
+            **provenance.record(),  # git_commit, git_dirty, code_digest, code_dir, launched_in
             "python": platform.python_version(),
             "platform": platform.platform(),
             "packages": package_versions(),
