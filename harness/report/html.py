@@ -13,7 +13,7 @@ from html import escape
 import yaml
 
 from .document import Document
-from .explain import BLURB
+from .explain import blurb
 from .metrics import HIGHER
 from .palette import contender_colors
 from .tables import Cell, Table, capitalize
@@ -250,7 +250,7 @@ def render_html(doc: Document) -> str:
 
     if doc.explained:
         out.append('<section id="difference"><h2>Where the difference comes from</h2>'
-                   f'<p class="lead">{inline(BLURB)}</p>')
+                   f'<p class="lead">{inline(blurb(res.kind))}</p>')
         for e in doc.explained:
             out.append(f"<p><strong>{_e(doc.point_text(e.point))}</strong> — {_e('; '.join(e.differences))}</p>"
                        '<div class="tablewrap"><table><thead><tr>'
