@@ -206,7 +206,7 @@ def _safety_tables(doc: Document) -> str:
 
 def render_html(doc: Document) -> str:
     res = doc.res
-    colors = contender_colors(res.contenders, res.compare)
+    colors = contender_colors(res.contenders, res.compare, res.values)
     sections = doc.sections()
     out = ['<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
