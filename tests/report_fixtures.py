@@ -31,10 +31,15 @@ RUN_COLUMNS = [
     "messages_per_op", "bytes_per_op", "leader_changes", "failover_ms_mean", "failover_ms_max",
     "unavailable_ms", "leader_cpu_utilization", "ops_outstanding", "wall_s", "safety", "safety_detail",
 ]
+# Columns of a consensus run that the runner writes as zeros in a transaction run too.
+CONSENSUS_ZEROS = ["retransmissions_per_op", "repairs_per_op", "loss_blocked_share",
+                   "unavailable_ms_leader_change"]
 TXN_COLUMNS = [
     "conflict_rate", "aborts_conflict", "aborts_deadlock", "aborts_validation", "aborts_timeout",
     "aborts_failure", "retries_per_txn", "lock_wait_ms_mean", "twopc_ms_mean", "blocked_ms",
+    "unavailable_ms_fault", *CONSENSUS_ZEROS,
 ]
+TXN_FAULTS = {"schedule": [{"at": "8s", "action": "crash", "target": "coordinator", "for": "1s"}]}
 
 CONSENSUS_BASE = {
     "name": "raft-vs-paxos", "kind": "consensus", "duration": "20s", "warmup": "2s", "seeds": 3,
@@ -167,7 +172,7 @@ def _consensus_run(proto: str, cfg: dict, seed: int, faults: bool) -> tuple[dict
     return row, events, series, _latency_hist(p50, p99, row["ops_committed"])
 
 
-def _txn_run(proto: str, cfg: dict, seed: int) -> tuple[dict, list, list, list]:
+def _txn_run(proto: str, cfg: dict, seed: int, faults: bool) -> tuple[dict, list, list, list]:
     r = _rng(proto, json.dumps(cfg, sort_keys=True), seed)
     noise = lambda sd=0.03: float(r.normal(1.0, sd))  # noqa: E731
     theta = float(_get(cfg, "workload.distribution.theta"))
@@ -201,25 +206,37 @@ def _txn_run(proto: str, cfg: dict, seed: int) -> tuple[dict, list, list, list]:
     row["bytes_per_op"] = row["messages_per_op"] * 210
     for cause in ("conflict", "deadlock", "validation", "timeout", "failure"):
         row[f"aborts_{cause}"] = int(aborts * shares.get(cause, 0.0))
-    series = [{"time_s": i * 0.5, "throughput_ops_s": round(thr * noise(0.05), 1),
+    row.update(dict.fromkeys(CONSENSUS_ZEROS, 0.0))
+    events = []
+    if faults:  # a coordinator crash from 8 s to 9 s stalls the transactions that need it
+        outage = 1000 * noise(0.05)
+        row.update(unavailable_ms=outage, unavailable_ms_fault=outage)
+        events = [{"time_s": 8.0, "node": 1, "kind": "crash", "detail": "coordinator", "duration_ms": 1000},
+                  {"time_s": 9.0, "node": 1, "kind": "restart", "detail": "", "duration_ms": ""},
+                  {"time_s": 9.0, "node": "-", "kind": "unavailable", "detail": "fault: crash of 1",
+                   "duration_ms": round(outage, 3)}]
+    series = [{"time_s": i * 0.5, "throughput_ops_s": round(thr * noise(0.05) * (0.1 if faults and 8 <= i * 0.5 < 9
+                                                                                  else 1), 1),
                "latency_p50_ms": round(p50 * noise(0.05), 3),
                "latency_p99_ms": round(p99 * noise(0.1), 3), "leader": ""} for i in range(40)]
-    return row, [], series, _latency_hist(p50, p99, row["ops_committed"])
+    return row, events, series, _latency_hist(p50, p99, row["ops_committed"])
 
 
 def make_results(out: Path, kind: str = "consensus", *, protocols: list[str] | None = None,
                  seeds: list[int] | tuple[int, ...] = (1, 2, 3), params: dict[str, list] | None = None,
-                 faults: bool = True, violation: bool = False, extra_metric: bool = False,
+                 faults: bool | None = None, violation: bool = False, extra_metric: bool = False,
                  reference: str | None = None, optional_files: bool = True,
                  config: dict[str, Any] | None = None, resolved: bool = False) -> Path:
     """Write runs.csv, events.csv, timeseries.csv, latencies.csv and manifest.json under ``out``.
 
     ``config``: dotted key -> value, set in the suite before the matrix. ``resolved``: write the
     manifest's configs as the runner does (durations in seconds, rates per second) and the swept
-    columns of runs.csv as resolved numbers; otherwise as written."""
+    columns of runs.csv as resolved numbers; otherwise as written. ``faults``: leader faults in a
+    consensus suite (the default), a coordinator crash in a transaction suite (not the default)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     txn = kind == "transactions"
+    faults = not txn if faults is None else faults
     protocols = protocols or (["2pl", "occ", "2pc"] if txn else ["raft", "multipaxos"])
     if params is None:
         params = ({"workload.distribution.theta": [0.5, 0.8, 0.99], "workload.write_ratio": [0.2, 0.8]}
@@ -229,6 +246,8 @@ def make_results(out: Path, kind: str = "consensus", *, protocols: list[str] | N
     base["matrix"] = {"protocol": protocols, **params}
     if not faults:
         base.pop("faults", None)
+    elif txn:
+        base["faults"] = json.loads(json.dumps(TXN_FAULTS))
     for key, v in (config or {}).items():
         _set(base, key, v)
     if resolved:
@@ -251,7 +270,7 @@ def make_results(out: Path, kind: str = "consensus", *, protocols: list[str] | N
                 k += 1
                 run_id = f"{k:04d}-{proto}-s{seed}"
                 if txn:
-                    row, ev, ts, hist = _txn_run(proto, cfg, seed)
+                    row, ev, ts, hist = _txn_run(proto, cfg, seed, faults)
                 else:
                     row, ev, ts, hist = _consensus_run(proto, cfg, seed, faults)
                 if extra_metric:

@@ -682,3 +682,188 @@ def test_leaderless_ms_counts_every_stretch_without_a_leader():
     m.finish(0.4)
     assert [round(s[5], 6) for s in m.series] == [50.0, 0.0, 10.0, 0.0]
     assert [s[4] for s in m.series] == [0, 0, 1, 1]  # the leader sampled at each bucket's end
+
+
+# ---------------------------------------------------------------------------------------------
+# What a report shows depends on the suite's kind; every label has its unit
+
+CONSENSUS_WORDS = re.compile(r"leader|failover|retransmi|gap repair|follower|election", re.I)
+
+
+def test_transaction_report_has_no_consensus_leftovers(tmp_path, monkeypatch):
+    """A transaction suite under a coordinator crash: the availability section, its timeline and
+    the tables speak of commit gaps, never of leaders, failovers or replication (whose columns
+    the runner writes as zeros in a transaction run)."""
+    import harness.report.failures as failures
+    figs = _capture(monkeypatch, {}, failures)
+    d = make_results(tmp_path / "r", "transactions", seeds=[1, 2], faults=True,
+                     params={"workload.distribution.theta": [0.6, 0.99]})
+    paths = write_report(d)
+    md = paths["md"].read_text()
+    text = " ".join(_parse(paths["html"].read_text()).text)
+    for doc in (md.split("## Configuration and provenance")[0], text.split("Configuration and provenance")[0]):
+        assert "Availability" in doc and "Time unavailable" in doc and "commit gaps" in doc
+        assert not CONSENSUS_WORDS.search(doc), CONSENSUS_WORDS.search(doc)
+    summary = pd.read_csv(paths["summary"])
+    assert "unavailable_ms_mean" in summary.columns
+    assert not [c for c in summary.columns if CONSENSUS_WORDS.search(c) or c.startswith(("repairs", "loss_blocked"))]
+    handles = [t.get_text() for leg in figs["timeline"].legends for t in leg.get_texts()]
+    assert "crash" in handles and not any(CONSENSUS_WORDS.search(h) for h in handles)
+
+
+def _visible(fig):
+    return [ax for ax in fig.axes if ax.get_visible()]
+
+
+def test_aborts_by_cause_is_a_grid_with_a_column_per_contender(tmp_path, monkeypatch):
+    """Many panels wrap into rows of at most four instead of one tall strip; whole rows of
+    contenders, so that each column keeps one contender."""
+    import harness.report.charts as charts
+    figs = _capture(monkeypatch, {}, charts)
+    params = {"workload.distribution.theta": [0.6, 0.99], "workload.write_ratio": [0.1, 0.3, 0.5, 0.7, 0.9]}
+    one = make_results(tmp_path / "one", "transactions", protocols=["2pc"], seeds=[1], params=params)
+    size = write_report(one, formats="md") and figs["aborts_by_cause"].get_size_inches()
+    columns = {round(ax.get_position().x0, 3) for ax in _visible(figs["aborts_by_cause"])}
+    assert len(_visible(figs["aborts_by_cause"])) == 5 and len(columns) == 4
+    assert size[1] < size[0]  # wider than tall, not a 960×4542 strip
+
+    two = make_results(tmp_path / "two", "transactions", protocols=["2pl", "occ"], seeds=[1], params=params)
+    write_report(two, formats="md")
+    by_column: dict[float, set[str]] = {}
+    for ax in _visible(figs["aborts_by_cause"]):
+        by_column.setdefault(round(ax.get_position().x0, 3), set()).add(ax.get_title().split("\n")[0])
+    assert len(by_column) == 4 and all(len(names) == 1 for names in by_column.values())
+
+
+def test_timeline_keeps_every_line_inside_its_panel_and_titles_apart(tmp_path, monkeypatch):
+    """Panels of a row share their y axis: its top fits the highest contender, not the first one
+    drawn; long contender names wrap instead of running into the next panel's title."""
+    import harness.report.failures as failures
+    figs = _capture(monkeypatch, {}, failures)
+    names = ["2pl-" + "long-contender-name-" * 3, "occ-" + "long-contender-name-" * 3]
+    d = make_results(tmp_path / "r", "transactions", protocols=names, seeds=[1], faults=True,
+                     params={"workload.distribution.theta": [0.99]})
+    df = pd.read_csv(d / "timeseries.csv")  # the second contender peaks far above the first
+    df.loc[df["run_id"].str.contains("occ"), "throughput_ops_s"] *= 3
+    df.to_csv(d / "timeseries.csv", index=False)
+    write_report(d, formats="md")
+    fig = figs["timeline"]
+    for ax in _visible(fig):
+        for line in ax.lines:
+            y = np.asarray(line.get_ydata(), dtype=float)
+            if line.get_transform() == ax.transData and np.isfinite(y).any():
+                assert np.nanmax(y) <= ax.get_ylim()[1]
+    fig.draw_without_rendering()
+    boxes = [ax.title.get_window_extent() for ax in _visible(fig) if ax.get_title()]
+    assert len(boxes) == 2 and boxes[0].x1 < boxes[1].x0
+    assert all(0 <= b.x0 and b.x1 <= fig.bbox.x1 for b in boxes)
+
+
+def test_failover_cdf_uses_the_contenders_colours(tmp_path, monkeypatch):
+    """One colour per contender, as in every other chart; the swept settings differ by line style."""
+    import harness.report.failover_cdf as failover_cdf
+    from matplotlib.colors import to_hex
+    figs = _capture(monkeypatch, {}, failover_cdf)
+    d = make_results(tmp_path / "r", seeds=[1, 2, 3], params={"cluster.nodes": [3, 5], "network.loss": [0.0, 0.02]})
+    write_report(d, formats="md")
+    (ax,) = figs["failover_cdf"].axes
+    palette = protocol_colors(["raft", "multipaxos"])
+    legend = ax.get_legend()
+    entries = [(t.get_text(), to_hex(h.get_color())) for t, h in zip(legend.get_texts(), legend.get_lines())]
+    assert len(entries) == 8  # two contenders × four settings
+    for label, color in entries:
+        assert color == palette[label.split(",")[0]], label
+    assert {to_hex(line.get_color()) for line in ax.lines} == set(palette.values())
+    styles = {(to_hex(line.get_color()), str(line.get_linestyle())) for line in ax.lines}
+    assert len(styles) == 8  # a setting is told apart by its line style
+
+
+UNIT = re.compile(r"\(([^()]+)\)\s*$")
+
+
+def _numeric(ticks) -> bool:
+    texts = [t.get_text().replace("−", "-").replace(",", "") for t in ticks if t.get_text()]
+    try:
+        return bool(texts) and all(float(t.rstrip("k")) is not None for t in texts)
+    except ValueError:
+        return False
+
+
+def _has_unit(label: str) -> bool:
+    """"p99 latency (ms, log scale)", "cluster size (nodes)": a unit in the closing parentheses
+    (a count names what it counts, a ratio says fraction), not just a scale note."""
+    m = UNIT.search(label)
+    return bool(m) and m.group(1).split(",")[0].strip() not in ("", "log scale", "logit scale")
+
+
+@pytest.mark.parametrize("kind,params", [
+    ("consensus", {"cluster.nodes": [3, 5], "network.loss": [0.0, 0.02]}),
+    ("consensus", {"workload.clients": [8, 64]}),
+    ("transactions", {"workload.distribution.theta": [0.6, 0.99], "workload.write_ratio": [0.2, 0.8]}),
+    ("transactions", {"workload.multi_partition": [0.1, 0.5], "faults": ["none", "crash"]}),
+])
+def test_every_numeric_axis_label_has_a_unit(tmp_path, monkeypatch, kind, params):
+    """The rule: an axis whose ticks are plain numbers says its unit in the parentheses that end
+    its label; an axis of names (faults, protocols) or of values that carry their unit ("150ms",
+    "10%") is exempt. Tables say the unit of every metric and of every parameter header."""
+    import harness.report.charts as charts
+    import harness.report.failover_cdf as failover_cdf
+    import harness.report.failures as failures
+    import harness.report.latency as latency
+    figs = _capture(monkeypatch, {}, charts, failures, latency, failover_cdf)
+    d = make_results(tmp_path / "r", kind, seeds=[1, 2, 3], params=params, faults=True)
+    write_report(d, formats="md")
+    checked = 0
+    for name, fig in figs.items():
+        for ax in _visible(fig):
+            for label, ticks in ((ax.get_xlabel(), ax.get_xticklabels()), (ax.get_ylabel(), ax.get_yticklabels())):
+                if label and _numeric(ticks):
+                    checked += 1
+                    assert _has_unit(label), f"{name}: {label!r}"
+    assert checked >= 10
+    doc = _doc(d)
+    for t in doc.all_tables:
+        assert all(m.unit for m in t.metrics), [m.key for m in t.metrics if not m.unit]
+        for p, head in zip(t.params, t.param_headers()):
+            assert not p.numeric or p.quantity or _has_unit(head), head
+
+
+def test_every_known_metric_has_a_unit_and_a_kind_that_exists():
+    from harness.report.load import KINDS
+    from harness.report.metrics import KNOWN_METRICS
+    assert [m.key for m in KNOWN_METRICS if not m.unit] == []
+    assert {m.kind for m in KNOWN_METRICS} <= {None, *KINDS}
+
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_shipped_suite_compares_what_it_sweeps(path):
+    """A suite that runs one protocol and sweeps its settings compares those settings: its
+    report has contenders, not "only one protocol ran"."""
+    from harness.config import load_suite
+    suite = load_suite(path)
+    assert len(suite.matrix[suite.compare]) >= 2, f"{path.name}: compare is {suite.compare!r}"
+
+
+def test_2pc_faults_report_compares_its_participants(tmp_path):
+    """configs/2pc-faults.yaml, trimmed to one point and one seed: 2PC over 2PL participants
+    against 2PC over OCC participants, named by the setting, coloured as those protocols."""
+    from click.testing import CliRunner
+
+    from harness.cli import main
+    from harness.report.figure import Ctx
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, [
+        "run", str(CONFIGS / "2pc-faults.yaml"), "--out", str(out), "--seeds", "1", "-q", "--jobs", "1",
+        "--set", "duration=0.5s", "--set", "warmup=0.1s", "--set", "matrix.faults={none: {}}",
+        "--set", "matrix.workload.multi_partition=[0.5]"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    md = (out / "report.md").read_text()
+    assert md.startswith("# 2pc-faults: participants = 2pl vs participants = occ")
+    assert "Only one" not in md and "only one" not in md
+    assert "- **Contenders:** participants = 2pl, participants = occ" in md
+    assert "only participants (protocols.2pc.participants) differed." in md
+    colors = Ctx(load_results(out)).colors
+    assert list(colors.values()) == [protocol_colors(["2pl"])["2pl"], protocol_colors(["occ"])["occ"]]

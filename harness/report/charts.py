@@ -10,6 +10,7 @@ intervals the tables use.
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import Callable
 
@@ -18,7 +19,7 @@ import seaborn as sns
 from matplotlib.patches import Patch
 
 from .failover_cdf import failover_cdf_chart
-from .failures import failover_chart, timeline_chart
+from .failures import failover_chart, panel_title, timeline_chart
 from .figure import (PANEL_H, PANEL_W, Chart, ChartOptions, Ctx, bottom_of_column, category_ticks, figure,
                      MAX_COLS, header, hide_unused, log_label, panel_grid,
                      render, style, wants_log, x_axis, y_axis)
@@ -73,7 +74,7 @@ def _metric_chart(ctx: Ctx, out_dir: Path, name: str, section: str, metrics: lis
                             hue_order=ctx.contenders, palette=ctx.colors, errorbar=t_interval,
                             capsize=0.15, err_kws={"linewidth": 1.0, "color": "0.2"}, ax=ax, legend=False,
                             width=0.6, saturation=1.0)
-                ax.set_xlabel("")
+                ctx.contender_axis(ax)
             else:
                 sns.barplot(data=df, x=ctx.x.key, y=m.key, hue=CONTENDER, order=ctx.x.values,
                             hue_order=ctx.contenders, palette=ctx.colors, errorbar=t_interval,
@@ -163,34 +164,36 @@ def _aborts_by_cause(ctx: Ctx, out_dir: Path) -> Chart | None:
     for c in causes:
         share = np.where(total > 0, d[c].fillna(0) / total.replace(0, np.nan), 0.0)
         d[c] = d["abort_rate"].fillna(0) * 100 * np.nan_to_num(share)
-    rows = ctx.facets or [None]
-    nrows, ncols = len(rows), len(ctx.contenders)
+    panels = [(proto, facet) for facet in ctx.facets or [None] for proto in ctx.contenders]
+    ncols = cause_columns(len(ctx.contenders), len(panels))
+    nrows = math.ceil(len(panels) / ncols)
+    cells = [(k // ncols, k % ncols, proto, facet) for k, (proto, facet) in enumerate(panels)]
     fig, axes = figure(nrows, ncols, panel=(3.1, PANEL_H), sharex=True, sharey=True)
     xvals = ctx.x.values if ctx.x is not None else [""]
     tallest = 0.0
-    for i, facet in enumerate(rows):
+    for i, j, proto, facet in cells:
         df = d if facet is None else d[d["__facet"] == facet]
-        for j, proto in enumerate(ctx.contenders):
-            ax = axes[i][j]
-            g = df[df[CONTENDER] == proto]
-            means = (g.groupby(ctx.x.key)[causes].mean().reindex(xvals) if ctx.x is not None
-                     else g[causes].mean().to_frame().T)
-            bottom = np.zeros(len(xvals))
-            pos = np.arange(len(xvals))
-            for c in causes:
-                vals = means[c].fillna(0).to_numpy()
-                ax.bar(pos, vals, bottom=bottom, color=CAUSE_COLORS[c], width=0.62,
-                       edgecolor="white", linewidth=0.5)
-                bottom += vals
-            tallest = max(tallest, float(bottom.max()) if len(bottom) else 0.0)
-            category_ticks(ax, [str(v) for v in xvals])
-            ax.grid(axis="x", visible=False)
-            title = proto if facet is None else f"{proto} · {facet}"
-            ax.set_title(title, color=ctx.colors[proto], fontweight="bold")
-            if j == 0:
-                ax.set_ylabel("abort rate by cause (%)")
-            if i == nrows - 1 and ctx.x is not None:
-                ax.set_xlabel(ctx.x.label)
+        ax = axes[i][j]
+        g = df[df[CONTENDER] == proto]
+        means = (g.groupby(ctx.x.key)[causes].mean().reindex(xvals) if ctx.x is not None
+                 else g[causes].mean().to_frame().T)
+        bottom = np.zeros(len(xvals))
+        pos = np.arange(len(xvals))
+        for c in causes:
+            vals = means[c].fillna(0).to_numpy()
+            ax.bar(pos, vals, bottom=bottom, color=CAUSE_COLORS[c], width=0.62,
+                   edgecolor="white", linewidth=0.5)
+            bottom += vals
+        tallest = max(tallest, float(bottom.max()) if len(bottom) else 0.0)
+        category_ticks(ax, [str(v) for v in xvals])
+        ax.grid(axis="x", visible=False)
+        title = proto if facet is None else f"{proto}\n{facet}"
+        ax.set_title(panel_title(title, 2.6), color=ctx.colors[proto], fontweight="bold")
+        if j == 0:
+            ax.set_ylabel("abort rate by cause (%)")
+        if ctx.x is not None and bottom_of_column(cells, i, j):
+            ax.set_xlabel(ctx.x.label)
+    hide_unused(axes, cells)
     if tallest > 0:
         axes[0][0].set_ylim(0, tallest * 1.08)  # shared: headroom above the tallest stack
     handles = [Patch(facecolor=CAUSE_COLORS[c], label=c.split("_", 1)[1]) for c in causes]
@@ -203,6 +206,14 @@ def _aborts_by_cause(ctx: Ctx, out_dir: Path) -> Chart | None:
     cap = ("Each bar is the mean abort rate across seeds; its segments split it by the cause the "
            "protocol reported for each abort.")
     return render(fig, Chart("aborts_by_cause", CONTENTION, title, cap), out_dir)
+
+
+def cause_columns(contenders: int, panels: int) -> int:
+    """Columns of the aborts-by-cause grid: whole rows of contenders (so that a column keeps one
+    contender) up to ``MAX_COLS`` panels wide, or one row of contenders when there are more."""
+    if contenders >= MAX_COLS:
+        return contenders
+    return min(panels, contenders * max(1, MAX_COLS // contenders))
 
 
 # ---------------------------------------------------------------------------------------------

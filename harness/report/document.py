@@ -132,13 +132,16 @@ class Document:
         ok, diffs, specific = self.like
         if ok is None:
             return ""
+        r = self.res
+        if r.compare not in ("protocol", "contender"):
+            specific = _differing(specific, r.compare)
         own = "; ".join(f"{p}: " + ", ".join(f"{k} = {v}" for k, v in sorted(s.items()))
                         for p, s in specific.items())
         own = f" Protocol-specific settings — {own}." if own else ""
-        r = self.res
         what = {"protocol": "the protocol and its own settings",
                 "contender": "the settings each contender names and the protocols' own settings"}.get(
-            r.compare, f"{r.compare} (and the protocol's own settings)")
+            r.compare, f"{param_short(r.compare)} ({r.compare})"
+            + (" and the protocol settings below" if own else ""))
         if ok:
             return (f"Like with like: at every parameter point and seed, the {r.noun}s ran with the "
                     "same resolved configuration (clients, network, cost model, faults); only "
@@ -196,6 +199,15 @@ class Document:
             vals.append(str(row["safety"]) + (f" ({detail})" if isinstance(detail, str) and detail.strip() else ""))
             rows.append(vals)
         return header, rows
+
+
+def _differing(specific: dict[str, dict[str, str]], compare: str) -> dict[str, dict[str, str]]:
+    """Each contender's protocol settings that differ between the contenders, but the compared key
+    itself: contenders of one protocol share the rest, which says nothing about the comparison."""
+    keys = {k for s in specific.values() for k in s
+            if len({s2.get(k) for s2 in specific.values()}) > 1 and not compare.endswith("." + k)}
+    return {c: {k: v for k, v in s.items() if k in keys} for c, s in specific.items()
+            if any(k in keys for k in s)}
 
 
 def _short(key: str) -> str:

@@ -5,9 +5,10 @@ latency, the report sets side by side, per contender, what each committed operat
 messages of each type (``messages_per_op_by_type``) and the columns that measure repair work and
 its cost: ``retransmissions_per_op`` (re-sent after a whole retransmission interval),
 ``repairs_per_op`` (sent to fill a gap a replica reported), ``loss_blocked_share`` (follower
-time spent unable to acknowledge behind a lost message) and ``unavailable_ms`` (time without a
-commit: where throughput went). The section knows no protocol: message
-types are whatever the contenders report, and a contender without a column shows "—".
+time spent unable to acknowledge behind a lost message) — replication's, so consensus suites
+only — and ``unavailable_ms`` (time without a commit: where throughput went). The section knows
+no protocol: message types are whatever the contenders report, and a contender without a column
+shows "—".
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def _explain(res: Results, point: tuple[str, ...], differences: list[str]) -> Ex
                     counts.setdefault(kind, []).append(value)
             row.update({f"{BY_TYPE}:{k}": float(np.mean(v)) for k, v in counts.items()})
         for key in CAUSES:
-            if key in mine.columns and mine[key].notna().any():
+            if res.has_metric(key) and mine[key].notna().any():
                 row[key] = float(mine[key].astype(float).mean())
         means[c] = row
     kinds = sorted({k for row in means.values() for k in row if k.startswith(BY_TYPE)})
@@ -110,11 +111,17 @@ def _by_type(text: str) -> dict[str, float]:
     return out
 
 
-BLURB = ("Where the contenders differ significantly (paired by seed, p < 0.05, or a single run) "
-         f"by at least {PRACTICAL:.0%} in throughput or latency: the work behind each committed "
-         "operation. Messages by type, then retransmissions (re-sent after a whole "
-         "`replication.retransmit` interval), gap repairs (sent to fill a gap a replica reported "
-         "after `replication.reorder_wait`) and the share of follower time spent unable to "
-         "acknowledge behind a lost message (a replica that must accept in log order cannot "
-         "acknowledge past a gap, and is out of the quorum meanwhile); last, the time without "
-         "any commit, where throughput went.")
+def blurb(kind: str) -> str:
+    """The section's lead: what its rows are, for the suite's kind."""
+    head = ("Where the contenders differ significantly (paired by seed, p < 0.05, or a single run) "
+            f"by at least {PRACTICAL:.0%} in throughput or latency: the work behind each committed "
+            "operation. Messages by type, then ")
+    if kind == "transactions":
+        return head + ("the time without any commit, where throughput went (a crash or partition "
+                       "that stalls the transactions touching a partition).")
+    return head + ("retransmissions (re-sent after a whole `replication.retransmit` interval), gap "
+                   "repairs (sent to fill a gap a replica reported after `replication.reorder_wait`) "
+                   "and the share of follower time spent unable to acknowledge behind a lost message "
+                   "(a replica that must accept in log order cannot acknowledge past a gap, and is "
+                   "out of the quorum meanwhile); last, the time without any commit, where "
+                   "throughput went.")

@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import seaborn as sns
 from matplotlib.lines import Line2D
 
 from .figure import Chart, Ctx, figure, header, log_label, log_ticks, render
@@ -20,6 +19,8 @@ END_POINTS = (
     ("failover", "from the fault until a newer leader was elected"),
 )
 MIN_FAILOVERS = 5  # fewer make no distribution worth a curve
+# One per setting of the swept parameters, in order (a contender keeps its colour).
+LINESTYLES = ("-", "--", ":", "-.", (0, (6, 2, 1, 2, 1, 2)), (0, (9, 3)))
 
 
 def failover_cdf_chart(ctx: Ctx, out_dir: Path) -> Chart | None:
@@ -36,29 +37,34 @@ def failover_cdf_chart(ctx: Ctx, out_dir: Path) -> Chart | None:
     varying = [p for p in ctx.res.params if len(p.values) > 1]
     keys = [CONTENDER] + [p.key for p in varying]
     groups = sorted(d.groupby(keys, sort=False), key=lambda kv: _order(ctx, varying, kv[0]))
-    colors = sns.color_palette("viridis", max(len(groups), 2)) if varying else None
     fig, axes = figure(1, 1, panel=(6.0, 3.4))
     ax = axes[0][0]
     handles = []
-    for i, (point, g) in enumerate(groups):
+    settings: dict[str, int] = {}
+    for point, g in groups:
         x = np.sort(g["duration_ms"].to_numpy(dtype=float))
         y = np.arange(1, len(x) + 1) / len(x)
-        color = colors[i] if colors else ctx.colors[point[0]]
+        # The contender's colour, as in every other chart; its settings differ by line style.
+        k = settings[point[0]] = settings.get(point[0], -1) + 1
+        style = LINESTYLES[k % len(LINESTYLES)]
+        color = ctx.colors[point[0]]
         label = _label(ctx, varying, point, len(x))
-        ax.step(x, y, where="post", color=color, linewidth=1.4)
-        handles.append(Line2D([], [], color=color, label=label))
+        ax.step(x, y, where="post", color=color, linestyle=style, linewidth=1.4)
+        handles.append(Line2D([], [], color=color, linestyle=style, label=label))
     ax.set_xscale("log")
     log_ticks(ax.xaxis)
     ax.set_xlabel(log_label("failover time (ms)"))
-    ax.set_ylabel("cumulative fraction of failovers")
+    ax.set_ylabel("failovers ≤ time (fraction)")
     ax.set_ylim(0, 1.02)
     ax.legend(handles=handles, loc="lower right", fontsize=7, frameon=True, framealpha=0.9)
     title = f"Failover time distribution: {ctx.vs}"
-    header(fig, title, ctx.subtitle(extra="one curve per setting; n = failovers", band="",
+    extra = "one curve per contender (colour)" + (" and setting (line style)" if varying else "")
+    header(fig, title, ctx.subtitle(extra=extra + "; n = failovers", band="",
                                     width_in=fig.get_figwidth()), [])
     cap = (f"Cumulative distribution of failover times ({what}; events.csv rows '{kind}'), one "
-           "curve per contender and swept setting, all seeds together. A curve far to the right "
-           "or that never reaches 1 within the runs means split votes and repeated elections.")
+           "curve per contender (its colour, as in the other charts) and swept setting (its line "
+           "style), all seeds together. A curve far to the right or that never reaches 1 within the "
+           "runs means split votes and repeated elections.")
     return render(fig, Chart("failover_cdf", AVAILABILITY, title, cap), out_dir)
 
 

@@ -4,6 +4,7 @@ changes marked, and the distribution of failover times per contender."""
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -290,11 +291,10 @@ def timeline_chart(ctx: Ctx, out_dir: Path) -> Chart | None:
             ax.step(tx, y, where="post", color=ctx.colors[proto], lw=1.3, zorder=3,
                     clip_on=False)  # drawn over the x axis: a bucket at 0 ops/s must show
             if i == 0:
-                ax.set_title(f"{proto} (seed {_int(run['seed'])})", color=ctx.colors[proto], fontweight="bold")
+                ax.set_title(panel_title(f"{proto} (seed {_int(run['seed'])})", axes_w_in),
+                             color=ctx.colors[proto], fontweight="bold")
             if j == 0:
                 ax.set_ylabel(m.axis_label)
-            if m.key.startswith("throughput"):
-                ax.set_ylim(bottom=0)
         if rows > len(metrics):
             lane = axes[-1][j]
             spans = leader_spans(rts, rev, b) if has_leader else []
@@ -312,6 +312,10 @@ def timeline_chart(ctx: Ctx, out_dir: Path) -> Chart | None:
         axes[-1][j].set_xlabel("simulated time (s)")
         axes[-1][j].set_xlim(x_lo - 0.02 * (x_hi - x_lo), x_hi + 0.02 * (x_hi - x_lo))
     for i, m in enumerate(metrics):
+        if m.key.startswith("throughput"):  # once every panel of the shared row is drawn
+            top = max((float(np.nanmax(ln.get_ydata())) for ax in axes[i] for ln in ax.lines
+                       if np.isfinite(ln.get_ydata()).any()), default=0.0)
+            axes[i][0].set_ylim(0, top * 1.05 if top > 0 else 1.0)
         if m.key.startswith("latency"):
             arr = np.asarray(lat_vals)
             arr = arr[arr > 0]
@@ -346,13 +350,22 @@ def timeline_chart(ctx: Ctx, out_dir: Path) -> Chart | None:
     sub = " · ".join(s for s in (f"fixed: {ctx.fixed_text}" if ctx.fixed_text else "", extra) if s)
     header(fig, title, wrap(sub, fig.get_figwidth()), handles, ncol=min(len(handles), 6))
     cap = ("One run per contender at the same parameter point and seed, values per time bucket of "
-           "simulated time. Shaded: fault windows; dashed lines: a node became leader. Bottom lane: "
-           "the leader (sampled at each bucket's end, changes placed at the election or fault "
-           "events; an isolated leader still counts until a newer one is elected; red: none, "
-           "including stretches shorter than a bucket), and "
-           "above it each failover — from the fault that hit the leader until a newer "
-           "leader was elected — with its length.")
+           "simulated time. Shaded: fault windows.")
+    if rows > len(metrics):  # only a consensus run has leaders to show
+        cap += (" Dashed lines: a node became leader. Bottom lane: "
+                "the leader (sampled at each bucket's end, changes placed at the election or fault "
+                "events; an isolated leader still counts until a newer one is elected; red: none, "
+                "including stretches shorter than a bucket), and "
+                "above it each failover — from the fault that hit the leader until a newer "
+                "leader was elected — with its length.")
     return render(fig, Chart("timeline", AVAILABILITY, title, cap), out_dir)
+
+
+def panel_title(text: str, panel_w_in: float) -> str:
+    """A panel title wrapped to the panel's width (bold 9.5 pt: about 12 characters per inch), so
+    that neighbouring titles never run into each other."""
+    width = max(12, int(panel_w_in * 12))
+    return "\n".join(w for line in text.split("\n") for w in textwrap.wrap(line, width) or [""])
 
 
 NO_LEADER = "#b22222"   # hatching of a span without a leader
@@ -480,7 +493,10 @@ def failover_chart(ctx: Ctx, out_dir: Path) -> Chart | None:
                             saturation=1.0)
             sns.swarmplot(**kw, size=3.5 if boxes else 5, edgecolor="white", linewidth=0.3, warn_thresh=1.0)
             ax.set_ylim(bottom=0)
-            ax.set_xlabel(ctx.x.label if ctx.x is not None and bottom_of_column(cells, r, j) else "")
+            if ctx.x is None:
+                ctx.contender_axis(ax)
+            else:
+                ax.set_xlabel(ctx.x.label if bottom_of_column(cells, r, j) else "")
             ax.set_ylabel(ylabel if j == 0 else "")
             if facet is not None and (r == 0 or per > 1):
                 ax.set_title(facet)

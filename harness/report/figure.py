@@ -31,7 +31,7 @@ from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, Locator, MaxNLocator, NullLocator  # noqa: E402
 
 from .load import CONTENDER, Param, Results  # noqa: E402
-from .metrics import Metric, param_short  # noqa: E402
+from .metrics import Metric, param_label, param_short  # noqa: E402
 from .options import ChartOptions  # noqa: E402
 from .palette import contender_colors, contender_markers  # noqa: E402
 
@@ -101,7 +101,7 @@ class Ctx:
     def __init__(self, res: Results):
         self.res = res
         self.contenders = res.contenders
-        self.colors = contender_colors(res.contenders, res.compare)
+        self.colors = contender_colors(res.contenders, res.compare, res.values)
         self.markers = contender_markers(res.contenders)
         varying = [p for p in res.params if len(p.values) > 1]
         numeric = [p for p in varying if p.numeric]
@@ -147,6 +147,17 @@ class Ctx:
         parts = [s for s in (f"fixed: {self.fixed_text}" if self.fixed_text else "", extra,
                              self.seeds_text(band) if band else "") if s]
         return wrap(" · ".join(parts), width_in)
+
+    def contender_axis(self, ax) -> None:
+        """Label an axis of contenders (bars at 0..n-1): a compared setting's values ("150ms")
+        under the setting's name, else the contenders' names."""
+        r = self.res
+        if r.compare in ("protocol", "contender"):
+            category_ticks(ax, self.contenders)
+            ax.set_xlabel("")
+        else:
+            category_ticks(ax, [r.values.get(c, c) for c in self.contenders])
+            ax.set_xlabel(param_label(r.compare))
 
     def handles(self, kind: str = "line") -> list:
         if kind == "patch":
@@ -203,10 +214,11 @@ def header(fig: Figure, title: str, subtitle: str, handles: list, ncol: int | No
     elif k != 1 or opts.figsize is not None:  # re-wrap to the new width and font size
         subtitle = wrap(subtitle.replace("\n", " "), fig.get_figwidth() / k)
     lines = subtitle.count("\n") + 1 if subtitle else 0
-    # A title longer than the figure is wide wraps (bold 11.5 pt: about 11 characters per inch).
-    title = "\n".join(textwrap.wrap(title, max(20, int(fig.get_figwidth() * 11 / k)), break_long_words=False)) or title
+    # A title longer than the figure is wide wraps (bold 11.5 pt: about 9.5 characters per inch).
+    title = "\n".join(textwrap.wrap(title, max(20, int(fig.get_figwidth() * 9.5 / k)), break_long_words=False)) or title
     top, title_h, line_h = 0.10 * k, (0.30 + 0.21 * title.count("\n")) * k, 0.175 * k
-    legend_h = 0.32 * k if handles else 0.0
+    ncol = legend_columns(handles, fig.get_figwidth() / k, ncol)
+    legend_h = (0.32 + 0.2 * (math.ceil(len(handles) / ncol) - 1)) * k if handles else 0.0
     header = top + title_h + line_h * lines + legend_h + 0.06
     h = fig.get_figheight() + header if opts.figsize is None else max(opts.figsize[1], header + 1.0)
     fig.set_figheight(round(h, 2))
@@ -217,9 +229,19 @@ def header(fig: Figure, title: str, subtitle: str, handles: list, ncol: int | No
         fig.text(0.5, 1 - (top + title_h) / h, subtitle, ha="center", va="top", fontsize=8 * k,
                  color="0.3", multialignment="center", linespacing=1.35)
     if handles:
-        fig.legend(handles=handles, loc="upper center", ncols=ncol or min(len(handles), 6),
+        fig.legend(handles=handles, loc="upper center", ncols=ncol,
                    bbox_to_anchor=(0.5, 1 - (top + title_h + line_h * lines) / h), frameon=False,
                    columnspacing=1.6, handlelength=2.2, borderaxespad=0.0, borderpad=0.2)
+
+
+def legend_columns(handles: list, width_in: float, wanted: int | None = None) -> int:
+    """Legend entries per row: ``wanted`` (at most six) or fewer, so that a row of the longest
+    label fits the figure's width (8.5 pt: about 0.065 inch a character, plus the handle)."""
+    if not handles:
+        return 1
+    longest = max(len(str(h.get_label())) for h in handles)
+    fits = max(1, int((width_in - 0.3) / (0.065 * longest + 0.5)))
+    return max(1, min(wanted or 6, len(handles), fits))
 
 
 def render(fig: Figure, chart: Chart, out_dir: Path) -> Chart:

@@ -13,7 +13,7 @@ from html import escape
 import yaml
 
 from .document import Document
-from .explain import BLURB
+from .explain import blurb
 from .metrics import HIGHER
 from .palette import contender_colors
 from .tables import Cell, Table, capitalize
@@ -206,7 +206,7 @@ def _safety_tables(doc: Document) -> str:
 
 def render_html(doc: Document) -> str:
     res = doc.res
-    colors = contender_colors(res.contenders, res.compare)
+    colors = contender_colors(res.contenders, res.compare, res.values)
     sections = doc.sections()
     out = ['<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
@@ -250,7 +250,7 @@ def render_html(doc: Document) -> str:
 
     if doc.explained:
         out.append('<section id="difference"><h2>Where the difference comes from</h2>'
-                   f'<p class="lead">{inline(BLURB)}</p>')
+                   f'<p class="lead">{inline(blurb(res.kind))}</p>')
         for e in doc.explained:
             out.append(f"<p><strong>{_e(doc.point_text(e.point))}</strong> — {_e('; '.join(e.differences))}</p>"
                        '<div class="tablewrap"><table><thead><tr>'

@@ -67,7 +67,7 @@ def latency_cdf_chart(ctx: Ctx, out_dir: Path) -> Chart | None:
         if k // ncols == nrows - 1:
             ax.set_xlabel("latency (ms, log scale)")
         if k % ncols == 0:
-            ax.set_ylabel("operations ≤ latency (logit scale)")
+            ax.set_ylabel("operations ≤ latency (%, logit scale)")
         if point:
             ax.set_title(", ".join(f"{param_short(p)} = {v}" for p, v in zip(keys, point)))
     n = max(total_min or 1000, 1000)

@@ -21,8 +21,8 @@ import pandas as pd
 from .errors import ReportError
 from .fixed import FixedItem, describe, timeout_seconds
 from .metrics import (HEADLINE_FIXED, ID_COLUMNS, METRICS_BY_KEY, NOT_COMPARED, PARAM_UNITS, human_duration,
-                      human_rate, is_duration_key, is_rate_key, param_label, param_short, parse_per_second,
-                      parse_seconds)
+                      human_rate, is_duration_key, is_rate_key, metric_for, param_label, param_short,
+                      parse_per_second, parse_seconds, shown_in)
 from .palette import protocol_sort_key
 
 KINDS = ("consensus", "transactions")
@@ -397,6 +397,8 @@ def load_results(results_dir: Path) -> Results:
     suite = manifest.get("suite") or _first(runs, "suite") or results_dir.name
     kind = manifest.get("kind") or _first(runs, "kind") or (
         "transactions" if "conflict_rate" in runs.columns else "consensus")
+    # A leader's or a replication log's columns in a transaction suite (zeros) are not its metrics.
+    metrics = [k for k in metrics if shown_in(metric_for(k), str(kind))]
 
     # The fixed setting: described from the suite config, else the constant dotted columns.
     cfg = {k: v for k, v in suite_config.items() if k != "matrix"}

@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from .document import Document
-from .explain import BLURB
+from .explain import blurb
 from .tables import Table, capitalize
 
 
@@ -140,7 +140,7 @@ def render_markdown(doc: Document, md_path: Path) -> str:
         if table is not None:
             out += [table_md(table), ""]
     if doc.explained:
-        out += ["", "## Where the difference comes from", "", BLURB]
+        out += ["", "## Where the difference comes from", "", blurb(res.kind)]
         for e in doc.explained:
             out += ["", f"**{_cell(doc.point_text(e.point))}** — " + "; ".join(e.differences), "",
                     _row([_cell(h) for h in e.header]), _row(["---"] + ["---:"] * (len(e.header) - 1))]

@@ -2,6 +2,8 @@
 
 Metrics are the columns of ``runs.csv`` whose names contain no dot; parameters are the dotted
 config keys. Unknown metrics still get a table (family "Other metrics", no "better" direction).
+Every known metric has a unit, so every axis, table row and finding can say it; a count says what
+it counts ("ops", "attempts") or "count".
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ class Metric:
     family: str
     scale: float = 1.0    # display value = raw value * scale (fractions shown as %)
     headline: bool = True  # shown in the family's main table (else only under "All metrics")
+    kind: str | None = None  # the only suite kind that measures it ("consensus": leaders,
+                             # replication); None for both. Reports of the other kind never show it.
 
     @property
     def axis_label(self) -> str:
@@ -62,6 +66,10 @@ def family_blurb(family: str, kind: str) -> str:
     if family == COST and kind != "transactions":
         return ("Messages and bytes per committed operation, and the leader's CPU utilisation "
                 "(its busy fraction over the window: a load, not a per-operation cost).")
+    if family == AVAILABILITY and kind == "transactions":
+        return ("Time unavailable: the commit gaps longer than metrics.unavailable_gap anywhere in the "
+                "window, each attributed to the fault or heal before it (a crashed or cut-off "
+                "partition stalls every transaction that needs it).")
     return FAMILY_BLURB[family]
 
 
@@ -77,11 +85,16 @@ FAMILY_BLURB = {
 }
 
 _M = Metric
+CONSENSUS, TRANSACTIONS = "consensus", "transactions"
 KNOWN_METRICS: tuple[Metric, ...] = (
     _M("throughput_ops_s", "throughput", "ops/s", HIGHER, THROUGHPUT),
-    _M("ops_committed", "operations committed", "", HIGHER, THROUGHPUT, headline=False),
-    _M("ops_failed", "operations failed", "", LOWER, THROUGHPUT, headline=False),
-    _M("ops_outstanding", "operations unanswered at the end", "", LOWER, THROUGHPUT, headline=False),
+    _M("ops_committed", "operations committed", "ops", HIGHER, THROUGHPUT, headline=False),
+    _M("ops_failed", "operations failed", "ops", LOWER, THROUGHPUT, headline=False),
+    _M("ops_outstanding", "operations unanswered at the end", "ops", LOWER, THROUGHPUT, headline=False),
+    _M("outstanding_age_ms_mean", "mean age of unanswered operations", "ms", LOWER, THROUGHPUT,
+       headline=False),
+    _M("outstanding_age_ms_max", "max age of unanswered operations", "ms", LOWER, THROUGHPUT,
+       headline=False),
     _M("latency_mean_ms", "mean latency", "ms", LOWER, LATENCY, headline=False),
     _M("latency_p50_ms", "p50 latency", "ms", LOWER, LATENCY),
     _M("latency_p95_ms", "p95 latency", "ms", LOWER, LATENCY, headline=False),
@@ -89,27 +102,47 @@ KNOWN_METRICS: tuple[Metric, ...] = (
     _M("latency_p999_ms", "p99.9 latency", "ms", LOWER, LATENCY),
     _M("latency_max_ms", "max latency", "ms", LOWER, LATENCY, headline=False),
     _M("abort_rate", "abort rate", "%", LOWER, CONTENTION, scale=100.0),
-    _M("conflict_rate", "conflict rate", "%", LOWER, CONTENTION, scale=100.0),
-    _M("retries_per_txn", "retries per txn", "", LOWER, CONTENTION),
-    _M("lock_wait_ms_mean", "mean lock wait", "ms", LOWER, CONTENTION, headline=False),
-    _M("twopc_ms_mean", "mean 2PC duration", "ms", LOWER, CONTENTION, headline=False),
-    _M("blocked_ms", "time blocked", "ms", LOWER, CONTENTION, headline=False),
-    _M("aborts_conflict", "aborts: conflict", "", LOWER, CONTENTION, headline=False),
-    _M("aborts_deadlock", "aborts: deadlock", "", LOWER, CONTENTION, headline=False),
-    _M("aborts_validation", "aborts: validation", "", LOWER, CONTENTION, headline=False),
-    _M("aborts_timeout", "aborts: timeout", "", LOWER, CONTENTION, headline=False),
-    _M("aborts_failure", "aborts: failure", "", LOWER, CONTENTION, headline=False),
-    _M("leader_changes", "leader changes", "", LOWER, AVAILABILITY),
-    _M("failover_ms_mean", "mean failover time", "ms", LOWER, AVAILABILITY),
-    _M("failover_ms_max", "max failover time", "ms", LOWER, AVAILABILITY, headline=False),
+    _M("conflict_rate", "conflict rate", "%", LOWER, CONTENTION, scale=100.0, kind=TRANSACTIONS),
+    _M("retries_per_txn", "retries per txn", "retries/txn", LOWER, CONTENTION, kind=TRANSACTIONS),
+    _M("lock_wait_ms_mean", "mean lock wait", "ms", LOWER, CONTENTION, headline=False, kind=TRANSACTIONS),
+    _M("twopc_ms_mean", "mean 2PC duration", "ms", LOWER, CONTENTION, headline=False, kind=TRANSACTIONS),
+    _M("in_doubt_ms", "time in doubt", "ms", LOWER, CONTENTION, headline=False, kind=TRANSACTIONS),
+    _M("blocked_ms", "time blocked", "ms", LOWER, CONTENTION, headline=False, kind=TRANSACTIONS),
+    _M("blocked_ms_max", "longest blocked stretch", "ms", LOWER, CONTENTION, headline=False,
+       kind=TRANSACTIONS),
+    _M("aborts_conflict", "aborts: conflict", "attempts", LOWER, CONTENTION, headline=False, kind=TRANSACTIONS),
+    _M("aborts_deadlock", "aborts: deadlock", "attempts", LOWER, CONTENTION, headline=False, kind=TRANSACTIONS),
+    _M("aborts_validation", "aborts: validation", "attempts", LOWER, CONTENTION, headline=False,
+       kind=TRANSACTIONS),
+    _M("aborts_timeout", "aborts: timeout", "attempts", LOWER, CONTENTION, headline=False, kind=TRANSACTIONS),
+    _M("aborts_failure", "aborts: failure", "attempts", LOWER, CONTENTION, headline=False, kind=TRANSACTIONS),
+    _M("txn_attempts", "transaction attempts", "attempts", None, CONTENTION, headline=False, kind=TRANSACTIONS),
+    _M("leader_changes", "leader changes", "count", LOWER, AVAILABILITY, kind=CONSENSUS),
+    _M("failover_ms_mean", "mean failover time", "ms", LOWER, AVAILABILITY, kind=CONSENSUS),
+    _M("failover_ms_max", "max failover time", "ms", LOWER, AVAILABILITY, headline=False, kind=CONSENSUS),
+    _M("failover_heard_ms_mean", "mean failover time until a majority heard the new leader", "ms", LOWER,
+       AVAILABILITY, headline=False, kind=CONSENSUS),
+    _M("failover_commit_ms_mean", "mean failover time until the first commit", "ms", LOWER,
+       AVAILABILITY, headline=False, kind=CONSENSUS),
+    _M("failover_commit_ms_max", "max failover time until the first commit", "ms", LOWER,
+       AVAILABILITY, headline=False, kind=CONSENSUS),
     _M("unavailable_ms", "time unavailable", "ms", LOWER, AVAILABILITY),
+    _M("unavailable_ms_fault", "time unavailable after a fault", "ms", LOWER, AVAILABILITY, headline=False),
+    _M("unavailable_ms_heal", "time unavailable after a heal", "ms", LOWER, AVAILABILITY, headline=False),
+    _M("unavailable_ms_leader_change", "time unavailable after a leader change", "ms", LOWER,
+       AVAILABILITY, headline=False, kind=CONSENSUS),
+    _M("unavailable_ms_other", "time unavailable from other causes", "ms", LOWER, AVAILABILITY, headline=False),
     _M("messages_per_op", "messages per op", "msgs/op", LOWER, COST),
     _M("bytes_per_op", "bytes per op", "B/op", LOWER, COST, headline=False),
-    _M("leader_cpu_utilization", "leader CPU utilisation", "%", LOWER, COST, scale=100.0),
-    _M("retransmissions_per_op", "retransmissions per op", "msgs/op", LOWER, COST, headline=False),
-    _M("repairs_per_op", "gap repairs per op", "msgs/op", LOWER, COST, headline=False),
+    _M("leader_cpu_utilization", "leader CPU utilisation", "%", LOWER, COST, scale=100.0, kind=CONSENSUS),
+    _M("retransmissions_per_op", "retransmissions per op", "msgs/op", LOWER, COST, headline=False,
+       kind=CONSENSUS),
+    _M("repairs_per_op", "gap repairs per op", "msgs/op", LOWER, COST, headline=False, kind=CONSENSUS),
     _M("loss_blocked_share", "follower time blocked behind a lost message", "%", LOWER, COST,
-       scale=100.0, headline=False),
+       scale=100.0, headline=False, kind=CONSENSUS),
+    _M("quiescent_checks", "quiescent balance checks", "count", None, OTHER, headline=False,
+       kind=TRANSACTIONS),
+    _M("drain_s", "drain after the run", "s", None, OTHER, headline=False, kind=TRANSACTIONS),
 )
 METRICS_BY_KEY = {m.key: m for m in KNOWN_METRICS}
 
@@ -123,15 +156,27 @@ ABORT_CAUSES = ("aborts_conflict", "aborts_deadlock", "aborts_validation", "abor
 
 
 def metric_for(column: str) -> Metric:
-    """The spec of a known metric, or a neutral one for an unknown column."""
+    """The spec of a known metric, or a neutral one for an unknown column, its unit read from the
+    end of its name, before a statistic ("gc_pause_ms_max": "gc pause max", ms)."""
     if column in METRICS_BY_KEY:
         return METRICS_BY_KEY[column]
-    unit = ""
-    label = column
-    for suffix, u in (("_ms", "ms"), ("_s", "s"), ("_ops_s", "ops/s"), ("_bytes", "B")):
-        if column.endswith(suffix):
-            unit, label = u, column[: -len(suffix)]
-    return Metric(column, label.replace("_", " "), unit, None, OTHER)
+    stem, _, stat = column.rpartition("_")
+    if stat not in _STATS:
+        stem, stat = column, ""
+    for suffix, unit in (("_ops_s", "ops/s"), ("_ms", "ms"), ("_s", "s"), ("_bytes", "B")):
+        if stem.endswith(suffix) and len(stem) > len(suffix):
+            label = f"{stem[: -len(suffix)]} {stat}".strip()
+            return Metric(column, label.replace("_", " "), unit, None, OTHER)
+    return Metric(column, column.replace("_", " "), "", None, OTHER)
+
+
+_STATS = {"mean", "max", "min", "median", "total", "sum", "p50", "p90", "p95", "p99", "p999"}
+
+
+def shown_in(metric: Metric, kind: str) -> bool:
+    """Whether a report of a ``kind`` suite shows ``metric``: not a leader's or a replication
+    log's in a transaction suite (the runner writes those columns as zeros there), nor the reverse."""
+    return metric.kind is None or metric.kind == kind
 
 
 # ---------------------------------------------------------------------------------------------
@@ -150,13 +195,20 @@ PARAM_LABELS = {
     "workload.distribution.theta": "Zipfian θ",
     "workload.distribution.type": "key distribution",
     "workload.txn_size": "ops per txn",
-    "workload.multi_partition": "multi-partition fraction",
+    "workload.multi_partition": "multi-partition transactions",
     "replication.election_timeout": "election timeout",
     "replication.batch_size": "batch size",
     "cluster.cpu_per_message": "CPU per message",
     "cluster.fsync": "fsync time",
 }
-PARAM_UNITS = {"workload.rate": "ops/s", "cluster.nodes": "nodes"}
+# Units of the parameters whose values do not carry one (durations and rates show theirs: "150ms").
+PARAM_UNITS = {"workload.rate": "ops/s", "cluster.nodes": "nodes", "cluster.partitions": "partitions",
+               "network.loss": "fraction", "network.duplicate": "fraction",
+               "workload.clients": "count", "workload.keys": "count", "workload.accounts": "count",
+               "workload.read_ratio": "fraction", "workload.write_ratio": "fraction",
+               "workload.multi_partition": "fraction", "workload.distribution.theta": "exponent",
+               "workload.txn_size": "ops", "workload.ops": "ops", "workload.retries": "count",
+               "replication.batch_size": "commands", "replication.pipeline": "batches"}
 
 # Parameters that express offered load: sweeping one of them earns a latency–throughput chart.
 LOAD_PARAM_LEAVES = ("rate", "clients", "load", "offered_load", "target_rate", "concurrency",
@@ -200,7 +252,7 @@ _LATENCY_LEAVES = {"mean", "std", "median", "scale", "low", "high", "value", "mi
 def is_duration_key(key: str) -> bool:
     parts = key.split(".")
     leaf = parts[-1]
-    if leaf in _DURATION_LEAVES or leaf.endswith("_timeout"):
+    if leaf in _DURATION_LEAVES or leaf.endswith("_timeout") or leaf.endswith(("_timeout_min", "_timeout_max")):
         return True
     return leaf in _LATENCY_LEAVES and len(parts) >= 2 and parts[-2] == "latency"
 

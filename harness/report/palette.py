@@ -53,12 +53,16 @@ def protocol_colors(protocols: list[str]) -> dict[str, str]:
     return {p: colors[p] for p in protocols}
 
 
-def contender_colors(contenders: list[str], compare: str = "protocol") -> dict[str, str]:
+def contender_colors(contenders: list[str], compare: str = "protocol",
+                     values: dict[str, str] | None = None) -> dict[str, str]:
     """Colour per contender: :func:`protocol_colors` for protocols; otherwise a label that names a
-    built-in protocol keeps its colour and the others take the palette's free colours in order."""
+    built-in protocol, or whose value (``values``: label -> value of the compared key) does
+    (``participants = occ``), keeps its colour and the others take the palette's free colours in order."""
     if compare == "protocol":
         return protocol_colors(contenders)
-    fixed = {c: _COLORBLIND[_BUILTIN[_canonical(c)]] for c in contenders if _canonical(c) in _BUILTIN}
+    named = {c: _canonical(str((values or {}).get(c, c))) for c in contenders}
+    named = {c: n if n in _BUILTIN else _canonical(c) for c, n in named.items()}
+    fixed = {c: _COLORBLIND[_BUILTIN[n]] for c, n in named.items() if n in _BUILTIN}
     free = iter([c for c in _COLORBLIND if c not in fixed.values()] * 2)
     return {c: fixed[c] if c in fixed else next(free) for c in contenders}
 

@@ -18,8 +18,7 @@ import pandas as pd
 
 from . import fmt
 from .load import CONTENDER, Param, Results
-from .metrics import (FAMILIES, HIGHER, OTHER, Metric, family_blurb, family_title, metric_for,
-                      param_short)
+from .metrics import FAMILIES, HIGHER, Metric, family_blurb, family_title, metric_for
 from harness.compare.stats import ALPHA, MIN_SEEDS, Summary, delta_pct, geomean_delta_pct, paired, summarize, welch_p
 
 
@@ -85,7 +84,8 @@ class Table:
         return len(self.metrics) > 1
 
     def param_headers(self) -> list[str]:
-        return [param_short(p.key) for p in self.params]
+        """Column headers of the parameters, with the unit their values do not carry."""
+        return [p.label for p in self.params]
 
     @staticmethod
     def geo_label(metric: Metric) -> str:
@@ -115,7 +115,8 @@ def timeout_multiple(value_ms: float | None, timeout_ms: float | None, base_ms: 
                      kmax: int = 20) -> int | None:
     """k when ``value_ms`` is k × the client timeout (k ≥ 1) plus at most about one ordinary
     operation (``base_ms``, the run's median latency) and a few percent of the timeout: the latency
-    of an operation whose request or reply was lost, or found no leader, and was re-sent k times."""
+    of an operation whose request or reply was lost, or found no leader or partition up, and was
+    re-sent k times."""
     if not timeout_ms or value_ms is None or not math.isfinite(value_ms) or timeout_ms <= 0:
         return None
     base = min(base_ms, TIMEOUT_BASE_CAP * timeout_ms) if base_ms and math.isfinite(base_ms) else 0.0
@@ -139,11 +140,17 @@ def timeout_k(values, timeout_ms: float | None, base_ms=None) -> int | None:
     return max(set(hits), key=lambda k: (hits.count(k), -k))
 
 
-def timeout_note(timeout_text: str) -> str:
+def lost_or_down(kind: str) -> str:
+    """Why a client waits for its retry timer, in a suite of this kind."""
+    return ("a request or reply was lost, or its partition was down" if kind == "transactions"
+            else "a request or reply was lost, or no leader answered")
+
+
+def timeout_note(timeout_text: str, kind: str) -> str:
     return (f"† the runs' values sit at k × the client timeout ({timeout_text}) plus about one ordinary "
-            "operation: at this percentile operations waited for the client's retry timer (a request or "
-            "reply was lost, or no leader answered, and the client re-sent after the timeout), so the "
-            "value measures workload.timeout rather than the protocol.")
+            f"operation: at this percentile operations waited for the client's retry timer ({lost_or_down(kind)}, "
+            "and the client re-sent after the timeout), so the value measures workload.timeout rather "
+            "than the protocol.")
 
 
 OUTSTANDING_NOTE = ("‡ more than 1% of the operations were still unanswered at the end of the run "
@@ -285,7 +292,7 @@ def _table_notes(res: Results, rows: list[Row]) -> list[str]:
     if any("†" in c.marks for c in cells):
         ts = sorted({res.timeout_ms_at(r.point) for r in rows
                      if any(c is not None and "†" in c.marks for c in r.cells.values())} - {None})
-        notes.append(timeout_note(", ".join(_human_ms(t) for t in ts)))  # type: ignore[arg-type]
+        notes.append(timeout_note(", ".join(_human_ms(t) for t in ts), res.kind))  # type: ignore[arg-type]
     if any("‡" in c.marks for c in cells):
         notes.append(OUTSTANDING_NOTE)
     if any(c.summary.n == 2 for c in cells):
@@ -325,9 +332,9 @@ def build_tables(res: Results, headline_only: bool = True) -> list[Table]:
 
 def _ordered_metrics(res: Results) -> list[str]:
     """Known metrics in their canonical order, then unknown ones in runs.csv order."""
-    from .metrics import KNOWN_METRICS
+    from .metrics import KNOWN_METRICS, METRICS_BY_KEY
     known = [m.key for m in KNOWN_METRICS if res.has_metric(m.key)]
-    other = [k for k in res.metrics if metric_for(k).family == OTHER and res.has_metric(k)]
+    other = [k for k in res.metrics if k not in METRICS_BY_KEY and res.has_metric(k)]
     return known + other
 
 
@@ -515,7 +522,7 @@ def _timeout_finding(res: Results, rows: list[Row]) -> str:
     tt = ", ".join(_human_ms(t) for t in ts)  # type: ignore[arg-type]
     where = "" if len(rows) == 1 else f" at {len(hit)} of {len(rows)} points"
     return (f" Note: p99{where} is ≈ a multiple of the client timeout ({tt}): it is set by the retry "
-            f"timer (lost messages or no leader, then a re-send after workload.timeout), not by the "
+            f"timer ({lost_or_down(res.kind)}, then a re-send after workload.timeout), not by the "
             f"protocol.")
 
 
