@@ -153,7 +153,7 @@ def test_bad_base_and_occupied_out_are_one_line_errors(clone, monkeypatch, tmp_p
     (tmp_path / "g" / "base").mkdir(parents=True)
     (tmp_path / "g" / "base" / "runs.csv").write_text("run_id\n")
     res = CliRunner().invoke(main, ["gate", str(clone["suite"]), "--base", "HEAD", "--out", str(tmp_path / "g")])
-    assert res.exit_code == 2 and "already holds results" in res.output
+    assert res.exit_code == 2 and "is not empty and holds no results" in res.output
     (tmp_path / "h" / "head").mkdir(parents=True)
     (tmp_path / "h" / "head" / "notes.txt").write_text("mine\n")
     res = CliRunner().invoke(main, ["gate", str(clone["suite"]), "--base", "HEAD", "--out", str(tmp_path / "h"),
