@@ -38,7 +38,7 @@ def __getattr__(name: str) -> Any:
 
 def suite_policy(manifest: Mapping[str, Any]) -> Policy:
     """The default policy, with the ``gate`` section of a suite's manifest applied (thresholds,
-    ignore, alpha, require_identical), as validated when the suite was loaded."""
+    ignore, alpha, require_identical, decide), as validated when the suite was loaded."""
     section = (manifest.get("suite_config") or {}).get("gate") or {}
     thresholds: dict[str, Threshold] = dict(DEFAULT_POLICY.thresholds)
     for metric, value in (section.get("thresholds") or {}).items():
@@ -46,8 +46,10 @@ def suite_policy(manifest: Mapping[str, Any]) -> Policy:
             thresholds.pop(metric, None)
         else:
             thresholds[metric] = parse_threshold(value)
+    decide = section.get("decide")
     return Policy(thresholds, float(section.get("alpha", DEFAULT_POLICY.alpha)),
-                  tuple(section.get("ignore") or ()), bool(section.get("require_identical", False)))
+                  tuple(section.get("ignore") or ()), bool(section.get("require_identical", False)),
+                  decide=DEFAULT_POLICY.decide if decide is None else tuple(decide))
 
 
 def gate(base_dir: Path, new_dir: Path, thresholds: Mapping[str, Threshold | None] | None = None,

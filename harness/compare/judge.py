@@ -102,11 +102,18 @@ class MetricRow:
     interval: tuple[float, float] | None = None   # the (1 - 2 alpha) interval of new - base
     seeds_needed: int | None = None     # about how many seeds would decide an inconclusive row
     could_be_worse: bool = False        # inconclusive, and a regression beyond the margin is not ruled out
+    decided: bool = True                # a metric the gate must show not worse (else only watched)
 
     @property
     def matters(self) -> bool:
-        """An inconclusive verdict the gate cannot pass: it could hide a regression."""
-        return self.mark == INCONCLUSIVE and self.could_be_worse
+        """An inconclusive verdict the gate cannot pass: it could hide a regression in a metric
+        the gate must decide."""
+        return self.mark == INCONCLUSIVE and self.could_be_worse and self.decided
+
+    @property
+    def open_watch(self) -> bool:
+        """A watched metric that could be worse beyond its threshold: reported, not blocking."""
+        return self.mark == INCONCLUSIVE and self.could_be_worse and not self.decided
 
     @property
     def delta_pct(self) -> float | None:
@@ -193,6 +200,9 @@ class Comparison:
                     + (f" (about {need} seeds would decide)" if need else " (more seeds would decide)"))
         if len(self.identical) == len(self.pairs):
             return "all runs identical"
+        if any(r.open_watch for r in self.rows):
+            return ("no regression in the decided metrics (equivalent within their thresholds, or "
+                    "better); some watched metrics are inconclusive")
         return "no regression: every changed metric is equivalent within its threshold, or better"
 
     def summary_line(self) -> str:
@@ -213,7 +223,10 @@ class Comparison:
             need = self.seeds_needed
             bits.append(f"{undecided} inconclusive and could be worse"
                         + (f" (about {need} seeds would decide)" if need else ""))
-        other = sum(1 for r in self.rows if r.mark == INCONCLUSIVE and not r.matters)
+        watched = sum(1 for r in self.rows if r.open_watch)
+        if watched:
+            bits.append(f"{watched} watched metric(s) inconclusive, a regression not ruled out")
+        other = sum(1 for r in self.rows if r.mark == INCONCLUSIVE and not r.could_be_worse)
         if other:
             bits.append(f"{other} inconclusive but not worse beyond the threshold")
         if self.incomparable:
@@ -398,10 +411,11 @@ def _statistical(base: Side, new: Side, pairs: list[Pair], policy: Policy, alpha
             if policy.within_run and metric in WITHIN_RUN:
                 within = [(_within(base, base_configs, p.base_id, metric),
                            _within(new, configs, p.new_id, metric)) for p in group]
-                test = paired_within(b, n, [None if None in w else w for w in within])  # type: ignore[misc]
+                test = paired_within(b, n, [None if None in w else w for w in within], True)  # type: ignore[misc]
             else:
-                test = paired(b, n)
-            row = MetricRow(point, contender, metric, INCONCLUSIVE, bm, nm, test)
+                test = paired(b, n, guarded=True)
+            row = MetricRow(point, contender, metric, INCONCLUSIVE, bm, nm, test,
+                            decided=metric in policy.decide)
             if direction(metric) is None:
                 row.mark, row.why = NOT_JUDGED, "no direction: not judged"
             elif np.isfinite(b).any() != np.isfinite(n).any():

@@ -50,6 +50,15 @@ DEFAULT_THRESHOLDS: dict[str, Threshold] = {
 }
 
 
+# The metrics a passing gate must show equivalent (or better) at every point that changed: the
+# steady-state performance a pull request is gated for. The others are *watched*: a significant
+# change beyond the threshold still fails the gate, but an inconclusive one is reported, not
+# blocking. A failover time is one event per run, a coin flip of which node wins the election:
+# on the quickstart its spread per seed is 20-40% of its mean (measured), so ruling out a 10%
+# change would take a hundred seeds or more.
+DEFAULT_DECIDE: tuple[str, ...] = ("throughput_ops_s", "latency_p50_ms", "latency_p99_ms")
+
+
 def direction(metric: str) -> str | None:
     """HIGHER or LOWER is better; None for a metric without a direction (never a regression)."""
     return metric_for(metric).better
@@ -65,6 +74,7 @@ class Policy:
     ignore: tuple[str, ...] = ()
     require_identical: bool = False
     within_run: bool = True   # pool batch means of the time series into the spread, where sound
+    decide: tuple[str, ...] = DEFAULT_DECIDE   # judged metrics that must be shown not worse
 
     def with_overrides(self, thresholds: Mapping[str, Threshold | None] | None = None,
                        ignore: tuple[str, ...] = (), alpha: float | None = None,
@@ -111,5 +121,5 @@ def parse_threshold(value: Any) -> Threshold:
     return Threshold(float(value))
 
 
-__all__ = ["DEFAULT_POLICY", "DEFAULT_THRESHOLDS", "HIGHER", "LOWER", "Policy", "Threshold",
+__all__ = ["DEFAULT_DECIDE", "DEFAULT_POLICY", "DEFAULT_THRESHOLDS", "HIGHER", "LOWER", "Policy", "Threshold",
            "direction", "parse_threshold"]

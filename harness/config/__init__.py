@@ -450,12 +450,25 @@ class Report(_Model):
 class Gate(_Model):
     """How ``distbench compare`` judges this suite (see :mod:`harness.compare.policy`).
     ``thresholds`` maps a runs.csv metric to its practical threshold (``5%``, ``0.05`` or
-    ``{relative: 5%, absolute: N}``), or to null to stop judging it."""
+    ``{relative: 5%, absolute: N}``), or to null to stop judging it. ``decide`` lists the judged
+    metrics a passing gate must show not worse (the others are watched: only a significant
+    regression fails on them); null keeps the default."""
 
     thresholds: dict[StrictStr, Any] = {}
     ignore: tuple[StrictStr, ...] = ()
     alpha: Annotated[float, Strict(), Field(gt=0.0, lt=0.5)] = 0.05
     require_identical: StrictBool = False
+    decide: tuple[StrictStr, ...] | None = None
+
+    @field_validator("decide")
+    @classmethod
+    def _decide(cls, decide: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        from harness.report.metrics import METRICS_BY_KEY
+
+        for i, metric in enumerate(decide or ()):
+            if metric not in METRICS_BY_KEY:
+                raise _Problem((i,), "unknown metric", hint=did_you_mean(metric, list(METRICS_BY_KEY)))
+        return decide
 
     @field_validator("thresholds")
     @classmethod
