@@ -210,11 +210,8 @@ def test_differences_that_agree_by_chance_are_not_a_regression():
     base 175-215 ms, new 233-288 ms, differences 58-85 ms (paired p = 0.0002, still below
     Holm's bar for 56 tests). The runs themselves spread as much as the shift: the pairing
     shares no randomness once every run diverged, and is not trusted to narrow the interval."""
-    base = {f"p{i}": {m: [100.0] * 5 for m in METRICS} for i in range(8)}
-    new = {f"p{i}": {m: [100.0] * 5 for m in METRICS} for i in range(8)}
-    for side in (base, new):
-        for i in range(8):
-            side[f"p{i}"]["latency_p50_ms"] = [100.0, 100.1, 99.9, 100.05, 99.95]
+    rng = np.random.default_rng(11)
+    base, new = _noise(rng, 8, 5, 0.001), _noise(rng, 8, 5, 0.001)   # 56 tests in the family
     base["p5"]["unavailable_ms"] = [175.1, 182.3, 203.2, 214.7, 189.6]
     new["p5"]["unavailable_ms"] = [233.1, 240.3, 287.8, 273.9, 261.6]
     raw = paired(base["p5"]["unavailable_ms"], new["p5"]["unavailable_ms"])
