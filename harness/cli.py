@@ -138,9 +138,9 @@ def _check_out(out: Path, suite, resume: bool, overwrite: bool) -> None:
               "pass --resume to finish it or --overwrite to replace it")
 
 
-def _check_baseline(baseline: Path, suite, ignore: tuple[str, ...]) -> None:
-    """``run --baseline``: a missing baseline or an unknown --ignore key is refused before any
-    run starts, not after the suite has run."""
+def _check_baseline(baseline: Path, suite, ignore: tuple[str, ...], auto_seeds: int | None) -> None:
+    """``run --baseline``: a missing baseline, an unknown --ignore key or a baseline with fewer
+    seeds than ``--auto-seeds`` may ask for is refused before any run starts, not after."""
     import itertools
 
     from harness.compare import CompareError
@@ -150,7 +150,13 @@ def _check_baseline(baseline: Path, suite, ignore: tuple[str, ...]) -> None:
     if not holds_results(baseline):
         what = "no such directory" if not baseline.exists() else "no manifest.json written by distbench run"
         _fail(f"--baseline {baseline}: not a results directory ({what})")
-    runs = (read_manifest(baseline) or {}).get("runs") or []
+    manifest = read_manifest(baseline) or {}
+    runs = manifest.get("runs") or []
+    have = len(manifest.get("seeds") or [])
+    if auto_seeds is not None and have < auto_seeds:
+        _fail(f"--baseline {baseline}: holds {have} seeds, --auto-seeds {auto_seeds} may need "
+              f"{auto_seeds}: run the baseline with --seeds {auto_seeds}, or use `distbench gate`, "
+              "which runs both sides")
     try:
         check_ignore(ignore, itertools.chain((config.to_dict() for _, config in suite.points),
                                              (r.get("config") or {} for r in runs if isinstance(r, dict))))
@@ -397,13 +403,16 @@ def main() -> None:
 @click.option("--baseline", type=click.Path(path_type=Path),
               help="Then compare with this results directory (as `distbench compare BASELINE OUT`), "
                    "writing compare.md, compare.json and compare.xml into OUT; exit as compare does.")
+@click.option("--auto-seeds", type=click.IntRange(min=2), metavar="MAX",
+              help="With --baseline: while inconclusive, run more seeds (doubling, up to MAX; the "
+                   "baseline must hold MAX) and look again, the error rate controlled across looks.")
 @_gate_options
 @_chart_options
 def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds: int | None,
         jobs: int, no_report: bool, quiet: bool, resume: bool, overwrite: bool, cache: Path | None,
         executor: str, scheduler: str | None, time_limit: str, memory_limit: str, force: bool,
-        baseline: Path | None, no_subtitle: bool, figsize: str | None, font_scale: str | None,
-        **gate: Any) -> None:
+        baseline: Path | None, auto_seeds: int | None, no_subtitle: bool, figsize: str | None,
+        font_scale: str | None, **gate: Any) -> None:
     """Run a suite (CONFIG, or the built-in quickstart when omitted) and write its results."""
     from harness.execution.estimate import physical_memory
     from harness.execution import provenance
@@ -432,8 +441,12 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
                   "name the directory with --out")
     out = out or _default_out(suite.name)
     _check_out(out, suite, resume, overwrite)
+    if auto_seeds is not None and baseline is None:
+        _fail("--auto-seeds: needs --baseline (or use `distbench gate`, which runs both sides)")
+    if auto_seeds is not None and auto_seeds < suite.base.seeds:
+        _fail(f"--auto-seeds {auto_seeds}: expected at least the suite's {suite.base.seeds} seeds")
     if baseline is not None:
-        _check_baseline(baseline, suite, gate.get("ignore") or ())
+        _check_baseline(baseline, suite, gate.get("ignore") or (), auto_seeds)
     specs = suite.runs()
     parallel = max(1, min(jobs, len(specs)))
     longest = max(est.wall_s for _, est in estimates)
@@ -464,6 +477,23 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
         if isinstance(exc, ExecutorError):
             _fail(str(exc))
         _fail(f"{staged or out}: cannot write results: {exc.strerror or exc}")
+    judged = None
+    if baseline is not None:
+        from harness.compare.sequential import decide
+
+        def look(n: int, share: float) -> Any:
+            nonlocal rows
+            if n > suite.base.seeds:   # more seeds on this side; the finished ones are kept
+                more = _load(config, overrides, n, jobs, force)
+                rows = run_suite(more, out, jobs=jobs, progress=not quiet, executor=executor,
+                                 scheduler=scheduler, resume=True, cache=cache, limits=limits)
+            return _judged(baseline, out, look_alpha=share, **gate)
+
+        judged, looks = decide(look, suite.base.seeds, auto_seeds or suite.base.seeds,
+                               gate.get("alpha") or suite.base.gate.alpha)
+        if len(looks) > 1:
+            judged.notes.append("seeds added until decided: " + "; ".join(
+                f"{k.seeds} seeds (α {k.alpha:.3g}): {k.verdict}" for k in looks))
     if not quiet and (stats.get("kept") or stats.get("cached")):
         click.echo(f"distbench: ran {stats['ran']} of {stats['runs']} runs ({stats['kept']} already in {out}, "
                    f"{stats['cached']} from the cache)", err=True)
@@ -490,9 +520,9 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
         for r in bad:
             click.echo(f"distbench: SAFETY {r['run_id']} ({r['protocol']}): {r['safety']}", err=True)
     code = 1 if bad else 0
-    if baseline is not None:
-        code = max(code, _compare(baseline, out, out / "compare.md", out / "compare.json",
-                                  out / "compare.xml", quiet=quiet, quiet_unless_failing=True, **gate))
+    if judged is not None:
+        code = max(code, _emit(judged, out / "compare.md", out / "compare.json", out / "compare.xml",
+                               quiet=quiet, quiet_unless_failing=True))
     sys.exit(code)
 
 

@@ -243,3 +243,47 @@ def test_gate_decide_is_checked_in_the_suite(tmp_path):
     suite.write_text("name: s\nduration: 1s\ngate: {decide: [throughput_ops_s, latency_p5_ms]}\n")
     with pytest.raises(ConfigError, match=r"gate.decide.1: unknown metric; did you mean"):
         load_suite(suite)
+
+
+TINY = """\
+name: tiny-auto
+duration: 0.4s
+warmup: 0.1s
+seeds: 2
+cluster: {nodes: 3}
+workload: {clients: 8, keys: 100}
+checkers: {linearizability: false}
+matrix:
+  protocol: [raft]
+"""
+
+
+def test_run_baseline_auto_seeds_adds_seeds_until_decided(tmp_path):
+    """`run --baseline B --auto-seeds MAX` with a baseline of MAX seeds: looks at 2, 4, 6 seeds
+    (keeping the runs already made) and reports the looks; a baseline with fewer seeds than MAX
+    is refused before anything runs."""
+    import json
+
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    suite = tmp_path / "s.yaml"
+    suite.write_text(TINY)
+    cli = CliRunner()
+    base = tmp_path / "base"
+    assert cli.invoke(main, ["run", str(suite), "--seeds", "6", "--out", str(base), "-q",
+                             "--no-report", "-j", "1"]).exit_code == 0
+    res = cli.invoke(main, ["run", str(suite), "--out", str(tmp_path / "new"), "-q", "--no-report",
+                            "-j", "1", "--baseline", str(base), "--auto-seeds", "6",
+                            "--set", "cluster.cpu_per_message=30us",
+                            "--ignore", "cluster.cpu_per_message"])
+    report = json.loads((tmp_path / "new" / "compare.json").read_text())
+    seeds = json.loads((tmp_path / "new" / "manifest.json").read_text())["seeds"]
+    assert report["alpha"] < 0.05                       # a share of alpha: more than one look
+    assert len(seeds) in (4, 6) and "seeds added until decided" in " ".join(report["notes"])
+    assert res.exit_code == report["exit_code"]
+    refused = cli.invoke(main, ["run", str(suite), "--out", str(tmp_path / "other"), "-q",
+                                "--baseline", str(base), "--auto-seeds", "8"])
+    assert refused.exit_code == 2 and "holds 6 seeds" in refused.output
+    assert not (tmp_path / "other").exists()
