@@ -12,17 +12,13 @@ from click.testing import CliRunner
 
 from harness.cli import main
 from harness.compare.cut import cut_markdown
-from report_fixtures import make_results
+from report_fixtures import LONG_IGNORE, make_long_pair
 
-# 4 x 6 points x 2 protocols x 3 seeds: every run diverges, so the report lists every run and
-# every metric and is longer than GitHub's 65,536-character comment limit.
-PARAMS = {"cluster.nodes": [3, 5, 7, 9], "network.loss": [0.0, 0.01, 0.02, 0.03, 0.05, 0.1]}
 POINTER = "the full report is gate.md in the `distbench-gate` artifact"
 
 
 def _compare(report, *args: str):
-    return CliRunner().invoke(main, ["compare", str(report.base), str(report.new),
-                                     "--ignore", "cluster.cpu_per_message", *args])
+    return CliRunner().invoke(main, ["compare", str(report.base), str(report.new), *LONG_IGNORE, *args])
 
 
 @pytest.fixture(scope="module")
@@ -30,10 +26,9 @@ def long_report(tmp_path_factory):
     """One comparison written as CI writes it: the full Markdown (from the step summary and from
     --md) and the comment (from --comment, cut to --md-limit)."""
     root = tmp_path_factory.mktemp("cut")
-    base = make_results(root / "base", params=PARAMS)
-    new = make_results(root / "new", params=PARAMS, config={"cluster.cpu_per_message": "30us"})
+    base, new = make_long_pair(root)
     summary = root / "summary.md"
-    res = CliRunner().invoke(main, ["compare", str(base), str(new), "--ignore", "cluster.cpu_per_message",
+    res = CliRunner().invoke(main, ["compare", str(base), str(new), *LONG_IGNORE,
                                     "--md", str(root / "gate.md"), "--comment", str(root / "comment.md"),
                                     "--md-limit", "60000", "-q", "--md-pointer", POINTER],
                              env={"GITHUB_STEP_SUMMARY": str(summary)})
