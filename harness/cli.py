@@ -214,12 +214,14 @@ def _gate_options(command: Any) -> Any:
 
 def _md_limit_options(command: Any) -> Any:
     """The options that cut the Markdown to fit a pull-request comment (``compare``, ``gate``)."""
+    from harness.compare.cut import COMMENT_LIMIT
+
     command = click.option("--md-pointer", metavar="TEXT",
                            help="Where the full report is, said at the cut (default: the --md file, "
                                 "else the JSON output and the job summary).")(command)
     command = click.option("--comment", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
                            help="Write the Markdown cut to fit a pull-request comment here: at most "
-                                "--md-limit characters, 60,000 by default.")(command)
+                                f"--md-limit characters, {COMMENT_LIMIT:,} by default.")(command)
     return click.option("--md-limit", type=click.IntRange(min=1000), metavar="CHARS",
                         help="Cut the printed Markdown and the --comment file to at most CHARS "
                              "characters at a section or table row (a GitHub comment holds 65,536); "
