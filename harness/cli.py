@@ -220,13 +220,24 @@ def _gate_options(command: Any) -> Any:
 
 def _md_limit_options(command: Any) -> Any:
     """The options that cut the Markdown to fit a pull-request comment (``compare``, ``gate``)."""
+    from harness.compare.cut import COMMENT_LIMIT
+
     command = click.option("--md-pointer", metavar="TEXT",
-                           help="With --md-limit: where the full report is, said at the cut "
-                                "(default: the JSON output and the job summary).")(command)
+                           help="Where the full report is, said at the cut (default: the --md file, "
+                                "else the JSON output and the job summary).")(command)
+    command = click.option("--comment", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+                           help="Write the Markdown cut to fit a pull-request comment here: at most "
+                                f"--md-limit characters, {COMMENT_LIMIT:,} by default.")(command)
     return click.option("--md-limit", type=click.IntRange(min=1000), metavar="CHARS",
-                        help="Cut the Markdown (printed and --md) to at most CHARS characters at a "
-                             "section or table row, e.g. 60000 for a GitHub comment (65,536 at most); "
-                             "$GITHUB_STEP_SUMMARY still gets all of it.")(command)
+                        help="Cut the printed Markdown and the --comment file to at most CHARS "
+                             "characters at a section or table row (a GitHub comment holds 65,536); "
+                             "--md and $GITHUB_STEP_SUMMARY always get all of it.")(command)
+
+
+def _check_comment(md: Path | None, comment: Path | None) -> None:
+    """Refuse, before any work, a --comment that would overwrite the full report."""
+    if comment is not None and md is not None and comment.resolve() == md.resolve():
+        _fail(f"--comment {comment}: the same file as --md, which gets the full report; name another file")
 
 
 def _parse_thresholds(items: tuple[str, ...]) -> dict:
@@ -269,7 +280,7 @@ def _judged(base: Path, new: Path, thresholds: tuple[str, ...] = (), ignore: tup
 
 def _emit(result: Any, md: Path | None, json_path: Path | None, junit: Path | None,
           quiet: bool = False, quiet_unless_failing: bool = False, md_limit: int | None = None,
-          md_pointer: str | None = None) -> int:
+          md_pointer: str | None = None, comment: Path | None = None) -> int:
     """Print the Markdown (with ``quiet_unless_failing``, only when the gate does not pass), write
     the outputs; returns the exit code."""
     from harness.compare import write_outputs
@@ -278,7 +289,7 @@ def _emit(result: Any, md: Path | None, json_path: Path | None, junit: Path | No
     for finding in blocking(result.provenance):
         click.echo(f"compare: {finding.kind.upper()}: {finding.text}", err=True)
     try:
-        written = write_outputs(result, md, json_path, junit, md_limit, md_pointer)
+        written = write_outputs(result, md, json_path, junit, md_limit, md_pointer, comment)
     except OSError as exc:
         _fail(f"{getattr(exc, 'filename', None) or md}: cannot write the comparison ({exc.strerror or exc})")
     if not quiet or (quiet_unless_failing and result.exit_code != 0):
@@ -289,10 +300,10 @@ def _emit(result: Any, md: Path | None, json_path: Path | None, junit: Path | No
 
 def _compare(base: Path, new: Path, md: Path | None, json_path: Path | None, junit: Path | None,
              quiet: bool = False, quiet_unless_failing: bool = False, md_limit: int | None = None,
-             md_pointer: str | None = None, **judge: Any) -> int:
+             md_pointer: str | None = None, comment: Path | None = None, **judge: Any) -> int:
     """Compare NEW with BASE and emit the outputs; returns the exit code."""
     return _emit(_judged(base, new, **judge), md, json_path, junit, quiet, quiet_unless_failing,
-                 md_limit, md_pointer)
+                 md_limit, md_pointer, comment)
 
 
 def _summary(rows: list[dict], swept: list[str], compare: str = "protocol") -> str:
@@ -567,7 +578,7 @@ def validate(config: str, overrides: tuple[str, ...], jobs: int, force: bool) ->
 @main.command()
 @click.argument("base", type=click.Path(path_type=Path))
 @click.argument("new", type=click.Path(path_type=Path))
-@click.option("--md", type=click.Path(dir_okay=False, path_type=Path), help="Write the Markdown summary here.")
+@click.option("--md", type=click.Path(dir_okay=False, path_type=Path), help="Write the full Markdown report here.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the comparison as JSON here.")
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path),
@@ -581,6 +592,7 @@ def compare(base: Path, new: Path, md: Path | None, json_path: Path | None, juni
 
     Exit 0: no regression; 1: a regression or a new safety failure; 2: bad input; 3: not
     comparable or not enough evidence."""
+    _check_comment(md, gate.get("comment"))
     sys.exit(_compare(base, new, md, json_path, junit, quiet=quiet, **gate))
 
 
@@ -599,7 +611,7 @@ def compare(base: Path, new: Path, md: Path | None, json_path: Path | None, juni
               help="Run cache shared by both sides (an unchanged base costs nothing the second time); "
                    "base environments go in its envs/ [env DISTBENCH_CACHE].")
 @click.option("--overwrite", is_flag=True, help="Replace results already in OUT/base and OUT/head.")
-@click.option("--md", type=click.Path(dir_okay=False, path_type=Path), help="Write the Markdown summary here.")
+@click.option("--md", type=click.Path(dir_okay=False, path_type=Path), help="Write the full Markdown report here.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the comparison as JSON here.")
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML here.")
@@ -612,7 +624,7 @@ def compare(base: Path, new: Path, md: Path | None, json_path: Path | None, juni
 def gate_(suite_path: str, ref: str, out: Path | None, overrides: tuple[str, ...], seeds: int | None,
           jobs: int, cache: Path | None, overwrite: bool, md: Path | None, json_path: Path | None,
           junit: Path | None, quiet: bool, auto_seeds: int | None, md_limit: int | None,
-          md_pointer: str | None, **gate: Any) -> None:
+          md_pointer: str | None, comment: Path | None, **gate: Any) -> None:
     """Run SUITE on commit REF (checked out into a temporary git worktree, with its own code) and on
     the working tree, and compare them as `compare` does.
 
@@ -622,6 +634,7 @@ def gate_(suite_path: str, ref: str, out: Path | None, overrides: tuple[str, ...
     from harness.compare.sequential import decide
     from harness.execution.results import holds_results
 
+    _check_comment(md, comment)
     suite = _load(suite_path, overrides, seeds)
     out = out or _default_out(suite.name)
     for role in ("base", "head"):
@@ -655,7 +668,7 @@ def gate_(suite_path: str, ref: str, out: Path | None, overrides: tuple[str, ...
     if len(looks) > 1:
         result.notes.append("seeds added until decided: " + "; ".join(
             f"{k.seeds} seeds (α {k.alpha:.3g}): {k.verdict}" for k in looks))
-    sys.exit(_emit(result, md, json_path, junit, quiet, False, md_limit, md_pointer))
+    sys.exit(_emit(result, md, json_path, junit, quiet, False, md_limit, md_pointer, comment))
 
 
 @main.command(name="list")

@@ -313,6 +313,19 @@ def make_results(out: Path, kind: str = "consensus", *, protocols: list[str] | N
     return out
 
 
+# 4 x 6 points x 2 protocols x 3 seeds: every run diverges, so the report lists every run and
+# every metric and is longer than GitHub's 65,536-character comment limit.
+LONG_PARAMS = {"cluster.nodes": [3, 5, 7, 9], "network.loss": [0.0, 0.01, 0.02, 0.03, 0.05, 0.1]}
+LONG_IGNORE = ("--ignore", "cluster.cpu_per_message")     # what the two sides of the long pair differ in
+
+
+def make_long_pair(root: Path) -> tuple[Path, Path]:
+    """A base and a new results directory whose comparison (with LONG_IGNORE) writes a report too
+    long for a pull-request comment."""
+    return (make_results(Path(root) / "base", params=LONG_PARAMS),
+            make_results(Path(root) / "new", params=LONG_PARAMS, config={"cluster.cpu_per_message": "30us"}))
+
+
 _DURATION_LEAVES = {"duration", "warmup", "cpu_per_message", "fsync", "mean", "std", "timeout",
                     "election_timeout", "at", "for", "mtbf", "mttr", "think_time"}
 

@@ -26,6 +26,7 @@ import pytest
 import yaml
 
 from harness.cli import main
+from report_fixtures import LONG_IGNORE, make_long_pair
 from workflow_dryrun import DryRun
 
 EXAMPLES = Path(__file__).parent.parent / "examples" / "github-actions"
@@ -53,23 +54,32 @@ def _stub(path: Path, body: str) -> None:
     path.chmod(0o755)
 
 
-def _stubs(root: Path, gate_exit: int = 0, writes: bool = True, gh: dict | None = None) -> Path:
-    """A directory of stubs for the PATH; each appends its calls to calls.jsonl beside it."""
+def _stubs(root: Path, gate_exit: int = 0, writes: bool = True, gh: dict | None = None,
+           compare: list[str] | None = None) -> Path:
+    """A directory of stubs for the PATH; each appends its calls to calls.jsonl beside it. With
+    ``compare`` (BASE NEW and options), ``distbench gate`` writes its outputs with the real
+    ``distbench compare`` of those results directories, given the gate's output options."""
     stubs = root / "stubs"
     stubs.mkdir(parents=True)
     (stubs / "junit.xml").write_text(JUNIT)
     (stubs / "gh.json").write_text(json.dumps(gh or {}))
     log = f"open({str(stubs / 'calls.jsonl')!r}, 'a')"
     _stub(stubs / "distbench", f"""\
-        import json, os, sys
+        import json, os, subprocess, sys
         from pathlib import Path
         args = sys.argv[1:]
         print(json.dumps({{"cmd": "distbench", "args": args, "cache": os.environ.get("DISTBENCH_CACHE")}}), file={log})
         def opt(name):
             return Path(args[args.index(name) + 1])
         if args[0] == "gate":
-            if {writes!r}:
-                opt("--md").write_text("### ❌ distbench compare `quickstart`: regression\\n\\n**1 regression(s).**\\n")
+            if {compare!r}:
+                own = ("--base", "--out", "--auto-seeds")      # the gate's options that compare has not
+                outputs = [a for i, a in enumerate(args) if i > 1 and a not in own and args[i - 1] not in own]
+                subprocess.run([sys.executable, "-m", "harness", "compare", *{compare!r}, *outputs], check=False)
+            elif {writes!r}:
+                report = "### ❌ distbench compare `quickstart`: regression\\n\\n**1 regression(s).**\\n"
+                opt("--md").write_text(report)
+                opt("--comment").write_text(report)
                 opt("--json").write_text(json.dumps({{"exit_code": {gate_exit}}}))
                 opt("--junit").write_text(Path(__file__).with_name("junit.xml").read_text())
             sys.exit({gate_exit})
@@ -123,8 +133,8 @@ def _calls(stubs: Path, cmd: str) -> list[dict]:
     return [c for c in map(json.loads, lines) if c["cmd"] == cmd]
 
 
-def _gate(tmp_path: Path, gate_exit: int, writes: bool = True):
-    stubs = _stubs(tmp_path, gate_exit, writes)
+def _gate(tmp_path: Path, gate_exit: int, writes: bool = True, compare: list[str] | None = None):
+    stubs = _stubs(tmp_path, gate_exit, writes, compare=compare)
     return DryRun(GATE, "pull_request", PR_EVENT, tmp_path, stubs=stubs).run(), stubs
 
 
@@ -141,14 +151,18 @@ def test_actionlint_finds_nothing():
 
 
 def _distbench_commands() -> list[list[str]]:
-    """The argument lists of every `distbench` invocation in the workflows' run steps."""
+    """The argument lists of every `distbench` invocation in the workflows' run steps, with the
+    workflow's `env:` variables substituted."""
     commands = []
     for path in sorted(EXAMPLES.glob("*.yml")):
-        for job in yaml.safe_load(path.read_text())["jobs"].values():
+        spec = yaml.safe_load(path.read_text())
+        env = {k: str(v) for k, v in (spec.get("env") or {}).items()}
+        for job in spec["jobs"].values():
             for step in job["steps"]:
                 for line in step.get("run", "").replace("\\\n", " ").splitlines():
                     if not line.strip().startswith("distbench "):
                         continue
+                    line = re.sub(r"\$(\w+)", lambda m: env.get(m.group(1), m.group(0)), line)
                     lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
                     lexer.whitespace_split = True
                     words = list(lexer)
@@ -200,7 +214,7 @@ def test_a_failing_gate_still_writes_the_report_summary_and_artifact_then_fails_
     assert "not enough evidence: a \\| in a message |" in run.summary
     # everything the comment workflow needs, in the artifact
     artifact = run.artifacts / "distbench-gate"
-    assert sorted(p.name for p in artifact.iterdir()) == ["gate.json", "gate.md", "gate.xml", "pr-number"]
+    assert sorted(p.name for p in artifact.iterdir()) == ["comment.md", "gate.json", "gate.md", "gate.xml", "pr-number"]
     assert (artifact / "pr-number").read_text() == "17\n"
     assert (artifact / "gate.md").read_text().startswith("### ❌ distbench compare")
     # the base commit keys the run cache, saved even though the job fails
@@ -211,6 +225,7 @@ def test_a_failing_gate_still_writes_the_report_summary_and_artifact_then_fails_
     args = gate["args"]
     assert args[:4] == ["gate", "configs/quickstart.yaml", "--base", BASE]
     assert args[args.index("--md-limit") + 1] == "60000"
+    assert args[args.index("--auto-seeds") + 1] == "20"
     assert gate["cache"] == str(tmp_path / "runner-temp" / "distbench-cache")
 
 
@@ -236,6 +251,7 @@ def test_a_push_to_main_only_fills_the_run_cache_for_its_commit(tmp_path):
     assert run.caches == [("restore", f"distbench-runs-v1-{sha}"), ("save", f"distbench-runs-v1-{sha}")]
     [call] = _calls(stubs, "distbench")
     assert call["args"][:2] == ["run", "configs/quickstart.yaml"] and call["cache"]
+    assert call["args"][call["args"].index("--seeds") + 1] == "20"       # every seed a gate's look may use
 
 
 # --- the comment workflow -------------------------------------------------------------------------
@@ -261,7 +277,8 @@ def _comment(tmp_path: Path, gh: dict, pr_number: str = "17\n", report: str | No
     (artifacts / "distbench-gate").mkdir(parents=True)
     (artifacts / "distbench-gate" / "pr-number").write_text(pr_number)
     if report is not None:
-        (artifacts / "distbench-gate" / "gate.md").write_text(report)
+        (artifacts / "distbench-gate" / "gate.md").write_text(f"{report}\nand more, too long for a comment\n")
+        (artifacts / "distbench-gate" / "comment.md").write_text(report)
     stubs = _stubs(tmp_path, gh=gh)
     run = DryRun(COMMENT, "workflow_run", event or _workflow_run(), tmp_path, stubs=stubs, artifacts=artifacts).run()
     return run.jobs["comment"], [c for c in _calls(stubs, "gh") if c["method"] != "GET"], _calls(stubs, "gh")
@@ -277,8 +294,32 @@ def test_the_gate_report_updates_the_comment_with_its_marker(tmp_path):
     assert run.jobs["comment"].status == "success", run.jobs["comment"].steps
     [write] = [c for c in _calls(stubs, "gh") if c["method"] != "GET"]
     assert (write["method"], write["endpoint"]) == ("PATCH", "repos/octo/app/issues/comments/99")
-    report = (gate_run.artifacts / "distbench-gate" / "gate.md").read_text()
+    report = (gate_run.artifacts / "distbench-gate" / "comment.md").read_text()
     assert write["fields"]["body"] == f"{MARKER}\n{report}"
+
+
+@pytest.fixture(scope="module")
+def long_pair(tmp_path_factory) -> list[str]:
+    """A comparison whose report is longer than a comment may be: BASE NEW and its options."""
+    return [*map(str, make_long_pair(tmp_path_factory.mktemp("long"))), *LONG_IGNORE]
+
+
+def test_an_oversized_report_is_whole_in_the_artifact_and_cut_with_a_pointer_in_the_comment(tmp_path, long_pair):
+    """The gate's real outputs for a report over GitHub's 65,536-character limit."""
+    gate_run, _ = _gate(tmp_path / "gate", gate_exit=1, compare=long_pair)
+    artifact = gate_run.artifacts / "distbench-gate"
+    full = (artifact / "gate.md").read_text()
+    assert len(full) > 65_536 and full in gate_run.summary
+    stubs = _stubs(tmp_path / "comment", gh=_comments([]))
+    run = DryRun(COMMENT, "workflow_run", _workflow_run(), tmp_path / "comment", stubs=stubs,
+                 artifacts=gate_run.artifacts).run()
+    assert run.jobs["comment"].status == "success", run.jobs["comment"].steps
+    [write] = [c for c in _calls(stubs, "gh") if c["method"] != "GET"]
+    body = write["fields"]["body"]
+    assert len(body) < 65_536 and body.startswith(f"{MARKER}\n### ")
+    run_url = "https://github.com/octo/app/actions/runs/4242"
+    assert body.endswith(f"_… cut at 60,000 of {len(full):,} characters; the full report is gate.md in the "
+                         f"distbench-gate artifact of [the gate's run]({run_url}), and in its job summary._\n")
 
 
 def test_without_a_marked_comment_it_posts_a_new_one(tmp_path):

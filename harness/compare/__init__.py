@@ -78,19 +78,23 @@ def gate(base_dir: Path, new_dir: Path, thresholds: Mapping[str, Threshold | Non
 
 def write_outputs(result: Comparison, md: Path | None = None, json_path: Path | None = None,
                   junit: Path | None = None, md_limit: int | None = None,
-                  md_pointer: str | None = None) -> dict[str, Any]:
+                  md_pointer: str | None = None, comment: Path | None = None) -> dict[str, Any]:
     """Write the requested files, and append the Markdown to ``$GITHUB_STEP_SUMMARY`` when set.
-    With ``md_limit``, the Markdown written to ``md`` (and returned) is cut to that many
-    characters with ``md_pointer`` at the end (see :mod:`harness.compare.cut`); the step summary
-    still gets all of it. Returns ``{"md_text": text, ...paths written}``."""
-    from harness.compare.cut import DEFAULT_POINTER, cut_markdown
+    ``md`` and the step summary always get the full Markdown, so that a cut text can point to
+    them. ``comment`` gets it cut to ``md_limit`` characters (by default
+    :data:`~harness.compare.cut.COMMENT_LIMIT`, to fit a pull-request comment) with
+    ``md_pointer`` at the end (see :mod:`harness.compare.cut`); the returned text, which the CLI
+    prints, is cut only with ``md_limit``. Returns ``{"md_text": text, ...paths written}``."""
+    from harness.compare.cut import COMMENT_LIMIT, cut_markdown, default_pointer
     from harness.compare.outputs import to_junit, to_markdown, write_json
 
     full = to_markdown(result)
-    text = full if md_limit is None else cut_markdown(full, md_limit, md_pointer or DEFAULT_POINTER)
+    pointer = md_pointer or default_pointer(md)
+    text = full if md_limit is None else cut_markdown(full, md_limit, pointer)
     written: dict[str, Any] = {"md_text": text}
-    for path, content, key in ((md, text, "md"), (json_path, write_json(result), "json"),
-                               (junit, to_junit(result), "junit")):
+    cut = cut_markdown(full, md_limit or COMMENT_LIMIT, pointer) if comment is not None else ""
+    for path, content, key in ((md, full, "md"), (comment, cut, "comment"),
+                               (json_path, write_json(result), "json"), (junit, to_junit(result), "junit")):
         if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             Path(path).write_text(content, encoding="utf-8")

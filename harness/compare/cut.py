@@ -9,7 +9,17 @@ is. It works on the finished text, so it holds whatever the tables look like.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 DEFAULT_POINTER = "the full report is in the JSON output (--json) and, on GitHub Actions, in the job summary"
+COMMENT_LIMIT = 60_000
+"""The default size of a comment: GitHub's 65,536 characters, less room for a marker line."""
+
+
+def default_pointer(md: Path | None) -> str:
+    """Where the full report is when the user did not say: the ``--md`` file, which always
+    holds all of it, else the JSON output and the job summary."""
+    return f"the full report is in {md}" if md is not None else DEFAULT_POINTER
 
 
 def cut_markdown(text: str, limit: int, pointer: str = DEFAULT_POINTER) -> str:
