@@ -16,7 +16,7 @@ import pytest
 
 from harness.compare.judge import (BETTER, EQUIVALENT, EXIT_INCONCLUSIVE, EXIT_OK,
                                    EXIT_REGRESSION, INCONCLUSIVE, WORSE, compare)
-from harness.compare.policy import DEFAULT_POLICY, Policy, Threshold
+from harness.compare.policy import DEFAULT_POLICY, Policy
 from harness.compare.sequential import decide, looks, spending
 from harness.compare.sides import PER_RUN_FILES, Side, restrict
 from harness.compare.stats import batch_means, holm, paired, paired_within, seeds_to_decide

@@ -239,7 +239,7 @@ def resume_refusal(out: Path, manifest: dict[str, Any], suite: Any, keys: set[st
     if changed:
         why = f"the configuration changed ({_listing(changed, 3)})"
     else:
-        then, now = manifest.get("git_commit"), git_commit()
+        then, now = manifest.get("git_commit"), provenance.git_commit(provenance.source_top())
         commits = f"; commit {str(then)[:10]} → {str(now)[:10]}" if then and now and then != now else ""
         why = f"they were simulated by other distbench code{commits}"
     return f"{len(lost)} of its {len(done)} finished runs would be discarded: {why}"
