@@ -222,6 +222,16 @@ def _check_key(ev_op: list[int], ev_ret: list[bool], ev_kind: list[int], ev_arg:
     unique = True
     first_reader: dict[int, int] = {}  # value -> first entry of an op that can follow an info write of it
     first_fail: dict[int, int] = {}    # value -> first entry of a failed cas expecting it
+    # Twins: two ops with the same effect (kind, value, expected) where one is invoked no later
+    # and returns no later than the other are interchangeable, earlier first: a linearization
+    # that places the later twin before the earlier one stays valid with the two swapped, and
+    # shows the same values. So a twin is linearized only after the one before it -- with
+    # repeated values, this spares exploring the same writes in every order. twin[c]: for an
+    # info op, the mask of its twin's bit in linfo (0: none); twin_ok[c]: for an ok write, its
+    # twin's bit + 1 (0: none).
+    twin = [0] * (E + 2)
+    twin_ok = [0] * (E + 2)
+    last_twin: dict[tuple[int, int, int], int] = {}
     for j in range(E):
         c = j + 1
         i = ev_op[j]
@@ -254,9 +264,22 @@ def _check_key(ev_op: list[int], ev_ret: list[bool], ev_kind: list[int], ev_arg:
         else:
             match[c] = _INFO
             bit[c] = nin
+            same = (kd, v, e)
+            if same in last_twin:
+                twin[c] = 1 << last_twin[same]
+            last_twin[same] = nin
             nin += 1
     if nok == 0:
         return True, 0, None
+    writes: dict[tuple[int, int, int], list[int]] = {}
+    for c in range(1, E + 1):
+        if match[c] >= 0 and (kind[c] == K_PUT or kind[c] == K_CAS_OK):
+            same = writes.setdefault((kind[c], a[c], x[c]), [])
+            for t in reversed(same[-16:]):
+                if match[t] < match[c]:
+                    twin_ok[c] = bit[t] + 1
+                    break
+            same.append(c)
     if not unique:
         unread = {}
     # R1. With unique written values, a value overwritten is gone for good: while some get that
@@ -339,6 +362,10 @@ def _check_key(ev_op: list[int], ev_ret: list[bool], ev_kind: list[int], ev_arg:
                     entry = nxt[entry]
                     continue
             if m >= 0:
+                tw = twin_ok[entry] - base - 1
+                if tw >= 0 and not (bits >> tw) & 1:  # its twin is not linearized yet
+                    entry = nxt[entry]
+                    continue
                 d = bit[entry] - base
                 if d:
                     nbits = bits | (1 << d)
@@ -379,7 +406,7 @@ def _check_key(ev_op: list[int], ev_ret: list[bool], ev_kind: list[int], ev_arg:
                 if base == nok:
                     return True, steps, None
             else:
-                if ns == state:
+                if ns == state or twin[entry] & ~linfo:
                     entry = nxt[entry]
                     continue
                 # Is some op that would distinguish ns from state invoked yet? (A cheap, safe
