@@ -308,8 +308,8 @@ def write_jepsen_edn(history: History, out: io.TextIOBase) -> None:
 
     for t, _tie, i, what in events:
         o = ops[i]
-        arg = (f"[{o.expected} {o.value}]" if o.op == CAS else str(o.value) if o.op == PUT
-               else "nil")
+        arg = (f"[{_v(o.expected)} {_v(o.value)}]" if o.op == CAS else _v(o.value)
+               if o.op == PUT else "nil")
         if what == "invoke":
             if o.client in given_up:
                 close(o.client, t)
@@ -322,9 +322,14 @@ def write_jepsen_edn(history: History, out: io.TextIOBase) -> None:
         elif o.op == CAS and not o.result:
             line(o, "fail", arg, t, ", :error :mismatch")
         else:
-            line(o, "ok", (str(o.result) if o.result else "nil") if o.op == GET else arg, t)
+            line(o, "ok", _v(o.result) if o.op == GET else arg, t)
     for client in sorted(given_up):
         close(client, None)
+
+
+def _v(value: int) -> str:
+    """A distbench value in EDN: 0 is the register's initial value, nil."""
+    return str(value) if value else "nil"
 
 
 def _ns(t: float) -> int:
