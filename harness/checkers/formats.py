@@ -171,7 +171,7 @@ def _keyword(path: Path, line: int, value: Any, key: str, allowed: tuple[str, ..
 
 def _show(value: Any) -> str:
     if value is None:
-        return "nothing" 
+        return "nothing"
     return edn_format.dumps(value) if not isinstance(value, str) else repr(value)
 
 
