@@ -19,7 +19,8 @@ Semantics that matter:
   is linearized. A *fail* op never took effect and is ignored; a pending op counts as info.
 * Events at one timestamp keep the order in which they were recorded (``History.ret_seq``): an
   op whose completion was recorded before another's invocation precedes it.
-* The search is bounded by a global step budget; running out gives ``unknown``, never ``ok``.
+* The search is bounded by a global step budget (and, if given, a deadline); running out gives
+  ``unknown``, never ``ok``.
 
 Pruning, each sound on its own (and cross-checked against brute force in the tests); the ones
 marked (u) apply only to keys whose written values are all distinct and non-zero, which the
@@ -44,6 +45,7 @@ workload guarantees (values are command uids) and the checker verifies per key:
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +77,7 @@ class LinearizabilityResult:
     detail: str        # why (for a violation: the key, the op that cannot be placed, context)
     keys_checked: int  # keys whose check completed
     steps: int         # search steps spent over all keys
+    key: int | None = None  # for a violation: the key (each key is checked on its own)
 
     @property
     def ok(self) -> bool:
@@ -88,12 +91,15 @@ class LinearizabilityResult:
 
 
 class _Exhausted(Exception):
-    pass
+    """args: (steps spent, True when the step budget ran out rather than the time limit)."""
 
 
-def check_linearizability(history: History, budget: int = DEFAULT_BUDGET) -> LinearizabilityResult:
+def check_linearizability(history: History, budget: int = DEFAULT_BUDGET,
+                          time_limit: float | None = None) -> LinearizabilityResult:
     """Check ``history`` against a register per key. Pending ops are treated as info (the
-    history need not be finished). ``budget``: maximum search steps over all keys."""
+    history need not be finished). ``budget``: maximum search steps over all keys;
+    ``time_limit``: seconds of search, at most (None: no limit)."""
+    deadline = None if time_limit is None else time.monotonic() + time_limit
     n = len(history)
     if n == 0:
         return LinearizabilityResult("ok", "empty history", 0, 0)
@@ -164,9 +170,9 @@ def check_linearizability(history: History, budget: int = DEFAULT_BUDGET) -> Lin
             q = _quick_check(*lists)
             if q is not None:
                 return LinearizabilityResult("violation", _describe_quick(history, k, q),
-                                             checked, total_steps)
+                                             checked, total_steps, k)
         try:
-            verdict, steps, info = _check_key(*lists, remaining)
+            verdict, steps, info = _check_key(*lists, remaining, deadline)
         except _Exhausted as ex:
             total_steps += ex.args[0]
             # Out of budget: the linear-time necessary conditions may still prove a violation
@@ -174,12 +180,13 @@ def check_linearizability(history: History, budget: int = DEFAULT_BUDGET) -> Lin
             for kj in key_order[checked:]:
                 q = _quick_check(*key_lists(kj))
                 if q is not None:
+                    kq = int(ev_key[starts[kj]])
                     return LinearizabilityResult(
-                        "violation", _describe_quick(history, int(ev_key[starts[kj]]), q),
-                        checked, total_steps)
+                        "violation", _describe_quick(history, kq, q), checked, total_steps, kq)
             return LinearizabilityResult(
                 "unknown",
-                f"search budget of {budget} steps exhausted on key {k} "
+                (f"search budget of {budget} steps" if ex.args[1] else
+                 f"time limit of {time_limit:g} s") + f" exhausted on key {k} "
                 f"({size} events; {checked} of {nkeys} keys checked)",
                 checked, total_steps)
         remaining -= steps
@@ -187,7 +194,7 @@ def check_linearizability(history: History, budget: int = DEFAULT_BUDGET) -> Lin
         if not verdict:
             q = _quick_check(*lists)
             detail = _describe_quick(history, k, q) if q else _describe(history, k, info)
-            return LinearizabilityResult("violation", detail, checked, total_steps)
+            return LinearizabilityResult("violation", detail, checked, total_steps, k)
     return LinearizabilityResult("ok", f"{int(keep.sum())} ops over {nkeys} keys linearizable",
                                  nkeys, total_steps)
 
@@ -196,7 +203,8 @@ check = check_linearizability
 
 
 def _check_key(ev_op: list[int], ev_ret: list[bool], ev_kind: list[int], ev_arg: list[int],
-               ev_exp: list[int], ev_isok: list[bool], budget: int) -> tuple[bool, int, Any]:
+               ev_exp: list[int], ev_isok: list[bool], budget: int,
+               deadline: float | None = None) -> tuple[bool, int, Any]:
     """WGL on one key. Inputs are per event, in event order. Returns (linearizable, steps, info)
     where info describes the deepest dead end, for a violation."""
     # Drop info writes that can always be moved to the end (see module docstring).
@@ -222,6 +230,16 @@ def _check_key(ev_op: list[int], ev_ret: list[bool], ev_kind: list[int], ev_arg:
     unique = True
     first_reader: dict[int, int] = {}  # value -> first entry of an op that can follow an info write of it
     first_fail: dict[int, int] = {}    # value -> first entry of a failed cas expecting it
+    # Twins: two ops with the same effect (kind, value, expected) where one is invoked no later
+    # and returns no later than the other are interchangeable, earlier first: a linearization
+    # that places the later twin before the earlier one stays valid with the two swapped, and
+    # shows the same values. So a twin is linearized only after the one before it -- with
+    # repeated values, this spares exploring the same writes in every order. twin[c]: for an
+    # info op, the mask of its twin's bit in linfo (0: none); twin_ok[c]: for an ok write, its
+    # twin's bit + 1 (0: none).
+    twin = [0] * (E + 2)
+    twin_ok = [0] * (E + 2)
+    last_twin: dict[tuple[int, int, int], int] = {}
     for j in range(E):
         c = j + 1
         i = ev_op[j]
@@ -254,9 +272,22 @@ def _check_key(ev_op: list[int], ev_ret: list[bool], ev_kind: list[int], ev_arg:
         else:
             match[c] = _INFO
             bit[c] = nin
+            same = (kd, v, e)
+            if same in last_twin:
+                twin[c] = 1 << last_twin[same]
+            last_twin[same] = nin
             nin += 1
     if nok == 0:
         return True, 0, None
+    writes: dict[tuple[int, int, int], list[int]] = {}
+    for c in range(1, E + 1):
+        if match[c] >= 0 and (kind[c] == K_PUT or kind[c] == K_CAS_OK):
+            same = writes.setdefault((kind[c], a[c], x[c]), [])
+            for t in reversed(same[-16:]):
+                if match[t] < match[c]:
+                    twin_ok[c] = bit[t] + 1
+                    break
+            same.append(c)
     if not unique:
         unread = {}
     # R1. With unique written values, a value overwritten is gone for good: while some get that
@@ -301,10 +332,15 @@ def _check_key(ev_op: list[int], ev_ret: list[bool], ev_kind: list[int], ev_arg:
     best_depth = -1
     best = None
     entry = nxt[0]
+    check_at = min(budget, 65536)
     while True:
         steps += 1
-        if steps > budget:
-            raise _Exhausted(budget)
+        if steps > check_at:  # every 2^16 steps: the budget, then the clock
+            if steps > budget:
+                raise _Exhausted(budget, True)
+            if deadline is not None and time.monotonic() > deadline:
+                raise _Exhausted(steps, False)
+            check_at = min(budget, steps + 65536)
         m = match[entry]
         if m != _RET:
             # A call entry: try to linearize its op now.
@@ -339,6 +375,10 @@ def _check_key(ev_op: list[int], ev_ret: list[bool], ev_kind: list[int], ev_arg:
                     entry = nxt[entry]
                     continue
             if m >= 0:
+                tw = twin_ok[entry] - base - 1
+                if tw >= 0 and not (bits >> tw) & 1:  # its twin is not linearized yet
+                    entry = nxt[entry]
+                    continue
                 d = bit[entry] - base
                 if d:
                     nbits = bits | (1 << d)
@@ -379,7 +419,7 @@ def _check_key(ev_op: list[int], ev_ret: list[bool], ev_kind: list[int], ev_arg:
                 if base == nok:
                     return True, steps, None
             else:
-                if ns == state:
+                if ns == state or twin[entry] & ~linfo:
                     entry = nxt[entry]
                     continue
                 # Is some op that would distinguish ns from state invoked yet? (A cheap, safe
