@@ -1,4 +1,4 @@
-"""Failover and availability as users need them (README, runs.csv columns): the three failover
+"""Failover and availability as users need them (docs/results.md, runs.csv columns): the three failover
 times, unavailability over the whole window with its cause, and leaderless stretches."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Validation against models and like-for-like comparisons (README "How faithful is it?").
+"""Validation against models and like-for-like comparisons (docs/fidelity.md).
 
 Each test pins a number a reviewer would check: the leader bottleneck against its closed form,
 and Raft against Multi-Paxos at equal knobs. Short simulated runs, deterministic.
@@ -64,7 +64,7 @@ def test_under_loss_batch_size_1_batches_nothing_and_a_gap_is_repaired_within_a_
     leader re-sends it at once, so it is out of the quorum for a few ms per loss -- not for a
     whole retransmission interval (50 ms) as when only the retransmit timer repaired it. A Paxos
     acceptor acknowledges every later slot meanwhile and is never blocked. (The throughputs still
-    differ: README "How faithful is it?".)"""
+    differ: docs/fidelity.md.)"""
     lossy = ["cluster.nodes=5", "replication.pipeline=8", "network.links=[{loss: 0.01}]",
              "network.latency={dist: normal, mean: 500us, std: 200us}"]
     raft = row(make_suite, BOTTLENECK, "protocol=raft", *lossy)

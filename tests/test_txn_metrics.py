@@ -1,4 +1,4 @@
-"""The transaction metrics as the README defines them (its worked example, number for number) and
+"""The transaction metrics as docs/transactions.md defines them (its worked example, number for number) and
 the client behaviour they rest on: one timestamp per transaction across retries, and the
 capped exponential back-off ``min(base * 2^n, cap)`` plus jitter, n = earlier aborts."""
 
@@ -18,10 +18,10 @@ from implementations.txncore import (
 from workloads.txn import TxnClient, YCSBGenerator
 
 
-# -- TxnStats: the README's worked example -------------------------------------------------------
+# -- TxnStats: the worked example of docs/transactions.md -------------------------------------------------------
 
 def test_the_readme_worked_example():
-    """README, "A worked example": transaction T (three attempts under wound_wait) and U."""
+    """docs/transactions.md, "A worked example": transaction T (three attempts under wound_wait) and U."""
     stats = TxnStats(warmup=1.0, end=10.0, checker=TxnChecker())
     # T, attempt 1: waits 3 ms for a lock and gets it, then is wounded -> aborted, conflict
     stats.waited(2.003, 0.003)
