@@ -292,7 +292,7 @@ def holm(pvalues: list[float]) -> list[float]:
 
 
 def seeds_to_decide(test: Paired, margin: float, alpha: float, family: int,
-                    limit: int = 10_000) -> int | None:
+                    limit: int = 500) -> int | None:
     """About how many seeds would decide a comparison that is neither significant nor inside
     its margin, were the observed difference and its spread per seed to stay as they are:
     enough for the equivalence interval to fit inside ``margin`` when the difference is smaller
