@@ -500,11 +500,8 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
                                  scheduler=scheduler, resume=True, cache=cache, limits=limits)
             return _judged(baseline, out, look_alpha=share, **gate)
 
-        judged, looks = decide(look, suite.base.seeds, auto_seeds or suite.base.seeds,
+        judged, _ = decide(look, suite.base.seeds, auto_seeds or suite.base.seeds,
                                gate.get("alpha") or suite.base.gate.alpha)
-        if len(looks) > 1:
-            judged.notes.append("seeds added until decided: " + "; ".join(
-                f"{k.seeds} seeds (α {k.alpha:.3g}): {k.verdict}" for k in looks))
     if not quiet and (stats.get("kept") or stats.get("cached")):
         click.echo(f"distbench: ran {stats['ran']} of {stats['runs']} runs ({stats['kept']} already in {out}, "
                    f"{stats['cached']} from the cache)", err=True)
@@ -532,8 +529,9 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
             click.echo(f"distbench: SAFETY {r['run_id']} ({r['protocol']}): {r['safety']}", err=True)
     code = 1 if bad else 0
     if judged is not None:
-        code = max(code, _emit(judged, out / "compare.md", out / "compare.json", out / "compare.xml",
-                               quiet=quiet, quiet_unless_failing=True))
+        compared = _emit(judged, out / "compare.md", out / "compare.json", out / "compare.xml",
+                         quiet=quiet, quiet_unless_failing=True)
+        code = 1 if bad else compared   # a safety violation is exit 1 whatever the comparison says
     sys.exit(code)
 
 
@@ -658,16 +656,13 @@ def gate_(suite_path: str, ref: str, out: Path | None, overrides: tuple[str, ...
                 return _judged(out / "base", out / "head", two_versions=True, verified=two.verified,
                                look_alpha=share, **gate)
 
-            result, looks = decide(look, first, auto_seeds or first, alpha)
+            result, _ = decide(look, first, auto_seeds or first, alpha)
     except GateError as exc:
         click.echo(f"distbench: error: {exc}", err=True)
         sys.exit(exc.code)
     except KeyboardInterrupt:
         click.echo(f"distbench: interrupted; the finished runs are in {out}", err=True)
         sys.exit(130)
-    if len(looks) > 1:
-        result.notes.append("seeds added until decided: " + "; ".join(
-            f"{k.seeds} seeds (α {k.alpha:.3g}): {k.verdict}" for k in looks))
     sys.exit(_emit(result, md, json_path, junit, quiet, False, md_limit, md_pointer, comment))
 
 

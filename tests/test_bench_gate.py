@@ -96,6 +96,11 @@ def _patch(kind: str, k: int, slowdown: float) -> None:
         became_leader = NodeHost.became_leader
 
         def slow_leader(self, term):
+            # Only the current leader is slow: the one it replaced (crashed, or deposed) is not.
+            before = getattr(self.net, "slow_leader", None)
+            if before is not None and before is not self:
+                before.slow = 1.0
+            self.net.slow_leader = self
             self.slow = 1.0 + slowdown
             became_leader(self, term)
         NodeHost.became_leader = slow_leader

@@ -19,12 +19,15 @@ Why these error rates: the gate fails a pull request on a single *worse*, so wha
 small is the chance of even one false *worse* in the whole comparison (the family-wise rate,
 which Holm's method bounds by α however the metrics are correlated), not the share of false ones
 among many (the false discovery rate, Benjamini–Hochberg). The gate passes only when *every*
-changed metric is equivalent or not worse, an intersection–union test (Berger 1982), so each
-equivalence test at level α already bounds the chance of a false pass by α, uncorrected.
+changed decided metric is shown not worse, an intersection–union test (Berger 1982), so each
+such test at level α already bounds the chance of a false pass by α, uncorrected. (Watched
+metrics fail the gate only when worse; they make no claim when inconclusive.) *Worse* means
+significant against no change and an estimate beyond the threshold: the family-wise bound holds
+for changes that are truly nil; a true change just under the threshold may be called worse.
 
-Exit codes (:attr:`Comparison.exit_code`): 0 nothing worse and nothing that could be worse beyond
-its threshold, 1 a regression or a new safety failure, 3 not comparable or inconclusive (a metric
-that could still be worse beyond its threshold). Bad input (2) is a :class:`CompareError`.
+Exit codes (:attr:`Comparison.exit_code`): 0 nothing worse and no decided metric that could be
+worse beyond its threshold, 1 a regression or a new safety failure, 3 not comparable or
+inconclusive (a decided metric that could still be worse beyond its threshold). Bad input (2) is a :class:`CompareError`.
 """
 
 from __future__ import annotations
@@ -203,7 +206,7 @@ class Comparison:
         if any(r.open_watch for r in self.rows):
             return ("no regression in the decided metrics (equivalent within their thresholds, or "
                     "better); some watched metrics are inconclusive")
-        return "no regression: every changed metric is equivalent within its threshold, or better"
+        return "no regression: every changed metric is shown not worse beyond its threshold"
 
     def summary_line(self) -> str:
         n, same = len(self.pairs), len(self.identical)
@@ -393,14 +396,15 @@ def _statistical(base: Side, new: Side, pairs: list[Pair], policy: Policy, alpha
     for p in pairs:
         if p.comparable:
             by_point.setdefault(p.point, []).append(p)
-    metrics = [m for m in policy.thresholds if m in base.runs.columns and m in new.runs.columns]
+    # A judged metric the base measured and NEW no longer writes is a value missing on NEW's side.
+    metrics = [m for m in policy.thresholds if m in base.runs.columns]
     rows: list[MetricRow] = []
     for point, group in by_point.items():
         group.sort(key=lambda p: p.seed)
         params = (configs.get(group[0].new_id or "") or {}).get("params") or {}
         contender = f"{key} = {_show(params[key])}" if key in params else point
         for metric in metrics:
-            texts = [(brows[p.base_id][metric], nrows[p.new_id][metric]) for p in group]
+            texts = [(brows[p.base_id][metric], nrows[p.new_id].get(metric, "")) for p in group]
             b = np.array([_number(tb) for tb, _ in texts])
             n = np.array([_number(tn) for _, tn in texts])
             bm = float(np.nanmean(b)) if np.isfinite(b).any() else math.nan
@@ -418,10 +422,13 @@ def _statistical(base: Side, new: Side, pairs: list[Pair], policy: Policy, alpha
                             decided=metric in policy.decide)
             if direction(metric) is None:
                 row.mark, row.why = NOT_JUDGED, "no direction: not judged"
-            elif np.isfinite(b).any() != np.isfinite(n).any():
-                row.mark, row.why = NOT_JUDGED, "a value is missing on one side"
+            elif np.isfinite(b).any() and not np.isfinite(n).any():
+                # NEW stopped producing it: nothing shows it is not worse
+                row.why, row.could_be_worse, row.test = "measured in BASE, missing in NEW", True, None
+            elif np.isfinite(n).any() and not np.isfinite(b).any():
+                row.mark, row.why = NOT_JUDGED, "new in NEW: nothing to compare with"
             rows.append(row)
-    _verdicts([r for r in rows if r.mark == INCONCLUSIVE], policy, alpha)
+    _verdicts([r for r in rows if r.mark == INCONCLUSIVE and r.test is not None], policy, alpha)
     if any(r.test is not None and r.test.p is None for r in rows if r.mark == INCONCLUSIVE):
         notes.append("some points changed but have a single seed: a paired test needs at least 2 "
                      "seeds (run the suite with more seeds to judge them)")
@@ -483,7 +490,7 @@ def _verdicts(rows: list[MetricRow], policy: Policy, alpha: float) -> None:
         else:
             worst = hi if worse_sign > 0 else -lo
             r.could_be_worse = worst >= r.margin
-            r.seeds_needed = seeds_to_decide(test, r.margin, alpha, len(testable))
+            r.seeds_needed = seeds_to_decide(test, r.margin, alpha, len(testable), worse_sign)
             r.why = ("could be worse beyond " if r.could_be_worse else "not worse beyond, could be better than ") \
                 + threshold.text()
 

@@ -146,16 +146,18 @@ def _geomean_table(c: Comparison) -> list[str]:
 
 def _method(c: Comparison) -> str:
     thresholds = "; ".join(f"{metric_for(m).label} {t.text()}" for m, t in c.policy.thresholds.items())
+    methods = "; ".join(sorted({r.test.method for r in c.rows if r.test is not None})) or PAIRED_METHOD
     spent = "" if c.alpha == c.policy.alpha else f" (this look spends α = {c.alpha:.3g} of {c.policy.alpha:g})"
     return (f"Method: runs matched on (matrix point, seed). Identical (`=`): every deterministic "
             f"column of runs.csv and the run's rows in events, timeseries and latencies are the same "
-            f"text. Otherwise, per point and metric: {PAIRED_METHOD} (common random numbers), "
+            f"text. Otherwise, per point and metric: {methods} (common random numbers), "
             f"α = {c.alpha:.3g}{spent}. Worse/better: significant after Holm's correction over every "
             f"point and metric (at most α chance of any false alarm in this comparison) and beyond the "
             f"threshold ({thresholds}). Equivalent (`~`): the {(1 - 2 * c.alpha) * 100:.4g}% interval of "
             f"Δ lies inside ± the threshold (two one-sided tests at α). Inconclusive (`?`): neither; it "
-            f"fails the gate (exit 3) only when the interval reaches beyond the threshold on the "
-            f"worse side, and says about how many seeds would decide it.")
+            f"fails the gate (exit 3) only for a decided metric ({', '.join(c.policy.decide)}) whose "
+            f"interval reaches beyond the threshold on the worse side, and says about how many seeds "
+            f"would decide it; the other metrics are watched: they fail the gate only when worse.")
 
 
 def to_json(c: Comparison) -> dict[str, Any]:

@@ -18,7 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from harness.compare.judge import EXIT_INCONCLUSIVE, Comparison
+from harness.compare.judge import Comparison
+from harness.compare.provenance import blocking
 
 
 def looks(first: int, most: int) -> list[int]:
@@ -52,16 +53,21 @@ def decide(compare_at: Callable[[int, float], Comparison], first: int, most: int
            alpha: float) -> tuple[Comparison, list[Look]]:
     """Compare at ``first`` seeds and, while the result is inconclusive for want of evidence,
     at more (``compare_at(seeds, alpha_for_this_look)`` runs or loads both sides with that many
-    seeds and compares them). Stops at the first decision, at ``most`` seeds, or when runs are
-    not comparable (which more seeds cannot fix). With ``most == first`` it is one look spending
-    all of alpha."""
+    seeds and compares them). Stops at the first decision, at ``most`` seeds, or when what keeps
+    it from passing is something more seeds cannot fix (runs not comparable, sides that did not
+    run the code they claim). With ``most == first`` it is one look spending all of alpha. When
+    seeds were added, the result's notes list the looks."""
     counts = looks(first, most)
     history: list[Look] = []
     result: Comparison | None = None
     for seeds, share in zip(counts, spending(alpha, counts)):
         result = compare_at(seeds, share)
         history.append(Look(seeds, share, result.verdict, result.exit_code))
-        if result.exit_code != EXIT_INCONCLUSIVE or not result.matched or result.incomparable:
+        if not result.undecided or result.regressions or result.new_failures or not result.matched \
+                or result.incomparable or blocking(result.provenance):
             break
     assert result is not None
+    if len(history) > 1:
+        result.notes.append("seeds added until decided: " + "; ".join(
+            f"{k.seeds} seeds (α {k.alpha:.3g}): {k.verdict}" for k in history))
     return result, history

@@ -173,15 +173,6 @@ class Paired:
         half = float(stats.t.ppf(1 - alpha / 2, self.df) * self.se)
         return (self.diff - half, self.diff + half)
 
-    def tost_p(self, margin: float) -> float | None:
-        """p-value of the two one-sided tests that |Δ| < ``margin`` (the larger of the two)."""
-        if self.se is None or self.df is None:
-            return None
-        if self.se == 0.0:
-            return 0.0 if abs(self.diff) < margin else 1.0
-        lower = stats.t.sf((self.diff + margin) / self.se, self.df)
-        upper = stats.t.cdf((self.diff - margin) / self.se, self.df)
-        return float(max(lower, upper))
 
 
 def _from_se(n: int, base_mean: float, new_mean: float, diff: float, se: float, df: float,
@@ -229,38 +220,48 @@ def paired(base, new, guarded: bool = False) -> Paired:
 
 
 BATCHES = 10
-"""Batches per run for batch means: Law & Kelton (section 9.5.3) find 10 to 30 batches a sound
-compromise between the bias of short batches and the few degrees of freedom of long ones."""
+"""Batches per run for batch means, at most: Law & Kelton (section 9.5.3) find 10 to 30 batches
+a sound compromise between the bias of short batches and the few degrees of freedom of long
+ones."""
+MIN_BATCH = 5
+"""Buckets per batch, at least: a batch of the time series' 0.1 s buckets should be long against
+an election timeout or a client's timeout, the series' memory."""
 
 
-def batch_means(series, batches: int = BATCHES) -> tuple[float, int] | None:
+def batch_means(series, batches: int = BATCHES, min_batch: int = MIN_BATCH) -> tuple[float, int] | None:
     """The variance of a run's time average, from its own time series: the series is cut into
-    ``batches`` equal batches whose means are nearly independent when the batches are long
-    against the series' memory, so var(batch means) / batches estimates the variance of the
-    run's mean, with batches - 1 degrees of freedom (the method of non-overlapping batch means).
-    None when the series is too short."""
+    equal batches (up to ``batches``, each of at least ``min_batch`` values, the last values
+    that do not fill a batch left out) whose means are nearly independent when the batches are
+    long against the series' memory, so var(batch means) / batches estimates the variance of
+    the run's mean, with batches - 1 degrees of freedom (the method of non-overlapping batch
+    means). None when fewer than 3 batches fit."""
     a = _clean(series)
-    size = len(a) // batches
-    if batches < 2 or size < 1:
+    count = min(batches, len(a) // min_batch)
+    if count < 3:
         return None
-    means = a[: size * batches].reshape(batches, size).mean(axis=1)
-    return float(means.var(ddof=1)) / batches, batches - 1
+    size = len(a) // count
+    means = a[: size * count].reshape(count, size).mean(axis=1)
+    return float(means.var(ddof=1)) / count, count - 1
 
 
 def paired_within(base, new, within: list[tuple[tuple[float, int], tuple[float, int]] | None],
                   guarded: bool = False) -> Paired:
-    """The paired t-test with the spread of each seed's difference estimated twice, and pooled:
-    between seeds (the spread of the differences, n - 1 degrees of freedom) and within each run
-    (batch means of both runs' time series: var(new) + var(base), which leaves out the positive
-    covariance common random numbers give the pair, so it errs on the side of a wider interval).
-    Pooling two estimates of one variance adds their degrees of freedom: with 3 seeds the
-    interval is set by a t-quantile with ~30 degrees of freedom instead of 2. Falls back to
-    :func:`paired` when a run has no usable series."""
+    """The paired t-test with the spread of each seed's difference estimated twice, and pooled
+    when the two agree: between seeds (the spread of the differences, n - 1 degrees of freedom)
+    and within each run (batch means of both runs' time series: var(new) + var(base)). Pooling
+    two estimates of one variance adds their degrees of freedom. They estimate the same variance
+    only if nothing a seed sets lasts the whole run (which partition holds the hot keys, which
+    node leads): then the spread between seeds is larger than batch means can see, and pooling
+    would narrow the interval falsely (a review measured 35% false alarms that way). So the
+    within-run estimate is used only when an F test finds the between-seed spread no larger
+    than it (at the 75% quantile: erring towards not pooling), and never with a single seed,
+    whose spread between seeds is unknown. Otherwise, and when a run has no usable series, it
+    is :func:`paired`."""
     plain = paired(base, new, guarded)
     a, b = np.asarray(base, dtype=float), np.asarray(new, dtype=float)
     keep = np.isfinite(a) & np.isfinite(b)
     parts = [w for w, k in zip(within, keep) if k]
-    if plain.n == 0 or len(parts) != plain.n or any(w is None for w in parts):
+    if plain.p is None or plain.sd is None or len(parts) != plain.n or any(w is None for w in parts):
         return plain
     variances = [wb[0] + wn[0] for wb, wn in parts]  # type: ignore[index]
     v_within = float(np.mean(variances))
@@ -269,10 +270,11 @@ def paired_within(base, new, within: list[tuple[tuple[float, int], tuple[float, 
     df_within = (sum(w[0] for pair in parts for w in pair) ** 2 / terms  # type: ignore[union-attr]
                  if terms > 0 else 0.0)
     df_between = plain.n - 1
-    v_between = (plain.sd or 0.0) ** 2
-    df = df_between + df_within
-    if df <= 0:
+    v_between = plain.sd ** 2
+    if v_within <= 0.0 or df_within <= 0.0 \
+            or v_between / v_within > stats.f.ppf(0.75, df_between, df_within):
         return plain
+    df = df_between + df_within
     pooled = (df_between * v_between + df_within * v_within) / df
     return _from_se(plain.n, plain.base_mean, plain.new_mean, plain.diff,
                     math.sqrt(pooled / plain.n), df, WITHIN_METHOD)
@@ -291,23 +293,22 @@ def holm(pvalues: list[float]) -> list[float]:
     return adjusted
 
 
-def seeds_to_decide(test: Paired, margin: float, alpha: float, family: int,
+def seeds_to_decide(test: Paired, margin: float, alpha: float, family: int, worse_sign: float,
                     limit: int = 500) -> int | None:
-    """About how many seeds would decide a comparison that is neither significant nor inside
-    its margin, were the observed difference and its spread per seed to stay as they are:
-    enough for the equivalence interval to fit inside ``margin`` when the difference is smaller
-    than the margin, else enough for the difference to be significant at the strictest level
-    Holm may ask of it (alpha / family). None when the spread is unknown or beyond ``limit``."""
+    """About how many seeds would decide a comparison that could still be worse beyond its
+    margin, were the observed difference and its spread per seed to stay as they are: enough
+    for the interval's bound on the worse side (``worse_sign`` is +1 when higher is worse, -1
+    when lower is) to come inside the margin when the difference is on the good side of it, else
+    enough for the difference to be significant at the strictest level Holm may ask of it
+    (alpha / family). None when the spread is unknown or more than ``limit`` seeds are needed."""
     sd = test.sd
     if sd is None or not math.isfinite(sd) or sd == 0.0 or not math.isfinite(test.diff):
         return None
-    room = margin - abs(test.diff)
-    if room > 0:
-        level, need = 1 - alpha, room
+    toward_worse = worse_sign * test.diff
+    if toward_worse < margin:
+        level, need = 1 - alpha, margin - toward_worse
     else:
-        level, need = 1 - alpha / (2 * max(family, 1)), abs(test.diff)
-        if need == 0.0:
-            return None
+        level, need = 1 - alpha / (2 * max(family, 1)), toward_worse
     per_seed_df = max(test.df or 1, 1) / max(test.n - 1, 1)   # batch means give more df per seed
     n = max(test.n + 1, 2)
     while n <= limit:

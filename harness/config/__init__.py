@@ -470,6 +470,17 @@ class Gate(_Model):
                 raise _Problem((i,), "unknown metric", hint=did_you_mean(metric, list(METRICS_BY_KEY)))
         return decide
 
+    @model_validator(mode="after")
+    def _decided_are_judged(self) -> "Gate":
+        from harness.compare.policy import DEFAULT_THRESHOLDS
+
+        judged = {m for m, t in {**DEFAULT_THRESHOLDS, **self.thresholds}.items() if t is not None}
+        for i, metric in enumerate(self.decide or ()):
+            if metric not in judged:
+                raise _Problem(("decide", i), "a metric the gate judges (give it a threshold in "
+                               "gate.thresholds)", metric)
+        return self
+
     @field_validator("thresholds")
     @classmethod
     def _thresholds(cls, thresholds: dict[str, Any]) -> dict[str, Any]:
