@@ -282,12 +282,12 @@ def _check_key(ev_op: list[int], ev_ret: list[bool], ev_kind: list[int], ev_arg:
     writes: dict[tuple[int, int, int], list[int]] = {}
     for c in range(1, E + 1):
         if match[c] >= 0 and (kind[c] == K_PUT or kind[c] == K_CAS_OK):
-            same = writes.setdefault((kind[c], a[c], x[c]), [])
-            for t in reversed(same[-16:]):
+            twins = writes.setdefault((kind[c], a[c], x[c]), [])
+            for t in reversed(twins[-16:]):
                 if match[t] < match[c]:
                     twin_ok[c] = bit[t] + 1
                     break
-            same.append(c)
+            twins.append(c)
     if not unique:
         unread = {}
     # R1. With unique written values, a value overwritten is gone for good: while some get that
