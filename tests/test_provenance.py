@@ -4,6 +4,7 @@ two sides that did not run the code they claim."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -41,7 +42,12 @@ def results(tmp_path_factory) -> Path:
     the tests about dirtiness set the flag themselves."""
     root = tmp_path_factory.mktemp("provenance")
     (root / "suite.yaml").write_text(SUITE)
-    run_suite(load_suite(root / "suite.yaml"), root / "out", jobs=1, progress=False)
+    here = os.getcwd()
+    os.chdir(root)   # started outside any checkout, whatever directory the tests run from
+    try:
+        run_suite(load_suite(root / "suite.yaml"), root / "out", jobs=1, progress=False)
+    finally:
+        os.chdir(here)
     manifest = json.loads((root / "out" / "manifest.json").read_text())
     (root / "out" / "manifest.raw.json").write_text(json.dumps(manifest))
     manifest["git_dirty"] = False if manifest.get("git_dirty") is not None else None
