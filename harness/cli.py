@@ -138,6 +138,15 @@ def _check_out(out: Path, suite, resume: bool, overwrite: bool) -> None:
               "pass --resume to finish it or --overwrite to replace it")
 
 
+def _looks(suite, auto_seeds: int | None, gate: dict[str, Any]) -> tuple[int, int, float]:
+    """The seeds of the first look, the most seeds ``--auto-seeds`` allows, and the error rate to
+    spend over the looks (the ``--alpha`` given, else the suite's)."""
+    first = suite.base.seeds
+    if auto_seeds is not None and auto_seeds < first:
+        _fail(f"--auto-seeds {auto_seeds}: expected at least the suite's {first} seeds")
+    return first, auto_seeds or first, gate.get("alpha") or suite.base.gate.alpha
+
+
 def _check_baseline(baseline: Path, suite, ignore: tuple[str, ...], auto_seeds: int | None) -> None:
     """``run --baseline``: a missing baseline, an unknown --ignore key or a baseline with fewer
     seeds than ``--auto-seeds`` may ask for is refused before any run starts, not after."""
@@ -454,8 +463,7 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
     _check_out(out, suite, resume, overwrite)
     if auto_seeds is not None and baseline is None:
         _fail("--auto-seeds: needs --baseline (or use `distbench gate`, which runs both sides)")
-    if auto_seeds is not None and auto_seeds < suite.base.seeds:
-        _fail(f"--auto-seeds {auto_seeds}: expected at least the suite's {suite.base.seeds} seeds")
+    looks = _looks(suite, auto_seeds, gate)
     if baseline is not None:
         _check_baseline(baseline, suite, gate.get("ignore") or (), auto_seeds)
     specs = suite.runs()
@@ -500,8 +508,7 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
                                  scheduler=scheduler, resume=True, cache=cache, limits=limits)
             return _judged(baseline, out, look_alpha=share, **gate)
 
-        judged, _ = decide(look, suite.base.seeds, auto_seeds or suite.base.seeds,
-                               gate.get("alpha") or suite.base.gate.alpha)
+        judged, _ = decide(look, *looks)
     if not quiet and (stats.get("kept") or stats.get("cached")):
         click.echo(f"distbench: ran {stats['ran']} of {stats['runs']} runs ({stats['kept']} already in {out}, "
                    f"{stats['cached']} from the cache)", err=True)
@@ -643,10 +650,7 @@ def gate_(suite_path: str, ref: str, out: Path | None, overrides: tuple[str, ...
                   + (" or pass --overwrite" if holds_results(side) else ""))
         if side.exists() and not side.is_dir():
             _fail(f"--out {out}: {side} is not a directory")
-    first = suite.base.seeds
-    if auto_seeds is not None and auto_seeds < first:
-        _fail(f"--auto-seeds {auto_seeds}: expected at least the suite's {first} seeds")
-    alpha = gate.get("alpha") or suite.base.gate.alpha
+    looks = _looks(suite, auto_seeds, gate)
     try:
         with TwoCommits(repository(Path.cwd()), ref, Path(suite_path), out, overrides=overrides, jobs=jobs,
                         cache=cache, overwrite=overwrite) as two:
@@ -656,7 +660,7 @@ def gate_(suite_path: str, ref: str, out: Path | None, overrides: tuple[str, ...
                 return _judged(out / "base", out / "head", two_versions=True, verified=two.verified,
                                look_alpha=share, **gate)
 
-            result, _ = decide(look, first, auto_seeds or first, alpha)
+            result, _ = decide(look, *looks)
     except GateError as exc:
         click.echo(f"distbench: error: {exc}", err=True)
         sys.exit(exc.code)
