@@ -28,6 +28,8 @@ def describe() -> str:
         lines.append(f"  {name:<14} {spec.kind:<13} {spec.description}")
         if opts:
             lines.append(f"  {'':<14} {'':<13} options (protocols.{name}.*): {opts}")
+    for name, reason in sorted(protocol.broken().items()):
+        lines.append(f"  {name:<14} {'(broken)':<13} could not be loaded: {reason}")
     lines.append("workloads:")
     for model in config.WORKLOADS:
         (name,) = _literal(model, "type")

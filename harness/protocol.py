@@ -4,13 +4,19 @@ A protocol node never touches sockets, clocks, threads or random numbers of its 
 inputs (``start``, ``on_message``, ``on_timer``, ``on_request``) and acts only through the
 :class:`Context` it is handed. The simulator (``harness.engine.node.NodeHost``) and the scripted test
 network (``harness.engine.scripted.ScriptedCluster``) are two such contexts; a real network runtime would
-be a third. Protocols register themselves by name with :func:`register`, which is all it takes to
-make one selectable from a suite (``protocol: <name>``).
+be a third.
+
+A protocol becomes selectable from a suite (``protocol: <name>``) through a :class:`ProtocolSpec`
+published in the ``distbench.protocols`` entry-point group of its package's metadata: the
+built-ins are found that way, and so is a protocol shipped as its own pip package, with no
+change to distbench. Registration never imports the protocols from here (they import this
+module). :func:`register` adds one in-process, for a test or a notebook.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from typing import Callable
 
 from pydantic import BaseModel, ConfigDict
@@ -57,12 +63,20 @@ class ProtocolSpec:
     aliases: tuple[str, ...] = field(default_factory=tuple)
 
 
+ENTRY_POINTS = "distbench.protocols"
 _REGISTRY: dict[str, ProtocolSpec] = {}
+_BROKEN: dict[str, str] = {}  # entry point name -> why it could not be loaded
+_loaded = False
+
+
+class UnknownProtocol(KeyError):
+    """No protocol of that name, or its package failed to load (the message says which)."""
 
 
 def register(name: str, *, kind: str, options: type[Options] = Options,
              description: str = "", aliases: tuple[str, ...] = ()) -> Callable[[type], type]:
-    """Class decorator: make ``cls`` available to suites as ``protocol: <name>`` (or an alias).
+    """Class decorator: make ``cls`` available to suites in this process as ``protocol: <name>``
+    (or an alias). A package makes a protocol available everywhere with an entry point instead.
 
     ``cls(node_id, nodes, replication, options, state_machine)`` must build a :class:`Node`.
     """
@@ -70,18 +84,46 @@ def register(name: str, *, kind: str, options: type[Options] = Options,
     def wrap(cls: type) -> type:
         _REGISTRY[name] = ProtocolSpec(name, kind, cls, options,
                                        description or (cls.__doc__ or "").strip().split("\n")[0], aliases)
-        cls.protocol_name = name
         return cls
 
     return wrap
 
 
-def registry() -> dict[str, ProtocolSpec]:
-    """All registered protocols, loading the built-in implementations first."""
-    import implementations  # noqa: F401  (registers the built-ins on import)
+def _load_entry_points() -> None:
+    """Every installed package's ``distbench.protocols`` entry points, each naming a
+    :class:`ProtocolSpec`. One that cannot be loaded is remembered with the reason, not fatal:
+    ``distbench list`` shows it, and a suite naming it is refused with that reason."""
+    global _loaded
+    _loaded = True
+    for ep in entry_points(group=ENTRY_POINTS):
+        try:
+            spec = ep.load()
+        except Exception as e:  # a third-party package's bug must not take the others down
+            _BROKEN[ep.name] = f"{ep.value}: {type(e).__name__}: {e}"
+            continue
+        if not isinstance(spec, ProtocolSpec) or spec.name != ep.name:
+            _BROKEN[ep.name] = f"{ep.value} is not the ProtocolSpec named {ep.name!r}"
+            continue
+        _REGISTRY.setdefault(spec.name, spec)  # an in-process registration of that name wins
 
+
+def registry() -> dict[str, ProtocolSpec]:
+    """All protocols: the installed packages' entry points and those registered in-process."""
+    if not _loaded:
+        _load_entry_points()
     return _REGISTRY
 
 
+def broken() -> dict[str, str]:
+    """Entry points that could not be loaded, with the reason."""
+    registry()
+    return dict(_BROKEN)
+
+
 def get(name: str) -> ProtocolSpec:
-    return registry()[name]
+    specs = registry()
+    if name in specs:
+        return specs[name]
+    if name in _BROKEN:
+        raise UnknownProtocol(f"protocol {name!r} could not be loaded: {_BROKEN[name]}")
+    raise UnknownProtocol(f"no protocol named {name!r}")

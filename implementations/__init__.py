@@ -1,4 +1,2 @@
-"""Built-in protocol implementations. Importing this package registers them all."""
-
-from implementations import raft, multipaxos  # noqa: F401
-from implementations import twopc, twopl, occ  # noqa: F401  (transactions)
+"""Built-in protocol implementations. Each publishes a ``SPEC`` that the package metadata names in
+the ``distbench.protocols`` entry-point group (pyproject.toml); nothing is registered on import."""

@@ -88,7 +88,7 @@ from typing import Any, Callable
 
 from mypy_extensions import mypyc_attr
 
-from harness.protocol import Context, Message, Node, ReplicationOptions, register
+from harness.protocol import Context, Message, Node, ProtocolSpec, ReplicationOptions
 from implementations.liveness import ElectionTimer, check_quorum_period, retransmit_interval
 from implementations.options import MultiPaxosOptions
 from workloads.kv import REDIRECT, KVStateMachine, Reply, Request
@@ -953,8 +953,8 @@ class MultiPaxosNode(Node):
             self.sm.defer(value)
 
 
-# A call rather than the decorator, as for Raft (see there); the description is given because
+# A constant rather than the decorator, as for Raft (see there); the description is given because
 # a compiled class has no docstring.
-register("multipaxos", kind="consensus", options=MultiPaxosOptions, aliases=("paxos",),
-         description="Multi-Paxos with a stable leader, batching, pipelining, catch-up and no-op "
-                     "hole filling.")(MultiPaxosNode)
+SPEC = ProtocolSpec("multipaxos", "consensus", MultiPaxosNode, MultiPaxosOptions,
+                    "Multi-Paxos with a stable leader, batching, pipelining, catch-up and no-op "
+                    "hole filling.", aliases=("paxos",))

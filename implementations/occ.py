@@ -32,7 +32,7 @@ from typing import Any
 
 from mypy_extensions import mypyc_attr
 
-from harness.protocol import register
+from harness.protocol import ProtocolSpec
 from implementations.options import OCCOptions
 from implementations.twopc import GRANTED, PartitionNode
 from implementations.txncore import ACTIVE, VALIDATION, X, Lock, PTxn, take_locks
@@ -134,7 +134,6 @@ class OCC(PartitionNode):
         return OptimisticCC(self, options.validation)
 
 
-# A call rather than the decorator: the compiled build compiles a decorated class as a slower
-# non-native class (README, "Performance"). Protocols of one's own use the decorator.
-register("occ", kind="transactions", options=OCCOptions,
-         description="optimistic concurrency control (read, validate, write); backward or Silo-style")(OCC)
+# A constant rather than the decorator, as for Raft (see there).
+SPEC = ProtocolSpec("occ", "transactions", OCC, OCCOptions,
+                    "optimistic concurrency control (read, validate, write); backward or Silo-style")

@@ -92,7 +92,7 @@ from typing import Any
 
 from mypy_extensions import mypyc_attr
 
-from harness.protocol import Context, Node, Options, register
+from harness.protocol import Context, Node, Options, ProtocolSpec
 from implementations.options import TwoPCOptions
 from implementations.txncore import (
     ACTIVE, COMMITTED, CONFLICT, DEADLOCK, FAILURE, PREPARED, TIMEOUT, VALIDATION, Ack,
@@ -680,7 +680,6 @@ class TwoPC(PartitionNode):
         return LockingCC(self, options.deadlock, options)
 
 
-# A call rather than the decorator: the compiled build compiles a decorated class as a slower
-# non-native class (README, "Performance"). Protocols of one's own use the decorator.
-register("2pc", kind="transactions", options=TwoPCOptions,
-         description="two-phase commit (presumed abort, one-phase fast path) over 2PL or OCC participants")(TwoPC)
+# A constant rather than the decorator, as for Raft (see there).
+SPEC = ProtocolSpec("2pc", "transactions", TwoPC, TwoPCOptions,
+                    "two-phase commit (presumed abort, one-phase fast path) over 2PL or OCC participants")

@@ -42,7 +42,7 @@ from typing import Any, ClassVar, Iterable, cast
 
 from mypy_extensions import mypyc_attr
 
-from harness.protocol import register
+from harness.protocol import ProtocolSpec
 from implementations.options import DeadlockDetectOptions, LockTimeoutOptions, TwoPLOptions
 from implementations.twopc import GRANTED, WAIT, PartitionNode
 from implementations.txncore import ACTIVE, CONFLICT, DEADLOCK, READ, S, X, Lock, PTxn, take_locks
@@ -281,20 +281,18 @@ class TwoPL(PartitionNode):
         return LockingCC(self, self.policy or options.deadlock, options)
 
 
-# A call rather than the decorator: the compiled build compiles a decorated class as a slower
-# non-native class (README, "Performance"). Protocols of one's own use the decorator.
-register("2pl", kind="transactions", options=TwoPLOptions,
-         description="strict two-phase locking (S/X locks held to commit) with a deadlock policy")(TwoPL)
+# Constants rather than the decorator, as for Raft (see there).
+SPEC = ProtocolSpec("2pl", "transactions", TwoPL, TwoPLOptions,
+                    "strict two-phase locking (S/X locks held to commit) with a deadlock policy")
 
 
-def _fixed(name: str, policy: str) -> type:
+def _fixed(name: str, policy: str) -> ProtocolSpec:
     cls = type(f"TwoPL_{policy}", (TwoPL,), {"policy": policy, "__doc__": f"Strict 2PL, {policy}."})
     options = DeadlockDetectOptions if policy == "detect" else LockTimeoutOptions
-    return register(name, kind="transactions", options=options,
-                    description=f"strict 2PL with deadlock policy {policy}")(cls)
+    return ProtocolSpec(name, "transactions", cls, options, f"strict 2PL with deadlock policy {policy}")
 
 
-TwoPLNoWait = _fixed("2pl-nowait", "no_wait")
-TwoPLWaitDie = _fixed("2pl-waitdie", "wait_die")
-TwoPLWoundWait = _fixed("2pl-woundwait", "wound_wait")
-TwoPLDetect = _fixed("2pl-detect", "detect")
+NO_WAIT = _fixed("2pl-nowait", "no_wait")
+WAIT_DIE = _fixed("2pl-waitdie", "wait_die")
+WOUND_WAIT = _fixed("2pl-woundwait", "wound_wait")
+DETECT = _fixed("2pl-detect", "detect")

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-import implementations  # noqa: F401  (registers the real protocols)
 from harness.config import ConfigError, Faults, YCSBWorkload, load_suite
 from harness.engine.faults import Nemesis
 from harness.engine.sim import Simulator

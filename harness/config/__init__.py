@@ -565,6 +565,9 @@ class RunConfig(_Model):
         names = sorted(n for n, s in _protocol.registry().items() if kind in (None, s.kind))
         expected = (f"expected a registered {kind + ' ' if kind else ''}protocol "
                     f"({', '.join(names) or 'none yet'})")
+        if spec is None and name in _protocol.broken():
+            raise _Problem((), "a protocol whose package loads", f"{show(name)}, which failed: "
+                           f"{_protocol.broken()[name]}")
         if spec is None:
             raise _Problem((), expected, show(name), did_you_mean(name, names, list_all=False))
         if kind is not None and spec.kind != kind:
