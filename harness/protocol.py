@@ -95,18 +95,18 @@ def _load_entry_points() -> None:
     """Every installed package's ``distbench.protocols`` entry points, each naming a
     :class:`ProtocolSpec`. One that cannot be loaded is remembered with the reason, not fatal:
     ``distbench list`` shows it, and a suite naming it is refused with that reason. So is a
-    name two packages claim: which one a suite ran must never depend on installation order."""
+    name several packages claim: which one a suite ran must never depend on installation order."""
     global _loaded
     _loaded = True
-    claimed: dict[str, str] = {}  # name -> the package that provides it
+    claimed: dict[str, list[str]] = {}  # name -> the packages that provide it
     for ep in entry_points(group=ENTRY_POINTS):
-        package = ep.dist.name if ep.dist is not None else "?"
-        if ep.name in claimed:
-            _BROKEN[ep.name] = f"provided by two packages, {' and '.join(sorted((claimed[ep.name], package)))}"
+        packages = claimed.setdefault(ep.name, [])
+        packages.append(ep.dist.name if ep.dist is not None else "?")
+        if len(packages) > 1:
+            _BROKEN[ep.name] = f"provided by more than one package: {', '.join(sorted(packages))}"
             if ep.name not in _IN_PROCESS:
                 _REGISTRY.pop(ep.name, None)
             continue
-        claimed[ep.name] = package
         try:
             spec = ep.load()
         except Exception as e:  # a third-party package's bug must not take the others down
