@@ -66,6 +66,7 @@ class ProtocolSpec:
 ENTRY_POINTS = "distbench.protocols"
 _REGISTRY: dict[str, ProtocolSpec] = {}
 _BROKEN: dict[str, str] = {}  # entry point name -> why it could not be loaded
+_IN_PROCESS: set[str] = set()  # names given to register()
 _loaded = False
 
 
@@ -84,6 +85,7 @@ def register(name: str, *, kind: str, options: type[Options] = Options,
     def wrap(cls: type) -> type:
         _REGISTRY[name] = ProtocolSpec(name, kind, cls, options,
                                        description or (cls.__doc__ or "").strip().split("\n")[0], aliases)
+        _IN_PROCESS.add(name)
         return cls
 
     return wrap
@@ -92,19 +94,35 @@ def register(name: str, *, kind: str, options: type[Options] = Options,
 def _load_entry_points() -> None:
     """Every installed package's ``distbench.protocols`` entry points, each naming a
     :class:`ProtocolSpec`. One that cannot be loaded is remembered with the reason, not fatal:
-    ``distbench list`` shows it, and a suite naming it is refused with that reason."""
+    ``distbench list`` shows it, and a suite naming it is refused with that reason. So is a
+    name several packages claim: which one a suite ran must never depend on installation order."""
     global _loaded
     _loaded = True
+    claimed: dict[str, list[str]] = {}  # name -> the packages that provide it
     for ep in entry_points(group=ENTRY_POINTS):
+        packages = claimed.setdefault(ep.name, [])
+        packages.append(ep.dist.name if ep.dist is not None else "?")
+        if len(packages) > 1:
+            _BROKEN[ep.name] = f"provided by more than one package: {', '.join(sorted(packages))}"
+            if ep.name not in _IN_PROCESS:
+                _REGISTRY.pop(ep.name, None)
+            continue
         try:
             spec = ep.load()
         except Exception as e:  # a third-party package's bug must not take the others down
-            _BROKEN[ep.name] = f"{ep.value}: {type(e).__name__}: {e}"
+            _BROKEN[ep.name] = f"{ep.value}: {type(e).__name__}: {_one_line(e)}"
             continue
         if not isinstance(spec, ProtocolSpec) or spec.name != ep.name:
             _BROKEN[ep.name] = f"{ep.value} is not the ProtocolSpec named {ep.name!r}"
             continue
         _REGISTRY.setdefault(spec.name, spec)  # an in-process registration of that name wins
+
+
+def _one_line(error: Exception) -> str:
+    """An error's first line, marked when there was more: a refusal or a listing is one line."""
+    text = str(error).strip()
+    first = text.split("\n", 1)[0]
+    return first + (" ..." if first != text else "")
 
 
 def registry() -> dict[str, ProtocolSpec]:

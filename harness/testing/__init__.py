@@ -1,0 +1,2 @@
+"""Helpers for testing protocols with distbench: :mod:`harness.testing.conformance`, the
+standard fault scenarios of a kind, run with every checker on."""
