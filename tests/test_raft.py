@@ -6,19 +6,16 @@ from collections import Counter
 
 import pytest
 
-from harness.protocol import ReplicationOptions, get
 from harness.engine.scripted import ScriptedCluster
-from implementations.raft import (LEADER, AppendEntries, AppendReply, RaftNode, RaftOptions,
+from harness.protocol import get
+from harness.testing.scenario import scripted_cluster
+from implementations.raft import (LEADER, AppendEntries, AppendReply, RaftNode,
                                   RequestVote, Vote)
-from workloads.kv import GET, OK, PUT, REDIRECT, KVStateMachine, Request
-
-_REPLICATION = set(ReplicationOptions.model_fields)
+from workloads.kv import GET, OK, PUT, REDIRECT, Request
 
 
 def make(n: int = 5, cls: type = RaftNode, **kw) -> ScriptedCluster:
-    rep = ReplicationOptions(**{k: v for k, v in kw.items() if k in _REPLICATION})
-    opts = RaftOptions(**{k: v for k, v in kw.items() if k not in _REPLICATION})
-    return ScriptedCluster(lambda i, nodes: cls(i, nodes, rep, opts, KVStateMachine()), n)
+    return scripted_cluster("raft", n, node_class=cls, **kw)
 
 
 def put(client: int, seq: int, key: int, value: int) -> Request:
@@ -92,71 +89,6 @@ def retransmit(c: ScriptedCluster, n: int) -> list:
 
 def test_registered():
     assert get("raft").factory is RaftNode and get("raft").kind == "consensus"
-
-
-def test_single_leader_elected_after_one_timeout():
-    c = make(5)
-    timeout(c, 2)
-    flow(c)
-    assert c.obs.leaders == [(1, 2)]
-    assert [r.term for r in c.replicas.values()] == [1] * 5
-    assert all(c.replicas[i].leader == 2 for i in range(5))
-    heartbeat(c, 2)
-    assert all(c.obs.applied[i] == [(1, None)] for i in range(5))  # the leader's no-op
-    c.fire(3, "election")  # a follower that has just heard from the leader does not campaign
-    assert not c.pending and c.replicas[3].term == 1
-
-
-def test_write_committed_applied_everywhere_and_replied():
-    c = make(3)
-    elect(c, 0)
-    flow(c)
-    r = put(1, 1, 5, 42)
-    c.request(0, r)
-    assert replies(c, r) == []  # not before a majority has it
-    flow(c)
-    [reply] = replies(c, r)
-    assert reply.status == OK and reply.value is True
-    heartbeat(c, 0)
-    for i in range(3):
-        assert c.obs.applied[i] == [(1, None), (2, r)]
-        assert c.replicas[i].sm.data[5] == 42
-    assert ("append", 2, [1], [r]) in c.ctx[1].stable  # followers persisted before acking
-
-
-def test_followers_redirect_with_leader_hint():
-    c = make(3)
-    r = put(1, 1, 1, 1)
-    c.request(1, r)
-    assert replies(c, r)[0].status == REDIRECT and replies(c, r)[0].leader is None
-    elect(c, 2)
-    flow(c)
-    c.request(1, r)
-    assert replies(c, r)[-1].status == REDIRECT and replies(c, r)[-1].leader == 2
-
-
-def test_duplicate_request_applied_once_and_reads_through_the_log():
-    c = make(3)
-    elect(c, 0)
-    flow(c)
-    p1, p2 = put(7, 1, 1, 10), put(7, 2, 1, 20)
-    c.request(0, p1)
-    c.request(0, p1)  # retried while uncommitted: not appended again
-    flow(c)
-    c.request(0, p2)
-    flow(c)
-    c.request(0, p1)  # late retry after p2: must not overwrite p2's value
-    flow(c)
-    heartbeat(c, 0)
-    assert all(r.status == OK and r.value is True for r in replies(c, p1))
-    assert len(replies(c, p1)) == 2
-    for i in range(3):
-        assert c.replicas[i].sm.data[1] == 20
-    assert sum(cmd is p1 for _, cmd in c.obs.applied[0]) == 2  # in the log twice, applied once
-    assert not conflicts(c)
-    c.request(0, g := Request(7, 3, GET, 1))  # read="log": reads go through the log too
-    flow(c)
-    assert replies(c, g)[0].value == 20 and (5, g) in c.obs.applied[0]
 
 
 def test_batching_and_pipeline_window():

@@ -1,0 +1,1 @@
+"""Helpers for testing protocols: scripted scenarios written as text (``scripts``, ``scenario``)."""
