@@ -117,45 +117,6 @@ def test_batching_and_pipeline_window():
     assert [len(e.msg.terms) for e in c.messages(AppendEntries)] == [4, 4]  # full: no waiting
 
 
-def test_reordered_batches_are_held_not_rejected():
-    c = make(3, batch_size=1)
-    elect(c, 0)
-    flow(c)
-    a, b = put(1, 1, 1, 1), put(1, 2, 1, 2)
-    c.request(0, a)
-    c.request(0, b)
-    to1 = [e for e in c.pending if e.dst == 1]
-    c.deliver(lambda e: e is to1[1])  # b overtakes a
-    assert not c.messages(AppendReply)  # held, not rejected
-    c.deliver(lambda e: e is to1[0])
-    acks = [e.msg for e in c.messages(AppendReply)]
-    assert [(m.success, m.index) for m in acks] == [(True, 2), (True, 3)]  # one per batch
-    assert c.replicas[1].cmds[2:] == [a, b]
-
-
-def test_a_gap_outliving_the_reorder_wait_is_reported_and_only_the_gap_resent():
-    c = make(3, batch_size=1)
-    elect(c, 0)
-    flow(c)
-    reqs = [put(1, s, 1, s) for s in range(3)]
-    for r in reqs:
-        c.request(0, r)
-    c.drop(lambda e: e.dst == 1 and e.msg.cmds == [reqs[0]])  # lost
-    c.deliver(lambda e: e.dst == 1)  # the two later batches are held, unacknowledged
-    assert not c.messages(AppendReply)
-    assert c.ctx[1].timers["gap"] - c.now == pytest.approx(0.001)  # replication.reorder_wait
-    c.fire(1, "gap")
-    (report,) = [e.msg for e in c.messages(AppendReply)]
-    assert not report.success and report.held and (report.hint_index, report.index) == (2, 2)
-    c.deliver(lambda e: e.dst == 0 and e.src == 1)
-    resent = [e.msg for e in c.messages(AppendEntries) if e.dst == 1]
-    assert [m.cmds for m in resent] == [[reqs[0]]]  # the gap only, not what it holds
-    c.deliver(lambda e: e.dst == 1)
-    acks = [e.msg for e in c.messages(AppendReply)]
-    assert [(m.success, m.index) for m in acks] == [(True, 2), (True, 3), (True, 4)]
-    assert c.replicas[1].cmds[2:] == reqs and "gap" not in c.ctx[1].timers
-
-
 def test_catchup_sends_batch_size_entries_per_message_pipeline_at_a_time():
     c = make(3, batch_size=1, pipeline=4)
     elect(c, 0)
@@ -338,30 +299,6 @@ def test_figure8_current_term_rule_is_safe():
 
 # -- pre-vote and reads ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("prevote", [True, False])
-def test_prevote_partitioned_node_does_not_disrupt(prevote):
-    c = make(5, prevote=prevote)
-    elect(c, 0)
-    flow(c)
-    c.isolate(4)
-    for _ in range(3):
-        timeout(c, 4)
-        flow(c)
-    c.now += 0.3  # node 4's election timer has expired ...
-    heartbeat(c, 0)  # ... and the others hear from the leader just now
-    c.heal()
-    c.fire(4, "election")  # node 4 rejoins and campaigns at once
-    flow(c)
-    if prevote:
-        assert c.replicas[4].term == 1  # pre-votes never bump the term, and were refused
-        assert c.obs.leaders == [(1, 0)] and c.replicas[0].role == LEADER
-        heartbeat(c, 0)
-        assert c.replicas[4].leader == 0
-    else:
-        assert c.replicas[0].term == 5 and c.replicas[0].role != LEADER  # disrupted
-        assert c.leader() == 4
-
-
 def test_readindex_returns_latest_committed_value_without_the_log():
     c = make(3, read="readindex")
     elect(c, 0)  # its no-op is not committed yet, so its commit index may be stale
@@ -382,19 +319,3 @@ def test_readindex_returns_latest_committed_value_without_the_log():
     c.request(0, g2 := Request(2, 3, GET, 7))
     flow(c)
     assert replies(c, g2) == []
-
-
-def test_readindex_needs_fresh_acks_from_a_majority():
-    c = make(5, read="readindex")
-    elect(c, 0)
-    flow(c)
-    c.request(0, w := put(1, 1, 7, 70))
-    c.deliver(lambda e: isinstance(e.msg, AppendEntries))
-    c.request(0, g := Request(2, 1, GET, 7))
-    c.deliver(lambda e: isinstance(e.msg, AppendReply))  # acks sent before the read arrived
-    assert replies(c, w)[0].status == OK and replies(c, g) == []
-    for follower in (1, 2):
-        assert replies(c, g) == []  # the leader alone, then with one fresh ack: no majority
-        c.deliver(lambda e: e.dst == follower)
-        c.deliver(lambda e: e.src == follower)
-    assert replies(c, g)[0].value == 70

@@ -236,7 +236,9 @@ class Scenario:
         c = self.cluster
         lost = next((f"{n} is {why}" for n, why in ((e.src, "isolated"), (e.dst, "isolated"), (e.dst, "crashed"))
                      if n in (c.crashed if why == "crashed" else c.isolated)), None)
-        effects = [f"lost: {lost}"] if lost else self.step(lambda: c.deliver(lambda x: x is e))
+        effects = self.step(lambda: c.deliver(lambda x: x is e))  # a lost message is removed
+        if lost:
+            effects = [f"lost: {lost}"]
         return [self.envelope(e)] + ["  " + line for line in effects]
 
     def _matching(self, args: tuple[str, ...]) -> list[Envelope]:
@@ -364,7 +366,8 @@ class Scenario:
 
     def do_timers(self, node: str) -> list[str]:
         c, n = self.cluster, self._node(node)
-        return [f"{name} " + (f"in {format_duration(at - c.now)}" if at >= c.now else f"{format_duration(c.now - at)} ago")
+        return [f"{name} " + (f"in {format_duration(round(at - c.now, 9))}" if at >= c.now
+                               else f"{format_duration(round(c.now - at, 9))} ago")
                 for name, at in sorted(c.ctx[n].timers.items())] or ["none"]
 
     def do_log(self, node: str) -> list[str]:
