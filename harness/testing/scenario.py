@@ -43,7 +43,7 @@ duplicate [FILTER]         send the pending messages that match a second time
 pending [FILTER]           list the pending messages
 crash N / restart N        stop N (its pending messages are lost) / rebuild it from its durable records
 isolate N [N ...] / heal   cut nodes off from everyone (messages to and from them are lost) / reconnect all
-status [N]                 each node: up, crashed or isolated; last applied index; armed timers; state
+status [N ...]             each node: up, crashed or isolated; last applied index; armed timers; state
 timers N                   node N's armed timers and when they are due
 log N                      the commands node N applied, by index
 put N NAME=KEY:VALUE ...   (consensus) client requests to node N, each named; client=C seq=S
@@ -353,9 +353,9 @@ class Scenario:
         for n in [self._node(x) for x in nodes] or list(c.nodes):
             health = "crashed" if n in c.crashed else "isolated" if n in c.isolated else "up"
             applied = c.obs.applied.get(n)
+            log = f" applied={applied[-1][0] if applied else 0}" if self.kind == "consensus" else ""
             timers = ",".join(sorted(c.ctx[n].timers))
-            out.append(f"{n} {health} applied={applied[-1][0] if applied else 0} timers={timers or 'none'} "
-                       f"{self._state(n)}")
+            out.append(f"{n} {health}{log} timers={timers or 'none'} {self._state(n)}")
         return out
 
     def _state(self, n: int) -> str:
