@@ -8,8 +8,7 @@ import pytest
 from harness.engine.scripted import ScriptedCluster
 from harness.testing.scenario import scripted_cluster
 from implementations.txncore import (
-    ADD, COMMITTED, FAILURE, PREPARED, READ, CommitRequest, Decision, OpReply, OpRequest, Outcome,
-    Vote, make_tid,
+    ADD, COMMITTED, FAILURE, PREPARED, READ, CommitRequest, OpReply, OpRequest, Outcome, make_tid,
 )
 
 CLIENT = 90
@@ -64,27 +63,6 @@ def test_a_no_vote_aborts_everywhere_without_a_coordinator_record():
     assert not records(c, 0, "decide") and records(c, 0, "pabort")  # presumed abort
     assert c.replicas[0].store.get(0) == (100, 0) and not commits(c)
     assert not c.replicas[0].cc.locks
-
-
-def test_duplicated_messages_never_apply_twice():
-    c = cluster()
-    t = tid(1)
-    transfer(c, t)
-    prepare = c.pending[0]
-    c.pending.append(prepare)                 # a duplicated Prepare
-    c.deliver()
-    assert [type(e.msg) for e in c.pending] == [Vote, Vote] and all(e.msg.yes for e in c.pending)
-    c.deliver()                               # the second vote is for a decided round
-    decisions = [e for e in c.pending if isinstance(e.msg, Decision)]
-    assert decisions and all(e.msg.commit for e in decisions)
-    c.pending += decisions                    # duplicate the decisions too
-    c.deliver_all()
-    assert c.replicas[1].store.get(1) == (110, t)
-    assert len(commits(c, t)) == 2            # once per partition
-    c.request(0, CommitRequest(CLIENT, t, (0, 1)))   # a late copy of the commit request
-    assert last(c, t).committed and len(commits(c, t)) == 2
-    c.request(1, OpRequest(CLIENT, t, t, 1, ADD, 1, 10))  # a late copy of an operation
-    assert len(commits(c, t)) == 2 and c.replicas[1].store.get(1) == (110, t)
 
 
 def test_participant_crash_recovers_in_doubt_and_asks_the_coordinator():
