@@ -120,8 +120,9 @@ def _fields(obj: Any) -> list[str]:
         return [f.name for f in dataclasses.fields(obj)]
     names: list[str] = []
     for klass in reversed(type(obj).__mro__):
-        slots = klass.__dict__.get("__slots__", ())
-        names += [s for s in ((slots,) if isinstance(slots, str) else slots) if s not in _HIDDEN]
+        # A compiled class (mypyc) keeps no __slots__; it lists its attributes, inherited ones too.
+        own = klass.__dict__.get("__slots__") or klass.__dict__.get("__mypyc_attrs__") or ()
+        names += [s for s in ((own,) if isinstance(own, str) else own) if s not in _HIDDEN and s not in names]
     return names
 
 
