@@ -84,3 +84,14 @@ def test_a_protocol_failure_names_the_command_that_caused_it(tmp_path: Path) -> 
     with pytest.raises(ZeroDivisionError) as caught:
         run_file(path, handler, rewrite=False)
     assert caught.value.__notes__ == [f"while running {path}:5: boom"]
+
+
+def test_filters_pick_by_direction_type_field_and_count(tmp_path: Path) -> None:
+    path = tmp_path / "s.txt"
+    path.write_text("cluster raft nodes=3\n----\nok\n\ncampaign 0 quiet\n----\nok\n\n"
+                    "pending type=RequestVote term=1 n=1\n----\n"
+                    "0->1 RequestVote term=1 last_index=0 last_term=0 prevote=false\n\n"
+                    "pending 0->2 prevote!=true\n----\n"
+                    "0->2 RequestVote term=1 last_index=0 last_term=0 prevote=false\n\n"
+                    "pending ->0\n----\nnone\n")
+    run_scenario(path, rewrite=False)

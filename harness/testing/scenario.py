@@ -117,13 +117,24 @@ def _ints(text: str, what: str) -> tuple[int, ...]:
 
 def _fields(obj: Any) -> list[str]:
     if dataclasses.is_dataclass(obj):
-        return [f.name for f in dataclasses.fields(obj)]
+        return [f.name for f in dataclasses.fields(obj) if f.name not in _HIDDEN]
     names: list[str] = []
     for klass in reversed(type(obj).__mro__):
         # A compiled class (mypyc) keeps no __slots__; it lists its attributes, inherited ones too.
         own = klass.__dict__.get("__slots__") or klass.__dict__.get("__mypyc_attrs__") or ()
         names += [s for s in ((own,) if isinstance(own, str) else own) if s not in _HIDDEN and s not in names]
     return names
+
+
+@dataclasses.dataclass
+class _Txn:
+    """A transaction attempt the script named: what its next operation and its commit carry."""
+
+    client: int
+    tid: int
+    ts: int
+    ops: int = 0  # operations sent so far: the next one's index
+    parts: list[int] = dataclasses.field(default_factory=list)  # the nodes it ran at, in order
 
 
 class Scenario:
@@ -136,7 +147,7 @@ class Scenario:
         self.names: dict[int, str] = {}  # id(request) -> its name in the script
         self.requests: dict[str, Any] = {}
         self.tids: dict[int, str] = {}  # transaction id -> its name in the script
-        self.txns: dict[str, dict[str, Any]] = {}
+        self.txns: dict[str, _Txn] = {}
         self.seqs: dict[int, int] = {}  # client -> its last sequence number
 
     # -- the command line ------------------------------------------------------------------------
@@ -420,11 +431,10 @@ class Scenario:
         self.seqs[client] = max(self.seqs.get(client, 0), seq)
         tid = make_tid(client, seq, _int(options.get("attempt", "1"), "attempt"))
         self.tids[tid] = name
-        self.txns[name] = {"client": client, "tid": tid, "ts": _int(options.get("ts", str(tid)), "ts"),
-                           "ops": 0, "parts": []}
+        self.txns[name] = _Txn(client, tid, _int(options.get("ts", str(tid)), "ts"))
         return []
 
-    def _txn(self, name: str) -> dict[str, Any]:
+    def _txn(self, name: str) -> _Txn:
         if name not in self.txns:
             self.do_begin(name)
         return self.txns[name]
@@ -432,13 +442,13 @@ class Scenario:
     def _op(self, op: str, node: str, name: str, key: str, arg: str = "0", *args: str) -> list[str]:
         n, t = self._node(node), self._txn(name)
         _, options = self._split(args)
-        index = _int(options.get("index", str(t["ops"])), "index")
-        req = OpRequest(t["client"], t["tid"], _int(options.get("ts", str(t["ts"])), "ts"), index,
+        index = _int(options.get("index", str(t.ops)), "index")
+        req = OpRequest(t.client, t.tid, _int(options.get("ts", str(t.ts)), "ts"), index,
                         _TXN_OPS[op], _int(key, "key"), _int(arg, op),
                         prior=_int(options.get("prior", "0"), "prior"), epoch=_int(options.get("epoch", "0"), "epoch"))
-        t["ops"] = max(t["ops"], index + 1)
-        if n not in t["parts"]:
-            t["parts"].append(n)
+        t.ops = max(t.ops, index + 1)
+        if n not in t.parts:
+            t.parts.append(n)
         return self.step(lambda: self.cluster.request(n, req))
 
     def do_read(self, node: str, name: str, key: str, *args: str) -> list[str]:
@@ -453,15 +463,15 @@ class Scenario:
     def _finish(self, node: str, name: str, args: tuple[str, ...], make: Callable[..., Any]) -> list[str]:
         n, t = self._node(node), self._txn(name)
         _, options = self._split(args)
-        parts = _ints(options["on"], "on") if "on" in options else tuple(sorted(t["parts"]))
+        parts = _ints(options["on"], "on") if "on" in options else tuple(sorted(t.parts))
         req = make(t, parts, _ints(options.get("epochs", ""), "epochs"))
         return self.step(lambda: self.cluster.request(n, req))
 
     def do_commit(self, node: str, name: str, *args: str) -> list[str]:
-        return self._finish(node, name, args, lambda t, parts, epochs: CommitRequest(t["client"], t["tid"], parts, epochs))
+        return self._finish(node, name, args, lambda t, parts, epochs: CommitRequest(t.client, t.tid, parts, epochs))
 
     def do_inquire(self, node: str, name: str, *args: str) -> list[str]:
-        return self._finish(node, name, args, lambda t, parts, _: Inquiry(t["client"], t["tid"], parts))
+        return self._finish(node, name, args, lambda t, parts, _: Inquiry(t.client, t.tid, parts))
 
     def do_abort(self, node: str, name: str) -> list[str]:
-        return self._finish(node, name, (), lambda t, *_: AbortRequest(t["client"], t["tid"]))
+        return self._finish(node, name, (), lambda t, *_: AbortRequest(t.client, t.tid))
