@@ -10,11 +10,10 @@ from hdrh.histogram import HdrHistogram
 
 from harness.checkers.consensus import LogAgreement
 from harness.metrics import US, Metrics
-from harness.protocol import ReplicationOptions
 from harness.engine.scripted import ScriptedCluster
 from harness.engine.sim import Simulator
-from implementations.multipaxos import MultiPaxosNode, MultiPaxosOptions
-from implementations.raft import LEADER, RaftNode, RaftOptions
+from harness.testing.scenario import scripted_cluster
+from implementations.raft import LEADER
 from workloads.kv import CAS, GET, OK, PUT, KVStateMachine, Request
 from workloads.keys import below
 from workloads.pacing import Timeouts
@@ -49,8 +48,7 @@ def _serves_after_failover(c: ScriptedCluster, elect, old: int, new: int) -> Non
 
 
 def test_raft_follower_applies_on_becoming_leader():
-    rep, opts = ReplicationOptions(), RaftOptions()
-    c = ScriptedCluster(lambda i, nodes: RaftNode(i, nodes, rep, opts, KVStateMachine()), 3)
+    c = scripted_cluster("raft", 3)
 
     def elect(c, n):
         for _ in range(4):
@@ -65,9 +63,7 @@ def test_raft_follower_applies_on_becoming_leader():
 
 
 def test_multipaxos_follower_applies_on_becoming_leader():
-    rep = ReplicationOptions()
-    c = ScriptedCluster(lambda i, nodes: MultiPaxosNode(i, nodes, rep, MultiPaxosOptions(),
-                                                        KVStateMachine()), 3)
+    c = scripted_cluster("multipaxos", 3)
 
     def elect(c, n):
         c.now += 1.0  # past any election timeout: a timer fired early is stale

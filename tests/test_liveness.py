@@ -5,22 +5,18 @@ from __future__ import annotations
 
 import pytest
 
-from harness.protocol import ReplicationOptions
 from harness.engine.scripted import ScriptedCluster
+from harness.testing.scenario import scripted_cluster
 from implementations.multipaxos import LEADER as PAXOS_LEADER
-from implementations.multipaxos import MultiPaxosNode, MultiPaxosOptions
 from implementations.raft import LEADER as RAFT_LEADER
-from implementations.raft import RaftNode, RaftOptions
-from workloads.kv import PUT, KVStateMachine, Request
+from implementations.raft import RaftNode
+from workloads.kv import PUT, Request
 
-PROTOCOLS = {"raft": (RaftNode, RaftOptions), "multipaxos": (MultiPaxosNode, MultiPaxosOptions)}
+PROTOCOLS = ("raft", "multipaxos")
 
 
 def make(protocol: str, n: int = 3, options: dict | None = None, **replication) -> ScriptedCluster:
-    cls, opts = PROTOCOLS[protocol]
-    rep = ReplicationOptions(**replication)
-    o = opts(**(options or {}))
-    return ScriptedCluster(lambda i, nodes: cls(i, nodes, rep, o, KVStateMachine()), n)
+    return scripted_cluster(protocol, n, **(options or {}), **replication)
 
 
 def elect(c: ScriptedCluster, node: int) -> None:

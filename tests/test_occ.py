@@ -5,19 +5,16 @@ from __future__ import annotations
 import pytest
 
 from harness.engine.scripted import ScriptedCluster
-from implementations.occ import OCC, OCCOptions
-from implementations.twopc import TwoPC, TwoPCOptions
+from harness.testing.scenario import scripted_cluster
 from implementations.txncore import (
-    ADD, COMMITTED, READ, VALIDATION, WRITE, CommitRequest, OpReply, OpRequest, Store,
-    make_tid,
+    ADD, COMMITTED, READ, VALIDATION, WRITE, CommitRequest, OpReply, OpRequest, make_tid,
 )
 
 CLIENT = 50
 
 
 def cluster(validation: str = "backward") -> ScriptedCluster:
-    opts = OCCOptions(validation=validation)
-    return ScriptedCluster(lambda i, nodes: OCC(i, nodes, None, opts, Store(0)), 1)
+    return scripted_cluster("occ", 1, initial=0, validation=validation)
 
 
 def tid(seq: int) -> int:
@@ -114,8 +111,7 @@ def test_read_only_transactions_commit_without_logging():
 
 @pytest.mark.parametrize("validation", ["backward", "silo"])
 def test_validation_locks_of_a_prepared_transaction_fail_conflicting_validations(validation):
-    opts = TwoPCOptions(participants="occ", validation=validation)
-    c = ScriptedCluster(lambda i, nodes: TwoPC(i, nodes, None, opts, Store(0)), 2)
+    c = scripted_cluster("2pc", 2, initial=0, participants="occ", validation=validation)
     p, w, r = tid(1), tid(2), tid(3)
     op(c, p, 0, READ, 0, node=0)       # p reads key 0, writes key 1 (on node 1)
     op(c, p, 1, WRITE, 1, 7, node=1)

@@ -6,19 +6,16 @@ from collections import Counter
 
 import pytest
 
-from harness.protocol import ReplicationOptions, get
 from harness.engine.scripted import ScriptedCluster
-from implementations.raft import (LEADER, AppendEntries, AppendReply, RaftNode, RaftOptions,
+from harness.protocol import get
+from harness.testing.scenario import scripted_cluster
+from implementations.raft import (LEADER, AppendEntries, AppendReply, RaftNode,
                                   RequestVote, Vote)
-from workloads.kv import GET, OK, PUT, REDIRECT, KVStateMachine, Request
-
-_REPLICATION = set(ReplicationOptions.model_fields)
+from workloads.kv import GET, OK, PUT, REDIRECT, Request
 
 
 def make(n: int = 5, cls: type = RaftNode, **kw) -> ScriptedCluster:
-    rep = ReplicationOptions(**{k: v for k, v in kw.items() if k in _REPLICATION})
-    opts = RaftOptions(**{k: v for k, v in kw.items() if k not in _REPLICATION})
-    return ScriptedCluster(lambda i, nodes: cls(i, nodes, rep, opts, KVStateMachine()), n)
+    return scripted_cluster("raft", n, node_class=cls, **kw)
 
 
 def put(client: int, seq: int, key: int, value: int) -> Request:
@@ -94,71 +91,6 @@ def test_registered():
     assert get("raft").factory is RaftNode and get("raft").kind == "consensus"
 
 
-def test_single_leader_elected_after_one_timeout():
-    c = make(5)
-    timeout(c, 2)
-    flow(c)
-    assert c.obs.leaders == [(1, 2)]
-    assert [r.term for r in c.replicas.values()] == [1] * 5
-    assert all(c.replicas[i].leader == 2 for i in range(5))
-    heartbeat(c, 2)
-    assert all(c.obs.applied[i] == [(1, None)] for i in range(5))  # the leader's no-op
-    c.fire(3, "election")  # a follower that has just heard from the leader does not campaign
-    assert not c.pending and c.replicas[3].term == 1
-
-
-def test_write_committed_applied_everywhere_and_replied():
-    c = make(3)
-    elect(c, 0)
-    flow(c)
-    r = put(1, 1, 5, 42)
-    c.request(0, r)
-    assert replies(c, r) == []  # not before a majority has it
-    flow(c)
-    [reply] = replies(c, r)
-    assert reply.status == OK and reply.value is True
-    heartbeat(c, 0)
-    for i in range(3):
-        assert c.obs.applied[i] == [(1, None), (2, r)]
-        assert c.replicas[i].sm.data[5] == 42
-    assert ("append", 2, [1], [r]) in c.ctx[1].stable  # followers persisted before acking
-
-
-def test_followers_redirect_with_leader_hint():
-    c = make(3)
-    r = put(1, 1, 1, 1)
-    c.request(1, r)
-    assert replies(c, r)[0].status == REDIRECT and replies(c, r)[0].leader is None
-    elect(c, 2)
-    flow(c)
-    c.request(1, r)
-    assert replies(c, r)[-1].status == REDIRECT and replies(c, r)[-1].leader == 2
-
-
-def test_duplicate_request_applied_once_and_reads_through_the_log():
-    c = make(3)
-    elect(c, 0)
-    flow(c)
-    p1, p2 = put(7, 1, 1, 10), put(7, 2, 1, 20)
-    c.request(0, p1)
-    c.request(0, p1)  # retried while uncommitted: not appended again
-    flow(c)
-    c.request(0, p2)
-    flow(c)
-    c.request(0, p1)  # late retry after p2: must not overwrite p2's value
-    flow(c)
-    heartbeat(c, 0)
-    assert all(r.status == OK and r.value is True for r in replies(c, p1))
-    assert len(replies(c, p1)) == 2
-    for i in range(3):
-        assert c.replicas[i].sm.data[1] == 20
-    assert sum(cmd is p1 for _, cmd in c.obs.applied[0]) == 2  # in the log twice, applied once
-    assert not conflicts(c)
-    c.request(0, g := Request(7, 3, GET, 1))  # read="log": reads go through the log too
-    flow(c)
-    assert replies(c, g)[0].value == 20 and (5, g) in c.obs.applied[0]
-
-
 def test_batching_and_pipeline_window():
     c = make(3, batch_size=4, pipeline=1)
     elect(c, 0)
@@ -183,45 +115,6 @@ def test_batching_and_pipeline_window():
     for s in range(3, 7):
         c.request(0, put(1, s, 1, s))
     assert [len(e.msg.terms) for e in c.messages(AppendEntries)] == [4, 4]  # full: no waiting
-
-
-def test_reordered_batches_are_held_not_rejected():
-    c = make(3, batch_size=1)
-    elect(c, 0)
-    flow(c)
-    a, b = put(1, 1, 1, 1), put(1, 2, 1, 2)
-    c.request(0, a)
-    c.request(0, b)
-    to1 = [e for e in c.pending if e.dst == 1]
-    c.deliver(lambda e: e is to1[1])  # b overtakes a
-    assert not c.messages(AppendReply)  # held, not rejected
-    c.deliver(lambda e: e is to1[0])
-    acks = [e.msg for e in c.messages(AppendReply)]
-    assert [(m.success, m.index) for m in acks] == [(True, 2), (True, 3)]  # one per batch
-    assert c.replicas[1].cmds[2:] == [a, b]
-
-
-def test_a_gap_outliving_the_reorder_wait_is_reported_and_only_the_gap_resent():
-    c = make(3, batch_size=1)
-    elect(c, 0)
-    flow(c)
-    reqs = [put(1, s, 1, s) for s in range(3)]
-    for r in reqs:
-        c.request(0, r)
-    c.drop(lambda e: e.dst == 1 and e.msg.cmds == [reqs[0]])  # lost
-    c.deliver(lambda e: e.dst == 1)  # the two later batches are held, unacknowledged
-    assert not c.messages(AppendReply)
-    assert c.ctx[1].timers["gap"] - c.now == pytest.approx(0.001)  # replication.reorder_wait
-    c.fire(1, "gap")
-    (report,) = [e.msg for e in c.messages(AppendReply)]
-    assert not report.success and report.held and (report.hint_index, report.index) == (2, 2)
-    c.deliver(lambda e: e.dst == 0 and e.src == 1)
-    resent = [e.msg for e in c.messages(AppendEntries) if e.dst == 1]
-    assert [m.cmds for m in resent] == [[reqs[0]]]  # the gap only, not what it holds
-    c.deliver(lambda e: e.dst == 1)
-    acks = [e.msg for e in c.messages(AppendReply)]
-    assert [(m.success, m.index) for m in acks] == [(True, 2), (True, 3), (True, 4)]
-    assert c.replicas[1].cmds[2:] == reqs and "gap" not in c.ctx[1].timers
 
 
 def test_catchup_sends_batch_size_entries_per_message_pipeline_at_a_time():
@@ -406,30 +299,6 @@ def test_figure8_current_term_rule_is_safe():
 
 # -- pre-vote and reads ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("prevote", [True, False])
-def test_prevote_partitioned_node_does_not_disrupt(prevote):
-    c = make(5, prevote=prevote)
-    elect(c, 0)
-    flow(c)
-    c.isolate(4)
-    for _ in range(3):
-        timeout(c, 4)
-        flow(c)
-    c.now += 0.3  # node 4's election timer has expired ...
-    heartbeat(c, 0)  # ... and the others hear from the leader just now
-    c.heal()
-    c.fire(4, "election")  # node 4 rejoins and campaigns at once
-    flow(c)
-    if prevote:
-        assert c.replicas[4].term == 1  # pre-votes never bump the term, and were refused
-        assert c.obs.leaders == [(1, 0)] and c.replicas[0].role == LEADER
-        heartbeat(c, 0)
-        assert c.replicas[4].leader == 0
-    else:
-        assert c.replicas[0].term == 5 and c.replicas[0].role != LEADER  # disrupted
-        assert c.leader() == 4
-
-
 def test_readindex_returns_latest_committed_value_without_the_log():
     c = make(3, read="readindex")
     elect(c, 0)  # its no-op is not committed yet, so its commit index may be stale
@@ -450,19 +319,3 @@ def test_readindex_returns_latest_committed_value_without_the_log():
     c.request(0, g2 := Request(2, 3, GET, 7))
     flow(c)
     assert replies(c, g2) == []
-
-
-def test_readindex_needs_fresh_acks_from_a_majority():
-    c = make(5, read="readindex")
-    elect(c, 0)
-    flow(c)
-    c.request(0, w := put(1, 1, 7, 70))
-    c.deliver(lambda e: isinstance(e.msg, AppendEntries))
-    c.request(0, g := Request(2, 1, GET, 7))
-    c.deliver(lambda e: isinstance(e.msg, AppendReply))  # acks sent before the read arrived
-    assert replies(c, w)[0].status == OK and replies(c, g) == []
-    for follower in (1, 2):
-        assert replies(c, g) == []  # the leader alone, then with one fresh ack: no majority
-        c.deliver(lambda e: e.dst == follower)
-        c.deliver(lambda e: e.src == follower)
-    assert replies(c, g)[0].value == 70

@@ -6,18 +6,16 @@ from __future__ import annotations
 import pytest
 
 from harness.engine.scripted import ScriptedCluster
-from implementations.twopc import TwoPC, TwoPCOptions
+from harness.testing.scenario import scripted_cluster
 from implementations.txncore import (
-    ADD, COMMITTED, FAILURE, PREPARED, READ, WRITE, CommitRequest, Decision, Inquiry, OpReply,
-    OpRequest, Outcome, Store, Vote, make_tid,
+    ADD, COMMITTED, FAILURE, PREPARED, READ, CommitRequest, OpReply, OpRequest, Outcome, make_tid,
 )
 
 CLIENT = 90
 
 
 def cluster(n: int = 3, **kw) -> ScriptedCluster:
-    opts = TwoPCOptions(**kw)
-    return ScriptedCluster(lambda i, nodes: TwoPC(i, nodes, None, opts, Store(100)), n)
+    return scripted_cluster("2pc", n, initial=100, **kw)
 
 
 def tid(seq: int, attempt: int = 1) -> int:
@@ -54,45 +52,6 @@ def transfer(c, t, parts=(0, 1)):
     c.request(0, CommitRequest(CLIENT, t, parts))
 
 
-def test_two_phase_commit_message_by_message():
-    c = cluster()
-    t = tid(1)
-    transfer(c, t)
-    assert kinds(c) == ["Prepare"]                        # to node 1; node 0 prepared locally
-    assert records(c, 0, "prepare")[0][:5] == ("prepare", t, 0, 1, (0, 1))
-    assert isinstance(last(c, t), OpReply)                # no answer to the commit yet
-    c.deliver()                                            # node 1 prepares and votes
-    assert records(c, 1, "prepare") and kinds(c) == ["Vote"] and c.pending[0].msg.yes
-    c.deliver()                                            # the coordinator decides
-    assert records(c, 0, "decide") == [("decide", t, (0, 1))]
-    assert last(c, t).committed and kinds(c) == ["Decision"]
-    assert c.replicas[0].store.get(0) == (90, t) and c.replicas[1].store.get(1) == (100, 0)
-    c.deliver()                                            # node 1 commits and acks
-    assert c.replicas[1].store.get(1) == (110, t) and records(c, 1, "commit") == [("commit", t)]
-    assert kinds(c) == ["Ack"]
-    c.deliver()
-    assert records(c, 0, "end") == [("end", t)] and c.replicas[0].idle() and c.replicas[1].idle()
-    assert sorted(n for n, _ in commits(c, t)) == [0, 1]
-    assert all(obs.participants == (0, 1) for _, obs in commits(c, t))
-    doubt = [v for _, e, v in c.obs.observed if e == "in_doubt"]
-    assert sorted(v[2] for v in doubt) == [0.02, float("inf")]  # never overdue at the coordinator
-    assert all(v[0] == t for v in doubt)
-
-
-def test_one_phase_fast_path_and_its_option():
-    c = cluster()
-    t = tid(1)
-    run_ops(c, t, [(0, ADD, 0, 1), (0, ADD, 3, 1)])
-    c.request(0, CommitRequest(CLIENT, t, (0,)))
-    assert last(c, t).committed and not c.pending
-    assert [r[0] for r in records(c, 0) if r[0] != "epoch"] == ["commit1"]
-    c2 = cluster(one_phase=False)
-    run_ops(c2, t, [(0, ADD, 0, 1), (0, ADD, 3, 1)])
-    c2.request(0, CommitRequest(CLIENT, t, (0,)))
-    assert last(c2, t).committed and not c2.pending
-    assert [r[0] for r in records(c2, 0) if r[0] != "epoch"] == ["prepare", "decide", "commit", "end"]
-
-
 def test_a_no_vote_aborts_everywhere_without_a_coordinator_record():
     c = cluster()
     t = tid(1)
@@ -104,46 +63,6 @@ def test_a_no_vote_aborts_everywhere_without_a_coordinator_record():
     assert not records(c, 0, "decide") and records(c, 0, "pabort")  # presumed abort
     assert c.replicas[0].store.get(0) == (100, 0) and not commits(c)
     assert not c.replicas[0].cc.locks
-
-
-def test_duplicated_messages_never_apply_twice():
-    c = cluster()
-    t = tid(1)
-    transfer(c, t)
-    prepare = c.pending[0]
-    c.pending.append(prepare)                 # a duplicated Prepare
-    c.deliver()
-    assert [type(e.msg) for e in c.pending] == [Vote, Vote] and all(e.msg.yes for e in c.pending)
-    c.deliver()                               # the second vote is for a decided round
-    decisions = [e for e in c.pending if isinstance(e.msg, Decision)]
-    assert decisions and all(e.msg.commit for e in decisions)
-    c.pending += decisions                    # duplicate the decisions too
-    c.deliver_all()
-    assert c.replicas[1].store.get(1) == (110, t)
-    assert len(commits(c, t)) == 2            # once per partition
-    c.request(0, CommitRequest(CLIENT, t, (0, 1)))   # a late copy of the commit request
-    assert last(c, t).committed and len(commits(c, t)) == 2
-    c.request(1, OpRequest(CLIENT, t, t, 1, ADD, 1, 10))  # a late copy of an operation
-    assert len(commits(c, t)) == 2 and c.replicas[1].store.get(1) == (110, t)
-
-
-def test_lost_votes_and_acks_are_recovered_by_retransmission():
-    c = cluster(retransmit=0.01)
-    t = tid(1)
-    transfer(c, t)
-    c.deliver()            # node 1 votes
-    c.drop()               # the vote is lost
-    c.now = 0.02
-    c.fire(0, "tick")      # Prepare re-sent, same vote again
-    assert kinds(c) == ["Prepare"]
-    c.deliver()
-    c.deliver()            # vote -> decision
-    c.deliver()            # decision -> ack
-    c.drop()               # the ack is lost
-    c.now = 0.04
-    c.fire(0, "tick")      # Decision re-sent; node 1 acks again without re-applying
-    c.deliver_all()
-    assert records(c, 0, "end") and len(commits(c, t)) == 2
 
 
 def test_participant_crash_recovers_in_doubt_and_asks_the_coordinator():
@@ -178,50 +97,6 @@ def test_a_committed_participant_that_restarts_replays_its_writes():
     c.restart(1)
     assert c.replicas[1].store.get(1) == (110, t) and not c.replicas[1].txns
     assert c.replicas[1].done[t] == COMMITTED
-
-
-def test_coordinator_crash_between_prepare_and_decision_blocks_until_it_returns():
-    c = cluster(resolve_interval=0.01, lock_timeout=1.0)
-    t = tid(1)
-    transfer(c, t)
-    c.deliver()            # node 1 prepared and voted yes
-    c.crash(0)             # the coordinator dies before deciding
-    c.drop()
-    blocked = tid(2)
-    c.request(1, OpRequest(CLIENT, blocked, 1, 0, WRITE, 1, 5))  # older: waits on the lock
-    assert last(c, blocked) is None
-    for step in range(1, 6):  # node 1 keeps asking; nobody answers
-        c.now = 0.02 * step
-        c.fire(1, "tick")
-        assert kinds(c) == ["Query"]
-        c.deliver()
-    assert c.replicas[1].txns[t].state == PREPARED and last(c, blocked) is None
-    c.now = 0.2
-    c.restart(0)           # presumed abort: it has no decision for t
-    assert c.replicas[0].epoch == 2 and c.replicas[0].store.get(0) == (100, 0)
-    c.now = 0.25
-    c.fire(1, "tick")
-    c.deliver_all()
-    assert t not in c.replicas[1].txns and isinstance(last(c, blocked), OpReply)
-    doubt = [v for n, e, v in c.obs.observed if e == "in_doubt" and n == 1]
-    assert doubt == [(t, 0.0, 0.01, 0.25)]  # in doubt from prepare, overdue after 10 ms
-    c.request(0, Inquiry(CLIENT, t, (0, 1)))
-    assert last(c, t).reason == FAILURE
-
-
-def test_a_recovered_coordinator_finishes_a_decided_commit():
-    c = cluster()
-    t = tid(1)
-    transfer(c, t)
-    c.deliver()            # vote
-    c.deliver()            # decision logged, Decision(commit) pending to node 1
-    c.crash(0)
-    c.drop()
-    c.restart(0)
-    assert c.replicas[0].coord[t].waiting == {1}
-    c.fire(0, "tick")
-    c.deliver_all()
-    assert c.replicas[1].store.get(1) == (110, t) and records(c, 0, "end")
 
 
 def test_cooperative_termination_resolves_when_a_participant_has_not_voted():
@@ -268,22 +143,6 @@ def test_a_re_run_commit_after_a_coordinator_restart_cannot_commit_an_old_round(
     c.deliver_all()
     assert last(c, t).reason == FAILURE
     assert c.replicas[1].store.get(1) == (100, 0) and not commits(c)
-
-
-def test_an_inquiry_about_an_unknown_attempt_aborts_it_for_good():
-    c = cluster()
-    t = tid(1)
-    run_ops(c, t, [(0, ADD, 0, 1), (1, ADD, 1, 1)])
-    c.request(0, Inquiry(CLIENT, t, (0, 1)))       # the commit request was lost
-    assert last(c, t).reason == FAILURE and records(c, 0, "abort") == [("abort", t)]
-    c.deliver_all()
-    assert not c.replicas[1].txns
-    c.request(0, CommitRequest(CLIENT, t, (0, 1)))  # ... or just late: still aborted
-    assert last(c, t).reason == FAILURE and not c.pending
-    c.crash(0)
-    c.restart(0)
-    c.request(0, CommitRequest(CLIENT, t, (0, 1)))  # even after a crash
-    assert last(c, t).reason == FAILURE and not commits(c)
 
 
 @pytest.mark.parametrize("participants", ["2pl", "occ"])

@@ -5,18 +5,18 @@ from __future__ import annotations
 import pytest
 
 from harness.engine.scripted import ScriptedCluster
-from implementations.twopl import LockingCC, TwoPL, TwoPLOptions
+from harness.testing.scenario import scripted_cluster
+from implementations.twopl import LockingCC
 from implementations.txncore import (
     ADD, CONFLICT, DEADLOCK, READ, TIMEOUT, WRITE, AbortRequest, CommitRequest, OpReply,
-    OpRequest, Outcome, S, Store, X, make_tid,
+    OpRequest, Outcome, S, X, make_tid,
 )
 
 CLIENT = 50
 
 
 def cluster(deadlock: str = "wait_die", n: int = 1, **kw) -> ScriptedCluster:
-    opts = TwoPLOptions(deadlock=deadlock, **kw)
-    return ScriptedCluster(lambda i, nodes: TwoPL(i, nodes, None, opts, Store(100)), n)
+    return scripted_cluster("2pl", n, initial=100, deadlock=deadlock, **kw)
 
 
 def tid(seq: int, attempt: int = 1) -> int:
