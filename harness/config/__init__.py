@@ -4,7 +4,7 @@ Everything a suite says is checked when it is loaded, for every point of its mat
 ``distbench validate`` catches what ``distbench run`` would otherwise trip over an hour later.
 Every mistake becomes one line naming the file, the dotted key and what was expected
 (:class:`ConfigError`), never a traceback or a pydantic dump. Values with units are converted
-here, once (see :mod:`harness.config.units`): past this module durations are seconds, rates are per
+here, once (see :mod:`harness.units`): past this module durations are seconds, rates are per
 second and sizes are bytes.
 """
 
@@ -28,7 +28,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool,
 from harness import protocol as _protocol
 from harness.checkers.linearizability import DEFAULT_BUDGET
 from harness.config.keys import did_you_mean, unknown_keys
-from harness.config.units import (Bandwidth, Duration, PositiveDuration, Probability, Rate, Size,
+from harness.units import (Bandwidth, Duration, PositiveDuration, Probability, Rate, Size,
                            format_duration, show)
 
 __all__ = [
