@@ -19,7 +19,8 @@ hears its followers and sends its heartbeats on time. Real servers separate peer
 same way: etcd serves peers on their own port (2380, clients on 2379) and Kafka gives
 controller requests their own listener and queue, ahead of data requests (KIP-291). A crash at ``c`` therefore voids every output stamped after ``c``
 (the network checks the sender's incarnation), drops persists whose flush ends after ``c``,
-and throws the replica's memory away; a restart rebuilds it from the durable records only.
+and throws the replica's memory away; a restart rebuilds it from the durable records only. A
+pause makes the CPU unavailable for a while and changes nothing else.
 """
 
 from __future__ import annotations
@@ -241,6 +242,9 @@ class NodeHost(Context):
         """The CPU is free: serve the oldest protocol input, else the oldest client request."""
         if incarnation != self.incarnation or not self._serving:
             return  # scheduled before a crash; the queues died with it
+        if self.sim.now < self.busy_until:  # a pause began after this was scheduled
+            self.sim.at(self.busy_until, self._serve_next, incarnation)
+            return
         queue = self._peers or self._clients
         self._run(*queue.popleft())
         if self._peers or self._clients:
@@ -269,6 +273,17 @@ class NodeHost(Context):
         self._serving = False
         self.replica = CRASHED
         self._disk_start = self._disk_end = now
+
+    def pause(self, length: float) -> float:
+        """Serve nothing for ``length`` seconds from the end of the input in service, and return
+        when service resumes (see :mod:`harness.faults.pause`). The CPU is simply unavailable:
+        inputs arriving meanwhile wait for it as behind any busy CPU, timers that came due are
+        served when it resumes, and the disk carries on. It counts as busy time (as a GC pause
+        does), which keeps :meth:`busy_at` exact."""
+        start = self.sim.now if self.sim.now > self.busy_until else self.busy_until
+        self.busy_until = start + length
+        self.busy_time += length
+        return self.busy_until
 
     def restart(self) -> None:
         """Boot a fresh replica from the durable records."""
