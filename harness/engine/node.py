@@ -20,7 +20,7 @@ same way: etcd serves peers on their own port (2380, clients on 2379) and Kafka 
 controller requests their own listener and queue, ahead of data requests (KIP-291). A crash at ``c`` therefore voids every output stamped after ``c``
 (the network checks the sender's incarnation), drops persists whose flush ends after ``c``,
 and throws the replica's memory away; a restart rebuilds it from the durable records only. A
-pause makes the CPU unavailable for a while and changes nothing else.
+pause holds every input until it ends and changes nothing else.
 """
 
 from __future__ import annotations
@@ -79,7 +79,11 @@ class NodeHost(Context):
         self._peers: deque[tuple[float, Callable[..., None], tuple]] = deque()
         self._clients: deque[tuple[float, Callable[..., None], tuple]] = deque()
         self._serving = False
-        net.attach(node_id, self._receive_queued if self.peer_first else self._receive, self.ends)
+        # paused: the inputs held until resume, with what serves each
+        self._held: list[tuple[Callable[..., None], tuple]] | None = None
+        self._stalled = False  # peer_first: the next input waits for resume
+        self._receiver = self._receive_queued if self.peer_first else self._receive
+        net.attach(node_id, self._receiver, self.ends)
         self.replica: Node = make_replica()  # CRASHED while crashed
         self._run(0.0, self.replica.start, (self, []))  # booting is free
 
@@ -203,6 +207,9 @@ class NodeHost(Context):
         name, gen, incarnation = item
         if incarnation != self.incarnation or self.timers.get(name) != gen:
             return
+        if self._held is not None:
+            self._held.append((self._fire, (item,)))
+            return
         if self.peer_first:
             self._admit(self._peers, self.cpu_message, self._timer_due, (name, gen))
             return
@@ -242,8 +249,8 @@ class NodeHost(Context):
         """The CPU is free: serve the oldest protocol input, else the oldest client request."""
         if incarnation != self.incarnation or not self._serving:
             return  # scheduled before a crash; the queues died with it
-        if self.sim.now < self.busy_until:  # a pause began after this was scheduled
-            self.sim.at(self.busy_until, self._serve_next, incarnation)
+        if self._held is not None:  # paused: serve again on resume
+            self._stalled = True
             return
         queue = self._peers or self._clients
         self._run(*queue.popleft())
@@ -271,19 +278,38 @@ class NodeHost(Context):
         self._peers.clear()
         self._clients.clear()
         self._serving = False
+        if self._held is not None:  # held inputs die with the process
+            self._held, self._stalled = None, False
+            self.net.attach(self.node_id, self._receiver, self.ends)
         self.replica = CRASHED
         self._disk_start = self._disk_end = now
 
-    def pause(self, length: float) -> float:
-        """Serve nothing for ``length`` seconds from the end of the input in service, and return
-        when service resumes (see :mod:`harness.faults.pause`). The CPU is simply unavailable:
-        inputs arriving meanwhile wait for it as behind any busy CPU, timers that came due are
-        served when it resumes, and the disk carries on. It counts as busy time (as a GC pause
-        does), which keeps :meth:`busy_at` exact."""
-        start = self.sim.now if self.sim.now > self.busy_until else self.busy_until
-        self.busy_until = start + length
-        self.busy_time += length
-        return self.busy_until
+    def pause(self) -> None:
+        """Stop serving until :meth:`resume` (a GC pause, a SIGSTOP; see
+        :mod:`harness.faults.pause`): inputs that arrive and timers that come due are held, in
+        arrival order; the disk carries on; the input in service, and those the CPU had already
+        accepted, complete (handlers are not pre-empted)."""
+        if self._held is None and self.alive:
+            self._held = []
+            self.net.attach(self.node_id, self._hold_input, self.ends)
+
+    def resume(self) -> None:
+        """Serve again: first the inputs queued before the pause (``peer_first``), then the held
+        ones in arrival order, as if they had all just arrived."""
+        held, self._held = self._held, None
+        if held is None:
+            return
+        self.net.attach(self.node_id, self._receiver, self.ends)
+        if self._stalled:
+            self._stalled = False
+            self.sim.at(max(self.sim.now, self.busy_until), self._serve_next, self.incarnation)
+        for fn, args in held:
+            fn(*args)
+
+    def _hold_input(self, src: int, msg: Message) -> None:
+        held = self._held
+        if held is not None:
+            held.append((self._receiver, (src, msg)))
 
     def restart(self) -> None:
         """Boot a fresh replica from the durable records."""

@@ -1,17 +1,18 @@
 """Pauses: a node stops handling anything for a while and then carries on with its state and
 timers as they were (a stop-the-world GC pause, a SIGSTOP, a VM migration).
 
-The node host is a single-server queue (see :mod:`harness.engine.node`); a pause is that server
-unavailable for ``for``, from the end of the input in service (handlers are not pre-empted):
-messages and client requests that arrive meanwhile queue in arrival order, as a stopped
-process's socket buffers hold them; timers that come due fire when it resumes, as an event loop
-finds its expired deadlines at once when it runs again; the disk carries on, so fsyncs in flight
-complete; nothing is lost. A paused leader sends nothing, so its followers may elect another;
-resuming, it still believes it leads until it hears the newer term. The paused time counts as
-busy CPU (as a GC pause does). A pause always ends on its own: it has a length, never a heal.
+While paused (see :meth:`harness.engine.node.NodeHost.pause`) the node serves nothing: messages
+and client requests that arrive are held in arrival order, as a stopped process's socket
+buffers hold them, and timers that come due are held with them, as an event loop finds its
+expired deadlines at once when it runs again; on resume it serves them all, in that order, as
+if they had just arrived, with nothing lost. Its disk carries on (fsyncs in flight complete).
+Handlers are not pre-empted: the input in service when the pause begins, and any the CPU had
+already accepted, complete. A paused leader sends nothing, so its followers may elect another;
+resuming, it still believes it leads until it hears the newer term. A crash during a pause
+loses what was held with the rest of its memory.
 
 Rate section ``faults.pause``: one pause every ``mtbf`` lasting ``duration``. Schedule action:
-``pause`` (``for`` required).
+``pause`` (``for`` required: a pause always ends; a run's drain ends it early).
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ class Pause(Kind):
     def inject(self, action: str, nodes: list[int], step: Any) -> None:
         self.pause(nodes, step.for_)
 
+    def drain(self) -> None:
+        for node, incarnation in list(self.paused.items()):
+            self._resume((node, incarnation))
+
     def pause(self, nodes: list[int], length: float) -> None:
         nemesis = self.nemesis
         if nemesis.stopped:
@@ -57,18 +62,19 @@ class Pause(Kind):
             if not host.alive or self.paused.get(node) == host.incarnation:
                 continue
             nemesis.silenced([node], "pause")
-            resume = host.pause(length)
+            host.pause()
             nemesis.event(node, "pause", "", length)
             self.paused[node] = host.incarnation
-            nemesis.sim.at(resume, self._resumed, (node, host.incarnation))
+            nemesis.later(length, self._resume, (node, host.incarnation))
 
-    def _resumed(self, item: tuple[int, int]) -> None:
+    def _resume(self, item: tuple[int, int]) -> None:
         node, incarnation = item
         if self.paused.get(node) != incarnation:
-            return
+            return  # resumed already (a drain)
         del self.paused[node]
         host = self.nemesis.hosts[node]
         if host.alive and host.incarnation == incarnation:  # else a crash ended the pause
+            host.resume()
             self.nemesis.event(node, "resume", "", None)
 
     def _rate(self, _: Any = None) -> None:
