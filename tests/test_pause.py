@@ -139,3 +139,12 @@ def test_a_pause_rate_pauses_nodes_that_all_resume(make_suite):
 def test_a_scheduled_pause_needs_its_length(make_suite):
     with pytest.raises(ConfigError, match=r"faults\.schedule\.0\.for: expected 'for' with action pause"):
         make_suite(BASE, "faults.schedule=[{at: 2s, pause: leader}]")
+
+
+def test_the_report_names_pauses_in_its_fixed_settings():
+    from harness.report.fixed import describe_faults
+
+    faults = {"pause": {"mtbf": 1.0, "duration": 0.2, "target": "follower"},
+              "schedule": [{"at": 2.0, "pause": "leader", "for": 0.5}]}
+    assert describe_faults(faults) == ("random pauses of follower (every ~1s, lasting 200ms); "
+                                       "pause leader for 500ms at 2s")
