@@ -6,7 +6,7 @@ import typing
 
 from pydantic import BaseModel
 
-from harness import config, protocol
+from harness import config, faults, protocol
 
 
 def _literal(model: type[BaseModel], field: str) -> tuple[str, ...]:
@@ -45,9 +45,8 @@ def describe() -> str:
         params = [f for f in model.model_fields if f != "dist"]
         lines.append(f"  {name:<12} {', '.join(params)}")
     lines.append("fault rates (faults.*):")
-    for name in ("crash", "partition", "slow"):
-        model = typing.get_args(config.Faults.model_fields[name].annotation)[0]
-        lines.append(f"  {name:<12} {', '.join(model.model_fields)}")
+    for kind in faults.KINDS:
+        lines.append(f"  {kind.name:<12} {', '.join(kind.rate.model_fields)}")
     lines.append("scheduled fault actions (faults.schedule[].action):")
     lines.append("  " + ", ".join(config.ACTIONS))
     lines.append("network faults (network.*): loss, duplicate, latency (jitter reorders), bandwidth, links")

@@ -439,7 +439,7 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
     from harness.execution.executor import ExecutorError, Limits, run_suite
     from harness.execution.results import finished_runs, holds_results, staging_dir, swap_in
     from harness.execution.results import read_manifest
-    from harness.config.units import parse_duration, parse_size
+    from harness.units import parse_duration, parse_size
 
     kind = _build()
     if resume and overwrite:
@@ -842,7 +842,7 @@ def check_(history_file: Path, model: str, fmt: str, time_limit: str, html_out: 
     limit."""
     from harness.checkers import external
     from harness.checkers.formats import HistoryError
-    from harness.config.units import parse_duration
+    from harness.units import parse_duration
 
     limit = _limit(time_limit, "--time-limit", parse_duration, None)
     if html_out is not None and html_out.exists():

@@ -21,12 +21,12 @@ from typing import Any, Callable
 import numpy as np
 from hdrh.histogram import HdrHistogram  # type: ignore[import-untyped]
 
+from harness import faults
+
 US = 1_000_000
 BUFFERED = 1 << 16  # latencies buffered before they go into the histogram
 # What an outage is attributed to: the kind of the event (events.csv) that preceded it.
-CAUSE_OF = {"crash": "fault", "isolate": "fault", "partition": "fault", "slow": "fault",
-            "heal": "heal", "restart": "heal", "restore": "heal",
-            "leader": "leader_change", "stepped-down": "leader_change"}
+CAUSE_OF = {**faults.CAUSES, "leader": "leader_change", "stepped-down": "leader_change"}
 CAUSES = ("fault", "heal", "leader_change", "other")
 CAUSE_HORIZON = 1.0  # seconds: an event longer before a gap is not taken for its cause
 

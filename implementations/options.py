@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from harness.config.units import Duration, PositiveDuration
+from harness.units import Duration, PositiveDuration
 from harness.protocol import Options
 
 __all__ = ["LeaderCheckOptions", "RaftOptions", "MultiPaxosOptions", "LockTimeoutOptions",

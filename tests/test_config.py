@@ -14,7 +14,7 @@ from harness import config as config_module
 from harness import protocol
 from harness.config import ConfigError, NormalLatency, load_suite
 from harness.protocol import Node, Options, ProtocolSpec, ReplicationOptions
-from harness.config.units import Duration
+from harness.units import Duration
 
 
 class LeaderOptions(Options):

@@ -1,7 +1,7 @@
 """Property: under any random fault schedule, every consensus protocol stays safe and recovers.
 
 Hypothesis draws network loss and duplication, and a timeline of crashes, restarts, isolations,
-partitions (one-way too), slow nodes and heals; each example is a full harness run whose every
+partitions (one-way too), slow nodes, pauses and heals; each example is a full harness run whose every
 checker (election safety, log agreement, durability, linearizability) must say ``ok``. At 2 s
 everything is healed, restored and restarted: the cluster must serve clients again by 2.8 s.
 """
@@ -23,7 +23,7 @@ NODES = 5
 step = st.fixed_dictionaries(
     {
         "at": st.integers(100, 1900).map(lambda ms: f"{ms}ms"),
-        "action": st.sampled_from(["crash", "isolate", "partition", "slow", "restart", "heal"]),
+        "action": st.sampled_from(["crash", "isolate", "partition", "slow", "pause", "restart", "heal"]),
         "target": st.one_of(st.sampled_from(["leader", "follower", "any"]),
                             st.lists(st.integers(0, NODES - 1), min_size=1, max_size=2, unique=True)),
         "for": st.one_of(st.none(), st.integers(50, 800).map(lambda ms: f"{ms}ms")),
@@ -42,6 +42,8 @@ def _clean(s: dict) -> dict:
         s.pop("one_way", None)
     if s.get("for", "x") is None:
         s.pop("for")
+    if s["action"] == "pause":
+        s.setdefault("for", "300ms")  # a pause always ends (by 2.7 s at the latest)
     if s["action"] == "isolate" and isinstance(s.get("target"), list):
         s["target"] = s["target"][0]
     return s
@@ -105,3 +107,21 @@ def test_raft_prevote_readindex_is_safe_under_random_faults(schedule, loss, dup)
        dup=st.sampled_from([0.0, 0.05]))
 def test_multipaxos_is_safe_under_random_faults(schedule, loss, dup):
     _check("multipaxos", schedule, loss, dup)
+
+
+pause = st.fixed_dictionaries(
+    {
+        "at": st.integers(100, 1900).map(lambda ms: f"{ms}ms"),
+        "action": st.just("pause"),
+        "target": st.one_of(st.sampled_from(["leader", "follower", "any"]),
+                            st.lists(st.integers(0, NODES - 1), min_size=1, max_size=3, unique=True)),
+        "for": st.integers(20, 800).map(lambda ms: f"{ms}ms"),
+    }
+)
+
+
+@common
+@given(schedule=st.lists(step, max_size=4), pauses=st.lists(pause, min_size=1, max_size=3),
+       loss=st.sampled_from([0.0, 0.02]), protocol=st.sampled_from(["raft", "multipaxos"]))
+def test_every_protocol_is_safe_when_nodes_pause(schedule, pauses, loss, protocol):
+    _check(protocol, schedule + pauses, loss, 0.0)

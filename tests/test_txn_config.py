@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.config import ConfigError, Faults, YCSBWorkload, load_suite
-from harness.engine.faults import Nemesis
+from harness.faults.nemesis import Nemesis, Role
 from harness.engine.sim import Simulator
 from workloads.txn import YCSBGenerator
 
@@ -144,19 +144,19 @@ def test_a_role_targeted_fault_that_finds_no_holder_logs_a_skipped_event():
             self.node_id, self.alive = node_id, True
 
     class Events:
-        leader_node = None
-
         def __init__(self):
             self.events = []
 
+        def on_fault(self, *event):
+            self.events.append(event)
+
     sim = Simulator(1)
-    metrics = Events()
+    listener = Events()
     faults = Faults.model_validate({"crash": {"mtbf": "100ms", "mttr": "50ms", "target": "coordinator"},
                                     "slow": {"mtbf": "100ms", "duration": "50ms", "target": "participant"}})
-    nemesis = Nemesis(sim, None, [Host(0), Host(1)], metrics, faults)
-    nemesis.roles = {"coordinator": lambda: [], "participant": lambda: []}
-    nemesis.start()
+    roles = {"coordinator": Role(lambda: [], passing=True), "participant": Role(lambda: [], passing=True)}
+    Nemesis(sim, None, [Host(0), Host(1)], faults, roles, listener).start()
     sim.run(3.0)
-    skipped = [(kind, detail) for _, node, kind, detail, _ in metrics.events]
+    skipped = [(kind, detail) for _, node, kind, detail, _ in listener.events]
     assert ("crash", "skipped: no coordinator to target") in skipped
     assert ("slow", "skipped: no participant to target") in skipped

@@ -4,7 +4,7 @@ Everything a suite says is checked when it is loaded, for every point of its mat
 ``distbench validate`` catches what ``distbench run`` would otherwise trip over an hour later.
 Every mistake becomes one line naming the file, the dotted key and what was expected
 (:class:`ConfigError`), never a traceback or a pydantic dump. Values with units are converted
-here, once (see :mod:`harness.config.units`): past this module durations are seconds, rates are per
+here, once (see :mod:`harness.units`): past this module durations are seconds, rates are per
 second and sizes are bytes.
 """
 
@@ -22,20 +22,22 @@ from types import UnionType
 from typing import Annotated, Any, ClassVar, Literal, Sequence, Union, get_args, get_origin
 
 import yaml
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictStr,
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictStr, create_model,
                       Strict, ValidationError, ValidationInfo, field_validator, model_validator)
 
+from harness import faults as _faults
 from harness import protocol as _protocol
 from harness.checkers.linearizability import DEFAULT_BUDGET
 from harness.config.keys import did_you_mean, unknown_keys
-from harness.config.units import (Bandwidth, Duration, PositiveDuration, Probability, Rate, Size,
+from harness.faults.kind import Target, selector as _selector
+from harness.units import (Bandwidth, Duration, PositiveDuration, Probability, Rate, Size,
                            format_duration, show)
 
 __all__ = [
-    "Checkers", "Cluster", "ConfigError", "ConstantLatency", "CrashFaults", "ExponentialLatency",
+    "Checkers", "Cluster", "ConfigError", "ConstantLatency", "ExponentialLatency",
     "Faults", "KVWorkload", "KeyDistribution", "LATENCIES", "LinkOverride", "LogNormalLatency",
-    "Metrics", "Network", "NormalLatency", "ParetoLatency", "PartitionFaults", "Replication",
-    "Gate", "Report", "RunConfig", "RunSpec", "ScheduledFault", "SlowFaults", "Suite", "UniformLatency",
+    "Metrics", "Network", "NormalLatency", "ParetoLatency", "Replication",
+    "Gate", "Report", "RunConfig", "RunSpec", "ScheduledFault", "Suite", "UniformLatency",
     "WORKLOADS", "ACTIONS", "load_suite", "YCSBWorkload", "BankWorkload",
 ]
 
@@ -66,30 +68,8 @@ class _Problem(ValueError):
 
 PosInt = Annotated[int, Strict(), Field(ge=1)]
 NonNegInt = Annotated[int, Strict(), Field(ge=0)]
-Factor = Annotated[float, Strict(), Field(ge=1.0)]
-
-
-def _selector(*words: str) -> BeforeValidator:
-    """Nodes named by one of ``words``, by an id or by a list of distinct ids (-> a tuple)."""
-    expected = "expected " + ", ".join(repr(w) for w in words) + ", a node id or a list of node ids"
-
-    def validate(value: Any) -> Any:
-        if isinstance(value, str) and value in words:
-            return value
-        ids = [value] if isinstance(value, int) else value
-        if (isinstance(ids, (list, tuple)) and ids and len(set(ids)) == len(ids)
-                and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in ids)):
-            return tuple(ids)
-        raise ValueError(f"{expected}, got {show(value)}")
-
-    return BeforeValidator(validate)
-
-
-Role = Literal["any", "leader", "follower", "coordinator", "participant"]
 ROLES = {"consensus": ("leader", "follower"), "transactions": ("coordinator", "participant")}
 NodeSelector = Annotated[Literal["*"] | tuple[int, ...], _selector("*")]
-Target = Annotated[Role | tuple[int, ...], _selector("any", "leader", "follower", "coordinator",
-                                                     "participant")]
 
 
 class _Model(BaseModel):
@@ -357,44 +337,18 @@ Workload = Annotated[Union[WORKLOADS], Field(discriminator="type"), BeforeValida
     lambda v: {"type": "kv", **v} if isinstance(v, dict) and "type" not in v else v)]
 
 
-# -- faults --------------------------------------------------------------------------------------
+# -- faults: each kind's rate section and schedule actions are declared in harness.faults ------
 
-class CrashFaults(_Model):
-    """Random crashes: one every ``mtbf``, each repaired after ``mttr``."""
-
-    mtbf: PositiveDuration
-    mttr: PositiveDuration
-    dist: Literal["exponential", "constant"] = "exponential"
-    target: Role = "any"
-    jitter: Duration = 0.0  # each time between crashes lengthened by a uniform draw in [0, jitter)
+ACTIONS = _faults.ACTIONS
 
 
-class PartitionFaults(_Model):
-    mtbf: PositiveDuration
-    duration: PositiveDuration
-    kind: Literal["random", "isolate-leader", "majority-minority"] = "random"
-    one_way: StrictBool = False
-
-
-class SlowFaults(_Model):
-    mtbf: PositiveDuration
-    duration: PositiveDuration
-    factor: Factor = 10.0
-    target: Role = "any"
-
-
-ACTIONS = ("crash", "restart", "isolate", "partition", "heal", "slow", "restore")
-
-
-class ScheduledFault(_Model):
+class _Step(_Model):
     """One step of a fault timeline; ``for`` undoes it automatically after that long."""
 
     at: Duration
     action: Literal[ACTIONS]
     target: Target = "any"
     for_: PositiveDuration | None = Field(None, alias="for")
-    factor: Factor = 10.0
-    one_way: StrictBool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -409,25 +363,33 @@ class ScheduledFault(_Model):
         return data
 
     @model_validator(mode="after")
-    def _meaningful(self) -> ScheduledFault:
-        if self.for_ is not None and self.action in ("restart", "heal", "restore"):
+    def _meaningful(self) -> _Step:
+        action = _faults.ACTION[self.action]
+        if self.for_ is not None and action.heals:
             raise _Problem(("for",), f"expected no 'for' with action {self.action} (nothing to undo)",
                            format_duration(self.for_))
-        if "factor" in self.model_fields_set and self.action != "slow":
-            raise _Problem(("factor",), "expected factor only with action slow", show(self.factor))
-        if "one_way" in self.model_fields_set and self.action not in ("isolate", "partition"):
-            raise _Problem(("one_way",), "expected one_way only with action isolate or partition",
-                           show(self.one_way))
+        if self.for_ is None and action.needs_for:
+            raise _Problem(("for",), f"expected 'for' with action {self.action} (how long it lasts)")
+        for key in _faults.STEP:
+            if key in self.model_fields_set and key not in action.params:
+                takers = [name for name, a in _faults.ACTION.items() if key in a.params]
+                raise _Problem((key,), f"expected {key} only with action {' or '.join(takers)}",
+                               show(getattr(self, key)))
         return self
 
 
-class Faults(_Model):
-    """The nemesis: fault rates (renewal processes) and an explicit schedule."""
+ScheduledFault = create_model("ScheduledFault", __base__=_Step, **_faults.STEP)  # type: ignore[call-overload]
 
-    crash: CrashFaults | None = None
-    partition: PartitionFaults | None = None
-    slow: SlowFaults | None = None
-    schedule: tuple[ScheduledFault, ...] = ()
+Faults = create_model(  # type: ignore[call-overload]
+    "Faults", __base__=_Model, __doc__="The nemesis: fault rates (renewal processes) and an explicit schedule.",
+    **{kind.name: (kind.rate | None, None) for kind in _faults.KINDS},
+    schedule=(tuple[ScheduledFault, ...], ()))  # type: ignore[valid-type]
+
+
+def _rate_targets(faults: Any) -> list[tuple[str, Any]]:
+    """(section name, target) of the suite's fault rate sections that take a target."""
+    return [(kind.name, section.target) for kind in _faults.KINDS
+            if (section := getattr(faults, kind.name)) is not None and "target" in kind.rate.model_fields]
 
 
 # -- measurement ---------------------------------------------------------------------------------
@@ -605,8 +567,7 @@ class RunConfig(_Model):
         if self.kind == "transactions":
             self._transactions_fit()
         nodes = self.cluster.partitions if self.kind == "transactions" else self.cluster.nodes
-        for i, target in [(i, s.target) for i, s in enumerate(self.faults.schedule)] + [
-                (name, getattr(self.faults, name).target) for name in ("crash", "slow") if getattr(self.faults, name)]:
+        for i, target in [(i, s.target) for i, s in enumerate(self.faults.schedule)] + _rate_targets(self.faults):
             if isinstance(target, str) and target != "any" and target not in ROLES[self.kind]:
                 at = ("faults", "schedule", i, "target") if isinstance(i, int) else ("faults", i, "target")
                 raise _Problem(at, f"expected 'any', {', '.join(map(repr, ROLES[self.kind]))} or node ids "
@@ -663,8 +624,7 @@ class RunConfig(_Model):
         if P > 1:
             return
         roles = [(("faults", "schedule", i, "target"), step.target) for i, step in enumerate(faults.schedule)]
-        roles += [(("faults", name, "target"), getattr(faults, name).target)
-                  for name in ("crash", "slow") if getattr(faults, name)]
+        roles += [(("faults", name, "target"), target) for name, target in _rate_targets(faults)]
         for at, target in roles:
             if target in ROLES["transactions"]:
                 raise _Problem(at, "expected 'any' or node ids with cluster.partitions: 1 (a single "

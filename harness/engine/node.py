@@ -19,7 +19,8 @@ hears its followers and sends its heartbeats on time. Real servers separate peer
 same way: etcd serves peers on their own port (2380, clients on 2379) and Kafka gives
 controller requests their own listener and queue, ahead of data requests (KIP-291). A crash at ``c`` therefore voids every output stamped after ``c``
 (the network checks the sender's incarnation), drops persists whose flush ends after ``c``,
-and throws the replica's memory away; a restart rebuilds it from the durable records only.
+and throws the replica's memory away; a restart rebuilds it from the durable records only. A
+pause holds every input until it ends and changes nothing else.
 """
 
 from __future__ import annotations
@@ -78,7 +79,11 @@ class NodeHost(Context):
         self._peers: deque[tuple[float, Callable[..., None], tuple]] = deque()
         self._clients: deque[tuple[float, Callable[..., None], tuple]] = deque()
         self._serving = False
-        net.attach(node_id, self._receive_queued if self.peer_first else self._receive, self.ends)
+        # paused: the inputs held until resume, with what serves each
+        self._held: list[tuple[Callable[..., None], tuple]] | None = None
+        self._stalled = False  # peer_first: the next input waits for resume
+        self._receiver = self._receive_queued if self.peer_first else self._receive
+        net.attach(node_id, self._receiver, self.ends)
         self.replica: Node = make_replica()  # CRASHED while crashed
         self._run(0.0, self.replica.start, (self, []))  # booting is free
 
@@ -202,6 +207,9 @@ class NodeHost(Context):
         name, gen, incarnation = item
         if incarnation != self.incarnation or self.timers.get(name) != gen:
             return
+        if self._held is not None:
+            self._held.append((self._fire, (item,)))
+            return
         if self.peer_first:
             self._admit(self._peers, self.cpu_message, self._timer_due, (name, gen))
             return
@@ -241,6 +249,9 @@ class NodeHost(Context):
         """The CPU is free: serve the oldest protocol input, else the oldest client request."""
         if incarnation != self.incarnation or not self._serving:
             return  # scheduled before a crash; the queues died with it
+        if self._held is not None:  # paused: serve again on resume
+            self._stalled = True
+            return
         queue = self._peers or self._clients
         self._run(*queue.popleft())
         if self._peers or self._clients:
@@ -267,8 +278,38 @@ class NodeHost(Context):
         self._peers.clear()
         self._clients.clear()
         self._serving = False
+        if self._held is not None:  # held inputs die with the process
+            self._held, self._stalled = None, False
+            self.net.attach(self.node_id, self._receiver, self.ends)
         self.replica = CRASHED
         self._disk_start = self._disk_end = now
+
+    def pause(self) -> None:
+        """Stop serving until :meth:`resume` (a GC pause, a SIGSTOP; see
+        :mod:`harness.faults.pause`): inputs that arrive and timers that come due are held, in
+        arrival order; the disk carries on; the input in service, and those the CPU had already
+        accepted, complete (handlers are not pre-empted)."""
+        if self._held is None and self.alive:
+            self._held = []
+            self.net.attach(self.node_id, self._hold_input, self.ends)
+
+    def resume(self) -> None:
+        """Serve again: first the inputs queued before the pause (``peer_first``), then the held
+        ones in arrival order, as if they had all just arrived."""
+        held, self._held = self._held, None
+        if held is None:
+            return
+        self.net.attach(self.node_id, self._receiver, self.ends)
+        if self._stalled:
+            self._stalled = False
+            self.sim.at(max(self.sim.now, self.busy_until), self._serve_next, self.incarnation)
+        for fn, args in held:
+            fn(*args)
+
+    def _hold_input(self, src: int, msg: Message) -> None:
+        held = self._held
+        if held is not None:
+            held.append((self._receiver, (src, msg)))
 
     def restart(self) -> None:
         """Boot a fresh replica from the durable records."""

@@ -15,20 +15,14 @@ from matplotlib.patches import Patch
 
 from matplotlib.figure import Figure
 
+from harness.faults import STYLES
+
 from .figure import (MAX_COLS, Chart, Ctx, bottom_of_column, figure, header, hide_unused, log_label, log_ticks,
                      point_mask, render, wrap)
 from .load import CONTENDER
 from .metrics import AVAILABILITY, metric_for, param_short
 
-FAULT_STYLE = {  # start kind -> (legend label, colour, end kinds)
-    "crash": ("crash", "#d62728", ("restart", "recover", "recovered")),
-    "partition": ("partition", "#6a3d9a", ("heal",)),
-    "isolate": ("isolation", "#6a3d9a", ("heal", "rejoin")),
-    "slow": ("slow node", "#b8860b", ("restore", "recover")),
-    "pause": ("pause", "#7f7f7f", ("resume",)),
-}
-
-FAULT_KINDS = tuple(FAULT_STYLE)
+FAULT_KINDS = tuple(STYLES)  # the events that start a fault window, as each fault kind declares
 
 
 def _skipped(r) -> bool:
@@ -44,16 +38,16 @@ def fault_windows(ev: pd.DataFrame, end_s: float) -> list[tuple[str, float, floa
     out = []
     for idx, r in ev.iterrows():
         kind = r["kind"]
-        if kind not in FAULT_STYLE or _skipped(r):
+        if kind not in STYLES or _skipped(r):
             continue
         start = float(r["time_s"])
         dur = r["duration_ms"]
         if dur is not None and np.isfinite(dur) and dur > 0:
             end = start + float(dur) / 1000.0
         else:
-            ends = FAULT_STYLE[kind][2]
-            later = ev[(ev["time_s"] >= start) & ev["kind"].isin(ends) & (ev.index != idx)]
-            if kind in ("crash", "slow", "pause", "isolate") and r["node"] is not None:
+            style = STYLES[kind]
+            later = ev[(ev["time_s"] >= start) & ev["kind"].isin(style.ends) & (ev.index != idx)]
+            if style.per_node and r["node"] is not None:
                 same = later[later["node"].astype(str) == str(r["node"])]
                 later = same if not same.empty else later
             end = float(later["time_s"].iloc[0]) if not later.empty else end_s
@@ -276,7 +270,7 @@ def timeline_chart(ctx: Ctx, out_dir: Path) -> Chart | None:
         for i, m in enumerate(metrics):
             ax = axes[i][j]
             for kind, a, e, _node_id in windows:
-                label, color, _ = FAULT_STYLE[kind]
+                label, color = STYLES[kind].label, STYLES[kind].colour
                 ax.axvspan(a, e, color=color, alpha=0.13, lw=0, zorder=0)
                 if kind not in kinds_seen:
                     kinds_seen.append(kind)
@@ -333,7 +327,7 @@ def timeline_chart(ctx: Ctx, out_dir: Path) -> Chart | None:
     point_text = ", ".join(f"{param_short(k)} = {v}" for k, v in zip(keys, chosen_point or ()))
     handles: list = []
     for kind in kinds_seen:
-        label, color, _ = FAULT_STYLE[kind]
+        label, color = STYLES[kind].label, STYLES[kind].colour
         handles.append(Patch(facecolor=color, alpha=0.25, label=label))
     handles = _dedupe(handles)
     if (ev[ev["run_id"].isin([r["run_id"] for r in chosen.values()])]["kind"] == "leader").any():

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from harness.faults import ACTIONS, KINDS
+
 from .metrics import human_duration, human_rate, parse_per_second, parse_seconds
 
 
@@ -304,6 +306,17 @@ def describe_faults(faults: Any, sw: _Swept | None = None) -> str:
         target = None if sw("faults.slow.target") else slow.get("target", "any")
         parts.append(f"slow{factor} " + (_who(target) if target else "nodes") +
                      (f" ({', '.join(bits)})" if bits else ""))
+    for kind in KINDS:  # a kind described by its name: every ~mtbf, lasting duration
+        section = faults.get(kind.name)
+        if kind.name in ("crash", "partition", "slow") or not isinstance(section, dict) or \
+                _all_swept(sw, f"faults.{kind.name}", section):
+            continue
+        bits = [f"{key} {approx}{_dur(section[k])}" for k, key, approx in
+                (("mtbf", "every", "~"), ("duration", "lasting", "")) if section.get(k) is not None
+                and not sw(f"faults.{kind.name}.{k}")]
+        target = None if sw(f"faults.{kind.name}.target") else section.get("target", "any")
+        parts.append(f"random {kind.name}s" + (f" of {_who(target)}" if target else "") +
+                     (f" ({', '.join(bits)})" if bits else ""))
     schedule = faults.get("schedule")
     if isinstance(schedule, list) and schedule and not sw("faults.schedule"):
         parts.append(_schedule(schedule))
@@ -330,14 +343,14 @@ def _schedule(steps: list) -> str:
         action = step.get("action")
         target = step.get("target")
         if action is None:  # shorthand {at, crash: leader, for}
-            for a in ("crash", "restart", "isolate", "partition", "heal", "slow", "restore"):
+            for a in ACTIONS:
                 if a in step:
                     action, target = a, step[a]
                     break
         if action is None:
             continue
         what = str(action)
-        if action in ("crash", "isolate", "partition", "slow", "restart", "restore") and target is not None:
+        if action != "heal" and target is not None:
             what += f" {_who(target)}" if action != "partition" else f" {_who(target)} off"
         if action == "slow":
             what += f" ×{_g(step.get('factor', 10))}"

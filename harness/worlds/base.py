@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from harness import protocol
-from harness.engine.faults import Nemesis
+from harness.faults.nemesis import Nemesis, Role
 from harness.metrics import Metrics
 from harness.engine.network import Network
 from harness.engine.node import NodeHost
@@ -42,7 +42,22 @@ class World:
 
         self.hosts = [NodeHost(sim, self.net, i, nodes, cfg.cluster, factory(i), observer) for i in nodes]
         self.metrics.watch_cpu(lambda node, t: self.hosts[node].busy_at(t))
-        self.nemesis = Nemesis(sim, self.net, self.hosts, self.metrics, cfg.faults)
+        self.nemesis = Nemesis(sim, self.net, self.hosts, cfg.faults, self.fault_roles(), self)
+
+    # -- the nemesis: whom roles name, and what it tells the world ----------------------------
+    def fault_roles(self) -> dict[str, Role]:
+        """The roles a suite's faults may target in this kind of run (none but ``any`` here)."""
+        return {}
+
+    def on_silenced(self, t: float, nodes: list[int], why: str) -> None:
+        """A fault is about to stop ``nodes`` or cut them off from a majority: when one leads,
+        a failover measurement starts."""
+        if self.metrics.leader_node in nodes:
+            self.metrics.leader_lost(t, why)
+
+    def on_fault(self, t: float, node: int | str, kind: str, detail: str,
+                 duration_ms: float | None) -> None:
+        self.metrics.events.append((t, node, kind, detail, duration_ms))
 
     def client_rate(self) -> float | None:
         """Each client's Poisson rate in open loop (None in closed loop)."""

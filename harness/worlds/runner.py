@@ -15,6 +15,7 @@ import yaml
 from harness.checkers.consensus import (Durability, ElectionSafety, LogAgreement, ReplicaObserver,
                                          combine)
 from harness.checkers.linearizability import check_linearizability
+from harness.faults.nemesis import Role
 from harness.history import History
 from harness.worlds.transactions import TransactionWorld
 from harness.worlds.base import World
@@ -50,6 +51,13 @@ class ConsensusWorld(World):
         rate = self.client_rate()
         self.clients = [KVClient(self.sim, self.net, n + c, n, w, keys, self.metrics, self.history, rate,
                                  self.durability.acked_write) for c in range(w.clients)]
+
+    def fault_roles(self) -> dict[str, Role]:
+        """``leader``: the node the metrics last saw elected (none after it crashed or stepped
+        down); ``follower``: any other."""
+        n, metrics = self.cfg.cluster.nodes, self.metrics
+        return {"leader": Role(lambda: [] if metrics.leader_node is None else [metrics.leader_node], single=True),
+                "follower": Role(lambda: [i for i in range(n) if i != metrics.leader_node])}
 
     def run(self) -> dict[str, Any]:
         cfg = self.cfg

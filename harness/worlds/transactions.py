@@ -3,7 +3,7 @@
 ``cluster.partitions`` partition nodes (ids ``0..P-1``; ``cluster.nodes`` is refused) run the
 suite's transaction protocol on :class:`~harness.engine.node.NodeHost` s -- the same CPU, fsync and
 group-commit cost model as the consensus replicas -- over the same network. Clients (endpoints
-``P..``) come from :mod:`workloads.txn`. The :class:`~harness.engine.faults.Nemesis` applies every
+``P..``) come from :mod:`workloads.txn`. The :class:`~harness.faults.nemesis.Nemesis` applies every
 fault kind; its targets ``coordinator`` (a node between prepare and decision of a transaction
 for which another node has already prepared) and ``participant`` (a node prepared, in doubt,
 for another node's transaction, and coordinating none at the moment) are provided here; a
@@ -37,6 +37,7 @@ from typing import Any
 
 from harness.checkers.consensus import combine
 from harness.checkers.serializability import TxnChecker
+from harness.faults.nemesis import Role
 from harness.worlds.base import World
 from implementations.twopc import PREPARING
 from implementations.txncore import PREPARED, REASONS, Store, tid_str
@@ -184,10 +185,13 @@ class TransactionWorld(World):
         rate = self.client_rate()
         self.clients = [TxnClient(self.sim, self.net, P + c, P, w, generator, self.stats, self.metrics,
                                   rate, cfg.duration) for c in range(w.clients)]
-        self.nemesis.roles = {"coordinator": self._coordinators, "participant": self._participants}
         self.drained = 0.0
 
     # -- nemesis targets -----------------------------------------------------------------------
+    def fault_roles(self) -> dict[str, Role]:
+        return {"coordinator": Role(self._coordinators, passing=True),
+                "participant": Role(self._participants, passing=True)}
+
     def _coordinators(self) -> list[int]:
         """Nodes between prepare and decision of a transaction for which another node has
         already prepared (so that crashing one now leaves a participant in doubt)."""
