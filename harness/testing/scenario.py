@@ -23,7 +23,7 @@ from typing import Any, Callable
 import yaml
 from pydantic import ValidationError
 
-from harness.config.units import format_duration, parse_duration
+from harness.units import format_duration, parse_duration
 from harness.engine.scripted import Envelope, ScriptedCluster
 from harness.protocol import Node, ReplicationOptions, get
 from harness.testing.scripts import ScriptError, run_file
