@@ -107,7 +107,8 @@ def _check_out(out: Path, suite, resume: bool, overwrite: bool) -> None:
     keeping every finished run) or --overwrite (replacing only what distbench wrote); anything
     else is refused, naming what is there."""
     from harness.execution.cache import run_key
-    from harness.execution.results import (contents, holds_results, read_manifest, refusal_to_replace,
+    from harness.execution.reader import holds_results, read_manifest
+    from harness.execution.results import (contents, refusal_to_replace,
                                            resume_refusal)
 
     if out.exists() and not out.is_dir():
@@ -154,7 +155,7 @@ def _check_baseline(baseline: Path, suite, ignore: tuple[str, ...], auto_seeds: 
 
     from harness.compare import CompareError
     from harness.compare.sides import check_ignore
-    from harness.execution.results import holds_results, read_manifest
+    from harness.execution.reader import holds_results, read_manifest
 
     if not holds_results(baseline):
         what = "no such directory" if not baseline.exists() else "no manifest.json written by distbench run"
@@ -176,7 +177,7 @@ def _check_baseline(baseline: Path, suite, ignore: tuple[str, ...], auto_seeds: 
 def _latest_out(suite_name: str) -> Path | None:
     """The newest results/<suite>/<stamp>/ holding results, for --resume without --out (not a
     hidden one: --overwrite writes beside the directory it replaces under a hidden name)."""
-    from harness.execution.results import holds_results
+    from harness.execution.reader import holds_results
 
     root = Path("results") / suite_name
     stamps = sorted((p for p in root.glob("*") if not p.name.startswith(".") and holds_results(p)),
@@ -437,8 +438,8 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
     from harness.execution.estimate import physical_memory
     from harness.execution import provenance
     from harness.execution.executor import ExecutorError, Limits, run_suite
-    from harness.execution.results import finished_runs, holds_results, staging_dir, swap_in
-    from harness.execution.results import read_manifest
+    from harness.execution.reader import holds_results, read_manifest
+    from harness.execution.results import finished_runs, staging_dir, swap_in
     from harness.config.units import parse_duration, parse_size
 
     kind = _build()
@@ -637,7 +638,7 @@ def gate_(suite_path: str, ref: str, out: Path | None, overrides: tuple[str, ...
     3 not comparable, not enough evidence, or both sides ran the same code."""
     from harness.compare.commits import GateError, TwoCommits, repository
     from harness.compare.sequential import decide
-    from harness.execution.results import holds_results
+    from harness.execution.reader import holds_results
 
     _check_comment(md, comment)
     suite = _load(suite_path, overrides, seeds)
