@@ -32,10 +32,10 @@ NOT_SIMULATED = ("name", "description", "seeds", "report", "gate", "compare", "c
 SOURCE_ROOTS = ("harness", "implementations", "workloads")
 # The driver's modules: they run, write and present runs but do not decide what a run computes,
 # so editing them keeps every key (and the results already on disk) valid.
-_SKIP_DIRS = ("harness/report/", "harness/compare/")
-_SKIP = ("harness/cli.py", "harness/execution/executor.py", "harness/execution/results.py", "harness/execution/cache.py",
-         "harness/execution/reader.py", "harness/execution/estimate.py", "harness/execution/provenance.py",
-         "harness/catalog.py", "harness/__main__.py", "harness/pytest_plugin.py")
+_SKIP_DIRS = ("harness/cli/", "harness/report/", "harness/compare/")
+_SKIP = ("harness/execution/executor.py", "harness/execution/results.py", "harness/execution/reader.py",
+         "harness/execution/outdir.py", "harness/execution/cache.py", "harness/execution/estimate.py",
+         "harness/execution/provenance.py", "harness/catalog.py", "harness/__main__.py", "harness/pytest_plugin.py")
 IDENTITY = ("suite", "kind", "run_id", "protocol", "seed")
 
 
