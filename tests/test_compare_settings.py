@@ -363,7 +363,7 @@ def test_contender_colours():
 
 
 def test_cli_summary_is_one_row_per_point_with_values_as_written():
-    from harness.cli import _summary
+    from harness.report.console import run_table as _summary
     rows = [{"protocol": p, "workload.rate": rate, "seed": s, "throughput_ops_s": rate * (0.9 + 0.01 * s),
              "latency_p50_ms": 1.0, "latency_p99_ms": 2.0, "abort_rate": 0.0,
              "safety": "ok" if (p, s) != ("multipaxos", 2) else "violation: lost write"}

@@ -80,7 +80,7 @@ def test_the_manifest_records_commit_dirty_flag_and_digest(results):
 
 
 def test_dirty_means_a_simulating_source_differs_from_its_commit(tmp_path):
-    for rel in ("harness/__init__.py", "harness/cli.py", "implementations/proto.py", "README.md"):
+    for rel in ("harness/__init__.py", "harness/cli/__init__.py", "implementations/proto.py", "README.md"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("x = 1\n")
     _git(tmp_path, "init", "-q")
@@ -89,7 +89,7 @@ def test_dirty_means_a_simulating_source_differs_from_its_commit(tmp_path):
     assert provenance.git_commit(tmp_path) == _git(tmp_path, "rev-parse", "HEAD")
     assert provenance.git_dirty(tmp_path) is False
     (tmp_path / "README.md").write_text("docs\n")
-    (tmp_path / "harness/cli.py").write_text("x = 2\n")       # the CLI does not decide what a run computes
+    (tmp_path / "harness/cli/__init__.py").write_text("x = 2\n")       # the CLI does not decide what a run computes
     assert provenance.git_dirty(tmp_path) is False
     (tmp_path / "implementations/proto.py").write_text("x = 2\n")
     assert provenance.git_dirty(tmp_path) is True

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from harness.execution.provenance import COMMIT_ENV, is_source_tree, work_tree
-from harness.execution.results import read_manifest
+from harness.execution.reader import read_manifest
 
 class GateError(Exception):
     """Why a gate cannot go on, as one line; ``code`` is the exit status (2: bad input or a

@@ -3,7 +3,7 @@
 A run's **key** is a hash of everything its result depends on: its fully resolved config (less
 the keys that only name or describe it), its seed, and the code that simulates it (the distbench
 version plus the source of ``harness/`` (less the driver's modules: the CLI, executors, results
-writer and provenance, this module, the estimates and the report), ``implementations/`` and
+writer and reader, provenance, this module, the estimates and the report), ``implementations/`` and
 ``workloads/``). Runs are pure functions of (config, seed, code), so two runs with the same key
 produce the same rows, bit for bit (``wall_s`` aside). Editing a protocol changes the code digest
 and so every key: nothing computed by older code is ever reused.
@@ -32,10 +32,10 @@ NOT_SIMULATED = ("name", "description", "seeds", "report", "gate", "compare", "c
 SOURCE_ROOTS = ("harness", "implementations", "workloads")
 # The driver's modules: they run, write and present runs but do not decide what a run computes,
 # so editing them keeps every key (and the results already on disk) valid.
-_SKIP_DIRS = ("harness/report/", "harness/compare/")
-_SKIP = ("harness/cli.py", "harness/execution/executor.py", "harness/execution/results.py", "harness/execution/cache.py",
-         "harness/execution/estimate.py", "harness/execution/provenance.py", "harness/catalog.py",
-         "harness/__main__.py", "harness/pytest_plugin.py")
+_SKIP_DIRS = ("harness/cli/", "harness/report/", "harness/compare/")
+_SKIP = ("harness/execution/executor.py", "harness/execution/results.py", "harness/execution/reader.py",
+         "harness/execution/outdir.py", "harness/execution/cache.py", "harness/execution/estimate.py",
+         "harness/execution/provenance.py", "harness/catalog.py", "harness/__main__.py", "harness/pytest_plugin.py")
 IDENTITY = ("suite", "kind", "run_id", "protocol", "seed")
 
 

@@ -192,3 +192,60 @@ def refusal(cfg: Any, est: Estimate, ram: float) -> str | None:
     fit = cfg.duration * scale
     return (f"duration: {_span(cfg.duration)} at ~{count(min(est.offered, est.capacity))} operations/s: "
             f"{what}; at most ~{_span(fit)} would fit")
+
+
+def by_point(suite: Any) -> list[tuple[list[Any], Estimate]]:
+    """(runs of a matrix point, its estimate) per point of ``suite``: seeds of a point cost the same."""
+    points: dict[int, list[Any]] = {}
+    for spec in suite.runs():
+        points.setdefault(int(spec.run_id[1:5]), []).append(spec)
+    return [(specs, estimate(specs[0].config)) for specs in points.values()]
+
+
+def suite_refusal(suite: Any, estimates: list[tuple[list[Any], Estimate]], ram: float) -> str | None:
+    """Why the first point of ``suite`` whose runs cannot fit in ``ram`` is refused (naming the key,
+    and the run when the suite has a matrix), or None."""
+    for specs, est in estimates:
+        why = refusal(specs[0].config, est, ram)
+        if why:
+            return why + (f" (run {specs[0].run_id})" if suite.matrix else "")
+    return None
+
+
+def too_many(sample: list[Any], runs: int, jobs: int) -> str:
+    """How long and how large a suite too large to expand would be, from a sample of its points."""
+    wall, memory = extrapolate(sample, runs)
+    cores = min(jobs, runs)
+    return (f"~{duration(wall / cores)} on {cores} core{'s' if cores > 1 else ''}, up to ~{size(memory)} per run "
+            f"(estimated from {len(sample)} of its points)")
+
+
+def plan(estimates: list[tuple[list[Any], Estimate]], jobs: int) -> list[str]:
+    """What each matrix point of a suite will cost (at most 40 lines; beyond, the largest of the
+    rest), then the whole suite on ``jobs`` cores: what ``distbench validate`` prints."""
+    lines = ["estimate per run (a model good to a small factor; see the README):"]
+    shown = estimates if len(estimates) <= 40 else estimates[:30]
+    for point, est in shown:
+        ids = point[0].run_id if len(point) == 1 else f"{point[0].run_id}..{point[-1].run_id.split('-')[-1]}"
+        params = " ".join(f"{k}={v}" for k, v in point[0].params.items() if k != "protocol")
+        lines.append(f"  {ids:<16} {point[0].config.protocol:<12} {params}  ~{count(est.ops)} ops, "
+                     f"~{count(est.events)} events, ~{size(est.memory)}, ~{duration(est.wall_s)}")
+    if len(shown) < len(estimates):
+        point, est = max(estimates[len(shown):], key=lambda pe: pe[1].memory)
+        lines.append(f"  ... {len(estimates) - len(shown)} more matrix points; the largest of them, "
+                     f"{point[0].run_id}: ~{count(est.ops)} ops, ~{count(est.events)} events, ~{size(est.memory)}, "
+                     f"~{duration(est.wall_s)}")
+    runs = sum(len(point) for point, _ in estimates)
+    total = sum(est.wall_s * len(point) for point, est in estimates)
+    events = sum(est.events * len(point) for point, est in estimates)
+    peak = max(est.memory for _, est in estimates)
+    parallel = max(1, min(jobs, runs))
+    lines.append(f"suite: {runs_text(runs)}, ~{count(events)} events, ~{duration(total / parallel)} on {parallel} "
+                 f"core{'s' if parallel > 1 else ''}, up to ~{size(peak)} per run "
+                 f"(~{size(peak * parallel)} with {parallel} in parallel; this machine has {size(physical_memory())})")
+    return lines
+
+
+def runs_text(n: int) -> str:
+    """``1 run``, ``2 runs``."""
+    return f"{n} run" if n == 1 else f"{n} runs"

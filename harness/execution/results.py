@@ -25,6 +25,7 @@ import numpy as np
 import harness
 from harness import build
 from harness.execution import provenance
+from harness.execution.reader import holds_results, read_manifest
 
 FILES = ("runs.csv", "events.csv", "timeseries.csv", "latencies.csv", "manifest.json")
 IDENTITY = ("suite", "kind", "run_id", "protocol", "seed")
@@ -83,24 +84,6 @@ def parse_cell(text: str) -> Any:
         return float(text)
     except ValueError:
         return text
-
-
-def read_manifest(out: Path) -> dict[str, Any] | None:
-    """The manifest of a results directory, or None when there is none (or it is unreadable)."""
-    try:
-        data = json.loads((out / "manifest.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def holds_results(out: Path) -> bool:
-    """Whether ``out`` is a results directory written by ``distbench run`` (finished or not): its
-    manifest, written before the first run starts, names the suite and lists its runs. The one
-    test of "ours" before anything in a directory is resumed, replaced or compared."""
-    manifest = read_manifest(out)
-    return (manifest is not None and isinstance(manifest.get("suite"), str)
-            and isinstance(manifest.get("runs"), list))
 
 
 def _listing(names: list[str], most: int = 3) -> str:

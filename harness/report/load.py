@@ -1,4 +1,5 @@
-"""Read and validate a results directory written by ``distbench run``.
+"""The report's view of a results directory: display values, parameters, contenders, the fixed
+setting and the metrics to show, on top of what :mod:`harness.execution.reader` read.
 
 Only ``runs.csv`` is required. ``manifest.json``, ``events.csv``, ``timeseries.csv`` and
 ``latencies.csv`` add sections and charts when present; when absent the report says so. A file
@@ -8,8 +9,6 @@ metric) raises :class:`ReportError` with a one-line message naming the file.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from dataclasses import dataclass, field
@@ -17,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from harness.execution.reader import MISSING, PER_RUN_FILES, ResultsDir, ResultsError, numeric, open_results, tidy
 
 from .errors import ReportError
 from .fixed import FixedItem, describe, timeout_seconds
@@ -115,63 +116,6 @@ class Results:
 
 
 # ---------------------------------------------------------------------------------------------
-# CSV reading
-
-def _read_csv(path: Path, required: tuple[str, ...], numeric: tuple[str, ...] = ()) -> pd.DataFrame:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ReportError(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise ReportError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if not text.strip():
-        raise ReportError(f"{path}: empty file (expected a CSV header row)")
-    try:
-        header = next(csv.reader(io.StringIO(text)))
-    except csv.Error as exc:
-        raise ReportError(f"{path}: malformed CSV header ({exc})") from None
-    header = [h.strip() for h in header]
-    if any(not h for h in header):
-        raise ReportError(f"{path}: malformed CSV header (empty column name in {','.join(header)!r})")
-    missing = [c for c in required if c not in header]
-    if missing:
-        shown = ", ".join(header[:8]) + (", …" if len(header) > 8 else "")
-        raise ReportError(f"{path}: missing column {missing[0]!r} (header row is: {shown})")
-    dupes = sorted({h for h in header if header.count(h) > 1})
-    if dupes:
-        raise ReportError(f"{path}: malformed CSV header (duplicate column {dupes[0]!r})")
-    try:
-        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""],
-                         skipinitialspace=True)
-    except (pd.errors.ParserError, ValueError, csv.Error) as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise ReportError(f"{path}: malformed CSV ({reason})") from None
-    df.columns = [c.strip() for c in df.columns]
-    df = df.astype(object).where(df.notna(), None)
-    for col in df.columns:
-        df[col] = df[col].map(lambda v: v.strip() if isinstance(v, str) else v)
-        df[col] = df[col].map(lambda v: None if v == "" else v)
-    for col in numeric:
-        if col in df.columns:
-            df[col] = _to_numeric(df[col], path, col)
-    return df
-
-
-_MISSING = {"nan", "na", "n/a", "null", "none", "-"}
-
-
-def _to_numeric(series: pd.Series, path: Path, col: str) -> pd.Series:
-    series = series.map(lambda v: None if isinstance(v, str) and v.lower() in _MISSING else v)
-    out = pd.to_numeric(series, errors="coerce")
-    bad = out.isna() & series.notna()
-    if bad.any():
-        i = int(bad.to_numpy().nonzero()[0][0])
-        raise ReportError(f"{path}: column {col!r} has a non-numeric value {series.iloc[i]!r} "
-                          f"(data row {i + 1})")
-    return out.astype(float)
-
-
-# ---------------------------------------------------------------------------------------------
 # Parameter values
 
 
@@ -238,62 +182,32 @@ def canonical_param(key: str, raw: list[str], matrix_order: list[Any] | None = N
 
 
 # ---------------------------------------------------------------------------------------------
-# Manifest
-
-def _read_manifest(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ReportError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
-    try:
-        manifest = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ReportError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
-    if not isinstance(manifest, dict):
-        raise ReportError(f"{path}: expected a JSON object, found {type(manifest).__name__}")
-    expected = {"swept": list, "seeds": list, "runs": list, "suite_config": dict, "packages": dict}
-    for key, typ in expected.items():
-        if manifest.get(key) is not None and not isinstance(manifest[key], typ):
-            raise ReportError(f"{path}: field {key!r} should be a JSON "
-                              f"{'array' if typ is list else 'object'}, found {type(manifest[key]).__name__}")
-    for i, run in enumerate(manifest.get("runs") or []):
-        if not isinstance(run, dict) or not isinstance(run.get("params", {}), dict):
-            raise ReportError(f"{path}: runs[{i}] should be an object with a 'params' object")
-    if manifest.get("reference") is not None and not isinstance(manifest["reference"], str):
-        raise ReportError(f"{path}: field 'reference' should be a value of the compared key or null")
-    if manifest.get("compare") is not None and not isinstance(manifest["compare"], str):
-        raise ReportError(f"{path}: field 'compare' should be a swept key (a string) or null")
-    return manifest
-
-
-# ---------------------------------------------------------------------------------------------
 
 def load_results(results_dir: Path) -> Results:
-    results_dir = Path(results_dir)
-    if not results_dir.exists():
-        raise ReportError(f"{results_dir}: no such results directory")
-    if not results_dir.is_dir():
-        raise ReportError(f"{results_dir}: not a directory (expected a results directory with runs.csv)")
-    runs_path = results_dir / "runs.csv"
-    if not runs_path.is_file():
-        raise ReportError(f"{runs_path}: not found (is {results_dir} a directory written by `distbench run`?)")
-    notes: list[str] = []
+    """The results directory at ``results_dir`` (read by :func:`harness.execution.reader.open_results`)
+    with the report's display values, parameters, contenders and fixed setting."""
+    try:
+        return _results(open_results(Path(results_dir)))
+    except ResultsError as exc:
+        raise ReportError(str(exc)) from None
 
-    manifest_path = results_dir / "manifest.json"
-    if manifest_path.is_file():
-        manifest = _read_manifest(manifest_path)
-    else:
-        manifest = {}
+
+def _results(read: ResultsDir) -> Results:
+    results_dir, manifest = read.path, read.manifest
+    runs_path, manifest_path = read.file("runs.csv"), read.file("manifest.json")
+    notes: list[str] = []
+    if not read.has_manifest:
         notes.append("manifest.json is missing: swept parameters were inferred from runs.csv; "
                      "config and versions are unknown.")
 
-    runs = _read_csv(runs_path, ("run_id", "protocol"))
+    read.require("protocol")
+    runs = tidy(read.runs, runs_path)
     if runs.empty:
         raise ReportError(f"{runs_path}: no runs (header only)")
     if "seed" not in runs.columns:
         runs["seed"] = 0.0
         notes.append("runs.csv has no seed column: all runs were treated as seed 0.")
-    runs["seed"] = _to_numeric(runs["seed"], runs_path, "seed")
+    runs["seed"] = numeric(runs["seed"], runs_path, "seed")
     runs["protocol"] = runs["protocol"].map(lambda v: "—" if v is None else str(v))
     runs["run_id"] = runs["run_id"].map(lambda v: "" if v is None else str(v))
     if "safety" not in runs.columns:
@@ -312,9 +226,9 @@ def load_results(results_dir: Path) -> Results:
         if "." in col or col in ID_COLUMNS or col in swept_all:
             continue
         if col in METRICS_BY_KEY or col in NOT_COMPARED:
-            runs[col] = _to_numeric(runs[col], runs_path, col)
+            runs[col] = numeric(runs[col], runs_path, col)
         else:
-            runs[col] = runs[col].map(lambda v: None if isinstance(v, str) and v.lower() in _MISSING else v)
+            runs[col] = runs[col].map(lambda v: None if isinstance(v, str) and v.lower() in MISSING else v)
             converted = pd.to_numeric(runs[col], errors="coerce")
             if (converted.isna() & runs[col].notna()).any() or runs[col].isna().all():
                 continue  # a text column we do not know: ignored
@@ -421,23 +335,14 @@ def load_results(results_dir: Path) -> Results:
 
     missing_runs = [rid for rid in man_runs if rid not in set(runs["run_id"])]
 
-    events = timeseries = latencies = None
-    p = results_dir / "events.csv"
-    if p.is_file():
-        events = _read_csv(p, ("run_id", "time_s", "kind"), numeric=("time_s", "duration_ms"))
+    events, timeseries, latencies = (read.tidy(name) for name in PER_RUN_FILES)
+    if events is not None:
         for col in ("node", "detail"):
             if col not in events.columns:
                 events[col] = None
         if "duration_ms" not in events.columns:
             events["duration_ms"] = float("nan")
         events["kind"] = events["kind"].map(lambda v: "" if v is None else str(v).lower())
-    p = results_dir / "timeseries.csv"
-    if p.is_file():
-        timeseries = _read_csv(p, ("run_id", "time_s"),
-                               numeric=("time_s", "throughput_ops_s", "latency_p50_ms", "latency_p99_ms"))
-    p = results_dir / "latencies.csv"
-    if p.is_file():
-        latencies = _read_csv(p, ("run_id", "latency_ms", "count"), numeric=("latency_ms", "count"))
     absent = [n for n, d in (("events.csv", events), ("timeseries.csv", timeseries),
                              ("latencies.csv", latencies)) if d is None]
     if absent:
