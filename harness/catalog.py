@@ -6,7 +6,8 @@ import typing
 
 from pydantic import BaseModel
 
-from harness import config, protocol
+from harness import protocol
+from harness.suite import cluster, faults, workloads
 
 
 def _literal(model: type[BaseModel], field: str) -> tuple[str, ...]:
@@ -31,24 +32,24 @@ def describe() -> str:
     for name, reason in sorted(protocol.broken().items()):
         lines.append(f"  {name:<14} {'(broken)':<13} could not be loaded: {reason}")
     lines.append("workloads:")
-    for model in config.WORKLOADS:
+    for model in workloads.WORKLOADS:
         (name,) = _literal(model, "type")
         doc = (model.__doc__ or "").strip().splitlines()[0]
         lines.append(f"  {name:<14} {model.kind:<13} {doc}")
         keys = ", ".join(f for f in model.model_fields if f != "type")
         lines.append(f"  {'':<14} {'':<13} keys (workload.*): {keys}")
     lines.append("key distributions (workload.distribution.type):")
-    lines.append("  " + ", ".join(_literal(config.KeyDistribution, "type")))
+    lines.append("  " + ", ".join(_literal(workloads.KeyDistribution, "type")))
     lines.append("latency distributions (network.latency.dist):")
-    for model in config.LATENCIES:
+    for model in cluster.LATENCIES:
         (name,) = _literal(model, "dist")
         params = [f for f in model.model_fields if f != "dist"]
         lines.append(f"  {name:<12} {', '.join(params)}")
     lines.append("fault rates (faults.*):")
     for name in ("crash", "partition", "slow"):
-        model = typing.get_args(config.Faults.model_fields[name].annotation)[0]
+        model = typing.get_args(faults.Faults.model_fields[name].annotation)[0]
         lines.append(f"  {name:<12} {', '.join(model.model_fields)}")
     lines.append("scheduled fault actions (faults.schedule[].action):")
-    lines.append("  " + ", ".join(config.ACTIONS))
+    lines.append("  " + ", ".join(faults.ACTIONS))
     lines.append("network faults (network.*): loss, duplicate, latency (jitter reorders), bandwidth, links")
     return "\n".join(lines)

@@ -19,8 +19,9 @@ from typing import Any
 import click
 
 from harness import __version__, build
-from harness.config import ConfigError, load_suite
 from harness.execution.estimate import MAX_RUNS
+from harness.suite.errors import ConfigError
+from harness.suite.loading import load_suite
 
 
 def _fail(message: str) -> None:
@@ -47,8 +48,8 @@ def _load(config: str | None, overrides: tuple[str, ...], seeds: int | None, job
           force: bool = True):
     """The suite; unless ``force``, one of more than MAX_RUNS runs is refused before its matrix
     is expanded, with its cost estimated from a sample of its points."""
-    from harness.config import TooManyRuns
     from harness.execution import estimate
+    from harness.suite.loading import TooManyRuns
 
     try:
         return load_suite(config, overrides, seeds, max_runs=None if force else estimate.MAX_RUNS)
@@ -251,8 +252,8 @@ def _check_comment(md: Path | None, comment: Path | None) -> None:
 
 def _parse_thresholds(items: tuple[str, ...]) -> dict:
     from harness.compare.policy import parse_threshold
-    from harness.config import did_you_mean
     from harness.report.metrics import METRICS_BY_KEY
+    from harness.suite.errors import did_you_mean
 
     out: dict = {}
     for item in items:
@@ -439,7 +440,7 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
     from harness.execution.executor import ExecutorError, Limits, run_suite
     from harness.execution.results import finished_runs, holds_results, staging_dir, swap_in
     from harness.execution.results import read_manifest
-    from harness.config.units import parse_duration, parse_size
+    from harness.units import parse_duration, parse_size
 
     kind = _build()
     if resume and overwrite:
@@ -842,7 +843,7 @@ def check_(history_file: Path, model: str, fmt: str, time_limit: str, html_out: 
     limit."""
     from harness.checkers import external
     from harness.checkers.formats import HistoryError
-    from harness.config.units import parse_duration
+    from harness.units import parse_duration
 
     limit = _limit(time_limit, "--time-limit", parse_duration, None)
     if html_out is not None and html_out.exists():

@@ -92,12 +92,12 @@ def _latency_hist(p50: float, p99: float, n: int) -> list[tuple[float, int]]:
 
 
 def _seconds(v: Any) -> float:
-    from harness.config.units import parse_duration
+    from harness.units import parse_duration
     return parse_duration(v) if isinstance(v, str) else float(v)
 
 
 def _per_second(v: Any) -> float:
-    from harness.config.units import parse_rate
+    from harness.units import parse_rate
     return parse_rate(v) if isinstance(v, str) else float(v)
 
 

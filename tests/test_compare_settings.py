@@ -16,10 +16,11 @@ from scipy import stats
 
 from harness.cli import main
 from harness.compare.stats import paired, significant, wilcoxon_min_seeds
-from harness.config import ConfigError, load_suite
 from harness.report import ChartOptions, write_report
 from harness.report.figure import Ctx
 from harness.report.load import load_results
+from harness.suite.errors import ConfigError
+from harness.suite.loading import load_suite
 from report_fixtures import make_results
 
 PREVOTE = """

@@ -842,7 +842,7 @@ CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 def test_every_shipped_suite_compares_what_it_sweeps(path):
     """A suite that runs one protocol and sweeps its settings compares those settings: its
     report has contenders, not "only one protocol ran"."""
-    from harness.config import load_suite
+    from harness.suite.loading import load_suite
     suite = load_suite(path)
     assert len(suite.matrix[suite.compare]) >= 2, f"{path.name}: compare is {suite.compare!r}"
     # Found: the transaction suites had one seed, so every comparison of them was "?" (exit 3).

@@ -3,7 +3,7 @@
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from harness.config.units import (Bandwidth, Duration, PositiveDuration, Probability, Rate, Size,
+from harness.units import (Bandwidth, Duration, PositiveDuration, Probability, Rate, Size,
                            format_duration, parse_bandwidth, parse_duration, parse_probability,
                            parse_rate, parse_size)
 

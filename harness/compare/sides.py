@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from harness.config.keys import flatten, unknown_keys  # flatten: judge and the report read configs through it
+from harness.suite.keys import flatten, unknown_keys  # flatten: judge and the report read configs through it
 
 PER_RUN_FILES = ("events.csv", "timeseries.csv", "latencies.csv")
 NOT_DETERMINISTIC = ("wall_s",)

@@ -76,7 +76,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def run_key(spec: Any) -> str:
-    """The content key of one run (a :class:`harness.config.RunSpec`)."""
+    """The content key of one run (a :class:`harness.suite.loading.RunSpec`)."""
     config = {k: v for k, v in spec.config.to_dict().items() if k not in NOT_SIMULATED}
     text = json.dumps({"config": _jsonable(config), "seed": spec.seed, "code": code_digest()},
                       sort_keys=True, default=str)

@@ -288,7 +288,7 @@ def human_rate(per_second: float) -> str:
 
 def parse_seconds(value) -> float | None:
     """A duration from a resolved config (a number of seconds) or as written ("150ms")."""
-    from harness.config.units import parse_duration
+    from harness.units import parse_duration
     if value is None or isinstance(value, bool):
         return None
     try:
@@ -300,7 +300,7 @@ def parse_seconds(value) -> float | None:
 
 def parse_per_second(value) -> float | None:
     """A rate from a resolved config (a number per second) or as written ("8k/s", "120/min")."""
-    from harness.config.units import parse_rate
+    from harness.units import parse_rate
     if value is None or isinstance(value, bool):
         return None
     try:
