@@ -252,7 +252,7 @@ def _check_comment(md: Path | None, comment: Path | None) -> None:
 
 def _parse_thresholds(items: tuple[str, ...]) -> dict:
     from harness.compare.policy import parse_threshold
-    from harness.report.metrics import METRICS_BY_KEY
+    from harness.catalog.metrics import METRICS_BY_KEY
     from harness.suite.errors import did_you_mean
 
     out: dict = {}
@@ -321,7 +321,7 @@ def _summary(rows: list[dict], swept: list[str], compare: str = "protocol") -> s
     values as written (``2k/s``, ``150ms``, labels), and the safety verdicts."""
     from harness.compare.stats import summarize
     from harness.report.load import canonical_param, display_value
-    from harness.report.metrics import param_short
+    from harness.catalog.params import param_short
 
     keys = [k for k in dict.fromkeys([compare, *swept]) if k != "protocol" or compare == "protocol"
             or "protocol" in swept]
@@ -674,9 +674,9 @@ def gate_(suite_path: str, ref: str, out: Path | None, overrides: tuple[str, ...
 @main.command(name="list")
 def list_() -> None:
     """Print the registered protocols, workloads, distributions and fault kinds."""
-    from harness import catalog
+    from harness.catalog.listing import describe
 
-    click.echo(catalog.describe())
+    click.echo(describe())
 
 
 @main.command()

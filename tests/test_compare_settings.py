@@ -209,7 +209,7 @@ def test_unlabelled_sections_get_short_panel_titles_in_a_grid(tmp_path):
     ctx = Ctx(res)
     assert all(len(f) <= len("faults = ") + 32 for f in ctx.facets) and ctx.facets[0].endswith("…")
     from harness.report.figure import panel_grid
-    from harness.report.metrics import metric_for
+    from harness.catalog.metrics import metric_for
     cells, nrows, ncols = panel_grid(ctx, [metric_for("throughput_ops_s")])
     assert (nrows, ncols) == (2, 4) and len(cells) == 6
 

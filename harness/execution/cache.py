@@ -32,9 +32,9 @@ NOT_SIMULATED = ("name", "description", "seeds", "report", "gate", "compare", "c
 SOURCE_ROOTS = ("harness", "implementations", "workloads")
 # The driver's modules: they run, write and present runs but do not decide what a run computes,
 # so editing them keeps every key (and the results already on disk) valid.
-_SKIP_DIRS = ("harness/report/", "harness/compare/")
+_SKIP_DIRS = ("harness/report/", "harness/compare/", "harness/catalog/")
 _SKIP = ("harness/cli.py", "harness/execution/executor.py", "harness/execution/results.py", "harness/execution/cache.py",
-         "harness/execution/estimate.py", "harness/execution/provenance.py", "harness/catalog.py",
+         "harness/execution/estimate.py", "harness/execution/provenance.py",
          "harness/__main__.py", "harness/pytest_plugin.py")
 IDENTITY = ("suite", "kind", "run_id", "protocol", "seed")
 

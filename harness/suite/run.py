@@ -10,6 +10,7 @@ from pydantic import (Field, Strict, StrictBool, StrictStr, ValidationError, Val
                       field_validator, model_validator)
 
 from harness import protocol as _protocol
+from harness.catalog.metrics import METRICS, METRICS_BY_KEY
 from harness.checkers.linearizability import DEFAULT_BUDGET
 from harness.suite.cluster import Cluster, Network, Replication
 from harness.suite.errors import Problem, did_you_mean, problem_from
@@ -50,8 +51,6 @@ class Gate(Section):
     @field_validator("decide")
     @classmethod
     def _decide(cls, decide: tuple[str, ...] | None) -> tuple[str, ...] | None:
-        from harness.report.metrics import METRICS_BY_KEY
-
         for i, metric in enumerate(decide or ()):
             if metric not in METRICS_BY_KEY:
                 raise Problem((i,), "unknown metric", hint=did_you_mean(metric, list(METRICS_BY_KEY)))
@@ -59,9 +58,8 @@ class Gate(Section):
 
     @model_validator(mode="after")
     def _decided_are_judged(self) -> "Gate":
-        from harness.compare.policy import DEFAULT_THRESHOLDS
-
-        judged = {m for m, t in {**DEFAULT_THRESHOLDS, **self.thresholds}.items() if t is not None}
+        defaults = {m.key: m.threshold for m in METRICS}
+        judged = {m for m, t in {**defaults, **self.thresholds}.items() if t is not None}
         for i, metric in enumerate(self.decide or ()):
             if metric not in judged:
                 raise Problem(("decide", i), "a metric the gate judges (give it a threshold in "
@@ -72,7 +70,6 @@ class Gate(Section):
     @classmethod
     def _thresholds(cls, thresholds: dict[str, Any]) -> dict[str, Any]:
         from harness.compare.policy import parse_threshold
-        from harness.report.metrics import METRICS_BY_KEY
 
         for metric, value in thresholds.items():
             if metric not in METRICS_BY_KEY:

@@ -1,4 +1,5 @@
-"""What ``distbench list`` prints: everything a suite can name, read from where it is defined."""
+"""What ``distbench list`` prints: everything a suite can name and every metric a run measures,
+read from where each is defined."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import typing
 from pydantic import BaseModel
 
 from harness import protocol
+from harness.catalog.metrics import METRICS
+from harness.compare.policy import DEFAULT_DECIDE, DEFAULT_THRESHOLDS
 from harness.suite import cluster, faults, workloads
 
 
@@ -52,4 +55,11 @@ def describe() -> str:
     lines.append("scheduled fault actions (faults.schedule[].action):")
     lines.append("  " + ", ".join(faults.ACTIONS))
     lines.append("network faults (network.*): loss, duplicate, latency (jitter reorders), bandwidth, links")
+    lines.append("metrics (runs.csv columns: the unit a report shows, which way is better, the kind that measures it, "
+                 "the gate's default threshold):")
+    for m in METRICS:
+        gate = DEFAULT_THRESHOLDS[m.key].text() if m.key in DEFAULT_THRESHOLDS else "-"
+        gate += ", decides" if m.key in DEFAULT_DECIDE else ""
+        lines.append(f"  {m.key:<29} {m.unit:<11} {m.better or '-':<6} {m.kind or 'both':<12} {gate:<23} "
+                     f"{m.meaning}")
     return "\n".join(lines)
