@@ -20,7 +20,7 @@ CONTENDER = "contender"
 
 
 def parse_matrix(matrix: Any, source: str, contenders: dict[str, dict[str, Any]] | None = None
-            ) -> tuple[dict[str, list[Any]], dict[str, dict[str, Any]]]:
+                 ) -> tuple[dict[str, list[Any]], dict[str, dict[str, Any]]]:
     """The matrix's shape: dotted keys of sweepable settings, each to a non-empty list of values
     or a mapping of labels to values (-> its labels, and the key's {label: value} in the second
     dict). With ``contenders`` the key ``contender`` sweeps their labels, first (slowest) unless
