@@ -44,8 +44,9 @@ class Distbench:
         """Run a suite (None: the built-in quickstart) and return its runs.csv as a DataFrame."""
         import pandas as pd
 
-        from harness.config import ConfigError, load_suite
         from harness.execution.executor import run_suite
+        from harness.suite.errors import ConfigError
+        from harness.suite.loading import load_suite
 
         try:
             loaded = load_suite(suite, overrides, seeds)

@@ -4,13 +4,15 @@ Suites are written for people; everything past validation works in plain numbers
 second, bytes, bytes per second), so nothing downstream ever handles a unit. The ``parse_*``
 functions are the single place where units are understood; the annotated types (``Duration``,
 ``Rate``, ``Size``, ``Bandwidth``, ``Probability``) put them behind pydantic fields, accepting
-strings or numbers and serializing as the plain number.
+strings or numbers and serializing as the plain number. Each carries its :class:`Quantity`, so
+whether a config key is a duration, a rate or a size is read from its type, never from its name.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Annotated, Any, Callable
 
@@ -18,9 +20,9 @@ import yaml
 from pydantic import BeforeValidator
 
 __all__ = [
-    "Bandwidth", "Duration", "PositiveDuration", "Probability", "Rate", "Size",
-    "format_duration", "parse_bandwidth", "parse_duration", "parse_probability", "parse_rate",
-    "parse_size", "show",
+    "BANDWIDTH", "Bandwidth", "DURATION", "Duration", "PositiveDuration", "Probability", "Quantity",
+    "RATE", "Rate", "SIZE", "Size", "format_duration", "human_duration", "human_rate", "human_size",
+    "parse_bandwidth", "parse_duration", "parse_probability", "parse_rate", "parse_size", "show",
 ]
 
 _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
@@ -140,6 +142,64 @@ def format_duration(seconds: float) -> str:
     return f"{seconds / 1e-9:g}ns" if seconds else "0s"
 
 
+def human_duration(seconds: float) -> str:
+    """For reports: 0.0005 -> "500µs", 0.151 -> "151ms", 4.0 -> "4s"."""
+    s = abs(seconds)
+    if s == 0:
+        return "0s"
+    for limit, div, unit in ((1e-6, 1e-9, "ns"), (1e-3, 1e-6, "µs"), (1.0, 1e-3, "ms")):
+        if s < limit:
+            return f"{seconds / div:.4g}{unit}"
+    return f"{seconds:.4g}s"
+
+
+def human_rate(per_second: float) -> str:
+    """8000.0 -> "8k/s", 2500 -> "2.5k/s", 120 -> "120/s", 2e6 -> "2M/s"."""
+    a = abs(per_second)
+    if a >= 1e6:
+        return f"{per_second / 1e6:.4g}M/s"
+    if a >= 1e3:
+        return f"{per_second / 1e3:.4g}k/s"
+    return f"{per_second:.4g}/s"
+
+
+def human_size(size: float) -> str:
+    """Bytes, in binary units when exact: 64 -> "64B", 4096 -> "4KiB", 1500 -> "1.5kB"."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if abs(size) >= scale and size % scale == 0:
+            return f"{size / scale:g}{unit}"
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(size) >= scale:
+            return f"{size / scale:.4g}{unit}"
+    return f"{size:g}B"
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """What a number in a suite measures, carried in the annotation of each type with a unit:
+    how a user writes it (``parse``) and how a report shows it (``show``, with its unit)."""
+
+    name: str
+    parse: Callable[[Any], float]
+    show: Callable[[float], str]
+
+    def read(self, value: Any) -> float | None:
+        """A value from a resolved config (a number) or as written ("150ms"), else None."""
+        if value is None or isinstance(value, bool):
+            return None
+        try:
+            number = self.parse(value) if isinstance(value, str) else float(value)
+        except (TypeError, ValueError):
+            return None
+        return number if math.isfinite(number) else None
+
+
+DURATION = Quantity("duration", parse_duration, human_duration)
+RATE = Quantity("rate", parse_rate, human_rate)
+SIZE = Quantity("size", parse_size, human_size)
+BANDWIDTH = Quantity("bandwidth", parse_bandwidth, lambda rate: human_size(rate) + "/s")
+
+
 def _checked(parse: Callable[[Any], float], what: str, *, ge: float | None = None,
              gt: float | None = None, le: float | None = None) -> BeforeValidator:
     """A pydantic validator: parse with units, then enforce the bounds with a readable message."""
@@ -157,15 +217,15 @@ def _checked(parse: Callable[[Any], float], what: str, *, ge: float | None = Non
     return BeforeValidator(validate)
 
 
-Duration = Annotated[float, _checked(parse_duration, "a duration", ge=0)]
+Duration = Annotated[float, _checked(parse_duration, "a duration", ge=0), DURATION]
 """Seconds, ``>= 0``; written ``500us``, ``1.5ms``, ``20s`` or a bare number of seconds."""
-PositiveDuration = Annotated[float, _checked(parse_duration, "a duration", gt=0)]
+PositiveDuration = Annotated[float, _checked(parse_duration, "a duration", gt=0), DURATION]
 """Seconds, ``> 0``."""
-Rate = Annotated[float, _checked(parse_rate, "a rate", gt=0)]
+Rate = Annotated[float, _checked(parse_rate, "a rate", gt=0), RATE]
 """Events per second, ``> 0``; written ``2000/s``, ``2k/s``, ``120/min`` or a bare number."""
-Size = Annotated[int, _checked(parse_size, "a size", ge=0)]
+Size = Annotated[int, _checked(parse_size, "a size", ge=0), SIZE]
 """Bytes, ``>= 0``; written ``64B``, ``4KB``, ``4KiB`` or a bare number."""
-Bandwidth = Annotated[float, _checked(parse_bandwidth, "a bandwidth", gt=0)]
+Bandwidth = Annotated[float, _checked(parse_bandwidth, "a bandwidth", gt=0), BANDWIDTH]
 """Bytes per second, ``> 0``; written ``1Gbps``, ``100Mbit/s``, ``125MB/s`` or a bare number."""
 Probability = Annotated[float, _checked(parse_probability, "a probability", ge=0, le=1)]
 """A fraction in [0, 1]; written ``0.01`` or ``1%``."""

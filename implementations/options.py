@@ -8,8 +8,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from harness.units import Duration, PositiveDuration
 from harness.protocol import Options
+from harness.units import Duration, PositiveDuration
 
 __all__ = ["LeaderCheckOptions", "RaftOptions", "MultiPaxosOptions", "LockTimeoutOptions",
            "DeadlockDetectOptions", "TwoPCOptions", "TwoPLOptions", "OCCOptions"]

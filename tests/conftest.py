@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import load_suite
+from harness.suite.loading import load_suite
 
 
 @pytest.fixture

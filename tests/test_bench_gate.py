@@ -115,8 +115,8 @@ def _patch(kind: str, k: int, slowdown: float) -> None:
 
 def _run_variant(suite_path: str, out: str, kind: str, k: int, slowdown: float, seeds: int,
                  jobs: int) -> None:
-    from harness.config import load_suite
     from harness.execution.executor import run_suite
+    from harness.suite.loading import load_suite
 
     _patch(kind, k, slowdown)
     resume = (Path(out) / "manifest.json").is_file()
@@ -197,7 +197,7 @@ def table(results: dict[str, list[Outcome]]) -> str:
 
 
 def _suite_seeds(path: Path) -> int:
-    from harness.config import load_suite
+    from harness.suite.loading import load_suite
 
     return load_suite(path).base.seeds
 

@@ -15,8 +15,8 @@ from harness.cli import main
 from harness.compare import gate
 from harness.compare.policy import Threshold, parse_threshold
 from harness.compare.stats import paired, significant
-from harness.config import load_suite
 from harness.execution.executor import run_suite
+from harness.suite.loading import load_suite
 
 SUITE = """\
 name: tiny-gate

@@ -16,10 +16,11 @@ from scipy import stats
 
 from harness.cli import main
 from harness.compare.stats import paired, significant, wilcoxon_min_seeds
-from harness.config import ConfigError, load_suite
 from harness.report import ChartOptions, write_report
 from harness.report.figure import Ctx
 from harness.report.load import load_results
+from harness.suite.errors import ConfigError
+from harness.suite.loading import load_suite
 from report_fixtures import make_results
 
 PREVOTE = """
@@ -208,7 +209,7 @@ def test_unlabelled_sections_get_short_panel_titles_in_a_grid(tmp_path):
     ctx = Ctx(res)
     assert all(len(f) <= len("faults = ") + 32 for f in ctx.facets) and ctx.facets[0].endswith("…")
     from harness.report.figure import panel_grid
-    from harness.report.metrics import metric_for
+    from harness.catalog.metrics import metric_for
     cells, nrows, ncols = panel_grid(ctx, [metric_for("throughput_ops_s")])
     assert (nrows, ncols) == (2, 4) and len(cells) == 6
 

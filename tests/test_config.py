@@ -10,10 +10,12 @@ import textwrap
 
 import pytest
 
-from harness import config as config_module
 from harness import protocol
-from harness.config import ConfigError, NormalLatency, load_suite
 from harness.protocol import Node, Options, ProtocolSpec, ReplicationOptions
+from harness.suite import loading
+from harness.suite.cluster import NormalLatency
+from harness.suite.errors import ConfigError
+from harness.suite.loading import load_suite
 from harness.units import Duration
 
 
@@ -185,7 +187,7 @@ def test_override_errors_name_the_option(suite_file):
 def test_embedded_default(monkeypatch, tmp_path):
     (tmp_path / "defaults").mkdir()
     (tmp_path / "defaults" / "quickstart.yaml").write_text("name: quick\n")
-    monkeypatch.setattr(config_module.resources, "files", lambda package: tmp_path)
+    monkeypatch.setattr(loading.resources, "files", lambda package: tmp_path)
     suite = load_suite(None)
     assert (suite.name, suite.source) == ("quick", "<embedded default>")
 

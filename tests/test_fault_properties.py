@@ -15,8 +15,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from harness.suite.loading import load_suite
 from harness.worlds import runner
-from harness.config import load_suite
 
 NODES = 5
 

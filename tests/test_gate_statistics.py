@@ -252,7 +252,8 @@ def test_watched_metrics_block_only_when_worse():
 
 
 def test_gate_decide_is_checked_in_the_suite(tmp_path):
-    from harness.config import ConfigError, load_suite
+    from harness.suite.errors import ConfigError
+    from harness.suite.loading import load_suite
     suite = tmp_path / "s.yaml"
     suite.write_text("name: s\nduration: 1s\ngate: {decide: [throughput_ops_s, latency_p5_ms]}\n")
     with pytest.raises(ConfigError, match=r"gate.decide.1: unknown metric; did you mean"):

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.config import load_suite
 from harness.execution.executor import run_suite
+from harness.suite.loading import load_suite
 
 pytest_plugins = ["pytester"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.config import ConfigError
+from harness.suite.errors import ConfigError
 from harness.worlds import runner
 from test_engine import Ping, world
 

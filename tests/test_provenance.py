@@ -14,10 +14,10 @@ from click.testing import CliRunner
 
 from harness.cli import main
 from harness.compare.commits import dependencies
-from harness.config import load_suite
 from harness.execution import provenance
 from harness.execution.cache import code_digest
 from harness.execution.executor import run_suite
+from harness.suite.loading import load_suite
 
 SUITE = """\
 name: tiny-provenance

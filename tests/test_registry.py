@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from harness import protocol
-from harness.config import ConfigError, load_suite
+from harness.suite.errors import ConfigError
+from harness.suite.loading import load_suite
 
 SPEC_OF = textwrap.dedent("""
     from harness.protocol import ProtocolSpec

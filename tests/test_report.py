@@ -307,7 +307,7 @@ def _doc(results: Path):
 def test_best_only_when_significant_or_distinct(tmp_path):
     """Bold (best) and "best" in the findings only for a significant difference from the
     runner-up (or, with one run, a difference at the displayed precision)."""
-    from harness.report.metrics import metric_for
+    from harness.catalog.metrics import metric_for
     from harness.report.tables import metric_rows
     d = make_results(tmp_path / "r", seeds=[1, 2, 3], params={"cluster.nodes": [3, 5, 7]}, optional_files=False)
     runs = d / "runs.csv"
@@ -626,7 +626,7 @@ def test_where_the_difference_comes_from(tmp_path):
     latency, the report sets side by side what each committed operation cost them: messages
     by type (whatever types each contender reports) and the repair columns."""
     from harness.report.markdown import render_markdown
-    from harness.report.metrics import param_short
+    from harness.catalog.params import param_short
     d = make_results(tmp_path / "r", seeds=[1, 2, 3], params={"network.loss": [0.0, 0.01]},
                      optional_files=False)
     df = pd.read_csv(d / "runs.csv")
@@ -830,9 +830,9 @@ def test_every_numeric_axis_label_has_a_unit(tmp_path, monkeypatch, kind, params
 
 def test_every_known_metric_has_a_unit_and_a_kind_that_exists():
     from harness.report.load import KINDS
-    from harness.report.metrics import KNOWN_METRICS
-    assert [m.key for m in KNOWN_METRICS if not m.unit] == []
-    assert {m.kind for m in KNOWN_METRICS} <= {None, *KINDS}
+    from harness.catalog.metrics import METRICS
+    assert [m.key for m in METRICS if not m.unit] == []
+    assert {m.kind for m in METRICS} <= {None, *KINDS}
 
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
@@ -842,7 +842,7 @@ CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 def test_every_shipped_suite_compares_what_it_sweeps(path):
     """A suite that runs one protocol and sweeps its settings compares those settings: its
     report has contenders, not "only one protocol ran"."""
-    from harness.config import load_suite
+    from harness.suite.loading import load_suite
     suite = load_suite(path)
     assert len(suite.matrix[suite.compare]) >= 2, f"{path.name}: compare is {suite.compare!r}"
     # Found: the transaction suites had one seed, so every comparison of them was "?" (exit 3).

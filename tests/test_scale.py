@@ -288,17 +288,17 @@ HUGE = TINY.replace("seeds: 2", "seeds: 1000").replace("  protocol: [raft, multi
 def test_twenty_million_runs_are_refused_before_the_matrix_is_expanded(suite_file, monkeypatch):
     import tracemalloc
 
-    import harness.config as config
+    from harness.suite import loading
 
     validated = []
-    real = config._validate_point
+    real = loading._validate_point
 
     def validate_point(*args, **kwargs):
         validated.append(1)
         assert len(validated) <= 100, "the matrix is being expanded"
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(config, "_validate_point", validate_point)
+    monkeypatch.setattr(loading, "_validate_point", validate_point)
     path = str(suite_file(HUGE))
     for command in ("validate", "run"):
         validated.clear()
@@ -309,7 +309,7 @@ def test_twenty_million_runs_are_refused_before_the_matrix_is_expanded(suite_fil
         line = one_line_refusal(result, "20,000,000 runs (20,000 matrix points × 1,000 seeds)",
                                 "limit of 100,000 runs", "on 2 cores", "--force")
         assert "days" in line or "years" in line           # the cost, estimated from a sample
-        assert len(validated) <= config.SAMPLE_POINTS and peak < 20 * 2**20, (len(validated), peak)
+        assert len(validated) <= loading.SAMPLE_POINTS and peak < 20 * 2**20, (len(validated), peak)
 
 
 def test_the_run_limit_gives_way_to_force(suite_file, monkeypatch):

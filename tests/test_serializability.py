@@ -13,11 +13,11 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.worlds import runner
 from harness.checkers.serializability import TxnChecker, find_cycle
 from harness.cli import main
-from harness.config import load_suite
 from harness.protocol import register
+from harness.worlds import runner
+from harness.suite.loading import load_suite
 from implementations.occ import OCC, OCCOptions, OptimisticCC
 from implementations.twopc import GRANTED, TwoPC, TwoPCOptions
 from implementations.twopl import LockingCC, TwoPL, TwoPLOptions
@@ -50,11 +50,11 @@ def test_the_simulated_host_forwards_observations_once_durable():
     """Commit observations reach the checker through NodeHost.observe (if it fell back to the
     Context's no-op default, every run would report acknowledged commits as lost), and only once
     every earlier persist is durable: a crash before the flush voids them."""
-    from harness.config import Cluster, Network as NetworkConfig
     from harness.engine.network import Network
     from harness.engine.node import NodeHost
-    from harness.protocol import Node
     from harness.engine.sim import Simulator
+    from harness.protocol import Node
+    from harness.suite.cluster import Cluster, Network as NetworkConfig
 
     class Probe(Node):
         def start(self, ctx, stable):

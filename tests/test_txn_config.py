@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import ConfigError, Faults, YCSBWorkload, load_suite
 from harness.faults.nemesis import Nemesis, Role
 from harness.engine.sim import Simulator
+from harness.suite.errors import ConfigError
+from harness.suite.faults import Faults
+from harness.suite.loading import load_suite
+from harness.suite.workloads import YCSBWorkload
 from workloads.txn import YCSBGenerator
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"

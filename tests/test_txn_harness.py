@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.worlds import runner
-from harness.config import load_suite
 from harness.protocol import register
+from harness.worlds import runner
+from harness.suite.loading import load_suite
 from implementations.twopl import TwoPL, TwoPLOptions
 
 

@@ -9,8 +9,8 @@ import math
 import pytest
 
 from harness.checkers.serializability import TxnChecker
-from harness.config import YCSBWorkload
 from harness.engine.sim import Simulator
+from harness.suite.workloads import YCSBWorkload
 from harness.worlds.transactions import TxnStats
 from implementations.txncore import (
     COMMITTED, CONFLICT, TIMEOUT, CommitRequest, OpReply, OpRequest, Outcome, tid_attempt,

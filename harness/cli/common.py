@@ -9,7 +9,8 @@ from typing import Any, Callable, NoReturn
 import click
 
 from harness import build
-from harness.config import ConfigError, load_suite
+from harness.suite.errors import ConfigError
+from harness.suite.loading import load_suite
 
 
 def fail(message: str) -> NoReturn:
@@ -30,7 +31,7 @@ def load(config: str | None, overrides: tuple[str, ...], seeds: int | None, jobs
          force: bool = True) -> Any:
     """The suite; unless ``force``, one of more than MAX_RUNS runs is refused before its matrix
     is expanded, with its cost estimated from a sample of its points."""
-    from harness.config import TooManyRuns
+    from harness.suite.loading import TooManyRuns
     from harness.execution import estimate
 
     try:

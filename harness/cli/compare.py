@@ -64,8 +64,8 @@ def check_comment(md: Path | None, comment: Path | None) -> None:
 def parse_thresholds(items: tuple[str, ...]) -> dict:
     """``--threshold METRIC=PCT`` options as {metric: threshold, or None for ``off``}."""
     from harness.compare.policy import parse_threshold
-    from harness.config import did_you_mean
-    from harness.report.metrics import METRICS_BY_KEY
+    from harness.catalog.metrics import METRICS_BY_KEY
+    from harness.suite.errors import did_you_mean
 
     out: dict = {}
     for item in items:

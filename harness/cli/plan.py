@@ -14,9 +14,9 @@ from harness.execution.estimate import MAX_RUNS
 @click.command(name="list")
 def list_() -> None:
     """Print the registered protocols, workloads, distributions and fault kinds."""
-    from harness import catalog
+    from harness.catalog.listing import describe
 
-    click.echo(catalog.describe())
+    click.echo(describe())
 
 
 @click.command()

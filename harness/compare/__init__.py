@@ -8,7 +8,7 @@ its outputs (Markdown, JSON, JUnit XML) and history.
 :func:`gate` raises :class:`CompareError` (one line naming the directory and the problem) for
 input it cannot compare.
 
-The package loads only the policy eagerly: suite validation (``harness.config``) needs it, and
+The package loads only the policy eagerly: suite validation (``harness.suite``) needs it, and
 loading a suite should not pay for SciPy and pandas, which only comparing and summaries need.
 """
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.compare.changepoints import ALPHA, MIN_SIZE, change_points
-from harness.compare.policy import DEFAULT_THRESHOLDS, HIGHER, LOWER, Threshold, direction
+from harness.catalog.metrics import HIGHER, LOWER
+from harness.compare.policy import DEFAULT_THRESHOLDS, Threshold, direction
 
 WORSE, BETTER, SMALL, CHANGED = "worse", "better", "below threshold", "changed"
 # A metric the gate does not judge is held to the gate's throughput threshold.

@@ -22,13 +22,13 @@ from typing import Any
 
 import pandas as pd
 
+from harness.catalog.metrics import metric_for
 from harness.compare.changepoints import ALPHA, MIN_SIZE
 from harness.compare.drift import BETTER, CHANGED, SMALL, WITHIN, WORSE, Shift, shifts, threshold_for
 from harness.compare.judge import point_label
 from harness.compare.policy import DEFAULT_THRESHOLDS, Threshold
 from harness.compare.sides import CompareError, load_side, run_configs
 from harness.execution.results import now_iso
-from harness.report.metrics import metric_for
 
 DEFAULT_METRICS = ("throughput_ops_s", "latency_p99_ms")
 

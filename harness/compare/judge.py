@@ -41,7 +41,8 @@ from typing import Any
 import numpy as np
 
 from harness.execution.cache import NOT_SIMULATED
-from harness.compare.policy import HIGHER, Policy, direction
+from harness.catalog.metrics import HIGHER
+from harness.compare.policy import Policy, direction
 from harness.compare.provenance import Finding, blocking
 from harness.compare.sides import (COST_COLUMNS, NOT_DETERMINISTIC, PER_RUN_FILES, CompareError,
                                    Side, flatten, load_side, restrict, run_configs)

@@ -13,11 +13,11 @@ import math
 import xml.etree.ElementTree as ET
 from typing import Any
 
+from harness.catalog.metrics import metric_for
 from harness.compare import provenance
 from harness.compare.judge import (BETTER, EQUIVALENT, IDENTICAL, INCONCLUSIVE, NEW_FAILURE,
                                   NOT_COMPARABLE, NOT_JUDGED, WORSE, Comparison, MetricRow)
 from harness.compare.stats import PAIRED_METHOD
-from harness.report.metrics import metric_for
 
 _MARK_TEXT = {IDENTICAL: "`=` identical", EQUIVALENT: "`~` equivalent", BETTER: "better",
               WORSE: "**worse**", NOT_COMPARABLE: "`x` not comparable",

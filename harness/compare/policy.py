@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
-from harness.report.metrics import HIGHER, LOWER, metric_for
+from harness.catalog.metrics import METRICS, metric_for
 
 
 @dataclass(frozen=True)
@@ -36,27 +36,15 @@ class Threshold:
         return rel + (f" and > {self.absolute:g}" if self.absolute else "")
 
 
-# The metrics the gate judges by default, with their practical thresholds. Throughput and p50 are
-# stable across seeds; tails, failover and unavailability move more with a single event.
+# The metrics the gate judges by default, with their practical thresholds (declared in the catalog).
 DEFAULT_THRESHOLDS: dict[str, Threshold] = {
-    "throughput_ops_s": Threshold(0.05),
-    "latency_p50_ms": Threshold(0.05, 0.01),
-    "latency_p99_ms": Threshold(0.10, 0.05),
-    "abort_rate": Threshold(0.10, 0.005),
-    "conflict_rate": Threshold(0.10, 0.005),
-    "failover_ms_mean": Threshold(0.10, 5.0),
-    "unavailable_ms": Threshold(0.10, 5.0),
-    "messages_per_op": Threshold(0.05),
-}
-
+    m.key: Threshold(m.threshold, m.floor) for m in METRICS if m.threshold is not None}
 
 # The metrics a passing gate must show equivalent (or better) at every point that changed: the
 # steady-state performance a pull request is gated for. The others are *watched*: a significant
 # change beyond the threshold still fails the gate, but an inconclusive one is reported, not
-# blocking. A failover time is one event per run, a coin flip of which node wins the election:
-# on the quickstart its spread per seed is 20-40% of its mean (measured), so ruling out a 10%
-# change would take a hundred seeds or more.
-DEFAULT_DECIDE: tuple[str, ...] = ("throughput_ops_s", "latency_p50_ms", "latency_p99_ms")
+# blocking.
+DEFAULT_DECIDE: tuple[str, ...] = tuple(m.key for m in METRICS if m.decides)
 
 
 def direction(metric: str) -> str | None:
@@ -121,5 +109,5 @@ def parse_threshold(value: Any) -> Threshold:
     return Threshold(float(value))
 
 
-__all__ = ["DEFAULT_DECIDE", "DEFAULT_POLICY", "DEFAULT_THRESHOLDS", "HIGHER", "LOWER", "Policy", "Threshold",
+__all__ = ["DEFAULT_DECIDE", "DEFAULT_POLICY", "DEFAULT_THRESHOLDS", "Policy", "Threshold",
            "direction", "parse_threshold"]

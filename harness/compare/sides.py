@@ -14,8 +14,8 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from harness.config.keys import flatten, unknown_keys  # flatten: judge and the report read configs through it
 from harness.execution.reader import PER_RUN_FILES, ResultsError, open_results
+from harness.suite.keys import flatten, unknown_keys  # flatten: judge and the report read configs through it
 
 NOT_DETERMINISTIC = ("wall_s",)
 COST_COLUMNS = ("sim_events",)  # how much work the engine did: a change here alone is not behaviour

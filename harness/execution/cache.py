@@ -32,10 +32,10 @@ NOT_SIMULATED = ("name", "description", "seeds", "report", "gate", "compare", "c
 SOURCE_ROOTS = ("harness", "implementations", "workloads")
 # The driver's modules: they run, write and present runs but do not decide what a run computes,
 # so editing them keeps every key (and the results already on disk) valid.
-_SKIP_DIRS = ("harness/cli/", "harness/report/", "harness/compare/")
+_SKIP_DIRS = ("harness/cli/", "harness/report/", "harness/compare/", "harness/catalog/")
 _SKIP = ("harness/execution/executor.py", "harness/execution/results.py", "harness/execution/reader.py",
          "harness/execution/outdir.py", "harness/execution/cache.py", "harness/execution/estimate.py",
-         "harness/execution/provenance.py", "harness/catalog.py", "harness/__main__.py", "harness/pytest_plugin.py")
+         "harness/execution/provenance.py", "harness/__main__.py", "harness/pytest_plugin.py")
 IDENTITY = ("suite", "kind", "run_id", "protocol", "seed")
 
 
@@ -76,7 +76,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def run_key(spec: Any) -> str:
-    """The content key of one run (a :class:`harness.config.RunSpec`)."""
+    """The content key of one run (a :class:`harness.suite.loading.RunSpec`)."""
     config = {k: v for k, v in spec.config.to_dict().items() if k not in NOT_SIMULATED}
     text = json.dumps({"config": _jsonable(config), "seed": spec.seed, "code": code_digest()},
                       sort_keys=True, default=str)

@@ -73,7 +73,7 @@ def _mean(latency: Any) -> float:
 
 
 def estimate(cfg: Any) -> Estimate:
-    """The cost of one run of config ``cfg`` (a :class:`harness.config.RunConfig`)."""
+    """The cost of one run of config ``cfg`` (a :class:`harness.suite.run.RunConfig`)."""
     w, c = cfg.workload, cfg.cluster
     hop = _mean(cfg.network.latency) + c.cpu_per_message + c.cpu_per_send
     size = getattr(w, "value_size", 64) + 64

@@ -200,7 +200,7 @@ _NOT_RUNS = ("name", "description", "report", "gate")
 def changed_settings(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """``key: old → new`` for every dotted setting of a suite (as its manifest records it) that
     differs, the settings that change no run left out."""
-    from harness.config.keys import flatten
+    from harness.suite.keys import flatten
     from harness.units import show
 
     a, b = flatten(old), flatten(json.loads(json.dumps(new, default=str)))

@@ -8,7 +8,8 @@ its fault windows (:class:`Style`). The nemesis dispatches over the kinds; the s
 adding a kind touches nothing else. (Jepsen's combined nemesis is built the same way: a package
 per fault with its generator, its nemesis, its final heal and its colour in charts.)
 
-This module imports no other part of distbench but the units, so the schema can import the kinds.
+This module imports no other part of distbench but the suite's field types (a leaf), so the
+schema can import the kinds.
 """
 
 from __future__ import annotations
@@ -16,36 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
-
-from harness.units import show
+from harness.suite.fields import Section, selector
 
 if TYPE_CHECKING:
     from harness.faults.nemesis import Nemesis
-
-
-class Section(BaseModel):
-    """A fault section of a suite: unknown keys are errors, values are immutable, and defaults
-    go through the same validators as input (so they are written with units, like a suite)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
-                              validate_default=True)
-
-
-def selector(*words: str) -> BeforeValidator:
-    """Nodes named by one of ``words``, by an id or by a list of distinct ids (-> a tuple)."""
-    expected = "expected " + ", ".join(repr(w) for w in words) + ", a node id or a list of node ids"
-
-    def validate(value: Any) -> Any:
-        if isinstance(value, str) and value in words:
-            return value
-        ids = [value] if isinstance(value, int) else value
-        if (isinstance(ids, (list, tuple)) and ids and len(set(ids)) == len(ids)
-                and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in ids)):
-            return tuple(ids)
-        raise ValueError(f"{expected}, got {show(value)}")
-
-    return BeforeValidator(validate)
 
 
 # Whom a fault hits: any live node, a node holding a role the world provides (a kind of run

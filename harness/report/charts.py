@@ -25,7 +25,8 @@ from .figure import (PANEL_H, PANEL_W, Chart, ChartOptions, Ctx, bottom_of_colum
                      render, style, wants_log, x_axis, y_axis)
 from .latency import knee_chart, latency_cdf_chart
 from .load import CONTENDER, Results
-from .metrics import ABORT_CAUSES, CONTENTION, COST, LATENCY, THROUGHPUT, Metric, human_duration, metric_for
+from harness.catalog.metrics import ABORT_CAUSES, CONTENTION, COST, LATENCY, THROUGHPUT, Metric, metric_for
+from harness.units import human_duration
 from harness.compare.stats import t_interval
 from .tables import TAIL_METRICS, timeout_k
 

@@ -8,7 +8,7 @@ import math
 from harness.compare.stats import summarize
 
 from .load import canonical_param, display_value
-from .metrics import param_short
+from harness.catalog.params import param_short
 
 
 def _fmt(value: object, digits: int = 1) -> str:

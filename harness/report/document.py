@@ -9,7 +9,9 @@ from . import fmt
 from .charts import Chart
 from .explain import Explanation, explanations
 from .load import CONTENDER, Results
-from .metrics import FAMILIES, family_blurb, family_title, param_short
+from harness.catalog.metrics import FAMILIES
+from harness.catalog.params import param_short
+from .metrics import family_blurb, family_title
 from .tables import (SafetyRow, Table, bold_note, build_tables, findings, like_for_like, method_note,
                      safety_rows)
 
@@ -211,7 +213,7 @@ def _differing(specific: dict[str, dict[str, str]], compare: str) -> dict[str, d
 
 
 def _short(key: str) -> str:
-    from .metrics import param_short
+    from harness.catalog.params import param_short
     return param_short(key)
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import fmt
 from .load import CONTENDER, Results
-from .metrics import metric_for
+from harness.catalog.metrics import metric_for
 from .tables import SIGNIFICANT, UNTESTED, capitalize, metric_rows
 
 PRACTICAL = 0.03  # a relative difference below this is not worth explaining

@@ -11,7 +11,8 @@ from matplotlib.lines import Line2D
 
 from .figure import Chart, Ctx, figure, header, log_label, log_ticks, render
 from .load import CONTENDER
-from .metrics import AVAILABILITY, param_short
+from harness.catalog.metrics import AVAILABILITY
+from harness.catalog.params import param_short
 
 # (event kind, what its duration measures), the first one present is drawn
 END_POINTS = (

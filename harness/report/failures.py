@@ -20,7 +20,8 @@ from harness.faults import STYLES
 from .figure import (MAX_COLS, Chart, Ctx, bottom_of_column, figure, header, hide_unused, log_label, log_ticks,
                      point_mask, render, wrap)
 from .load import CONTENDER
-from .metrics import AVAILABILITY, metric_for, param_short
+from harness.catalog.metrics import AVAILABILITY, metric_for
+from harness.catalog.params import param_short
 
 FAULT_KINDS = tuple(STYLES)  # the events that start a fault window, as each fault kind declares
 
@@ -392,7 +393,7 @@ def _draw_lane(ax, spans, layout, levels: int, per_in: float, windows) -> bool:
 
 
 def _ms(ms: float) -> str:
-    from .metrics import human_duration
+    from harness.units import human_duration
     return human_duration(ms / 1000)
 
 

@@ -31,7 +31,8 @@ from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, Locator, MaxNLocator, NullLocator  # noqa: E402
 
 from .load import CONTENDER, Param, Results  # noqa: E402
-from .metrics import Metric, param_label, param_short  # noqa: E402
+from harness.catalog.metrics import Metric  # noqa: E402
+from harness.catalog.params import param_label, param_short  # noqa: E402
 from .options import ChartOptions  # noqa: E402
 from .palette import contender_colors, contender_markers  # noqa: E402
 

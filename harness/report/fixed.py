@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.faults import ACTIONS, KINDS
-
-from .metrics import human_duration, human_rate, parse_per_second, parse_seconds
+from harness.units import DURATION, RATE, human_duration, human_rate
 
 
 @dataclass(frozen=True)
@@ -56,12 +55,12 @@ def _g(v: Any) -> str:
 
 
 def _dur(v: Any) -> str:
-    s = parse_seconds(v)
+    s = DURATION.read(v)
     return human_duration(s) if s is not None else str(v)
 
 
 def _rate(v: Any) -> str:
-    r = parse_per_second(v)
+    r = RATE.read(v)
     return human_rate(r) if r is not None else str(v)
 
 
@@ -146,7 +145,7 @@ def _load(cfg: dict, sw: _Swept) -> str | None:
         return f"open loop, Poisson {_rate(w['rate'])}" + (f" from {clients}" if clients else "")
     if mode == "closed" or mode is None and clients:
         text = "closed loop" + (f", {clients}" if clients else "")
-        think = parse_seconds(w.get("think_time"))
+        think = DURATION.read(w.get("think_time"))
         if think and not sw("workload.think_time"):
             text += f", think time {human_duration(think)}"
         return text
@@ -363,4 +362,4 @@ def _schedule(steps: list) -> str:
 
 
 def timeout_seconds(cfg: dict) -> float | None:
-    return parse_seconds(_get(cfg, "workload.timeout"))
+    return DURATION.read(_get(cfg, "workload.timeout"))

@@ -14,7 +14,7 @@ import yaml
 
 from .document import Document
 from .explain import blurb
-from .metrics import HIGHER
+from harness.catalog.metrics import HIGHER
 from .palette import contender_colors
 from .tables import Cell, Table, capitalize
 

@@ -11,7 +11,9 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLoca
 
 from .figure import PANEL_H, PANEL_W, Chart, Ctx, figure, header, log_label, log_ticks, point_mask, render
 from .load import CONTENDER
-from .metrics import LATENCY, is_load_param, metric_for, param_short
+from harness.catalog.metrics import LATENCY, metric_for
+from harness.catalog.params import param_short
+from .metrics import is_load_param
 from harness.compare.stats import summarize
 
 MAX_CDF_PANELS = 6

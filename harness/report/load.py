@@ -21,9 +21,11 @@ from harness.execution.reader import MISSING, PER_RUN_FILES, ResultsDir, Results
 
 from .errors import ReportError
 from .fixed import FixedItem, describe, timeout_seconds
-from .metrics import (HEADLINE_FIXED, ID_COLUMNS, METRICS_BY_KEY, NOT_COMPARED, PARAM_UNITS, human_duration,
-                      human_rate, is_duration_key, is_rate_key, metric_for, param_label, param_short,
-                      parse_per_second, parse_seconds, shown_in)
+from harness.catalog.metrics import ID_COLUMNS, METRICS_BY_KEY, NOT_COMPARED, metric_for, shown_in
+from harness.catalog.params import PARAM_UNITS, param_label, param_short, quantity_of
+from harness.units import DURATION
+
+from .metrics import HEADLINE_FIXED
 from .palette import protocol_sort_key
 
 KINDS = ("consensus", "transactions")
@@ -41,7 +43,7 @@ class Param:
     values: list[str]                 # display values, in numeric (or matrix) order
     numbers: dict[str, float] | None  # display value -> number, None when categorical
     unit: str = ""
-    quantity: str = ""                # "duration" (numbers in ms), "rate" (numbers per second) or ""
+    quantity: str = ""                # "duration" (numbers in ms), "rate", "size", "bandwidth" or ""
 
     @property
     def numeric(self) -> bool:
@@ -53,7 +55,7 @@ class Param:
 
     @property
     def label(self) -> str:
-        # Durations and rates carry their unit in every value ("150ms", "8k/s"): the label does not.
+        # Durations, rates and sizes carry their unit in every value ("150ms", "8k/s"): the label does not.
         return param_label(self.key, "" if self.quantity else self.unit)
 
 
@@ -154,21 +156,21 @@ def canonical_param(key: str, raw: list[str], matrix_order: list[Any] | None = N
                     ) -> tuple[Param, dict[str, str]]:
     """The parameter ``key`` from its raw display values in runs.csv, and raw -> display value.
 
-    Durations and rates may be resolved numbers (0.15 s, 8000.0 /s: what the runner writes) or
-    strings as written ("150ms", "8k/s"); both display with their unit ("150ms", "8k/s") and sort by
-    their number. Other numeric values sort numerically, the rest in matrix order."""
+    A key whose type has a quantity (a duration, rate, size or bandwidth: see
+    :mod:`harness.catalog.params`) may hold resolved numbers (0.15 s, 8000.0 /s: what the runner
+    writes) or strings as written ("150ms", "8k/s"); both display with their unit ("150ms", "8k/s")
+    and sort by their number (durations in ms). Other numeric values sort numerically, the rest in
+    matrix order."""
     values = sorted(set(raw))
     unit = PARAM_UNITS.get(key, "")
-    for quantity, parse, show, scale in (("duration", parse_seconds, human_duration, 1000.0),
-                                         ("rate", parse_per_second, human_rate, 1.0)):
-        if not (is_duration_key(key) if quantity == "duration" else is_rate_key(key)):
-            continue
-        parsed = {v: parse(v) for v in values}
-        if all(x is not None for x in parsed.values()):
-            mapping = {v: show(x) for v, x in parsed.items()}  # type: ignore[arg-type]
-            numbers = {mapping[v]: x * scale for v, x in parsed.items()}  # type: ignore[operator]
-            ordered = sorted(numbers, key=lambda d: numbers[d])
-            return Param(key, ordered, numbers, "ms" if quantity == "duration" else unit, quantity), mapping
+    quantity = quantity_of(key)
+    parsed = {v: quantity.read(v) for v in values} if quantity else {}
+    if quantity and all(x is not None for x in parsed.values()):
+        scale = 1000.0 if quantity is DURATION else 1.0
+        mapping = {v: quantity.show(x) for v, x in parsed.items()}  # type: ignore[arg-type]
+        numbers = {mapping[v]: x * scale for v, x in parsed.items()}  # type: ignore[operator]
+        ordered = sorted(numbers, key=lambda d: numbers[d])
+        return Param(key, ordered, numbers, "ms" if quantity is DURATION else unit, quantity.name), mapping
     same = {v: v for v in values}
     nums = {v: _as_number(v) for v in values}
     if all(n is not None for n in nums.values()):
@@ -354,11 +356,9 @@ def _results(read: ResultsDir) -> Results:
 
 
 def _fixed_value(key: str, value: Any) -> str:
-    if is_duration_key(key) and parse_seconds(value) is not None:
-        return human_duration(parse_seconds(value))  # type: ignore[arg-type]
-    if is_rate_key(key) and parse_per_second(value) is not None:
-        return human_rate(parse_per_second(value))  # type: ignore[arg-type]
-    return display_value(value)
+    quantity = quantity_of(key)
+    number = quantity.read(value) if quantity else None
+    return quantity.show(number) if quantity and number is not None else display_value(value)
 
 
 def _first(df: pd.DataFrame, col: str) -> str | None:

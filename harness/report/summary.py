@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness.catalog.metrics import metric_for
+
 from .load import CONTENDER, Results
-from .metrics import metric_for
 from .tables import _ordered_metrics, metric_rows
 
 

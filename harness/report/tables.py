@@ -18,7 +18,9 @@ import pandas as pd
 
 from . import fmt
 from .load import CONTENDER, Param, Results
-from .metrics import FAMILIES, HIGHER, Metric, family_blurb, family_title, metric_for
+from harness.catalog.metrics import FAMILIES, HIGHER, METRICS, METRICS_BY_KEY, Metric, metric_for
+from harness.units import human_duration
+from .metrics import family_blurb, family_title
 from harness.compare.stats import ALPHA, MIN_SEEDS, Summary, delta_pct, geomean_delta_pct, paired, summarize, welch_p
 
 
@@ -159,7 +161,6 @@ OUTSTANDING_NOTE = ("‡ more than 1% of the operations were still unanswered at
 
 
 def _human_ms(ms: float) -> str:
-    from .metrics import human_duration
     return human_duration(ms / 1000)
 
 
@@ -332,8 +333,7 @@ def build_tables(res: Results, headline_only: bool = True) -> list[Table]:
 
 def _ordered_metrics(res: Results) -> list[str]:
     """Known metrics in their canonical order, then unknown ones in runs.csv order."""
-    from .metrics import KNOWN_METRICS, METRICS_BY_KEY
-    known = [m.key for m in KNOWN_METRICS if res.has_metric(m.key)]
+    known = [m.key for m in METRICS if res.has_metric(m.key)]
     other = [k for k in res.metrics if k not in METRICS_BY_KEY and res.has_metric(k)]
     return known + other
 

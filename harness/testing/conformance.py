@@ -36,7 +36,7 @@ from typing import Any, Literal
 import pytest
 import yaml
 
-from harness.config import load_suite
+from harness.suite.loading import load_suite
 from harness.worlds import runner
 
 FAILOVER = 0.5  # seconds a protocol may take to serve again after a fault begins or heals

@@ -103,7 +103,7 @@ def identity(spec: Any, suite: str) -> dict[str, Any]:
 
 
 def run(spec: Any, suite: str, on_world: Callable[[Any], None] | None = None) -> RunResult:
-    """Execute one :class:`harness.config.RunSpec` and return its results. ``on_world`` is
+    """Execute one :class:`harness.suite.loading.RunSpec` and return its results. ``on_world`` is
     given the world once built (to watch its simulator's progress)."""
     started = time.perf_counter()
     world = WORLDS[spec.config.kind](spec.config, spec.seed)

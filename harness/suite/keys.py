@@ -1,10 +1,15 @@
-"""Dotted config keys (``cluster.cpu_per_message``): flattening a config into them, and telling a
-user who names one that does not exist which one they probably meant."""
+"""Dotted config keys (``cluster.cpu_per_message``): their shape, flattening a config into them,
+and telling a user who names one that does not exist which one they probably meant."""
 
 from __future__ import annotations
 
-import difflib
+import re
 from typing import Any, Iterable, Sequence
+
+from harness.suite.errors import did_you_mean
+
+DOTTED = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")
+"""A dotted key as a user writes one: ``cluster.nodes``, ``faults.schedule.0.at``."""
 
 
 def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
@@ -18,15 +23,6 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
             else:
                 out[dotted] = value
     return out
-
-
-def did_you_mean(word: str, choices: Sequence[str], list_all: bool = True) -> str:
-    """A hint naming the closest choice, else (``list_all``) listing them all: the one way every
-    error about an unknown name ends, in suites and on the command line."""
-    close = difflib.get_close_matches(word, choices, n=1)
-    if close:
-        return f"; did you mean {close[0]!r}?"
-    return f"; expected one of: {', '.join(choices)}" if choices and list_all else ""
 
 
 def unknown_keys(keys: Sequence[str], configs: Iterable[dict[str, Any]]) -> tuple[str, str] | None:
@@ -45,3 +41,8 @@ def unknown_keys(keys: Sequence[str], configs: Iterable[dict[str, Any]]) -> tupl
     if not missing:
         return None
     return missing[0], did_you_mean(missing[0], sorted(known), list_all=False)
+
+
+def overlap(a: str, b: str) -> bool:
+    """Whether dotted keys ``a`` and ``b`` are the same or one contains the other."""
+    return a == b or a.startswith(b + ".") or b.startswith(a + ".")

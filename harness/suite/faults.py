@@ -1,0 +1,67 @@
+"""The ``faults`` section: fault rates (renewal processes) and an explicit schedule. Each fault
+kind declares its rate section and its schedule actions in :mod:`harness.faults`; this module
+only assembles them into the schema."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, create_model, model_validator
+
+from harness import faults as _faults
+from harness.faults.kind import Target
+from harness.suite.errors import Problem
+from harness.suite.fields import Section
+from harness.units import Duration, PositiveDuration, format_duration, show
+
+ACTIONS = _faults.ACTIONS
+
+
+class _Step(Section):
+    """One step of a fault timeline; ``for`` undoes it automatically after that long."""
+
+    at: Duration
+    action: Literal[ACTIONS]
+    target: Target = "any"
+    for_: PositiveDuration | None = Field(None, alias="for")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        """``{at: 8s, crash: leader}`` means ``{at: 8s, action: crash, target: leader}``."""
+        if isinstance(data, dict) and "action" not in data:
+            named = [key for key in data if key in ACTIONS]
+            if len(named) == 1:
+                rest = {k: v for k, v in data.items() if k != named[0]}
+                target = data[named[0]]
+                return {**rest, "action": named[0], **({"target": target} if target is not None else {})}
+        return data
+
+    @model_validator(mode="after")
+    def _meaningful(self) -> _Step:
+        action = _faults.ACTION[self.action]
+        if self.for_ is not None and action.heals:
+            raise Problem(("for",), f"expected no 'for' with action {self.action} (nothing to undo)",
+                          format_duration(self.for_))
+        if self.for_ is None and action.needs_for:
+            raise Problem(("for",), f"expected 'for' with action {self.action} (how long it lasts)")
+        for key in _faults.STEP:
+            if key in self.model_fields_set and key not in action.params:
+                takers = [name for name, a in _faults.ACTION.items() if key in a.params]
+                raise Problem((key,), f"expected {key} only with action {' or '.join(takers)}",
+                              show(getattr(self, key)))
+        return self
+
+
+ScheduledFault = create_model("ScheduledFault", __base__=_Step, **_faults.STEP)  # type: ignore[call-overload]
+
+Faults = create_model(  # type: ignore[call-overload]
+    "Faults", __base__=Section, __doc__="The nemesis: fault rates (renewal processes) and an explicit schedule.",
+    **{kind.name: (kind.rate | None, None) for kind in _faults.KINDS},
+    schedule=(tuple[ScheduledFault, ...], ()))  # type: ignore[valid-type]
+
+
+def rate_targets(faults: Any) -> list[tuple[str, Any]]:
+    """(section name, target) of the suite's fault rate sections that take a target."""
+    return [(kind.name, section.target) for kind in _faults.KINDS
+            if (section := getattr(faults, kind.name)) is not None and "target" in kind.rate.model_fields]
