@@ -6,11 +6,17 @@ from __future__ import annotations
 import pytest
 
 from harness.engine.scripted import ScriptedCluster
-from implementations.twopc import TwoPC, TwoPCOptions
-from implementations.txncore import (
-    ADD, COMMITTED, FAILURE, PREPARED, READ, WRITE, CommitRequest, Decision, Inquiry, OpReply,
-    OpRequest, Outcome, Store, Vote, make_tid,
+from harness.kinds.transactions.contract import (
+    ADD, COMMITTED, FAILURE, READ, WRITE, CommitRequest, Inquiry, OpReply, OpRequest, Outcome,
+    Store, make_tid,
 )
+from implementations.twopc.node import TwoPC
+from implementations.twopc.options import TwoPCOptions
+from implementations.txn.log import (
+    Aborted, Committed, Decided, Ended, EpochStarted, Prepared, PreparedAborted,
+)
+from implementations.txn.messages import Decision, Vote
+from implementations.txn.records import PREPARED
 
 CLIENT = 90
 
@@ -37,7 +43,12 @@ def last(c, t):
 
 
 def records(c, node, kind=None):
-    return [r for r in c.ctx[node].stable if kind is None or r[0] == kind]
+    return [r for r in c.ctx[node].stable if kind is None or isinstance(r, kind)]
+
+
+def logged(c, node):
+    """The names of the records node logged, its epochs left out."""
+    return [type(r).__name__ for r in records(c, node) if not isinstance(r, EpochStarted)]
 
 
 def commits(c, t=None):
@@ -59,19 +70,20 @@ def test_two_phase_commit_message_by_message():
     t = tid(1)
     transfer(c, t)
     assert kinds(c) == ["Prepare"]                        # to node 1; node 0 prepared locally
-    assert records(c, 0, "prepare")[0][:5] == ("prepare", t, 0, 1, (0, 1))
+    prepared = records(c, 0, Prepared)[0]
+    assert (prepared.tid, prepared.coordinator, prepared.epoch, prepared.participants) == (t, 0, 1, (0, 1))
     assert isinstance(last(c, t), OpReply)                # no answer to the commit yet
     c.deliver()                                            # node 1 prepares and votes
-    assert records(c, 1, "prepare") and kinds(c) == ["Vote"] and c.pending[0].msg.yes
+    assert records(c, 1, Prepared) and kinds(c) == ["Vote"] and c.pending[0].msg.yes
     c.deliver()                                            # the coordinator decides
-    assert records(c, 0, "decide") == [("decide", t, (0, 1))]
+    assert [(r.tid, r.participants) for r in records(c, 0, Decided)] == [(t, (0, 1))]
     assert last(c, t).committed and kinds(c) == ["Decision"]
-    assert c.replicas[0].store.get(0) == (90, t) and c.replicas[1].store.get(1) == (100, 0)
+    assert c.replicas[0].committed().get(0) == (90, t) and c.replicas[1].committed().get(1) == (100, 0)
     c.deliver()                                            # node 1 commits and acks
-    assert c.replicas[1].store.get(1) == (110, t) and records(c, 1, "commit") == [("commit", t)]
+    assert c.replicas[1].committed().get(1) == (110, t) and [r.tid for r in records(c, 1, Committed)] == [t]
     assert kinds(c) == ["Ack"]
     c.deliver()
-    assert records(c, 0, "end") == [("end", t)] and c.replicas[0].idle() and c.replicas[1].idle()
+    assert [r.tid for r in records(c, 0, Ended)] == [t] and c.replicas[0].idle() and c.replicas[1].idle()
     assert sorted(n for n, _ in commits(c, t)) == [0, 1]
     assert all(obs.participants == (0, 1) for _, obs in commits(c, t))
     doubt = [v for _, e, v in c.obs.observed if e == "in_doubt"]
@@ -85,25 +97,25 @@ def test_one_phase_fast_path_and_its_option():
     run_ops(c, t, [(0, ADD, 0, 1), (0, ADD, 3, 1)])
     c.request(0, CommitRequest(CLIENT, t, (0,)))
     assert last(c, t).committed and not c.pending
-    assert [r[0] for r in records(c, 0) if r[0] != "epoch"] == ["commit1"]
+    assert logged(c, 0) == ["CommittedAlone"]
     c2 = cluster(one_phase=False)
     run_ops(c2, t, [(0, ADD, 0, 1), (0, ADD, 3, 1)])
     c2.request(0, CommitRequest(CLIENT, t, (0,)))
     assert last(c2, t).committed and not c2.pending
-    assert [r[0] for r in records(c2, 0) if r[0] != "epoch"] == ["prepare", "decide", "commit", "end"]
+    assert logged(c2, 0) == ["Prepared", "Decided", "Committed", "Ended"]
 
 
 def test_a_no_vote_aborts_everywhere_without_a_coordinator_record():
     c = cluster()
     t = tid(1)
     transfer(c, t)
-    c.replicas[1].txns.pop(t)  # node 1 lost the transaction (as after a crash)
+    c.replicas[1].participant.txns.pop(t)  # node 1 lost the transaction (as after a crash)
     c.deliver_all()
     out = last(c, t)
     assert isinstance(out, Outcome) and out.reason == FAILURE
-    assert not records(c, 0, "decide") and records(c, 0, "pabort")  # presumed abort
-    assert c.replicas[0].store.get(0) == (100, 0) and not commits(c)
-    assert not c.replicas[0].cc.locks
+    assert not records(c, 0, Decided) and records(c, 0, PreparedAborted)  # presumed abort
+    assert c.replicas[0].committed().get(0) == (100, 0) and not commits(c)
+    assert not c.replicas[0].participant.cc.locks
 
 
 def test_duplicated_messages_never_apply_twice():
@@ -119,12 +131,12 @@ def test_duplicated_messages_never_apply_twice():
     assert decisions and all(e.msg.commit for e in decisions)
     c.pending += decisions                    # duplicate the decisions too
     c.deliver_all()
-    assert c.replicas[1].store.get(1) == (110, t)
+    assert c.replicas[1].committed().get(1) == (110, t)
     assert len(commits(c, t)) == 2            # once per partition
     c.request(0, CommitRequest(CLIENT, t, (0, 1)))   # a late copy of the commit request
     assert last(c, t).committed and len(commits(c, t)) == 2
     c.request(1, OpRequest(CLIENT, t, t, 1, ADD, 1, 10))  # a late copy of an operation
-    assert len(commits(c, t)) == 2 and c.replicas[1].store.get(1) == (110, t)
+    assert len(commits(c, t)) == 2 and c.replicas[1].committed().get(1) == (110, t)
 
 
 def test_lost_votes_and_acks_are_recovered_by_retransmission():
@@ -143,7 +155,7 @@ def test_lost_votes_and_acks_are_recovered_by_retransmission():
     c.now = 0.04
     c.fire(0, "tick")      # Decision re-sent; node 1 acks again without re-applying
     c.deliver_all()
-    assert records(c, 0, "end") and len(commits(c, t)) == 2
+    assert records(c, 0, Ended) and len(commits(c, t)) == 2
 
 
 def test_participant_crash_recovers_in_doubt_and_asks_the_coordinator():
@@ -156,16 +168,16 @@ def test_participant_crash_recovers_in_doubt_and_asks_the_coordinator():
     assert last(c, t).committed
     c.drop()
     c.restart(1)
-    p = c.replicas[1].txns[t]
-    assert p.state == PREPARED and c.replicas[1].cc.locks[1].x == t   # in doubt, lock re-taken
+    p = c.replicas[1].participant.txns[t]
+    assert p.state == PREPARED and c.replicas[1].participant.cc.locks[1].exclusive == t   # in doubt, lock re-taken
     c.request(1, OpRequest(CLIENT, other, other, 0, READ, 1, 0))       # younger: dies on the lock
     assert isinstance(last(c, other), Outcome)
     c.now = 0.05
     c.fire(1, "tick")
     assert kinds(c) == ["Query"] and c.pending[0].msg.epoch == 1
     c.deliver_all()
-    assert c.replicas[1].store.get(1) == (110, t) and not c.replicas[1].txns
-    assert records(c, 0, "end")
+    assert c.replicas[1].committed().get(1) == (110, t) and not c.replicas[1].participant.txns
+    assert records(c, 0, Ended)
     assert len(commits(c, t)) == 2
 
 
@@ -176,8 +188,8 @@ def test_a_committed_participant_that_restarts_replays_its_writes():
     c.deliver_all()
     c.crash(1)
     c.restart(1)
-    assert c.replicas[1].store.get(1) == (110, t) and not c.replicas[1].txns
-    assert c.replicas[1].done[t] == COMMITTED
+    assert c.replicas[1].committed().get(1) == (110, t) and not c.replicas[1].participant.txns
+    assert c.replicas[1].participant.done[t] == COMMITTED
 
 
 def test_coordinator_crash_between_prepare_and_decision_blocks_until_it_returns():
@@ -195,14 +207,14 @@ def test_coordinator_crash_between_prepare_and_decision_blocks_until_it_returns(
         c.fire(1, "tick")
         assert kinds(c) == ["Query"]
         c.deliver()
-    assert c.replicas[1].txns[t].state == PREPARED and last(c, blocked) is None
+    assert c.replicas[1].participant.txns[t].state == PREPARED and last(c, blocked) is None
     c.now = 0.2
     c.restart(0)           # presumed abort: it has no decision for t
-    assert c.replicas[0].epoch == 2 and c.replicas[0].store.get(0) == (100, 0)
+    assert c.replicas[0].participant.epoch == 2 and c.replicas[0].committed().get(0) == (100, 0)
     c.now = 0.25
     c.fire(1, "tick")
     c.deliver_all()
-    assert t not in c.replicas[1].txns and isinstance(last(c, blocked), OpReply)
+    assert t not in c.replicas[1].participant.txns and isinstance(last(c, blocked), OpReply)
     doubt = [v for n, e, v in c.obs.observed if e == "in_doubt" and n == 1]
     assert doubt == [(t, 0.0, 0.01, 0.25)]  # in doubt from prepare, overdue after 10 ms
     c.request(0, Inquiry(CLIENT, t, (0, 1)))
@@ -218,10 +230,10 @@ def test_a_recovered_coordinator_finishes_a_decided_commit():
     c.crash(0)
     c.drop()
     c.restart(0)
-    assert c.replicas[0].coord[t].waiting == {1}
+    assert c.replicas[0].coordinator.commits[t].awaiting == {1}
     c.fire(0, "tick")
     c.deliver_all()
-    assert c.replicas[1].store.get(1) == (110, t) and records(c, 0, "end")
+    assert c.replicas[1].committed().get(1) == (110, t) and records(c, 0, Ended)
 
 
 def test_cooperative_termination_resolves_when_a_participant_has_not_voted():
@@ -237,9 +249,9 @@ def test_cooperative_termination_resolves_when_a_participant_has_not_voted():
             c.now = 0.01 * step
             c.fire(1, "tick")
             c.deliver_all()
-        assert (t not in c.replicas[1].txns) == resolved, termination
+        assert (t not in c.replicas[1].participant.txns) == resolved, termination
         if resolved:  # node 2 aborted its part and will vote no
-            assert c.replicas[2].done[t] == FAILURE and not c.replicas[1].cc.locks
+            assert c.replicas[2].participant.done[t] == FAILURE and not c.replicas[1].participant.cc.locks
 
 
 def test_cooperative_termination_stays_blocked_when_everyone_voted_yes():
@@ -253,7 +265,7 @@ def test_cooperative_termination_stays_blocked_when_everyone_voted_yes():
         c.now = 0.01 * step
         c.fire(1, "tick")
         c.deliver_all()
-    assert c.replicas[1].txns[t].state == PREPARED  # node 0 is the only other participant
+    assert c.replicas[1].participant.txns[t].state == PREPARED  # node 0 is the only other participant
 
 
 def test_a_re_run_commit_after_a_coordinator_restart_cannot_commit_an_old_round():
@@ -267,7 +279,7 @@ def test_a_re_run_commit_after_a_coordinator_restart_cannot_commit_an_old_round(
     c.request(0, CommitRequest(CLIENT, t, (0, 1)))   # a late copy of the commit request
     c.deliver_all()
     assert last(c, t).reason == FAILURE
-    assert c.replicas[1].store.get(1) == (100, 0) and not commits(c)
+    assert c.replicas[1].committed().get(1) == (100, 0) and not commits(c)
 
 
 def test_an_inquiry_about_an_unknown_attempt_aborts_it_for_good():
@@ -275,9 +287,9 @@ def test_an_inquiry_about_an_unknown_attempt_aborts_it_for_good():
     t = tid(1)
     run_ops(c, t, [(0, ADD, 0, 1), (1, ADD, 1, 1)])
     c.request(0, Inquiry(CLIENT, t, (0, 1)))       # the commit request was lost
-    assert last(c, t).reason == FAILURE and records(c, 0, "abort") == [("abort", t)]
+    assert last(c, t).reason == FAILURE and [r.tid for r in records(c, 0, Aborted)] == [t]
     c.deliver_all()
-    assert not c.replicas[1].txns
+    assert not c.replicas[1].participant.txns
     c.request(0, CommitRequest(CLIENT, t, (0, 1)))  # ... or just late: still aborted
     assert last(c, t).reason == FAILURE and not c.pending
     c.crash(0)
@@ -301,7 +313,7 @@ def test_in_doubt_participant_crash_then_peer_says_committed(participants):
     c.now = 0.05
     c.fire(1, "tick")                             # node 1 asks node 0 (down) and node 2
     c.deliver_all()
-    assert c.replicas[1].store.get(1) == (105, t) and t not in c.replicas[1].txns
+    assert c.replicas[1].committed().get(1) == (105, t) and t not in c.replicas[1].participant.txns
 
 
 # -- regressions: a crash must never let a transaction lose the operations it ran -----------------
@@ -321,12 +333,12 @@ def test_a_partition_that_lost_an_active_transaction_aborts_its_next_operation(p
     c.request(0, OpRequest(CLIENT, t, t, 1, ADD, 2, 10, prior=1, epoch=first.epoch))
     out = last(c, t)
     assert isinstance(out, Outcome) and out.reason == FAILURE
-    assert c.replicas[0].done[t] == FAILURE and t not in c.replicas[0].txns
+    assert c.replicas[0].participant.done[t] == FAILURE and t not in c.replicas[0].participant.txns
     c.request(0, OpRequest(CLIENT, t, t, 1, ADD, 2, 10, prior=1, epoch=first.epoch))  # a duplicate
-    assert last(c, t).reason == FAILURE and t not in c.replicas[0].txns
+    assert last(c, t).reason == FAILURE and t not in c.replicas[0].participant.txns
     c.request(0, CommitRequest(CLIENT, t, (0,)))
     assert last(c, t).reason == FAILURE and not commits(c)
-    assert c.replicas[0].store.get(1) == (100, 0) and c.replicas[0].store.get(2) == (100, 0)
+    assert c.replicas[0].committed().get(1) == (100, 0) and c.replicas[0].committed().get(2) == (100, 0)
 
 
 def test_a_duplicate_operation_cannot_revive_a_transaction_a_crash_erased():
@@ -342,9 +354,9 @@ def test_a_duplicate_operation_cannot_revive_a_transaction_a_crash_erased():
     c.crash(0)
     c.restart(0)
     c.request(0, op0)                                     # the duplicate: re-created, epoch 2
-    assert t in c.replicas[0].txns
+    assert t in c.replicas[0].participant.txns
     c.request(0, OpRequest(CLIENT, t, t, 1, ADD, 3, 10, prior=1, epoch=r0.epoch))
-    assert last(c, t).reason == FAILURE and t not in c.replicas[0].txns
+    assert last(c, t).reason == FAILURE and t not in c.replicas[0].participant.txns
 
     c = cluster(n=2)
     t = tid(2)
@@ -357,8 +369,8 @@ def test_a_duplicate_operation_cannot_revive_a_transaction_a_crash_erased():
     c.crash(1)
     c.restart(1)
     c.request(1, op1)                                     # its duplicate, after the restart
-    assert t in c.replicas[1].txns
+    assert t in c.replicas[1].participant.txns
     c.request(0, CommitRequest(CLIENT, t, (0, 1), epochs=(r0.epoch, r1.epoch)))
     c.deliver_all()
     assert last(c, t).reason == FAILURE and not commits(c)
-    assert c.replicas[0].store.get(0) == (100, 0) and c.replicas[1].store.get(1) == (100, 0)
+    assert c.replicas[0].committed().get(0) == (100, 0) and c.replicas[1].committed().get(1) == (100, 0)
