@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from harness.worlds import runner
-from implementations.twopl import LockingCC
-from implementations.txncore import DEADLOCK, WRITE, OpReply, Outcome
+from harness.kinds.transactions.contract import DEADLOCK, WRITE, OpReply, Outcome
+from implementations.twopl.locking import LockingCC
 from test_twopl import cc, cluster, last, op, tid
 
 COST = 1e-6
@@ -48,7 +48,7 @@ def periodic(break_cc=None):
     c = cluster("detect", detect="periodic", detect_interval=0.010, lock_timeout=1.0)
     if break_cc:
         node = c.replicas[0]
-        node.cc = break_cc(node, "detect", node.options)
+        node.participant.cc = break_cc(node.participant, "detect", node.options)
     return c
 
 
@@ -59,7 +59,7 @@ def resolved_on_schedule(c) -> bool:
     c.fire(0, "tick")                    # the first sweep: nothing waits; next one at 0.015
     c.now = 0.006
     t1, t2 = deadlock(c)
-    assert last(c, t2).index == 0 and c.replicas[0].txns[t2].wait == 1  # no search on wait
+    assert last(c, t2).index == 0 and c.replicas[0].participant.txns[t2].wait == 1  # no search on wait
     c.now = 0.010
     c.fire(0, "tick")
     assert last(c, t2).index == 0        # not due yet
@@ -114,8 +114,8 @@ def test_detection_is_the_only_cpu_when_everything_else_is_free(make_suite):
     charged: edges examined x detect_cost_per_edge (so it scales with the work, nothing else)."""
     row, (world,) = hot_run(make_suite, "protocols.2pl-detect.detect_cost_per_edge=5us")
     (host,) = world.hosts
-    assert host.replica.cc.edges > 1000
-    assert host.busy_time == pytest.approx(host.replica.cc.edges * 5e-6, rel=1e-9)
+    assert host.replica.participant.cc.edges > 1000
+    assert host.busy_time == pytest.approx(host.replica.participant.cc.edges * 5e-6, rel=1e-9)
     free, (world,) = hot_run(make_suite, "protocols.2pl-detect.detect_cost_per_edge=0s")
     assert world.hosts[0].busy_time == 0.0
     assert row["latency_p50_ms"] > free["latency_p50_ms"]  # the searches delay the replies

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from harness.engine.scripted import ScriptedCluster
-from harness.testing.scenario import scripted_cluster
-from implementations.txncore import (
+from harness.kinds.transactions.contract import (
     ADD, COMMITTED, READ, VALIDATION, WRITE, CommitRequest, OpReply, OpRequest, make_tid,
 )
+from harness.testing.scenario import scripted_cluster
 
 CLIENT = 50
 
@@ -45,7 +45,7 @@ def test_reads_never_wait_and_see_only_committed_data(validation):
     op(c, w, 1, READ, 1)
     assert last(c, w).value == 42  # its own write
     assert commit(c, w).committed
-    assert c.replicas[0].store.get(1) == (42, w)
+    assert c.replicas[0].committed().get(1) == (42, w)
 
 
 @pytest.mark.parametrize("validation", ["backward", "silo"])
@@ -58,8 +58,8 @@ def test_a_read_overwritten_before_commit_fails_validation(validation):
     op(c, t1, 1, WRITE, 2, 9)
     got = commit(c, t1)
     assert got.reason == VALIDATION and got.conflict
-    assert c.replicas[0].store.get(2) == (0, 0)  # nothing of t1 installed
-    assert t1 not in c.replicas[0].txns
+    assert c.replicas[0].committed().get(2) == (0, 0)  # nothing of t1 installed
+    assert t1 not in c.replicas[0].participant.txns
 
 
 @pytest.mark.parametrize("validation", ["backward", "silo"])
@@ -70,7 +70,7 @@ def test_lost_update_is_prevented(validation):
     op(c, t2, 0, ADD, 1, 1)
     assert commit(c, t1).committed
     assert commit(c, t2).reason == VALIDATION
-    assert c.replicas[0].store.get(1) == (1, t1)
+    assert c.replicas[0].committed().get(1) == (1, t1)
 
 
 def test_backward_validation_aborts_on_a_write_committed_since_start_even_if_read_after():
@@ -92,7 +92,7 @@ def test_backward_log_is_pruned():
     for seq in range(1, 6):
         op(c, tid(seq), 0, WRITE, seq, seq)
         assert commit(c, tid(seq)).committed
-    cc = c.replicas[0].cc
+    cc = c.replicas[0].participant.cc
     assert len(cc.log) == 5
     c.fire(0, "tick")
     assert not cc.log  # no active transaction needs it
@@ -116,7 +116,7 @@ def test_validation_locks_of_a_prepared_transaction_fail_conflicting_validations
     op(c, p, 0, READ, 0, node=0)       # p reads key 0, writes key 1 (on node 1)
     op(c, p, 1, WRITE, 1, 7, node=1)
     c.request(0, CommitRequest(CLIENT, p, (0, 1)))
-    assert c.replicas[0].txns[p].state == 1  # prepared at node 0, Prepare to 1 pending
+    assert c.replicas[0].participant.txns[p].state == 1  # prepared at node 0, Prepare to 1 pending
     c.deliver(lambda e: e.dst == 1)          # prepared at node 1 too; the vote is pending
     op(c, w, 0, WRITE, 0, 9, node=0)         # w writes what p read: fails against p's lock
     assert commit(c, w).reason == VALIDATION
@@ -124,5 +124,5 @@ def test_validation_locks_of_a_prepared_transaction_fail_conflicting_validations
     c.request(1, CommitRequest(CLIENT, r, (1,)))
     assert last(c, r).reason == VALIDATION
     c.deliver_all()
-    assert last(c, p).committed and c.replicas[1].store.get(1) == (7, p)
-    assert not c.replicas[0].cc.plocks and not c.replicas[1].cc.plocks
+    assert last(c, p).committed and c.replicas[1].committed().get(1) == (7, p)
+    assert not c.replicas[0].participant.cc.plocks and not c.replicas[1].participant.cc.plocks

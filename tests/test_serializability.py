@@ -18,10 +18,19 @@ from harness.cli import main
 from harness.protocol import register
 from harness.worlds import runner
 from harness.suite.loading import load_suite
-from implementations.occ import OCC, OCCOptions, OptimisticCC
-from implementations.twopc import GRANTED, TwoPC, TwoPCOptions
-from implementations.twopl import LockingCC, TwoPL, TwoPLOptions
-from implementations.txncore import COMMITTED, PREPARED, READ, S, CommitObs, Store, make_tid
+from harness.kinds.transactions.contract import READ, CommitObs, Store, make_tid
+from implementations.occ.node import OCC
+from implementations.occ.options import OCCOptions
+from implementations.occ.validation import OptimisticCC
+from implementations.twopc.node import TwoPC
+from implementations.twopc.options import TwoPCOptions
+from implementations.twopl.locking import LockingCC
+from implementations.twopl.node import TwoPL
+from implementations.twopl.options import TwoPLOptions
+from implementations.txn.concurrency import GRANTED
+from implementations.txn.locks import S
+from implementations.txn.messages import Prepare
+from implementations.txn.records import PREPARED
 
 
 def T(client: int, seq: int = 1, attempt: int = 1) -> int:
@@ -171,7 +180,7 @@ class EarlyReleaseCC(LockingCC):
 @register("bug-2pl-early-release", kind="transactions", options=TwoPLOptions)
 class EarlyRelease2PL(TwoPL):
     def make_cc(self, options):
-        return EarlyReleaseCC(self, options.deadlock)
+        return EarlyReleaseCC(self.participant, options.deadlock)
 
 
 class NoValidationCC(OptimisticCC):
@@ -183,19 +192,18 @@ class NoValidationCC(OptimisticCC):
 @register("bug-occ-no-validation", kind="transactions", options=OCCOptions)
 class NoValidationOCC(OCC):
     def make_cc(self, options):
-        return NoValidationCC(self, options.validation)
+        return NoValidationCC(self.participant, options.validation)
 
 
 @register("bug-2pc-early-commit", kind="transactions", options=TwoPCOptions)
 class EarlyCommit2PC(TwoPC):
     """A participant commits as soon as it has voted yes, before the decision."""
 
-    def _prepare(self, ctx, tid, epoch, coord, parts, epochs=()):
-        vote = super()._prepare(ctx, tid, epoch, coord, parts, epochs)
-        t = self.txns.get(tid)
-        if vote == COMMITTED and coord != self.id and t is not None and t.state == PREPARED:
-            self._commit_prepared(ctx, t)
-        return vote
+    def on_message(self, ctx, src, msg):
+        super().on_message(ctx, src, msg)
+        t = self.participant.txns.get(msg.tid) if type(msg) is Prepare else None
+        if t is not None and t.state == PREPARED:
+            self.participant.commit_prepared(ctx, t)
 
 
 def run_suite_text(text: str) -> dict:

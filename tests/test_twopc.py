@@ -6,10 +6,12 @@ from __future__ import annotations
 import pytest
 
 from harness.engine.scripted import ScriptedCluster
-from harness.testing.scenario import scripted_cluster
-from implementations.txncore import (
-    ADD, COMMITTED, FAILURE, PREPARED, READ, CommitRequest, OpReply, OpRequest, Outcome, make_tid,
+from harness.kinds.transactions.contract import (
+    ADD, COMMITTED, FAILURE, READ, CommitRequest, OpReply, OpRequest, Outcome, make_tid,
 )
+from harness.testing.scenario import scripted_cluster
+from implementations.txn.log import Decided, Ended, EpochStarted, PreparedAborted
+from implementations.txn.records import PREPARED
 
 CLIENT = 90
 
@@ -35,7 +37,12 @@ def last(c, t):
 
 
 def records(c, node, kind=None):
-    return [r for r in c.ctx[node].stable if kind is None or r[0] == kind]
+    return [r for r in c.ctx[node].stable if kind is None or isinstance(r, kind)]
+
+
+def logged(c, node):
+    """The names of the records node logged, its epochs left out."""
+    return [type(r).__name__ for r in records(c, node) if not isinstance(r, EpochStarted)]
 
 
 def commits(c, t=None):
@@ -56,13 +63,13 @@ def test_a_no_vote_aborts_everywhere_without_a_coordinator_record():
     c = cluster()
     t = tid(1)
     transfer(c, t)
-    c.replicas[1].txns.pop(t)  # node 1 lost the transaction (as after a crash)
+    c.replicas[1].participant.txns.pop(t)  # node 1 lost the transaction (as after a crash)
     c.deliver_all()
     out = last(c, t)
     assert isinstance(out, Outcome) and out.reason == FAILURE
-    assert not records(c, 0, "decide") and records(c, 0, "pabort")  # presumed abort
-    assert c.replicas[0].store.get(0) == (100, 0) and not commits(c)
-    assert not c.replicas[0].cc.locks
+    assert not records(c, 0, Decided) and records(c, 0, PreparedAborted)  # presumed abort
+    assert c.replicas[0].committed().get(0) == (100, 0) and not commits(c)
+    assert not c.replicas[0].participant.cc.locks
 
 
 def test_participant_crash_recovers_in_doubt_and_asks_the_coordinator():
@@ -75,16 +82,16 @@ def test_participant_crash_recovers_in_doubt_and_asks_the_coordinator():
     assert last(c, t).committed
     c.drop()
     c.restart(1)
-    p = c.replicas[1].txns[t]
-    assert p.state == PREPARED and c.replicas[1].cc.locks[1].x == t   # in doubt, lock re-taken
+    p = c.replicas[1].participant.txns[t]
+    assert p.state == PREPARED and c.replicas[1].participant.cc.locks[1].exclusive == t   # in doubt, lock re-taken
     c.request(1, OpRequest(CLIENT, other, other, 0, READ, 1, 0))       # younger: dies on the lock
     assert isinstance(last(c, other), Outcome)
     c.now = 0.05
     c.fire(1, "tick")
     assert kinds(c) == ["Query"] and c.pending[0].msg.epoch == 1
     c.deliver_all()
-    assert c.replicas[1].store.get(1) == (110, t) and not c.replicas[1].txns
-    assert records(c, 0, "end")
+    assert c.replicas[1].committed().get(1) == (110, t) and not c.replicas[1].participant.txns
+    assert records(c, 0, Ended)
     assert len(commits(c, t)) == 2
 
 
@@ -95,8 +102,8 @@ def test_a_committed_participant_that_restarts_replays_its_writes():
     c.deliver_all()
     c.crash(1)
     c.restart(1)
-    assert c.replicas[1].store.get(1) == (110, t) and not c.replicas[1].txns
-    assert c.replicas[1].done[t] == COMMITTED
+    assert c.replicas[1].committed().get(1) == (110, t) and not c.replicas[1].participant.txns
+    assert c.replicas[1].participant.done[t] == COMMITTED
 
 
 def test_cooperative_termination_resolves_when_a_participant_has_not_voted():
@@ -112,9 +119,9 @@ def test_cooperative_termination_resolves_when_a_participant_has_not_voted():
             c.now = 0.01 * step
             c.fire(1, "tick")
             c.deliver_all()
-        assert (t not in c.replicas[1].txns) == resolved, termination
+        assert (t not in c.replicas[1].participant.txns) == resolved, termination
         if resolved:  # node 2 aborted its part and will vote no
-            assert c.replicas[2].done[t] == FAILURE and not c.replicas[1].cc.locks
+            assert c.replicas[2].participant.done[t] == FAILURE and not c.replicas[1].participant.cc.locks
 
 
 def test_cooperative_termination_stays_blocked_when_everyone_voted_yes():
@@ -128,7 +135,7 @@ def test_cooperative_termination_stays_blocked_when_everyone_voted_yes():
         c.now = 0.01 * step
         c.fire(1, "tick")
         c.deliver_all()
-    assert c.replicas[1].txns[t].state == PREPARED  # node 0 is the only other participant
+    assert c.replicas[1].participant.txns[t].state == PREPARED  # node 0 is the only other participant
 
 
 def test_a_re_run_commit_after_a_coordinator_restart_cannot_commit_an_old_round():
@@ -142,7 +149,7 @@ def test_a_re_run_commit_after_a_coordinator_restart_cannot_commit_an_old_round(
     c.request(0, CommitRequest(CLIENT, t, (0, 1)))   # a late copy of the commit request
     c.deliver_all()
     assert last(c, t).reason == FAILURE
-    assert c.replicas[1].store.get(1) == (100, 0) and not commits(c)
+    assert c.replicas[1].committed().get(1) == (100, 0) and not commits(c)
 
 
 @pytest.mark.parametrize("participants", ["2pl", "occ"])
@@ -160,7 +167,7 @@ def test_in_doubt_participant_crash_then_peer_says_committed(participants):
     c.now = 0.05
     c.fire(1, "tick")                             # node 1 asks node 0 (down) and node 2
     c.deliver_all()
-    assert c.replicas[1].store.get(1) == (105, t) and t not in c.replicas[1].txns
+    assert c.replicas[1].committed().get(1) == (105, t) and t not in c.replicas[1].participant.txns
 
 
 # -- regressions: a crash must never let a transaction lose the operations it ran -----------------
@@ -180,12 +187,12 @@ def test_a_partition_that_lost_an_active_transaction_aborts_its_next_operation(p
     c.request(0, OpRequest(CLIENT, t, t, 1, ADD, 2, 10, prior=1, epoch=first.epoch))
     out = last(c, t)
     assert isinstance(out, Outcome) and out.reason == FAILURE
-    assert c.replicas[0].done[t] == FAILURE and t not in c.replicas[0].txns
+    assert c.replicas[0].participant.done[t] == FAILURE and t not in c.replicas[0].participant.txns
     c.request(0, OpRequest(CLIENT, t, t, 1, ADD, 2, 10, prior=1, epoch=first.epoch))  # a duplicate
-    assert last(c, t).reason == FAILURE and t not in c.replicas[0].txns
+    assert last(c, t).reason == FAILURE and t not in c.replicas[0].participant.txns
     c.request(0, CommitRequest(CLIENT, t, (0,)))
     assert last(c, t).reason == FAILURE and not commits(c)
-    assert c.replicas[0].store.get(1) == (100, 0) and c.replicas[0].store.get(2) == (100, 0)
+    assert c.replicas[0].committed().get(1) == (100, 0) and c.replicas[0].committed().get(2) == (100, 0)
 
 
 def test_a_duplicate_operation_cannot_revive_a_transaction_a_crash_erased():
@@ -201,9 +208,9 @@ def test_a_duplicate_operation_cannot_revive_a_transaction_a_crash_erased():
     c.crash(0)
     c.restart(0)
     c.request(0, op0)                                     # the duplicate: re-created, epoch 2
-    assert t in c.replicas[0].txns
+    assert t in c.replicas[0].participant.txns
     c.request(0, OpRequest(CLIENT, t, t, 1, ADD, 3, 10, prior=1, epoch=r0.epoch))
-    assert last(c, t).reason == FAILURE and t not in c.replicas[0].txns
+    assert last(c, t).reason == FAILURE and t not in c.replicas[0].participant.txns
 
     c = cluster(n=2)
     t = tid(2)
@@ -216,8 +223,8 @@ def test_a_duplicate_operation_cannot_revive_a_transaction_a_crash_erased():
     c.crash(1)
     c.restart(1)
     c.request(1, op1)                                     # its duplicate, after the restart
-    assert t in c.replicas[1].txns
+    assert t in c.replicas[1].participant.txns
     c.request(0, CommitRequest(CLIENT, t, (0, 1), epochs=(r0.epoch, r1.epoch)))
     c.deliver_all()
     assert last(c, t).reason == FAILURE and not commits(c)
-    assert c.replicas[0].store.get(0) == (100, 0) and c.replicas[1].store.get(1) == (100, 0)
+    assert c.replicas[0].committed().get(0) == (100, 0) and c.replicas[1].committed().get(1) == (100, 0)

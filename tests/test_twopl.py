@@ -5,12 +5,14 @@ from __future__ import annotations
 import pytest
 
 from harness.engine.scripted import ScriptedCluster
-from harness.testing.scenario import scripted_cluster
-from implementations.twopl import LockingCC
-from implementations.txncore import (
+from harness.kinds.transactions.contract import (
     ADD, CONFLICT, DEADLOCK, READ, TIMEOUT, WRITE, AbortRequest, CommitRequest, OpReply,
-    OpRequest, Outcome, S, X, make_tid,
+    OpRequest, Outcome, make_tid,
 )
+from harness.testing.scenario import scripted_cluster
+from implementations.twopl.locking import LockingCC
+from implementations.txn.locks import S, X
+from implementations.txn.log import CommittedAlone
 
 CLIENT = 50
 
@@ -44,7 +46,7 @@ def commit(c: ScriptedCluster, t: int, parts=(0,)) -> None:
 
 
 def cc(c: ScriptedCluster, node: int = 0) -> LockingCC:
-    return c.replicas[node].cc
+    return c.replicas[node].participant.cc
 
 
 def test_shared_locks_are_compatible_and_exclusive_ones_are_not():
@@ -57,7 +59,7 @@ def test_shared_locks_are_compatible_and_exclusive_ones_are_not():
     op(c, t3, 0, WRITE, 7, 5)
     assert isinstance(last(c, t3), Outcome) and last(c, t3).reason == CONFLICT  # refused, not queued
     lock = cc(c).locks[7]
-    assert set(lock.holders) == {t1, t2} and lock.x == 0 and not lock.queue
+    assert set(lock.holders) == {t1, t2} and lock.exclusive == 0 and not lock.queue
 
 
 def test_locks_are_held_until_commit_and_writes_invisible_before():
@@ -77,7 +79,7 @@ def test_locks_are_held_until_commit_and_writes_invisible_before():
     assert isinstance(got, OpReply) and got.value == 110 and got.conflict  # sees the commit, waited
     waits = [v for _, e, v in c.obs.observed if e == "lock_wait"]
     assert waits == [pytest.approx(0.004)]  # from queueing (t=0) to the grant at the commit
-    assert cc(c).locks[3].holders == {reader: c.replicas[0].txns[reader]}
+    assert cc(c).locks[3].holders == {reader: c.replicas[0].participant.txns[reader]}
 
 
 def test_abort_releases_locks_to_waiters():
@@ -101,7 +103,7 @@ def test_wait_die_older_waits_younger_dies():
     c2 = cluster("wait_die")
     op(c2, young, 0, READ, 5, ts=2)
     op(c2, old, 0, WRITE, 5, 1, ts=1)
-    assert last(c2, old) is None and c2.replicas[0].txns[old].wait == 5
+    assert last(c2, old) is None and c2.replicas[0].participant.txns[old].wait == 5
 
 
 def test_wait_die_compares_with_queued_requests_too():
@@ -120,11 +122,11 @@ def test_wound_wait_older_wounds_younger_younger_waits():
     op(c, old, 0, WRITE, 5, 7, ts=1)
     assert isinstance(last(c, young), Outcome) and last(c, young).reason == CONFLICT  # wounded
     assert isinstance(last(c, old), OpReply) and last(c, old).conflict  # got the lock at once
-    assert young not in c.replicas[0].txns
+    assert young not in c.replicas[0].participant.txns
     c2 = cluster("wound_wait")
     op(c2, old, 0, WRITE, 5, 1, ts=1)
     op(c2, young, 0, WRITE, 5, 7, ts=2)
-    assert last(c2, young) is None and c2.replicas[0].txns[young].wait == 5  # young waits
+    assert last(c2, young) is None and c2.replicas[0].participant.txns[young].wait == 5  # young waits
 
 
 def test_wound_wait_never_wounds_a_prepared_transaction():
@@ -133,9 +135,9 @@ def test_wound_wait_never_wounds_a_prepared_transaction():
     op(c, young, 0, WRITE, 0, 1, ts=2, node=0)
     op(c, young, 1, WRITE, 1, 1, ts=2, node=1)
     c.request(0, CommitRequest(CLIENT, young, (0, 1)))  # node 0 prepares locally, Prepare to 1 pending
-    assert c.replicas[0].txns[young].state == 1
+    assert c.replicas[0].participant.txns[young].state == 1
     op(c, old, 0, WRITE, 0, 9, ts=1, node=0)
-    assert last(c, old) is None and young in c.replicas[0].txns  # waits for the prepared one
+    assert last(c, old) is None and young in c.replicas[0].participant.txns  # waits for the prepared one
     c.deliver_all()
     assert last(c, young).committed and isinstance(last(c, old), OpReply)
 
@@ -146,7 +148,7 @@ def test_detect_breaks_a_cycle_by_aborting_the_youngest():
     op(c, t1, 0, WRITE, 1, 1, ts=1)
     op(c, t2, 0, WRITE, 2, 1, ts=2)
     op(c, t1, 1, WRITE, 2, 1, ts=1)   # t1 waits for t2
-    assert last(c, t1).index == 0 and c.replicas[0].txns[t1].wait == 2
+    assert last(c, t1).index == 0 and c.replicas[0].participant.txns[t1].wait == 2
     op(c, t2, 1, WRITE, 1, 1, ts=2)   # t2 waits for t1: a cycle; t2 is younger
     assert last(c, t2).reason == DEADLOCK
     got = last(c, t1)
@@ -164,7 +166,7 @@ def test_detect_victim_is_deterministic_and_can_be_another_waiter():
     op(c, b, 1, WRITE, 3, 1, ts=20)   # b waits for d: cycle a -> b -> d -> a
     assert last(c, d).reason == DEADLOCK            # the youngest of the cycle, not the requester
     assert isinstance(last(c, b), OpReply) and last(c, b).index == 1
-    assert cc(c).find_cycle(c.replicas[0].txns[a]) is None
+    assert cc(c).find_cycle(c.replicas[0].participant.txns[a]) is None
 
 
 def test_no_deadlock_without_a_cycle_under_detect():
@@ -172,7 +174,7 @@ def test_no_deadlock_without_a_cycle_under_detect():
     t1, t2 = tid(1), tid(2)
     op(c, t1, 0, WRITE, 1, 1, ts=1)
     op(c, t2, 0, READ, 1, ts=2)
-    assert last(c, t2) is None and cc(c).find_cycle(c.replicas[0].txns[t2]) is None
+    assert last(c, t2) is None and cc(c).find_cycle(c.replicas[0].participant.txns[t2]) is None
 
 
 def test_lock_wait_timeout_aborts_the_waiter():
@@ -186,7 +188,7 @@ def test_lock_wait_timeout_aborts_the_waiter():
     c.now = 0.06
     c.fire(0, "tick")
     assert last(c, waiter).reason == TIMEOUT and last(c, waiter).conflict
-    assert waiter not in c.replicas[0].txns and not cc(c).locks[1].queue
+    assert waiter not in c.replicas[0].participant.txns and not cc(c).locks[1].queue
 
 
 def test_idle_transactions_are_aborted():
@@ -203,15 +205,15 @@ def test_upgrade_for_a_sole_reader_and_queued_otherwise():
     t1, t2 = tid(1), tid(2)
     op(c, t1, 0, READ, 1, ts=1)
     op(c, t1, 1, WRITE, 1, 5, ts=1)
-    assert isinstance(last(c, t1), OpReply) and c.replicas[0].txns[t1].held[1] == X
+    assert isinstance(last(c, t1), OpReply) and c.replicas[0].participant.txns[t1].held[1] == X
     c2 = cluster("wait_die")
     op(c2, t1, 0, READ, 1, ts=1)
     op(c2, t2, 0, READ, 1, ts=2)
     op(c2, t1, 1, WRITE, 1, 5, ts=1)  # upgrade blocked by the other reader: older, so it waits
-    assert last(c2, t1).index == 0 and c2.replicas[0].txns[t1].wait == 1
-    assert c2.replicas[0].txns[t1].held[1] == S
+    assert last(c2, t1).index == 0 and c2.replicas[0].participant.txns[t1].wait == 1
+    assert c2.replicas[0].participant.txns[t1].held[1] == S
     c2.request(0, AbortRequest(CLIENT, t2))
-    assert last(c2, t1).index == 1 and c2.replicas[0].txns[t1].held[1] == X
+    assert last(c2, t1).index == 1 and c2.replicas[0].participant.txns[t1].held[1] == X
 
 
 def test_one_phase_commit_installs_versions_logs_and_reports():
@@ -222,12 +224,13 @@ def test_one_phase_commit_installs_versions_logs_and_reports():
     op(c, t, 2, WRITE, 3, 7)
     commit(c, t)
     assert last(c, t).committed
-    store = c.replicas[0].store
+    store = c.replicas[0].committed()
     assert store.get(2) == (70, t) and store.get(3) == (7, t) and store.get(1) == (100, 0)
-    assert c.ctx[0].stable[-1] == ("commit1", t, [(2, 70), (3, 7)])
+    logged = c.ctx[0].stable[-1]
+    assert isinstance(logged, CommittedAlone) and (logged.tid, logged.writes) == (t, [(2, 70), (3, 7)])
     (obs,) = [v for _, e, v in c.obs.observed if e == "commit"]
     assert obs.reads == [(1, 0), (2, 0), (3, 0)] and obs.installs == [(2, 0, 70), (3, 0, 7)]
-    assert not cc(c).locks and not c.replicas[0].txns
+    assert not cc(c).locks and not c.replicas[0].participant.txns
     commit(c, t)  # a duplicate commit request: the same answer, nothing applied twice
     assert last(c, t).committed and len([1 for _, e, _ in c.obs.observed if e == "commit"]) == 1
 
@@ -240,7 +243,7 @@ def test_duplicate_operations_are_ignored():
     assert len(answers(c, t)) == 1
     op(c, t, 1, ADD, 1, 5)
     commit(c, t)
-    assert c.replicas[0].store.get(1) == (110, t)
+    assert c.replicas[0].committed().get(1) == (110, t)
 
 
 def test_a_new_attempt_supersedes_a_leftover_one():
@@ -248,7 +251,7 @@ def test_a_new_attempt_supersedes_a_leftover_one():
     first, second = tid(1, 1), tid(1, 2)
     op(c, first, 0, WRITE, 1, 5, ts=1)  # its abort request was lost
     op(c, second, 0, WRITE, 1, 6, ts=1)
-    assert isinstance(last(c, second), OpReply) and first not in c.replicas[0].txns
+    assert isinstance(last(c, second), OpReply) and first not in c.replicas[0].participant.txns
 
 
 @pytest.mark.parametrize("policy", ["no_wait", "wait_die", "wound_wait", "detect"])
@@ -261,8 +264,8 @@ def test_recovery_retakes_the_locks_of_prepared_transactions(policy):
     c.deliver(lambda e: e.dst == 1)  # node 1 prepares and votes
     c.crash(1)
     c.restart(1)
-    held = c.replicas[1].txns[t]
-    assert held.state == 1 and c.replicas[1].cc.locks[1].holders == {t: held}
+    held = c.replicas[1].participant.txns[t]
+    assert held.state == 1 and c.replicas[1].participant.cc.locks[1].holders == {t: held}
 
 
 def test_detect_records_only_real_lock_waits():

@@ -12,7 +12,9 @@ import yaml
 from harness.protocol import register
 from harness.worlds import runner
 from harness.suite.loading import load_suite
-from implementations.twopl import TwoPL, TwoPLOptions
+from harness.kinds.transactions.contract import CommitRequest, OpRequest
+from implementations.twopl.node import TwoPL
+from implementations.twopl.options import TwoPLOptions
 
 
 def run_result(suite: dict) -> runner.RunResult:
@@ -56,14 +58,15 @@ def test_bank_invariant_holds_when_partitions_lose_active_transactions(protocol)
 @register("bug-2pl-forgets-lost-ops", kind="transactions", options=TwoPLOptions)
 class ForgetsLostOps(TwoPL):
     """The pre-fix behaviour: a partition that no longer knows an attempt starts it afresh at
-    its next operation, and commits whatever it ran since."""
+    its next operation, and commits whatever it ran since (it ignores the epochs the client
+    names)."""
 
-    def _op(self, ctx, req):
-        req.prior = req.epoch = 0
-        super()._op(ctx, req)
-
-    def _lost(self, t, parts, epochs):
-        return False
+    def on_request(self, ctx, request):
+        if type(request) is OpRequest:
+            request.prior = request.epoch = 0
+        elif type(request) is CommitRequest:
+            request.epochs = ()
+        super().on_request(ctx, request)
 
 
 def test_checker_catches_a_partition_committing_what_a_crash_left_of_a_transaction():

@@ -12,7 +12,7 @@ from harness.checkers.serializability import TxnChecker
 from harness.engine.sim import Simulator
 from harness.suite.workloads import YCSBWorkload
 from harness.worlds.transactions import TxnStats
-from implementations.txncore import (
+from harness.kinds.transactions.contract import (
     COMMITTED, CONFLICT, TIMEOUT, CommitRequest, OpReply, OpRequest, Outcome, tid_attempt,
 )
 from workloads.txn import TxnClient, YCSBGenerator

@@ -29,7 +29,7 @@ Clients
     request to the home partition. Each operation tells its partition how many earlier ones of
     the attempt ran there and which partition epoch answered them, and the commit request names
     every participant's epoch (a partition that lost the attempt in a crash then aborts it; see
-    ``implementations.twopc``). An abort (an ``Outcome`` from a participant or from the
+    ``implementations.txn.participant``). An abort (an ``Outcome`` from a participant or from the
     coordinator) ends the attempt: the client tells the other partitions it used
     (``AbortRequest``), waits ``min(base * 2^n, cap)`` plus up to ``jitter`` of that again, n
     being the number of *earlier* aborts of the transaction (``base`` after the first abort,
@@ -51,7 +51,7 @@ import math
 from typing import Any, Callable
 
 from harness.engine.sim import Simulator
-from implementations.txncore import (
+from harness.kinds.transactions.contract import (
     ADD, COMMITTED, READ, TIMEOUT, WRITE, AbortRequest, CommitRequest, Inquiry, OpReply,
     OpRequest, Outcome, make_tid,
 )

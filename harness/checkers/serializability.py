@@ -43,7 +43,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Iterable
 
-from implementations.txncore import CommitObs, tid_logical, tid_str
+from harness.kinds.transactions.contract import CommitObs, tid_logical, tid_str
 
 __all__ = ["TxnChecker", "find_cycle", "describe_cycle"]
 

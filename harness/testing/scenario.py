@@ -27,8 +27,9 @@ from harness.units import format_duration, parse_duration
 from harness.engine.scripted import Envelope, ScriptedCluster
 from harness.protocol import Node, ReplicationOptions, get
 from harness.testing.scripts import ScriptError, run_file
-from implementations.txncore import (ADD, OP_NAMES as TXN_OPS, READ, REASONS, WRITE, AbortRequest,
-                                     CommitRequest, Inquiry, OpRequest, Store, make_tid)
+from harness.kinds.transactions.contract import (ADD, OP_NAMES as TXN_OPS, READ, REASONS, WRITE,
+                                                 AbortRequest, CommitRequest, Inquiry, OpRequest, Store,
+                                                 make_tid)
 from workloads.kv import GET, OP_NAMES as KV_OPS, PUT, KVStateMachine, Request
 
 HELP = """\

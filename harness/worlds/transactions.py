@@ -38,9 +38,8 @@ from typing import Any
 from harness.checkers.consensus import combine
 from harness.checkers.serializability import TxnChecker
 from harness.faults.nemesis import Role
+from harness.kinds.transactions.contract import REASONS, Store, tid_str
 from harness.worlds.base import World
-from implementations.twopc import PREPARING
-from implementations.txncore import PREPARED, REASONS, Store, tid_str
 from workloads.txn import TxnClient, generator_for
 
 __all__ = ["TransactionWorld", "TxnStats", "DRAIN"]
@@ -199,12 +198,10 @@ class TransactionWorld(World):
         found = set()
         for h in hosts:
             if h.alive:
-                for t in h.replica.txns.values():
-                    c = t.coord
-                    if t.state == PREPARED and c != h.node_id and c not in found and hosts[c].alive:
-                        pending = hosts[c].replica.coord.get(t.tid)
-                        if pending is not None and pending.phase == PREPARING:
-                            found.add(c)
+                for tid, c in h.replica.in_doubt():
+                    if (c != h.node_id and c not in found and hosts[c].alive
+                            and hosts[c].replica.collecting_votes(tid)):
+                        found.add(c)
         return sorted(found)
 
     def _participants(self) -> list[int]:
@@ -213,7 +210,8 @@ class TransactionWorld(World):
         crashing one that is would leave its own participants blocked too -- those already
         prepared, and those its Prepares are about to reach -- and mix the two kinds of crash)."""
         return [h.node_id for h in self.hosts
-                if h.alive and not h.replica.coord and h.replica.prepared_for_others()]
+                if h.alive and not h.replica.coordinating()
+                and any(c != h.node_id for _, c in h.replica.in_doubt())]
 
     # -- the run ----------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -248,11 +246,11 @@ class TransactionWorld(World):
             return
         hosts = self.hosts
         for h in hosts:  # the cheap test first: a two-phase commit is being coordinated
-            if not h.alive or h.replica.coord:
+            if not h.alive or h.replica.coordinating():
                 return
         if all(h.replica.settled() for h in hosts):
             self._last_quiescent = now
-            stores = [h.replica.store for h in hosts]
+            stores = [h.replica.committed() for h in hosts]
             P = len(stores)
             total = sum(stores[k % P].get(k)[0] for k in range(cfg.workload.accounts))
             self.checker.quiescent_total(now, total)
@@ -274,9 +272,8 @@ class TransactionWorld(World):
         self.drained = sim.now - start
 
     def _check(self) -> dict[str, Any]:
-        in_doubt = {(h.node_id, tid) for h in self.hosts if h.alive
-                    for tid, t in h.replica.txns.items() if t.state == PREPARED}
-        stores = [h.replica.store if h.alive else Store(self.checker.initial) for h in self.hosts]
+        in_doubt = {(h.node_id, tid) for h in self.hosts if h.alive for tid, _ in h.replica.in_doubt()}
+        stores = [h.replica.committed() if h.alive else Store(self.checker.initial) for h in self.hosts]
         verdicts = self.checker.verdicts(stores, in_doubt)
         safety = combine(*verdicts)
         committed = len(self.checker.first)

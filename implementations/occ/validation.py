@@ -1,4 +1,4 @@
-"""Optimistic concurrency control: read phase, validation, write phase. Registered as ``occ``.
+"""Optimistic concurrency control, as a partition's strategy: read phase, validation, write phase.
 
 Read phase
     Operations never wait: a read returns the committed value and records its version; a write
@@ -20,7 +20,7 @@ Validation (at commit, or at prepare under 2PC), two schemes (``protocols.occ.va
     phase run in the same step, so they are released at once.
 
 Write phase
-    Install the buffered writes as new versions (by ``PartitionNode``), release, and (backward)
+    Install the buffered writes as new versions (by the participant), release, and (backward)
     record the write set under the next commit number. Records older than every active
     transaction's start are pruned on the housekeeping tick.
 """
@@ -32,40 +32,44 @@ from typing import Any
 
 from mypy_extensions import mypyc_attr
 
-from harness.protocol import ProtocolSpec
-from implementations.options import OCCOptions
-from implementations.twopc import GRANTED, PartitionNode
-from implementations.txncore import ACTIVE, VALIDATION, X, Lock, PTxn, take_locks
+from harness.kinds.transactions.contract import VALIDATION
+from implementations.txn.concurrency import GRANTED, ConcurrencyControl
+from implementations.txn.locks import X, Lock, take_locks
+from implementations.txn.records import ACTIVE, ParticipantTxn
 
-__all__ = ["OptimisticCC", "OCC", "OCCOptions"]
+__all__ = ["OptimisticCC"]
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # tests subclass it
-class OptimisticCC:
-    __slots__ = ("node", "silo", "tn", "log", "plocks")
+class OptimisticCC(ConcurrencyControl):
+    """Validation over a partition's committed writers (``tn`` so far; their write sets in ``log``,
+    backward only) and its validation locks (``plocks``). ``partition`` is the participant role,
+    or anything offering what :mod:`implementations.txn.concurrency` lists."""
 
-    def __init__(self, node: Any, validation: str = "backward"):
+    __slots__ = ("partition", "silo", "tn", "log", "plocks")
+
+    def __init__(self, partition: Any, validation: str = "backward"):
         if validation not in ("backward", "silo"):
             raise ValueError(f"unknown validation {validation!r}")
-        self.node = node
+        self.partition = partition
         self.silo = validation == "silo"
         self.tn = 0                                         # committed writers so far
         self.log: deque[tuple[int, frozenset[int]]] = deque()  # (tn, write set), backward only
         self.plocks: dict[int, Lock] = {}                   # validation locks
 
-    def begin(self, t: PTxn) -> None:
+    def begin(self, t: ParticipantTxn) -> None:
         t.start_tn = self.tn
 
-    def access(self, t: PTxn, kind: int, key: int, now: float) -> int:
+    def access(self, t: ParticipantTxn, kind: int, key: int, now: float) -> int:
         return GRANTED
 
-    def validate(self, t: PTxn) -> int:
+    def validate(self, t: ParticipantTxn) -> int:
         """0 and the validation locks taken, or VALIDATION."""
         plocks = self.plocks
         if plocks:
             for key in t.reads:
                 lock = plocks.get(key)
-                if lock is not None and lock.x and lock.x != t.tid:
+                if lock is not None and lock.exclusive and lock.exclusive != t.tid:
                     t.conflict = True
                     return VALIDATION
             for key in t.writes:
@@ -76,7 +80,7 @@ class OptimisticCC:
         reads = t.reads
         if reads:
             if self.silo:
-                get = self.node.store.get
+                get = self.partition.store.get
                 for key, version in reads.items():
                     if get(key)[1] != version:
                         t.conflict = True
@@ -92,17 +96,17 @@ class OptimisticCC:
         self.recover(t)
         return 0
 
-    def commit(self, t: PTxn) -> None:
+    def commit(self, t: ParticipantTxn) -> None:
         self._release(t)
         if t.writes:
             self.tn += 1
             if not self.silo:
                 self.log.append((self.tn, frozenset(t.writes)))
 
-    def abort(self, t: PTxn) -> None:
+    def abort(self, t: ParticipantTxn) -> None:
         self._release(t)
 
-    def recover(self, t: PTxn) -> None:
+    def recover(self, t: ParticipantTxn) -> None:
         """Take ``t``'s validation locks (after validating, or found prepared in the log)."""
         take_locks(self.plocks, t)
 
@@ -110,12 +114,12 @@ class OptimisticCC:
         log = self.log
         if not log:
             return
-        active = [t.start_tn for t in self.node.txns.values() if t.state == ACTIVE]
+        active = [t.start_tn for t in self.partition.transactions() if t.state == ACTIVE]
         oldest = min(active) if active else self.tn
         while log and log[0][0] <= oldest:
             log.popleft()
 
-    def _release(self, t: PTxn) -> None:
+    def _release(self, t: ParticipantTxn) -> None:
         if t.held:
             plocks = self.plocks
             for key in t.held:
@@ -124,16 +128,3 @@ class OptimisticCC:
                 if not lock.holders:
                     del plocks[key]
             t.held.clear()
-
-
-@mypyc_attr(allow_interpreted_subclasses=True)  # tests subclass it
-class OCC(PartitionNode):
-    """OCC; multi-partition transactions commit with 2PC (default settings)."""
-
-    def make_cc(self, options: Any) -> OptimisticCC:
-        return OptimisticCC(self, options.validation)
-
-
-# A constant rather than the decorator, as for Raft (see there).
-SPEC = ProtocolSpec("occ", "transactions", OCC, OCCOptions,
-                    "optimistic concurrency control (read, validate, write); backward or Silo-style")

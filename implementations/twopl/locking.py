@@ -1,8 +1,5 @@
-"""Strict two-phase locking: shared/exclusive locks held until commit or abort, four deadlock
-policies. Registered as ``2pl`` (policy chosen by ``protocols.2pl.deadlock``) and as one protocol
-per policy -- ``2pl-nowait``, ``2pl-waitdie``, ``2pl-woundwait``, ``2pl-detect`` -- so that a
-suite can sweep ``protocol: [2pl-nowait, 2pl-waitdie, 2pl-woundwait, 2pl-detect, occ, 2pc]``
-without producing meaningless (protocol, option) combinations.
+"""Strict two-phase locking's concurrency control: shared/exclusive locks held until commit or
+abort, four deadlock policies.
 
 Locks
     A read takes S, a write (always read-modify-write) takes X; a reader that later writes
@@ -38,52 +35,55 @@ Deadlock detection (``DeadlockDetectOptions``)
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Iterable, cast
+from typing import Any, Iterable, cast
 
 from mypy_extensions import mypyc_attr
 
-from harness.protocol import ProtocolSpec
-from implementations.options import DeadlockDetectOptions, LockTimeoutOptions, TwoPLOptions
-from implementations.twopc import GRANTED, WAIT, PartitionNode
-from implementations.txncore import ACTIVE, CONFLICT, DEADLOCK, READ, S, X, Lock, PTxn, take_locks
+from harness.kinds.transactions.contract import CONFLICT, DEADLOCK, READ
+from implementations.txn.concurrency import GRANTED, WAIT, ConcurrencyControl
+from implementations.txn.locks import S, X, Lock, take_locks
+from implementations.txn.options import DeadlockDetectOptions
+from implementations.txn.records import ParticipantTxn
 
-__all__ = ["LockingCC", "TwoPL", "TwoPLOptions", "LockTimeoutOptions", "POLICIES"]
+__all__ = ["LockingCC", "POLICIES"]
 
 POLICIES = ("no_wait", "wait_die", "wound_wait", "detect")
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # tests subclass it
-class LockingCC:
-    """The lock table of one partition and its deadlock policy. ``node`` is told when a queued
-    request is granted (``node._granted(t)``) and does the aborting (``node._kill(t, reason)``)."""
+class LockingCC(ConcurrencyControl):
+    """The lock table of one partition and its deadlock policy. Its ``partition`` (the
+    participant role, or anything offering what :mod:`implementations.txn.concurrency` lists) is
+    told when a queued request is granted (``lock_granted``) and does the aborting
+    (``abort_active``)."""
 
-    __slots__ = ("node", "policy", "locks", "waiting", "_conflict", "periodic", "interval",
-                 "edge_cost", "edges", "next_sweep")
+    __slots__ = ("partition", "policy", "locks", "waiting", "_on_conflict", "periodic",
+                 "interval", "edge_cost", "edges", "next_sweep")
 
-    def __init__(self, node: Any, policy: str = "wait_die", options: Any = None):
+    def __init__(self, partition: Any, policy: str = "wait_die", options: Any = None):
         if policy not in POLICIES:
             raise ValueError(f"unknown deadlock policy {policy!r}")
         if not isinstance(options, DeadlockDetectOptions):
             options = DeadlockDetectOptions()  # type: ignore[call-arg]  # (every field has a default)
-        self.node = node
+        self.partition = partition
         self.policy = policy
         self.locks: dict[int, Lock] = {}
-        self.waiting: dict[int, PTxn] = {}
+        self.waiting: dict[int, ParticipantTxn] = {}
         self.periodic = policy == "detect" and options.detect == "periodic"
         self.interval = options.detect_interval
         self.edge_cost = options.detect_cost_per_edge
         self.edges = 0          # waits-for edges examined by every search so far
         self.next_sweep = 0.0   # periodic: the first tick at or after this searches
-        self._conflict = {"no_wait": self._no_wait, "wait_die": self._wait_die,
+        self._on_conflict = {"no_wait": self._no_wait, "wait_die": self._wait_die,
                           "wound_wait": self._wound_wait,
                           "detect": self._enqueue if self.periodic else self._detect}[policy]
 
-    # -- the concurrency-control interface used by PartitionNode -------------------------------
-    def begin(self, t: PTxn) -> None:
+    # -- the concurrency-control interface --------------------------------------------------------
+    def begin(self, t: ParticipantTxn) -> None:
         pass
 
-    def access(self, t: PTxn, kind: int, key: int, now: float) -> int:
-        """GRANTED, WAIT (queued; ``node._granted`` follows) or an abort reason for ``t``."""
+    def access(self, t: ParticipantTxn, kind: int, key: int, now: float) -> int:
+        """GRANTED, WAIT (queued; ``partition.lock_granted`` follows) or an abort reason for ``t``."""
         mode = S if kind == READ else X
         held = t.held.get(key, 0)
         if held >= mode:
@@ -97,18 +97,18 @@ class LockingCC:
             lock.grant(t, key, mode)
             return GRANTED
         t.conflict = True
-        return self._conflict(t, lock, key, mode, held, now)
+        return self._on_conflict(t, lock, key, mode, held, now)
 
-    def validate(self, t: PTxn) -> int:
+    def validate(self, t: ParticipantTxn) -> int:
         return 0  # every lock is already held
 
-    def commit(self, t: PTxn) -> None:
+    def commit(self, t: ParticipantTxn) -> None:
         self._release_all(t)
 
-    def abort(self, t: PTxn) -> None:
+    def abort(self, t: ParticipantTxn) -> None:
         self._release_all(t)
 
-    def recover(self, t: PTxn) -> None:
+    def recover(self, t: ParticipantTxn) -> None:
         """Re-take the locks of a transaction found prepared in the log (they were compatible
         before the crash, so nothing else can hold them now)."""
         take_locks(self.locks, t)
@@ -119,28 +119,28 @@ class LockingCC:
             self._sweep()
 
     # -- policies ------------------------------------------------------------------------------
-    def _no_wait(self, t: PTxn, lock: Lock, key: int, mode: int, held: int, now: float) -> int:
+    def _no_wait(self, t: ParticipantTxn, lock: Lock, key: int, mode: int, held: int, now: float) -> int:
         return CONFLICT
 
-    def _wait_die(self, t: PTxn, lock: Lock, key: int, mode: int, held: int, now: float) -> int:
+    def _wait_die(self, t: ParticipantTxn, lock: Lock, key: int, mode: int, held: int, now: float) -> int:
         ts = t.ts
         for b in self._blockers(t, lock, mode, held):
             if b.ts < ts:
                 return CONFLICT  # someone older is in the way: die
         return self._enqueue(t, lock, key, mode, held, now)
 
-    def _wound_wait(self, t: PTxn, lock: Lock, key: int, mode: int, held: int, now: float) -> int:
+    def _wound_wait(self, t: ParticipantTxn, lock: Lock, key: int, mode: int, held: int, now: float) -> int:
         ts = t.ts
         for b in self._blockers(t, lock, mode, held):
-            if b.ts > ts and b.state == ACTIVE and self.node.txns.get(b.tid) is b:
-                self.node._kill(b, CONFLICT)  # wound the younger one
+            if b.ts > ts and self.partition.is_active(b):
+                self.partition.abort_active(b, CONFLICT)  # wound the younger one
         lock = self.locks.get(key) or self.locks.setdefault(key, Lock())
         if (held or not lock.queue) and lock.compatible(t, mode):
             lock.grant(t, key, mode)
             return GRANTED
         return self._enqueue(t, lock, key, mode, held, now)
 
-    def _detect(self, t: PTxn, lock: Lock, key: int, mode: int, held: int, now: float) -> int:
+    def _detect(self, t: ParticipantTxn, lock: Lock, key: int, mode: int, held: int, now: float) -> int:
         self._enqueue(t, lock, key, mode, held, now)
         while t.wait is not None:
             cycle = self._search(t)
@@ -149,7 +149,7 @@ class LockingCC:
             victim = max(cycle, key=lambda u: (u.ts, u.tid))
             if victim is t:
                 return DEADLOCK
-            self.node._kill(victim, DEADLOCK)
+            self.partition.abort_active(victim, DEADLOCK)
         return GRANTED  # the victim's locks went to t
 
     def _sweep(self) -> None:
@@ -159,32 +159,32 @@ class LockingCC:
                 cycle = self._search(t)
                 if cycle is None:
                     break
-                self.node._kill(max(cycle, key=lambda u: (u.ts, u.tid)), DEADLOCK)
+                self.partition.abort_active(max(cycle, key=lambda u: (u.ts, u.tid)), DEADLOCK)
 
-    def _search(self, start: PTxn) -> list[PTxn] | None:
+    def _search(self, start: ParticipantTxn) -> list[ParticipantTxn] | None:
         """``find_cycle``, paid for: the edges it examined, at ``detect_cost_per_edge`` each."""
         before = self.edges
         cycle = self.find_cycle(start)
         if self.edge_cost:
-            self.node.ctx.charge((self.edges - before) * self.edge_cost)
+            self.partition.ctx.charge((self.edges - before) * self.edge_cost)
         return cycle
 
     # -- queues and the waits-for graph -----------------------------------------------------
     @staticmethod
-    def _conflicting(t: PTxn, lock: Lock, mode: int, ahead: Iterable[PTxn]) -> list[PTxn]:
+    def _conflicting(t: ParticipantTxn, lock: Lock, mode: int, ahead: Iterable[ParticipantTxn]) -> list[ParticipantTxn]:
         """Who ``t``, wanting ``mode`` on ``lock``, waits for: the holders whose lock conflicts,
         and the requests in ``ahead`` (queued before it) that conflict."""
-        x = lock.x
+        x = lock.exclusive
         out = [h for h in lock.holders.values() if h is not t and (mode == X or h.tid == x)]
         out.extend(w for w in ahead if mode == X or w.wait_mode == X)
         return out
 
-    def _blockers(self, t: PTxn, lock: Lock, mode: int, upgrade: int) -> list[PTxn]:
+    def _blockers(self, t: ParticipantTxn, lock: Lock, mode: int, upgrade: int) -> list[ParticipantTxn]:
         """Who ``t`` would wait for if queued now: at the back of the queue, or at its front for
         an upgrade."""
         return self._conflicting(t, lock, mode, () if upgrade else lock.queue)
 
-    def waits_for(self, u: PTxn) -> list[PTxn]:
+    def waits_for(self, u: ParticipantTxn) -> list[ParticipantTxn]:
         """Queued-up ``u``'s edges in the waits-for graph, compressed for the cycle search: the
         conflicting holders, and the conflicting requests ahead of it back to the nearest
         exclusive one, which itself waits for everything further ahead. Reachability, and so
@@ -200,7 +200,7 @@ class LockingCC:
                 break
         return out
 
-    def find_cycle(self, start: PTxn) -> list[PTxn] | None:
+    def find_cycle(self, start: ParticipantTxn) -> list[ParticipantTxn] | None:
         """A cycle of the waits-for graph through ``start`` (iterative DFS), or None. Counts the
         edges it examines in ``edges``."""
         path = [start]
@@ -228,7 +228,7 @@ class LockingCC:
             stack.append(iter(edges))
         return None
 
-    def _enqueue(self, t: PTxn, lock: Lock, key: int, mode: int, upgrade: int, now: float) -> int:
+    def _enqueue(self, t: ParticipantTxn, lock: Lock, key: int, mode: int, upgrade: int, now: float) -> int:
         t.wait, t.wait_mode, t.wait_since = key, mode, now
         if upgrade:
             lock.queue.appendleft(t)
@@ -247,9 +247,9 @@ class LockingCC:
             lock.grant(u, key, u.wait_mode)
             u.wait = None
             del self.waiting[u.tid]
-            self.node._granted(u)
+            self.partition.lock_granted(u)
 
-    def _release_all(self, t: PTxn) -> None:
+    def _release_all(self, t: ParticipantTxn) -> None:
         locks = self.locks
         if t.wait is not None:
             key = t.wait
@@ -267,32 +267,3 @@ class LockingCC:
             if not lock.holders and not lock.queue:
                 del locks[key]
         t.held.clear()
-
-
-# -- registration -------------------------------------------------------------------------------
-
-@mypyc_attr(allow_interpreted_subclasses=True)  # the fixed-policy variants, and tests, subclass it
-class TwoPL(PartitionNode):
-    """Strict 2PL; multi-partition transactions commit with 2PC (default settings)."""
-
-    policy: ClassVar[str] = ""  # a fixed-policy variant's (below), else the options'
-
-    def make_cc(self, options: Any) -> LockingCC:
-        return LockingCC(self, self.policy or options.deadlock, options)
-
-
-# Constants rather than the decorator, as for Raft (see there).
-SPEC = ProtocolSpec("2pl", "transactions", TwoPL, TwoPLOptions,
-                    "strict two-phase locking (S/X locks held to commit) with a deadlock policy")
-
-
-def _fixed(name: str, policy: str) -> ProtocolSpec:
-    cls = type(f"TwoPL_{policy}", (TwoPL,), {"policy": policy, "__doc__": f"Strict 2PL, {policy}."})
-    options = DeadlockDetectOptions if policy == "detect" else LockTimeoutOptions
-    return ProtocolSpec(name, "transactions", cls, options, f"strict 2PL with deadlock policy {policy}")
-
-
-NO_WAIT = _fixed("2pl-nowait", "no_wait")
-WAIT_DIE = _fixed("2pl-waitdie", "wait_die")
-WOUND_WAIT = _fixed("2pl-woundwait", "wound_wait")
-DETECT = _fixed("2pl-detect", "detect")
