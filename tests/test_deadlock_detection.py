@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.worlds import runner
+from harness.execution import runner
 from implementations.twopl import LockingCC
 from implementations.txncore import DEADLOCK, WRITE, OpReply, Outcome
 from test_twopl import cc, cluster, last, op, tid

@@ -15,7 +15,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.worlds import runner
+from harness.execution import runner
 from harness.config import load_suite
 
 NODES = 5

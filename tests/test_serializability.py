@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.worlds import runner
+from harness.execution import runner
 from harness.checkers.serializability import TxnChecker, find_cycle
 from harness.cli import main
 from harness.config import load_suite

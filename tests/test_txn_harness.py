@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.worlds import runner
+from harness.execution import runner
 from harness.config import load_suite
 from harness.protocol import register
 from implementations.twopl import TwoPL, TwoPLOptions

@@ -16,8 +16,8 @@ from harness.checkers.consensus import (Durability, ElectionSafety, LogAgreement
                                          combine)
 from harness.checkers.linearizability import check_linearizability
 from harness.history import History
-from harness.worlds.transactions import TransactionWorld
-from harness.worlds.base import World
+from harness.kinds.transactions.world import TransactionWorld
+from harness.engine.world import World
 from workloads.clients import KVClient
 from workloads.keys import KeyChooser
 from workloads.kv import KVStateMachine

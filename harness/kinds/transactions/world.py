@@ -37,7 +37,7 @@ from typing import Any
 
 from harness.checkers.consensus import combine
 from harness.checkers.serializability import TxnChecker
-from harness.worlds.base import World
+from harness.engine.world import World
 from implementations.twopc import PREPARING
 from implementations.txncore import PREPARED, REASONS, Store, tid_str
 from workloads.txn import TxnClient, generator_for
