@@ -27,6 +27,7 @@ COMPILED = (
     "harness/engine/network.py",
     "harness/engine/node.py",
     "harness/metrics.py",
+    "harness/kinds/consensus/metrics.py",
     "harness/history.py",
     "harness/checkers/consensus.py",
     "harness/checkers/linearizability.py",

@@ -20,7 +20,7 @@ import time
 import pytest
 
 from harness import build
-from harness.execution.runner import ConsensusWorld
+from harness.kinds.consensus.world import ConsensusWorld
 from harness.kinds.transactions.world import TransactionWorld
 
 CONSENSUS = """

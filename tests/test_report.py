@@ -673,9 +673,8 @@ def test_leaderless_stretches_inside_one_bucket_show_in_the_leader_lane():
 
 
 def test_leaderless_ms_counts_every_stretch_without_a_leader():
-    from harness.metrics import Metrics
-    m = Metrics(warmup=0.0, bucket=0.1, gap=1.0)
-    m.led = True
+    from harness.kinds.consensus.metrics import ConsensusMetrics
+    m = ConsensusMetrics(warmup=0.0, bucket=0.1, gap=1.0, replicas=3)
     m.leader(0, 1, 0.05)
     m.observe(0, "stepped_down", 1, 0.23)
     m.leader(1, 2, 0.24)

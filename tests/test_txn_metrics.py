@@ -11,7 +11,7 @@ import pytest
 from harness.checkers.serializability import TxnChecker
 from harness.config import YCSBWorkload
 from harness.engine.sim import Simulator
-from harness.kinds.transactions.world import TxnStats
+from harness.kinds.transactions.stats import TxnStats
 from implementations.txncore import (
     COMMITTED, CONFLICT, TIMEOUT, CommitRequest, OpReply, OpRequest, Outcome, tid_attempt,
 )

@@ -79,7 +79,7 @@ def replay(results_dir: Path, run_id: str | None) -> tuple[str, Any]:
     """(run id, History) of a consensus run of ``results_dir``, replayed from its manifest."""
     from harness.config import RunConfig
     from harness.execution.results import read_manifest
-    from harness.execution.runner import ConsensusWorld
+    from harness.kinds.consensus.world import ConsensusWorld
 
     manifest = read_manifest(results_dir)
     if manifest is None or not isinstance(manifest.get("runs"), list):

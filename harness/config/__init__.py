@@ -30,6 +30,7 @@ from harness.checkers.linearizability import DEFAULT_BUDGET
 from harness.config.keys import did_you_mean, unknown_keys
 from harness.config.units import (Bandwidth, Duration, PositiveDuration, Probability, Rate, Size,
                            format_duration, show)
+from harness.kinds import KINDS
 
 __all__ = [
     "Checkers", "Cluster", "ConfigError", "ConstantLatency", "CrashFaults", "ExponentialLatency",
@@ -86,7 +87,7 @@ def _selector(*words: str) -> BeforeValidator:
 
 
 Role = Literal["any", "leader", "follower", "coordinator", "participant"]
-ROLES = {"consensus": ("leader", "follower"), "transactions": ("coordinator", "participant")}
+ROLES = {name: kind.roles for name, kind in KINDS.items()}
 NodeSelector = Annotated[Literal["*"] | tuple[int, ...], _selector("*")]
 Target = Annotated[Role | tuple[int, ...], _selector("any", "leader", "follower", "coordinator",
                                                      "participant")]
@@ -516,7 +517,7 @@ class RunConfig(_Model):
     is the run's own seed (the suite's base seed in ``Suite.base``)."""
 
     name: StrictStr
-    kind: Literal["consensus", "transactions"] = "consensus"
+    kind: Literal[tuple(KINDS)] = "consensus"  # type: ignore[valid-type]
     description: StrictStr = ""
     protocol: StrictStr = "raft"
     duration: PositiveDuration = "10s"
