@@ -692,7 +692,7 @@ CONSENSUS_WORDS = re.compile(r"leader|failover|retransmi|gap repair|follower|ele
 def test_transaction_report_has_no_consensus_leftovers(tmp_path, monkeypatch):
     """A transaction suite under a coordinator crash: the availability section, its timeline and
     the tables speak of commit gaps, never of leaders, failovers or replication (whose columns
-    the runner writes as zeros in a transaction run)."""
+    older transaction results carry as zeros)."""
     import harness.report.failures as failures
     figs = _capture(monkeypatch, {}, failures)
     d = make_results(tmp_path / "r", "transactions", seeds=[1, 2], faults=True,
