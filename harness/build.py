@@ -28,6 +28,7 @@ COMPILED = (
     "harness/engine/node.py",
     "harness/kinds/transactions/contract.py",
     "harness/metrics.py",
+    "harness/kinds/consensus/metrics.py",
     "harness/history.py",
     "harness/checkers/consensus.py",
     "harness/checkers/linearizability.py",

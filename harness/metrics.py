@@ -1,4 +1,6 @@
-"""Streaming run metrics: latency histogram, throughput, time series, leadership and failover.
+"""Streaming run metrics every kind of run shares: latency histogram, throughput, outstanding
+operations, unavailability and the time series. A kind that measures more (consensus:
+leadership and failover, :mod:`harness.kinds.consensus.metrics`) extends :class:`Metrics`.
 
 Memory stays bounded whatever the run length: latencies go into an HDR histogram (3 significant
 digits, 1 us .. 1 h), the time series keeps only the current bucket's samples, and per-operation
@@ -8,15 +10,13 @@ Measurement window ``[warmup, end]``: operations *invoked* in it feed the latenc
 they complete, and ``ops_failed``; those still unanswered at the end are reported apart
 (``ops_outstanding`` and their ages), never mixed into the latencies of completed ones, so an
 overloaded run shows its backlog without distorting the distribution; operations *completed* in it count for
-throughput; attempts *sent* in it for ``abort_rate``; leader elections, failovers and leader CPU
-in it for the leadership columns.
+throughput; attempts *sent* in it for ``abort_rate``.
 """
 
 from __future__ import annotations
 
-import bisect
 from array import array
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from hdrh.histogram import HdrHistogram  # type: ignore[import-untyped]
@@ -32,6 +32,9 @@ CAUSE_HORIZON = 1.0  # seconds: an event longer before a gap is not taken for it
 
 
 class Metrics:
+    """Fed by the clients (``completed``, ``attempt``...) and the nemesis (``events``); read once,
+    by ``finish``, for the run's ``runs.csv`` columns."""
+
     def __init__(self, warmup: float, bucket: float, gap: float):
         self.warmup = warmup
         self.bucket = bucket
@@ -45,31 +48,9 @@ class Metrics:
         self.outstanding = 0
         self.outstanding_age = 0.0  # summed
         self.outstanding_age_max = 0.0
-        self.retransmits = 0
-        self.repairs = 0
-        self.loss_blocked = 0.0  # seconds, summed over followers, inside the window
         self.events: list[tuple[float, int | str, str, str, float | None]] = []
-        # leadership
-        self.leader_node: int | None = None
-        self.leader_term = -1
-        self.leader_elections = 0   # in the window, the very first election of the run excluded
-        self._elected = False
-        self.leader_log: tuple[list[float], list[int | None]] = ([], [])  # for the time series
-        self.majority = 1  # of the replicas (set by a consensus world)
-        self.replicas = 1
-        self.led = False  # the world has a leader (a consensus world says so)
-        self.failovers: list[float] = []  # fault -> a newer leader elected
-        self.failovers_heard: list[float] = []  # fault -> a majority heard from that leader
-        self.failovers_commit: list[float] = []  # fault -> the first operation completed after it
-        self._failover_from: float | None = None
-        self._heard_from: float | None = None  # a failover whose new leader a majority has not heard
-        self._commit_from: float | None = None  # a failover whose first commit is still to come
-        self._heard: set[int] = set()  # replicas that heard from the leader of leader_term
-        self._busy: Callable[[int, float], float] = lambda node, t: 0.0
-        self._lead_since = 0.0
-        self._lead_busy0 = 0.0
-        self.lead_time = 0.0
-        self.lead_busy = 0.0
+        # A kind's metrics set this to be told of the next completion (``next_completion``).
+        self.awaiting_completion = False
         # availability
         self._last_done = 0.0
         self.gaps: list[tuple[float, float]] = []
@@ -95,9 +76,12 @@ class Metrics:
         if done - self._last_done > self.gap:
             self.gaps.append((self._last_done, done))
         self._last_done = done
-        if self._commit_from is not None:
-            self._failover_step(self.failovers_commit, self._commit_from, done, "first commit")
-            self._commit_from = None
+        if self.awaiting_completion:
+            self.awaiting_completion = False
+            self.next_completion(done)
+
+    def next_completion(self, t: float) -> None:
+        """The first operation completed (at ``t``) since ``awaiting_completion`` was set."""
 
     def gave_up(self, invoke: float) -> None:
         if invoke >= self.warmup:
@@ -138,147 +122,30 @@ class Metrics:
         for value, count in zip(values.tolist(), counts.tolist()):
             record(value, count)
 
-    # -- protocol observations ---------------------------------------------------------------
-    def observe(self, node: int, event: str, value: Any, t: float) -> None:
-        """``retransmit``: a leader re-sent ``value`` replication messages nobody acknowledged.
-        ``repair``: a leader sent ``value`` messages to fill a gap a replica reported.
-        ``loss_blocked``: a follower has just filled a gap that outlived the reorder
-        tolerance (a lost message); it held the replication messages behind it, unable to
-        acknowledge them, for ``value`` seconds.
-        ``heard_leader``: a replica accepted a first message from the leader of term ``value``.
-        ``stepped_down``: the leader of term ``value`` stopped leading (the cluster is leaderless
-        until the next election)."""
-        if event == "retransmit":
-            if t >= self.warmup:
-                self.retransmits += value
-        elif event == "repair":
-            if t >= self.warmup:
-                self.repairs += value
-        elif event == "loss_blocked":
-            if t > self.warmup:
-                self.loss_blocked += t - max(t - value, self.warmup)
-        elif event == "heard_leader":
-            if value == self.leader_term and node != self.leader_node:
-                self._heard.add(node)
-                if self._heard_from is not None and len(self._heard) + 1 >= self.majority:
-                    self._failover_step(self.failovers_heard, self._heard_from, t, "majority heard")
-                    self._heard_from = None
-        elif event == "stepped_down":
-            if value == self.leader_term and node == self.leader_node:
-                self._close_lead(t)
-                self._set_leader(None, t)
-                self.events.append((t, node, "stepped-down", f"term {value}", None))
-
-    def _failover_step(self, into: list[float], start: float, t: float, what: str) -> None:
-        if start >= self.warmup:
-            into.append(t - start)
-        self.events.append((t, "-", "failover-" + what.replace(" ", "-"), what, (t - start) * 1000))
-
-    # -- leadership ------------------------------------------------------------------------
-    def watch_cpu(self, busy: Callable[[int, float], float]) -> None:
-        """``busy(node, t)``: CPU seconds ``node`` had spent by time ``t``."""
-        self._busy = busy
-
-    def _set_leader(self, node: int | None, t: float) -> None:
-        self.leader_node = node
-        self.leader_log[0].append(t)
-        self.leader_log[1].append(node)
-
-    def leader(self, node: int, term: int, t: float) -> None:
-        if term <= self.leader_term:
-            return  # a stale announcement (a deposed leader re-elected in an old term cannot happen)
-        self._close_lead(t)
-        if self._elected and t >= self.warmup:
-            self.leader_elections += 1
-        self._elected = True
-        self.leader_term = term
-        self._set_leader(node, t)
-        self._heard = set()
-        self._lead_since, self._lead_busy0 = t, self._busy(node, t)
-        self.events.append((t, node, "leader", f"term {term}", None))
-        if self._failover_from is not None:
-            start = self._failover_from
-            self._failover_from = None
-            self._heard_from = self._commit_from = start
-            if self.majority <= 1:
-                self._failover_step(self.failovers_heard, start, t, "majority heard")
-                self._heard_from = None
-            if start >= self.warmup:
-                self.failovers.append(t - start)
-            self.events.append((t, node, "failover", "new leader established", (t - start) * 1000))
-
-    def leader_lost(self, t: float, why: str) -> None:
-        """A fault hit the current leader: time the failover until a newer leader is elected."""
-        if self.leader_node is None or self._failover_from is not None:
-            return
-        self._failover_from = t
-        self._heard_from = self._commit_from = None  # the previous failover's steps end here
-        if why == "crash":
-            self._close_lead(t)
-            self._set_leader(None, t)
-
-    def _close_lead(self, t: float) -> None:
-        node = self.leader_node
-        if node is not None and t > self.warmup:
-            self.lead_time += t - max(self._lead_since, self.warmup)
-            self.lead_busy += self._busy(node, t) - self._lead_busy0
-        self._lead_since = t
-        if node is not None:
-            self._lead_busy0 = self._busy(node, t)
-
-    def begin_measurement(self, t: float) -> None:
-        """Called at the end of warm-up: leader CPU accounting restarts here."""
-        if self.leader_node is not None:
-            self._lead_since, self._lead_busy0 = t, self._busy(self.leader_node, t)
-
     # -- time series ---------------------------------------------------------------------
     def _roll(self, t: float) -> None:
         """Close every bucket that ends at or before ``t``."""
-        times, leaders = self.leader_log
         while t >= self._bucket_end:
             start = round(self._bucket_index * self.bucket, 9)
-            at_end = bisect.bisect_right(times, self._bucket_end) - 1
-            leader = leaders[at_end] if at_end >= 0 else None
             lat = self._bucket_lat
             if lat:
                 p50, p99 = np.percentile(np.frombuffer(lat, dtype=float), [50, 99]) * 1000
             else:
                 p50 = p99 = float("nan")
-            none = self._leaderless(start, self._bucket_end) * 1000 if self.led else float("nan")
-            self.series.append((start, len(lat) / self.bucket, p50, p99, leader, none))
+            leader, leaderless = self.lane(start, self._bucket_end)
+            self.series.append((start, len(lat) / self.bucket, p50, p99, leader, leaderless))
             self._bucket_lat = array("d")
             self._bucket_index += 1
             self._bucket_end = (self._bucket_index + 1) * self.bucket
 
-    def _leaderless(self, lo: float, hi: float) -> float:
-        """Seconds of ``[lo, hi)`` with no leader (before the first election, after a crash or a
-        step-down until the next election): every stretch, however short."""
-        times, leaders = self.leader_log
-        k = bisect.bisect_right(times, lo) - 1
-        current = leaders[k] if k >= 0 else None
-        since, total = lo, 0.0
-        for k in range(k + 1, bisect.bisect_left(times, hi)):
-            if current is None:
-                total += times[k] - since
-            current, since = leaders[k], times[k]
-        if current is None:
-            total += hi - since
-        return total
+    def lane(self, lo: float, hi: float) -> tuple[int | None, float]:
+        """The leader lane of the bucket ``[lo, hi)`` (``timeseries.csv``'s ``leader`` and
+        ``leaderless_ms``): empty here, where nobody leads."""
+        return None, float("nan")
 
     def finish(self, end: float) -> dict[str, Any]:
         """Close the books at ``end`` and return the metric columns (units in the names)."""
         self._roll(end * (1 + 1e-12))  # the last bucket ends at ``end`` up to rounding
-        self._close_lead(end)
-        if self._failover_from is not None:  # never recovered: count it up to the end
-            start = self._failover_from
-            if start >= self.warmup:
-                self.failovers.append(end - start)
-            self.events.append((end, "-", "failover", "no new leader before the end", (end - start) * 1000))
-            self._heard_from = self._commit_from = start
-        if self._heard_from is not None:
-            self._failover_step(self.failovers_heard, self._heard_from, end, "majority heard")
-        if self._commit_from is not None:
-            self._failover_step(self.failovers_commit, self._commit_from, end, "first commit")
         if end - self._last_done > self.gap:
             self.gaps.append((self._last_done, end))
         outage = self._unavailability(end)
@@ -311,18 +178,7 @@ class Metrics:
             if self.outstanding else float("nan"),
             "outstanding_age_ms_max": self.outstanding_age_max * 1000 if self.outstanding else float("nan"),
             "abort_rate": self.timeouts / self.attempts if self.attempts else 0.0,
-            "retransmissions_per_op": self.retransmits / max(self.committed, 1),
-            "repairs_per_op": self.repairs / max(self.committed, 1),
-            "loss_blocked_share": self.loss_blocked / (window * max(self.replicas - 1, 1)),
-            "leader_changes": self.leader_elections,
-            "failover_ms_mean": float(np.mean(self.failovers)) * 1000 if self.failovers else float("nan"),
-            "failover_ms_max": max(self.failovers) * 1000 if self.failovers else float("nan"),
-            "failover_heard_ms_mean": _mean_ms(self.failovers_heard),
-            "failover_commit_ms_mean": _mean_ms(self.failovers_commit),
-            "failover_commit_ms_max": max(self.failovers_commit) * 1000 if self.failovers_commit else float("nan"),
             **outage,
-            # min: a leadership starts inside the handler that won it, whose CPU is charged whole
-            "leader_cpu_utilization": min(1.0, self.lead_busy / self.lead_time) if self.lead_time else float("nan"),
         }
 
     def _unavailability(self, end: float) -> dict[str, float]:
@@ -370,6 +226,3 @@ def _cause(causes: list[tuple[float, str, Any]], lo: float, hi: float) -> tuple[
     t, kind, node = found[-1]
     return CAUSE_OF[kind], f"after {kind} ({node}) at {t:.3f}s"
 
-
-def _mean_ms(values: list[float]) -> float:
-    return float(np.mean(values)) * 1000 if values else float("nan")

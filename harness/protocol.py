@@ -61,6 +61,9 @@ class ProtocolSpec:
     options: type[Options] = Options
     description: str = ""
     aliases: tuple[str, ...] = field(default_factory=tuple)
+    # consensus: no node ever reports leading (``became_leader``), so the run has no leadership
+    # columns rather than a leader never elected (harness.kinds.consensus)
+    leaderless: bool = False
 
 
 ENTRY_POINTS = "distbench.protocols"
@@ -75,7 +78,8 @@ class UnknownProtocol(KeyError):
 
 
 def register(name: str, *, kind: str, options: type[Options] = Options,
-             description: str = "", aliases: tuple[str, ...] = ()) -> Callable[[type], type]:
+             description: str = "", aliases: tuple[str, ...] = (),
+             leaderless: bool = False) -> Callable[[type], type]:
     """Class decorator: make ``cls`` available to suites in this process as ``protocol: <name>``
     (or an alias). A package makes a protocol available everywhere with an entry point instead.
 
@@ -84,7 +88,8 @@ def register(name: str, *, kind: str, options: type[Options] = Options,
 
     def wrap(cls: type) -> type:
         _REGISTRY[name] = ProtocolSpec(name, kind, cls, options,
-                                       description or (cls.__doc__ or "").strip().split("\n")[0], aliases)
+                                       description or (cls.__doc__ or "").strip().split("\n")[0], aliases,
+                                       leaderless)
         _IN_PROCESS.add(name)
         return cls
 

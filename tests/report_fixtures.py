@@ -31,7 +31,8 @@ RUN_COLUMNS = [
     "messages_per_op", "bytes_per_op", "leader_changes", "failover_ms_mean", "failover_ms_max",
     "unavailable_ms", "leader_cpu_utilization", "ops_outstanding", "wall_s", "safety", "safety_detail",
 ]
-# Columns of a consensus run that the runner writes as zeros in a transaction run too.
+# Columns of a consensus run that transaction results written before they were left out carry as
+# zeros (the report must still leave them out).
 CONSENSUS_ZEROS = ["retransmissions_per_op", "repairs_per_op", "loss_blocked_share",
                    "unavailable_ms_leader_change"]
 TXN_COLUMNS = [

@@ -7,18 +7,16 @@ import math
 
 import pytest
 
-from harness.metrics import Metrics
+from harness.kinds.consensus.metrics import ConsensusMetrics
 
 
-def metrics() -> Metrics:
-    m = Metrics(warmup=1.0, bucket=0.1, gap=0.05)
-    m.majority = 3  # five replicas
-    m.led = True
+def metrics() -> ConsensusMetrics:
+    m = ConsensusMetrics(warmup=1.0, bucket=0.1, gap=0.05, replicas=5)
     m.leader(0, 1, 0.2)
     return m
 
 
-def ops(m: Metrics, start: float, end: float, step: float = 0.001) -> None:
+def ops(m: ConsensusMetrics, start: float, end: float, step: float = 0.001) -> None:
     t = start
     while t < end:
         m.completed(t - 0.0005, t)

@@ -20,8 +20,8 @@ import time
 import pytest
 
 from harness import build
-from harness.worlds.runner import ConsensusWorld
-from harness.worlds.transactions import TransactionWorld
+from harness.kinds.consensus.world import ConsensusWorld
+from harness.kinds.transactions.world import TransactionWorld
 
 CONSENSUS = """
 name: bench-{protocol}5

@@ -16,7 +16,7 @@ from harness.cli import main
 from harness.report import write_report
 from harness.report.load import canonical_param
 from harness.suite.run import RunConfig
-from harness.worlds import runner
+from harness.execution import runner
 from report_fixtures import make_results
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.worlds import runner
+from harness.execution import runner
 from harness.checkers.consensus import ElectionSafety, LogAgreement
 from harness.protocol import register
 from implementations.multipaxos import MultiPaxosNode, MultiPaxosOptions

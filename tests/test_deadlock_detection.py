@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.worlds import runner
+from harness.execution import runner
 from harness.kinds.transactions.contract import DEADLOCK, WRITE, OpReply, Outcome
 from implementations.twopl.locking import LockingCC
 from test_twopl import cc, cluster, last, op, tid

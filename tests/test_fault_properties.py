@@ -15,8 +15,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from harness.execution import runner
 from harness.suite.loading import load_suite
-from harness.worlds import runner
 
 NODES = 5
 

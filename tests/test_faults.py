@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.worlds import runner
+from harness.execution import runner
 
 BASE = """
 name: faults

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.worlds import runner
+from harness.execution import runner
 
 BOTTLENECK = """
 name: bottleneck

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.worlds import runner
+from harness.execution import runner
+from harness.kinds.consensus import world as consensus_world
 from workloads.keys import KeyChooser
 from workloads.kv import CAS, GET, PUT, KVStateMachine, Request
 
@@ -88,6 +89,6 @@ def test_retries_under_loss_stay_exactly_once_and_the_checker_sees_when_not(make
     # reply was lost: most seeds show one within 2 s (3 of the first 4); seed 2 does.
     (spec,) = make_suite(SUITE, "seed=2").runs()
     assert runner.run(spec, "x").row["safety"] == "ok"
-    monkeypatch.setattr(runner, "KVStateMachine", NoDedup)
+    monkeypatch.setattr(consensus_world, "KVStateMachine", NoDedup)
     safety = runner.run(spec, "x").row["safety"]
     assert safety.startswith("violation"), safety

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.worlds import runner
+from harness.execution import runner
 from harness.protocol import Node, register
 from workloads.kv import OK, Reply
 

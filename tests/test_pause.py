@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from harness.suite.errors import ConfigError
-from harness.worlds import runner
+from harness.execution import runner
 from test_engine import Ping, world
 
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 from harness.engine.network import Network
 from harness.engine.node import NodeHost
 from harness.engine.sim import Simulator
-from harness.worlds import runner
+from harness.execution import runner
 from test_engine import Observer, Ping, Recorder, cluster, network
 
 CLIENT = 2  # endpoint id of the one client in the two-node world below

@@ -673,9 +673,8 @@ def test_leaderless_stretches_inside_one_bucket_show_in_the_leader_lane():
 
 
 def test_leaderless_ms_counts_every_stretch_without_a_leader():
-    from harness.metrics import Metrics
-    m = Metrics(warmup=0.0, bucket=0.1, gap=1.0)
-    m.led = True
+    from harness.kinds.consensus.metrics import ConsensusMetrics
+    m = ConsensusMetrics(warmup=0.0, bucket=0.1, gap=1.0, replicas=3)
     m.leader(0, 1, 0.05)
     m.observe(0, "stepped_down", 1, 0.23)
     m.leader(1, 2, 0.24)
@@ -693,7 +692,7 @@ CONSENSUS_WORDS = re.compile(r"leader|failover|retransmi|gap repair|follower|ele
 def test_transaction_report_has_no_consensus_leftovers(tmp_path, monkeypatch):
     """A transaction suite under a coordinator crash: the availability section, its timeline and
     the tables speak of commit gaps, never of leaders, failovers or replication (whose columns
-    the runner writes as zeros in a transaction run)."""
+    older transaction results carry as zeros)."""
     import harness.report.failures as failures
     figs = _capture(monkeypatch, {}, failures)
     d = make_results(tmp_path / "r", "transactions", seeds=[1, 2], faults=True,

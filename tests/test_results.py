@@ -8,7 +8,7 @@ import math
 import pandas as pd
 from click.testing import CliRunner
 
-from harness.worlds import runner
+from harness.execution import runner
 from harness.cli import main
 from harness.protocol import Node, register
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from harness.execution import executor
-from harness.worlds import runner
+from harness.execution import runner
 from harness.cli import main
 from harness.execution.results import ResultsWriter
 

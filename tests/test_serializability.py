@@ -13,10 +13,10 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from harness.execution import runner
 from harness.checkers.serializability import TxnChecker, find_cycle
 from harness.cli import main
 from harness.protocol import register
-from harness.worlds import runner
 from harness.suite.loading import load_suite
 from harness.kinds.transactions.contract import READ, CommitObs, Store, make_tid
 from implementations.occ.node import OCC

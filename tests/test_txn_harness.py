@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from harness.execution import runner
 from harness.protocol import register
-from harness.worlds import runner
 from harness.suite.loading import load_suite
 from harness.kinds.transactions.contract import CommitRequest, OpRequest
 from implementations.twopl.node import TwoPL

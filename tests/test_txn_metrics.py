@@ -10,11 +10,11 @@ import pytest
 
 from harness.checkers.serializability import TxnChecker
 from harness.engine.sim import Simulator
-from harness.suite.workloads import YCSBWorkload
-from harness.worlds.transactions import TxnStats
+from harness.kinds.transactions.stats import TxnStats
 from harness.kinds.transactions.contract import (
     COMMITTED, CONFLICT, TIMEOUT, CommitRequest, OpReply, OpRequest, Outcome, tid_attempt,
 )
+from harness.suite.workloads import YCSBWorkload
 from workloads.txn import TxnClient, YCSBGenerator
 
 

@@ -78,8 +78,8 @@ def html(verdict: Verdict, title: str) -> str:
 def replay(results_dir: Path, run_id: str | None) -> tuple[str, Any]:
     """(run id, History) of a consensus run of ``results_dir``, replayed from its manifest."""
     from harness.execution.reader import read_manifest
+    from harness.kinds.consensus.world import ConsensusWorld
     from harness.suite.run import RunConfig
-    from harness.worlds.runner import ConsensusWorld
 
     manifest = read_manifest(results_dir)
     if manifest is None or not isinstance(manifest.get("runs"), list):

@@ -96,7 +96,7 @@ def strip_identity(result: Any, swept: list[str]) -> dict[str, Any]:
 
 def relabel(stored: dict[str, Any], spec: Any, suite: str) -> Any:
     """A stored result as the result of run ``spec`` of ``suite``."""
-    from harness.worlds import runner
+    from harness.execution import runner
 
     row = runner.identity(spec, suite)
     row.update(stored["metrics"])

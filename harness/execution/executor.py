@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterator
 
 from tqdm import tqdm
 
-from harness.worlds import runner
+from harness.execution import runner
 from harness.execution.cache import RunCache, code_digest, relabel, run_key
 from harness.execution.results import ResultsWriter
 

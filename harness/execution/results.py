@@ -313,7 +313,7 @@ class ResultsWriter:
             olds = by_key.get(self.keys.get(spec.run_id, ""), [])
             if olds:
                 source[spec.run_id] = spec.run_id if spec.run_id in olds else olds[0]
-        from harness.worlds import runner
+        from harness.execution import runner
 
         drop = set(IDENTITY) | set(old_swept)
         for spec in specs:

@@ -37,7 +37,7 @@ import pytest
 import yaml
 
 from harness.suite.loading import load_suite
-from harness.worlds import runner
+from harness.execution import runner
 
 FAILOVER = 0.5  # seconds a protocol may take to serve again after a fault begins or heals
 SEEDS = 2

@@ -1,6 +1,6 @@
 """What every kind of run shares: the simulator, the network, the nodes, the nemesis, the
-metrics and the measurement window. A world kind (consensus, transactions) adds its state
-machine, its clients and its checks.
+metrics and the measurement window. A kind's world (:mod:`harness.kinds`) adds its state
+machine, its clients, its checks and what it measures beyond :class:`~harness.metrics.Metrics`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ class World:
     def __init__(self, cfg: Any, seed: int):
         self.cfg = cfg
         self.sim = Simulator(seed)
-        self.metrics = Metrics(cfg.warmup, cfg.metrics.bucket, cfg.metrics.unavailable_gap)
+        self.metrics = self._metrics(cfg)
         self._measured_from = (0, 0)
         self._by_type_from: dict[type, int] = {}
 
@@ -41,7 +41,6 @@ class World:
             return lambda: spec.factory(i, nodes, replication, options, make_state())
 
         self.hosts = [NodeHost(sim, self.net, i, nodes, cfg.cluster, factory(i), observer) for i in nodes]
-        self.metrics.watch_cpu(lambda node, t: self.hosts[node].busy_at(t))
         self.nemesis = Nemesis(sim, self.net, self.hosts, cfg.faults, self.fault_roles(), self)
 
     # -- the nemesis: whom roles name, and what it tells the world ----------------------------
@@ -50,14 +49,16 @@ class World:
         return {}
 
     def on_silenced(self, t: float, nodes: list[int], why: str) -> None:
-        """A fault is about to stop ``nodes`` or cut them off from a majority: when one leads,
-        a failover measurement starts."""
-        if self.metrics.leader_node in nodes:
-            self.metrics.leader_lost(t, why)
+        """A fault is about to stop ``nodes`` or cut them off from a majority (a kind with a
+        leader starts a failover measurement when one leads)."""
 
     def on_fault(self, t: float, node: int | str, kind: str, detail: str,
                  duration_ms: float | None) -> None:
         self.metrics.events.append((t, node, kind, detail, duration_ms))
+
+    def _metrics(self, cfg: Any) -> Metrics:
+        """What this kind measures (a kind measuring more returns a subclass)."""
+        return Metrics(cfg.warmup, cfg.metrics.bucket, cfg.metrics.unavailable_gap)
 
     def client_rate(self) -> float | None:
         """Each client's Poisson rate in open loop (None in closed loop)."""
@@ -73,7 +74,6 @@ class World:
     def _begin_measurement(self, _: Any = None) -> None:
         self._measured_from = (self.net.messages, self.net.bytes)
         self._by_type_from = dict(self.net.by_type)
-        self.metrics.begin_measurement(self.sim.now)
 
     def _close(self) -> dict[str, Any]:
         """The metric columns at the end of the window: held observations released, operations

@@ -12,16 +12,7 @@ from typing import Any, Callable
 
 import yaml
 
-from harness.checkers.consensus import (Durability, ElectionSafety, LogAgreement, ReplicaObserver,
-                                         combine)
-from harness.checkers.linearizability import check_linearizability
-from harness.faults.nemesis import Role
-from harness.history import History
-from harness.worlds.transactions import TransactionWorld
-from harness.worlds.base import World
-from workloads.clients import KVClient
-from workloads.keys import KeyChooser
-from workloads.kv import KVStateMachine
+from harness.kinds import KINDS
 
 
 @dataclass
@@ -32,54 +23,6 @@ class RunResult:
     events: list[dict[str, Any]] = field(default_factory=list)
     timeseries: list[dict[str, Any]] = field(default_factory=list)
     latencies: list[dict[str, Any]] = field(default_factory=list)
-
-
-class ConsensusWorld(World):
-    """A replicated key-value store: ``cluster.nodes`` replicas of one protocol and KV clients."""
-
-    def __init__(self, cfg: Any, seed: int):
-        super().__init__(cfg, seed)
-        n = cfg.cluster.nodes
-        w = cfg.workload
-        self.history = History()
-        self.metrics.majority = n // 2 + 1
-        self.metrics.replicas = n
-        self.metrics.led = True
-        self.election, self.log, self.durability = ElectionSafety(), LogAgreement(), Durability()
-        self._build(n, w.clients, KVStateMachine, ReplicaObserver(self.election, self.log, self.metrics))
-        keys = KeyChooser(w.distribution, w.keys)
-        rate = self.client_rate()
-        self.clients = [KVClient(self.sim, self.net, n + c, n, w, keys, self.metrics, self.history, rate,
-                                 self.durability.acked_write) for c in range(w.clients)]
-
-    def fault_roles(self) -> dict[str, Role]:
-        """``leader``: the node the metrics last saw elected (none after it crashed or stepped
-        down); ``follower``: any other."""
-        n, metrics = self.cfg.cluster.nodes, self.metrics
-        return {"leader": Role(lambda: [] if metrics.leader_node is None else [metrics.leader_node], single=True),
-                "follower": Role(lambda: [i for i in range(n) if i != metrics.leader_node])}
-
-    def run(self) -> dict[str, Any]:
-        cfg = self.cfg
-        self._start()
-        self.sim.run(cfg.duration)
-        row = self._close()
-        self.history.finish()
-        lin = (check_linearizability(self.history, cfg.checkers.budget)
-               if cfg.checkers.linearizability else None)
-        verdicts = [self.election.verdict(), self.log.verdict(), self.durability.verdict(self.log)]
-        if lin is not None:
-            verdicts.append(lin)
-        row["safety"] = combine(*verdicts)
-        row["safety_detail"] = "" if lin is not None else "linearizability not checked"
-        if row["safety"].startswith("unknown"):
-            row["safety_detail"] = row["safety"]
-            row["safety"] = "unknown"
-        row["sim_events"] = self.sim.events_processed
-        return row
-
-
-WORLDS: dict[str, type] = {"consensus": ConsensusWorld, "transactions": TransactionWorld}
 
 
 def identity(spec: Any, suite: str) -> dict[str, Any]:
@@ -106,7 +49,7 @@ def run(spec: Any, suite: str, on_world: Callable[[Any], None] | None = None) ->
     """Execute one :class:`harness.suite.loading.RunSpec` and return its results. ``on_world`` is
     given the world once built (to watch its simulator's progress)."""
     started = time.perf_counter()
-    world = WORLDS[spec.config.kind](spec.config, spec.seed)
+    world = KINDS[spec.config.kind].world()(spec.config, spec.seed)
     if on_world is not None:
         on_world(world)
     metrics = world.run()

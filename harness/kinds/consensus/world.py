@@ -1,0 +1,78 @@
+"""The consensus world (``kind: consensus``): ``cluster.nodes`` replicas of one protocol behind a
+replicated key-value store, KV clients, the nemesis, and the consensus checkers (election
+safety, log agreement, durability, linearizability)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness import protocol
+from harness.checkers.consensus import (Durability, ElectionSafety, LogAgreement, ReplicaObserver,
+                                         combine)
+from harness.checkers.linearizability import check_linearizability
+from harness.engine.world import World
+from harness.faults.nemesis import Role
+from harness.history import History
+from harness.kinds.consensus.metrics import ConsensusMetrics
+from workloads.clients import KVClient
+from workloads.keys import KeyChooser
+from workloads.kv import KVStateMachine
+
+
+class ConsensusWorld(World):
+    """A replicated key-value store: ``cluster.nodes`` replicas of one protocol and KV clients."""
+
+    metrics: ConsensusMetrics
+
+    def __init__(self, cfg: Any, seed: int):
+        super().__init__(cfg, seed)
+        n = cfg.cluster.nodes
+        w = cfg.workload
+        self.history = History()
+        self.election, self.log, self.durability = ElectionSafety(), LogAgreement(), Durability()
+        self._build(n, w.clients, KVStateMachine, ReplicaObserver(self.election, self.log, self.metrics))
+        self.metrics.watch_cpu(lambda node, t: self.hosts[node].busy_at(t))
+        keys = KeyChooser(w.distribution, w.keys)
+        rate = self.client_rate()
+        self.clients = [KVClient(self.sim, self.net, n + c, n, w, keys, self.metrics, self.history, rate,
+                                 self.durability.acked_write) for c in range(w.clients)]
+
+    def _metrics(self, cfg: Any) -> ConsensusMetrics:
+        return ConsensusMetrics(cfg.warmup, cfg.metrics.bucket, cfg.metrics.unavailable_gap, cfg.cluster.nodes,
+                                led=not protocol.get(cfg.protocol).leaderless)
+
+    def fault_roles(self) -> dict[str, Role]:
+        """``leader``: the node the metrics last saw elected (none after it crashed or stepped
+        down); ``follower``: any other."""
+        n, metrics = self.cfg.cluster.nodes, self.metrics
+        return {"leader": Role(lambda: [] if metrics.leader_node is None else [metrics.leader_node], single=True),
+                "follower": Role(lambda: [i for i in range(n) if i != metrics.leader_node])}
+
+    def on_silenced(self, t: float, nodes: list[int], why: str) -> None:
+        """A fault is about to stop ``nodes`` or cut them off from a majority: when one leads,
+        a failover measurement starts."""
+        if self.metrics.leader_node in nodes:
+            self.metrics.leader_lost(t, why)
+
+    def _begin_measurement(self, _: Any = None) -> None:
+        super()._begin_measurement()
+        self.metrics.begin_measurement(self.sim.now)
+
+    def run(self) -> dict[str, Any]:
+        cfg = self.cfg
+        self._start()
+        self.sim.run(cfg.duration)
+        row = self._close()
+        self.history.finish()
+        lin = (check_linearizability(self.history, cfg.checkers.budget)
+               if cfg.checkers.linearizability else None)
+        verdicts = [self.election.verdict(), self.log.verdict(), self.durability.verdict(self.log)]
+        if lin is not None:
+            verdicts.append(lin)
+        row["safety"] = combine(*verdicts)
+        row["safety_detail"] = "" if lin is not None else "linearizability not checked"
+        if row["safety"].startswith("unknown"):
+            row["safety_detail"] = row["safety"]
+            row["safety"] = "unknown"
+        row["sim_events"] = self.sim.events_processed
+        return row
