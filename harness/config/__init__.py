@@ -30,6 +30,7 @@ from harness import protocol as _protocol
 from harness.checkers.linearizability import DEFAULT_BUDGET
 from harness.config.keys import did_you_mean, unknown_keys
 from harness.faults.kind import Target, selector as _selector
+from harness.live.options import EXTERNAL, LiveOptions
 from harness.units import (Bandwidth, Duration, PositiveDuration, Probability, Rate, Size,
                            format_duration, show)
 
@@ -481,6 +482,8 @@ class RunConfig(_Model):
     kind: Literal["consensus", "transactions"] = "consensus"
     description: StrictStr = ""
     protocol: StrictStr = "raft"
+    mode: Literal["simulated", "live"] = "simulated"
+    live: LiveOptions = LiveOptions()
     duration: PositiveDuration = "10s"
     warmup: Duration = "1s"
     seeds: PosInt = 1
@@ -523,6 +526,8 @@ class RunConfig(_Model):
     def _registered(cls, name: str, info: ValidationInfo) -> str:
         """Canonical name of a registered protocol of the suite's kind."""
         kind = info.data.get("kind")  # absent when kind itself is invalid (reported first)
+        if name == EXTERNAL:  # a user's binary (live mode; checked with the rest in _consistent)
+            return name
         spec = _lookup(name)
         names = sorted(n for n, s in _protocol.registry().items() if kind in (None, s.kind))
         expected = (f"expected a registered {kind + ' ' if kind else ''}protocol "
@@ -566,6 +571,7 @@ class RunConfig(_Model):
                            f"{show(self.workload.type)} (a {workload.kind} workload)")
         if self.kind == "transactions":
             self._transactions_fit()
+        self._live_fits()
         nodes = self.cluster.partitions if self.kind == "transactions" else self.cluster.nodes
         for i, target in [(i, s.target) for i, s in enumerate(self.faults.schedule)] + _rate_targets(self.faults):
             if isinstance(target, str) and target != "any" and target not in ROLES[self.kind]:
@@ -639,6 +645,24 @@ class RunConfig(_Model):
                                "cluster.partitions: 1 (it cuts links between partitions, and there is "
                                "only one)")
 
+    def _live_fits(self) -> None:
+        """Live mode runs consensus nodes as processes; ``protocol: external`` is a user's
+        binary, run only live and only with ``live.command``."""
+        if self.protocol == EXTERNAL and self.mode != "live":
+            raise _Problem(("protocol",), "expected a registered protocol (external runs a program "
+                           "of yours: add mode: live)", show(EXTERNAL))
+        if self.mode == "live" and self.kind != "consensus":
+            raise _Problem(("mode",), "expected 'simulated' in a transactions suite (live mode runs "
+                           "consensus nodes)", show(self.mode))
+        if self.mode == "live" and (self.faults.slow is not None
+                                    or any(s.action == "slow" for s in self.faults.schedule)):
+            raise _Problem(("faults",), "expected no slow faults in live mode (a real CPU cannot be slowed; "
+                           "pause is SIGSTOP)")
+        if (self.protocol == EXTERNAL) != (self.live.command is not None):
+            raise _Problem(("live", "command"), "expected the node program and its arguments as a list, "
+                           "for protocol: external" if self.protocol == EXTERNAL else
+                           "expected no command unless protocol: external")
+
     @staticmethod
     def _check_ids(selector: Any, at: tuple[str | int, ...], nodes: int,
                    label: str = "cluster.nodes") -> None:
@@ -648,6 +672,8 @@ class RunConfig(_Model):
 
     def options_for(self, name: str) -> _protocol.Options:
         """The validated options of protocol ``name``: the suite's ``protocols.<name>`` or defaults."""
+        if name == EXTERNAL:
+            return _protocol.Options()
         spec = _lookup(name)
         if spec is None:
             raise KeyError(f"unknown protocol {name!r}")
@@ -662,6 +688,8 @@ class RunConfig(_Model):
         The run's own protocol options are included even when the suite left them at defaults."""
         data = self.model_dump(mode="json", by_alias=True)
         data["protocols"][self.protocol] = self.options_for(self.protocol).model_dump(mode="json")
+        if self.mode == "simulated":  # a simulated run's record (and run key) as before live mode
+            del data["mode"], data["live"]
         return data
 
 

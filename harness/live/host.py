@@ -12,9 +12,9 @@ process reads its log back (a torn last line, from a kill mid-write, is dropped)
 The first message must be ``init``; lin-kv ``read``/``write``/``cas`` from clients become client
 requests (:mod:`harness.live.linkv`), bodies from other nodes protocol messages
 (:mod:`harness.live.codec`). With ``observe`` the node also writes its observations (elected,
-applied) to stderr as ``distbench:observe {...}`` lines, after the same fsync as any output, so
-the harness can check agreement and time failovers; every other stderr line is a log. The
-process exits when its stdin closes.
+applied, and the protocol's own) to stderr as ``distbench:observe {...}`` lines, after the same
+fsync as any output, so the harness can check agreement and time failovers; every other stderr
+line is a log. The process exits when its stdin closes.
 """
 
 from __future__ import annotations
@@ -102,6 +102,10 @@ class LiveHost(Context):
     def applied_many(self, first: int, commands: Any) -> None:
         if self.observing:
             self._observe({"applied": first, "uids": [-1 if c is None else c.uid for c in commands]})
+
+    def observe(self, event: str, value: Any) -> None:
+        if self.observing and (value is None or isinstance(value, (bool, int, float, str))):
+            self._observe({"event": event, "value": value})
 
     # -- outputs ---------------------------------------------------------------------------------
     def _emit(self, dest: str, body: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ from harness.checkers.consensus import (Durability, ElectionSafety, LogAgreement
 from harness.checkers.linearizability import check_linearizability
 from harness.faults.nemesis import Role
 from harness.history import History
+from harness.live.world import live
 from harness.worlds.transactions import TransactionWorld
 from harness.worlds.base import World
 from workloads.clients import KVClient
@@ -60,14 +61,20 @@ class ConsensusWorld(World):
                 "follower": Role(lambda: [i for i in range(n) if i != metrics.leader_node])}
 
     def run(self) -> dict[str, Any]:
-        cfg = self.cfg
         self._start()
-        self.sim.run(cfg.duration)
+        self.sim.run(self.cfg.duration)
+        return self._judge()
+
+    def _judge(self, observed: bool = True) -> dict[str, Any]:
+        """The row at the end of the window, with the verdicts: the checkers of the replicas'
+        observations (unless a live run has none) and linearizability of the client history."""
+        cfg = self.cfg
         row = self._close()
         self.history.finish()
         lin = (check_linearizability(self.history, cfg.checkers.budget)
                if cfg.checkers.linearizability else None)
-        verdicts = [self.election.verdict(), self.log.verdict(), self.durability.verdict(self.log)]
+        verdicts = [self.election.verdict(), self.log.verdict(), self.durability.verdict(self.log)] \
+            if observed else []
         if lin is not None:
             verdicts.append(lin)
         row["safety"] = combine(*verdicts)
@@ -106,7 +113,8 @@ def run(spec: Any, suite: str, on_world: Callable[[Any], None] | None = None) ->
     """Execute one :class:`harness.config.RunSpec` and return its results. ``on_world`` is
     given the world once built (to watch its simulator's progress)."""
     started = time.perf_counter()
-    world = WORLDS[spec.config.kind](spec.config, spec.seed)
+    kind = WORLDS[spec.config.kind]
+    world = (live(kind) if spec.config.mode == "live" else kind)(spec.config, spec.seed)
     if on_world is not None:
         on_world(world)
     metrics = world.run()
