@@ -277,7 +277,10 @@ def compare(base: Side, new: Side, policy: Policy, alpha: float | None = None) -
     alpha = policy.alpha if alpha is None else alpha
     notes: list[str] = []
     pairs = _pair(base, new, policy, notes)
-    _exact(base, new, pairs, notes)
+    if _mode(base) != "simulated" or _mode(new) != "simulated":  # wall clock: never identical
+        notes.append("live runs: judged by statistics only (no exact tier)")
+    else:
+        _exact(base, new, pairs, notes)
     base_safety, new_safety = _safety(base), _safety(new)
     for p in pairs:
         if p.matched:
@@ -331,8 +334,12 @@ def _pair(base: Side, new: Side, policy: Policy, notes: list[str]) -> list[Pair]
     return pairs
 
 
+def _mode(side: Side) -> str:
+    return str(side.manifest.get("mode", "simulated"))
+
+
 def _simulated(config: Any) -> dict[str, Any]:
-    flat = flatten(config if isinstance(config, dict) else {})
+    flat = {"mode": "simulated", **flatten(config if isinstance(config, dict) else {})}
     return {k: v for k, v in flat.items() if k.split(".")[0] not in _NOT_SIMULATED}
 
 
