@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -184,3 +185,27 @@ def test_a_node_restarts_from_what_it_made_durable(tmp_path):
     finally:
         second.kill()
         second.wait()
+
+
+def test_compare_keeps_live_and_simulated_runs_apart(tmp_path):
+    """A live run against a simulated one is not comparable unless asked (--ignore mode), and
+    live runs never count as identical, even with the same numbers."""
+    sim, live = tmp_path / "sim", tmp_path / "live"
+    subprocess.run([DISTBENCH, "run", str(suite(tmp_path, mode="simulated", seeds=2, duration="1s")),
+                    "--out", str(sim), "-q", "--no-report"], check=True, capture_output=True, timeout=120)
+    shutil.copytree(sim, live)
+    manifest = json.loads((live / "manifest.json").read_text())
+    manifest["mode"] = "live"
+    for entry in manifest["runs"]:
+        entry["config"].update(mode="live", live={"command": None, "init_timeout": 10.0})
+    (live / "manifest.json").write_text(json.dumps(manifest))
+
+    def compare(*extra: str) -> dict:
+        subprocess.run([DISTBENCH, "compare", str(sim), str(live), "-q", "--json", str(tmp_path / "c.json"),
+                        "--allow-same-code", *extra], capture_output=True, timeout=120)
+        return json.loads((tmp_path / "c.json").read_text())
+
+    refused = compare()
+    assert refused["exit_code"] == 3 and all(p["differs_in"] == ["mode"] for p in refused["pairs"])
+    asked = compare("--ignore", "mode")
+    assert asked["identical"] == 0 and all(p["comparable"] for p in asked["pairs"])

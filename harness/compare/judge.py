@@ -70,6 +70,7 @@ class Pair:
     changed: list[str] = field(default_factory=list)      # what of its output changed
     base_safety: str = ""
     new_safety: str = ""
+    exact: bool = True  # its outputs can be compared as text (not when a side ran live)
 
     @property
     def matched(self) -> bool:
@@ -81,7 +82,7 @@ class Pair:
 
     @property
     def identical(self) -> bool:
-        return self.comparable and not self.changed
+        return self.comparable and self.exact and not self.changed
 
     @property
     def new_failure(self) -> bool:
@@ -279,6 +280,8 @@ def compare(base: Side, new: Side, policy: Policy, alpha: float | None = None) -
     pairs = _pair(base, new, policy, notes)
     if _mode(base) != "simulated" or _mode(new) != "simulated":  # wall clock: never identical
         notes.append("live runs: judged by statistics only (no exact tier)")
+        for p in pairs:
+            p.exact = False
     else:
         _exact(base, new, pairs, notes)
     base_safety, new_safety = _safety(base), _safety(new)
