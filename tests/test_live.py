@@ -209,3 +209,13 @@ def test_compare_keeps_live_and_simulated_runs_apart(tmp_path):
     assert refused["exit_code"] == 3 and all(p["differs_in"] == ["mode"] for p in refused["pairs"])
     asked = compare("--ignore", "mode")
     assert asked["identical"] == 0 and all(p["comparable"] for p in asked["pairs"])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["node", "nosuch"], "no protocol named 'nosuch'"),
+    (["node", "2pc"], "protocol '2pc' is a transactions protocol"),
+    (["node", "raft", "--options", "{\"replication\": {\"heartbeat\": \"x\"}}"], "--options:"),
+])
+def test_distbench_node_refuses_bad_arguments_in_one_line(args, message):
+    done = subprocess.run([DISTBENCH, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert done.returncode == 2 and message in done.stderr and len(done.stderr.strip().splitlines()) == 1

@@ -128,7 +128,7 @@ class LiveMode:
         row = self._judge(observed=not self.external)  # type: ignore[attr-defined]
         gone = SIMULATOR_ONLY + (OBSERVED if self.external else ())
         row = {k: v for k, v in row.items() if k not in gone}
-        if self.external:
+        if self.external and not row["safety_detail"]:
             row["safety_detail"] = "linearizability only (an external node reports no observations)"
         row["malformed_messages"], row["misaddressed_messages"] = self.malformed, self.misaddressed
         return row
