@@ -846,7 +846,9 @@ def test_every_shipped_suite_compares_what_it_sweeps(path):
     assert len(suite.matrix[suite.compare]) >= 2, f"{path.name}: compare is {suite.compare!r}"
     # Found: the transaction suites had one seed, so every comparison of them was "?" (exit 3).
     # The gate's error rates were measured at 10 seeds (tests/test_bench_gate.py).
-    assert suite.base.seeds >= 10, f"{path.name}: {suite.base.seeds} seeds cannot be gated"
+    # (A live suite is a demonstration of a few wall-clock seconds on this machine, not a gate.)
+    assert suite.base.seeds >= 10 or suite.base.mode == "live", \
+        f"{path.name}: {suite.base.seeds} seeds cannot be gated"
 
 
 def test_2pc_faults_report_compares_its_participants(tmp_path):

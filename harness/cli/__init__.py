@@ -1,4 +1,5 @@
-"""The ``distbench`` command: run, validate, list, report, compare, gate, history, check, export.
+"""The ``distbench`` command: run, validate, list, report, compare, gate, history, check, export,
+node.
 
 User mistakes (a bad config, a missing results directory) end with a one-line message on stderr
 and exit status 2, never a traceback. A safety violation ends ``run`` with exit status 1, after
@@ -18,6 +19,7 @@ from harness.cli.check import check_, export
 from harness.cli.common import build_kind
 from harness.cli.compare import compare, gate_
 from harness.cli.history import history
+from harness.cli.node import node
 from harness.cli.plan import list_, validate
 from harness.cli.report import report
 from harness.cli.run import run
@@ -36,5 +38,5 @@ def main() -> None:
     """Benchmark and compare distributed protocols in deterministic simulation."""
 
 
-for _command in (run, validate, list_, report, compare, gate_, history, check_, export):
+for _command in (run, validate, list_, report, compare, gate_, history, check_, export, node):
     main.add_command(_command)

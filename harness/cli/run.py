@@ -80,13 +80,15 @@ def _check_baseline(baseline: Path, suite: Any, ignore: tuple[str, ...], auto_se
 @click.option("--auto-seeds", type=click.IntRange(min=2), metavar="MAX",
               help="With --baseline: while inconclusive, run more seeds (doubling, up to MAX; the "
                    "baseline must hold MAX) and look again, the error rate controlled across looks.")
+@click.option("--live", is_flag=True, help="Run the nodes as real processes in real time (as mode: live; "
+                                           "docs/live.md), one run at a time.")
 @gate_options
 @chart_options
 def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds: int | None,
         jobs: int, no_report: bool, quiet: bool, resume: bool, overwrite: bool, cache: Path | None,
         executor: str, scheduler: str | None, time_limit: str, memory_limit: str, force: bool,
-        baseline: Path | None, auto_seeds: int | None, no_subtitle: bool, figsize: str | None,
-        font_scale: str | None, **gate: Any) -> None:
+        baseline: Path | None, auto_seeds: int | None, live: bool, no_subtitle: bool,
+        figsize: str | None, font_scale: str | None, **gate: Any) -> None:
     """Run a suite (CONFIG, or the built-in quickstart when omitted) and write its results."""
     from harness.units import parse_duration, parse_size
     from harness.execution import provenance
@@ -100,7 +102,9 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
     if resume and overwrite:
         fail("--resume and --overwrite: choose one")
     charts = charts_from(no_subtitle, figsize, font_scale)
-    suite = load(config, overrides, seeds, jobs, force)
+    suite = load(config, (*overrides, "mode=live") if live else overrides, seeds, jobs, force)
+    if any(spec.config.mode == "live" for spec in suite.runs()):
+        jobs = 1  # live runs measure this machine: one at a time, never competing for its cores
     estimates = guard(suite, force)
     if scheduler:
         executor = "dask"

@@ -71,6 +71,7 @@ class Pair:
     changed: list[str] = field(default_factory=list)      # what of its output changed
     base_safety: str = ""
     new_safety: str = ""
+    exact: bool = True  # its outputs can be compared as text (not when a side ran live)
 
     @property
     def matched(self) -> bool:
@@ -82,7 +83,7 @@ class Pair:
 
     @property
     def identical(self) -> bool:
-        return self.comparable and not self.changed
+        return self.comparable and self.exact and not self.changed
 
     @property
     def new_failure(self) -> bool:
@@ -278,7 +279,12 @@ def compare(base: Side, new: Side, policy: Policy, alpha: float | None = None) -
     alpha = policy.alpha if alpha is None else alpha
     notes: list[str] = []
     pairs = _pair(base, new, policy, notes)
-    _exact(base, new, pairs, notes)
+    if _mode(base) != "simulated" or _mode(new) != "simulated":  # wall clock: never identical
+        notes.append("live runs: judged by statistics only (no exact tier)")
+        for p in pairs:
+            p.exact = False
+    else:
+        _exact(base, new, pairs, notes)
     base_safety, new_safety = _safety(base), _safety(new)
     for p in pairs:
         if p.matched:
@@ -332,8 +338,12 @@ def _pair(base: Side, new: Side, policy: Policy, notes: list[str]) -> list[Pair]
     return pairs
 
 
+def _mode(side: Side) -> str:
+    return str(side.manifest.get("mode", "simulated"))
+
+
 def _simulated(config: Any) -> dict[str, Any]:
-    flat = flatten(config if isinstance(config, dict) else {})
+    flat = {"mode": "simulated", **flatten(config if isinstance(config, dict) else {})}
     return {k: v for k, v in flat.items() if k.split(".")[0] not in _NOT_SIMULATED}
 
 

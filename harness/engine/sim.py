@@ -48,6 +48,11 @@ class Simulator:
         self._seq += 1
         heapq.heappush(self._heap, (t if t > self.now else self.now, self._seq, fn, arg))
 
+    def next_at(self) -> float:
+        """When the next event is due (inf when none is queued): how long a real-time driver
+        may wait for input before it must run events again (live mode)."""
+        return self._heap[0][0] if self._heap else float("inf")
+
     def run(self, until: float) -> None:
         """Process events in time order up to and including time ``until``.
 

@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from harness.execution import runner
 from harness.execution.cache import RunCache, code_digest, relabel, run_key
+from harness.live.machine import live_manifest
 from harness.execution.results import ResultsWriter
 
 
@@ -409,7 +410,8 @@ def run_suite(suite: Any, out: Path, jobs: int = 1, progress: bool = True, *, ex
     dask = _DaskSession(scheduler, jobs) if executor == "dask" or scheduler else None
     store = RunCache(cache) if cache is not None else None
     extra = {"executor": "dask" if dask else "local", "scheduler": scheduler,
-             "limits": {"time_s": limits.time, "memory_bytes": limits.memory}, **(manifest or {})}
+             "limits": {"time_s": limits.time, "memory_bytes": limits.memory}, **live_manifest(specs),
+             **(manifest or {})}
     try:
         writer = ResultsWriter(out, suite, specs, keys=keys, resume=resume, extra=extra)
     except BaseException:

@@ -13,6 +13,7 @@ from typing import Any, Callable
 import yaml
 
 from harness.kinds import KINDS
+from harness.live.world import live
 
 
 @dataclass
@@ -49,7 +50,8 @@ def run(spec: Any, suite: str, on_world: Callable[[Any], None] | None = None) ->
     """Execute one :class:`harness.suite.loading.RunSpec` and return its results. ``on_world`` is
     given the world once built (to watch its simulator's progress)."""
     started = time.perf_counter()
-    world = KINDS[spec.config.kind].world()(spec.config, spec.seed)
+    kind = KINDS[spec.config.kind].world()
+    world = (live(kind) if spec.config.mode == "live" else kind)(spec.config, spec.seed)
     if on_world is not None:
         on_world(world)
     metrics = world.run()

@@ -1,5 +1,5 @@
 """What every suite section shares: the base model (unknown keys are errors, values immutable)
-and the field types several sections use (counts, node selectors, roles). It imports only the
+and the field types several sections use (counts, node selectors). It imports only the
 units, so that the fault kinds (:mod:`harness.faults`) can build their sections on it."""
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ def selector(*words: str) -> BeforeValidator:
 
 PosInt = Annotated[int, Strict(), Field(ge=1)]
 NonNegInt = Annotated[int, Strict(), Field(ge=0)]
-ROLES = {"consensus": ("leader", "follower"), "transactions": ("coordinator", "participant")}
 NodeSelector = Annotated[Literal["*"] | tuple[int, ...], selector("*")]
 
 

@@ -15,9 +15,13 @@ from harness.checkers.linearizability import DEFAULT_BUDGET
 from harness.suite.cluster import Cluster, Network, Replication
 from harness.suite.errors import Problem, did_you_mean, problem_from
 from harness.suite.faults import Faults, rate_targets
-from harness.suite.fields import ROLES, NonNegInt, PosInt, Section
+from harness.kinds import KINDS
+from harness.live.options import EXTERNAL, LiveOptions
+from harness.suite.fields import NonNegInt, PosInt, Section
 from harness.suite.workloads import WORKLOADS, KVWorkload, Workload
 from harness.units import Duration, PositiveDuration, format_duration, show
+
+ROLES = {name: kind.roles for name, kind in KINDS.items()}  # the fault targets each kind's world provides
 
 
 class Metrics(Section):
@@ -100,9 +104,11 @@ class RunConfig(Section):
     is the run's own seed (the suite's base seed in ``Suite.base``)."""
 
     name: StrictStr
-    kind: Literal["consensus", "transactions"] = "consensus"
+    kind: Literal[tuple(KINDS)] = "consensus"  # type: ignore[valid-type]
     description: StrictStr = ""
     protocol: StrictStr = "raft"
+    mode: Literal["simulated", "live"] = "simulated"
+    live: LiveOptions = LiveOptions()
     duration: PositiveDuration = "10s"
     warmup: Duration = "1s"
     seeds: PosInt = 1
@@ -145,6 +151,8 @@ class RunConfig(Section):
     def _registered(cls, name: str, info: ValidationInfo) -> str:
         """Canonical name of a registered protocol of the suite's kind."""
         kind = info.data.get("kind")  # absent when kind itself is invalid (reported first)
+        if name == EXTERNAL:  # a user's binary (live mode; checked with the rest in _consistent)
+            return name
         spec = lookup_protocol(name)
         names = sorted(n for n, s in _protocol.registry().items() if kind in (None, s.kind))
         expected = (f"expected a registered {kind + ' ' if kind else ''}protocol "
@@ -188,6 +196,7 @@ class RunConfig(Section):
                           f"{show(self.workload.type)} (a {workload.kind} workload)")
         if self.kind == "transactions":
             self._transactions_fit()
+        self._live_fits()
         nodes = self.cluster.partitions if self.kind == "transactions" else self.cluster.nodes
         for i, target in [(i, s.target) for i, s in enumerate(self.faults.schedule)]  + rate_targets(self.faults):
             if isinstance(target, str) and target != "any" and target not in ROLES[self.kind]:
@@ -261,6 +270,24 @@ class RunConfig(Section):
                               "cluster.partitions: 1 (it cuts links between partitions, and there is "
                                "only one)")
 
+    def _live_fits(self) -> None:
+        """Live mode runs consensus nodes as processes; ``protocol: external`` is a user's
+        binary, run only live and only with ``live.command``."""
+        if self.protocol == EXTERNAL and self.mode != "live":
+            raise Problem(("protocol",), "expected a registered protocol (external runs a program "
+                          "of yours: add mode: live)", show(EXTERNAL))
+        if self.mode == "live" and self.kind != "consensus":
+            raise Problem(("mode",), "expected 'simulated' in a transactions suite (live mode runs "
+                          "consensus nodes)", show(self.mode))
+        if self.mode == "live" and (self.faults.slow is not None
+                                    or any(s.action == "slow" for s in self.faults.schedule)):
+            raise Problem(("faults",), "expected no slow faults in live mode (a real CPU cannot be slowed; "
+                          "pause is SIGSTOP)")
+        if (self.protocol == EXTERNAL) != (self.live.command is not None):
+            raise Problem(("live", "command"), "expected the node program and its arguments as a list, "
+                          "for protocol: external" if self.protocol == EXTERNAL else
+                          "expected no command unless protocol: external")
+
     @staticmethod
     def _check_ids(selector: Any, at: tuple[str | int, ...], nodes: int,
                    label: str = "cluster.nodes") -> None:
@@ -270,6 +297,8 @@ class RunConfig(Section):
 
     def options_for(self, name: str) -> _protocol.Options:
         """The validated options of protocol ``name``: the suite's ``protocols.<name>`` or defaults."""
+        if name == EXTERNAL:
+            return _protocol.Options()
         spec = lookup_protocol(name)
         if spec is None:
             raise KeyError(f"unknown protocol {name!r}")
@@ -284,4 +313,6 @@ class RunConfig(Section):
         The run's own protocol options are included even when the suite left them at defaults."""
         data = self.model_dump(mode="json", by_alias=True)
         data["protocols"][self.protocol] = self.options_for(self.protocol).model_dump(mode="json")
+        if self.mode == "simulated":  # a simulated run's record (and run key) as before live mode
+            del data["mode"], data["live"]
         return data

@@ -38,8 +38,9 @@ class ConsensusWorld(World):
                                  self.durability.acked_write) for c in range(w.clients)]
 
     def _metrics(self, cfg: Any) -> ConsensusMetrics:
+        spec = protocol.registry().get(cfg.protocol)  # None: a program of the user's (live), unobserved
         return ConsensusMetrics(cfg.warmup, cfg.metrics.bucket, cfg.metrics.unavailable_gap, cfg.cluster.nodes,
-                                led=not protocol.get(cfg.protocol).leaderless)
+                                led=spec is not None and not spec.leaderless)
 
     def fault_roles(self) -> dict[str, Role]:
         """``leader``: the node the metrics last saw elected (none after it crashed or stepped
@@ -59,14 +60,20 @@ class ConsensusWorld(World):
         self.metrics.begin_measurement(self.sim.now)
 
     def run(self) -> dict[str, Any]:
-        cfg = self.cfg
         self._start()
-        self.sim.run(cfg.duration)
+        self.sim.run(self.cfg.duration)
+        return self._judge()
+
+    def _judge(self, observed: bool = True) -> dict[str, Any]:
+        """The row at the end of the window, with the verdicts: the checkers of the replicas'
+        observations (unless a live run has none) and linearizability of the client history."""
+        cfg = self.cfg
         row = self._close()
         self.history.finish()
         lin = (check_linearizability(self.history, cfg.checkers.budget)
                if cfg.checkers.linearizability else None)
-        verdicts = [self.election.verdict(), self.log.verdict(), self.durability.verdict(self.log)]
+        verdicts = [self.election.verdict(), self.log.verdict(), self.durability.verdict(self.log)] \
+            if observed else []
         if lin is not None:
             verdicts.append(lin)
         row["safety"] = combine(*verdicts)

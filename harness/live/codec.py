@@ -1,0 +1,161 @@
+"""JSON for protocol messages and durable records, derived from the classes themselves.
+
+A live node speaks Maelstrom's node protocol: newline-delimited JSON envelopes ``{"src",
+"dest", "body"}`` whose body has a ``type`` (and optionally ``msg_id``, ``in_reply_to``). A
+protocol message becomes a body named by its class (``{"type": "AppendEntries", "term": 3,
+...}``) holding its public fields -- its ``__slots__`` (``__mypyc_attrs__`` in the compiled
+build) -- so no protocol writes or registers any encoding. Values inside are JSON, except for
+what JSON cannot say, which is tagged: a tuple ``{"~t": [...]}``, a dict ``{"~d": [[k, v],
+...]}`` (keys need not be strings), a set ``{"~s": [...]}``; a plain JSON object is always a
+nested object of a known class, named by its ``type``. Durable records use the same encoding.
+
+Which classes a protocol may send is found from the protocol itself: the slotted classes of the
+modules its factory's module reaches through its globals, within its own top-level package and
+:mod:`workloads` (so ``raft`` knows ``AppendEntries`` and the client ``Request``, and 2PC's
+``Prepare`` is never mistaken for Multi-Paxos's). Client requests and replies at the top of an
+envelope speak Maelstrom's ``lin-kv`` instead (:mod:`harness.live.linkv`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from types import ModuleType
+from typing import Any
+
+from harness import protocol
+
+RESERVED = ("type", "msg_id", "in_reply_to")
+
+
+class CodecError(ValueError):
+    """A body or value the codec cannot encode or decode (the message says which and why)."""
+
+
+def fields(cls: type) -> tuple[str, ...]:
+    """A class's public fields, inherited ones first: its ``__slots__`` (or, compiled, the
+    attributes mypyc lists)."""
+    names: list[str] = []
+    for klass in reversed(cls.__mro__):
+        own = klass.__dict__.get("__slots__") or klass.__dict__.get("__mypyc_attrs__") or ()
+        for name in (own,) if isinstance(own, str) else own:
+            if not name.startswith("__") and name not in names:
+                names.append(name)
+    return tuple(names)
+
+
+def _closure(module: ModuleType) -> list[ModuleType]:
+    """``module`` and the modules its globals reach (modules, and the modules classes and
+    functions were defined in), within its own top-level package and :mod:`workloads`."""
+    roots = {module.__name__.split(".")[0], "workloads"}
+    seen: dict[str, ModuleType] = {}
+    todo = [module]
+    while todo:
+        mod = todo.pop()
+        if mod.__name__ in seen:
+            continue
+        seen[mod.__name__] = mod
+        for value in list(vars(mod).values()):
+            name = value.__name__ if isinstance(value, ModuleType) else getattr(value, "__module__", None)
+            if isinstance(name, str) and name.split(".")[0] in roots and name in sys.modules:
+                todo.append(sys.modules[name])
+    return list(seen.values())
+
+
+def classes_of(name: str) -> dict[str, type]:
+    """The slotted classes protocol ``name`` may put on the wire or on disk, by class name."""
+    spec = protocol.get(name)
+    # The modules of the node class and of its bases outside distbench's harness: a variant
+    # registered in a test or a notebook speaks its base protocol's messages.
+    starts = {klass.__module__ for klass in spec.factory.__mro__
+              if klass.__module__.split(".")[0] not in ("builtins", "harness", "mypy_extensions")}
+    found: dict[str, type] = {}
+    modules = {mod.__name__: mod for start in sorted(starts)
+               for mod in _closure(importlib.import_module(start))}
+    for mod in modules.values():
+        for value in vars(mod).values():
+            if isinstance(value, type) and value.__module__ == mod.__name__ and fields(value):
+                other = found.setdefault(value.__name__, value)
+                if other is not value:
+                    raise CodecError(f"protocol {name!r}: two classes named {value.__name__} "
+                                     f"({other.__module__} and {value.__module__}): a message type "
+                                     "must name one class")
+    return found
+
+
+class Codec:
+    """Encodes and decodes the messages and records of one protocol."""
+
+    def __init__(self, classes: dict[str, type]):
+        self.classes = classes
+        self._fields = {cls: fields(cls) for cls in classes.values()}
+
+    @classmethod
+    def of(cls, name: str) -> Codec:
+        return cls(classes_of(name))
+
+    # -- bodies ------------------------------------------------------------------------------
+    def body(self, msg: Any) -> dict[str, Any]:
+        """A message as an envelope body: its class name as ``type``, then its fields."""
+        out: dict[str, Any] = {"type": type(msg).__name__}
+        for name in self._known(type(msg)):
+            if name in RESERVED:
+                raise CodecError(f"{type(msg).__name__}.{name}: a field may not be named "
+                                 f"{', '.join(RESERVED)} (Maelstrom reserves them)")
+            out[name] = self.value(getattr(msg, name))
+        return out
+
+    def message(self, body: dict[str, Any]) -> Any:
+        """The object a body (or a nested object) encodes."""
+        kind = body.get("type")
+        cls = self.classes.get(kind) if isinstance(kind, str) else None
+        if cls is None:
+            raise CodecError(f"unknown message type {kind!r}")
+        obj = cls.__new__(cls)
+        for name in self._fields[cls]:
+            if name not in body:
+                raise CodecError(f"{kind}: missing field {name!r}")
+            setattr(obj, name, self.unvalue(body[name]))
+        return obj
+
+    def _known(self, cls: type) -> tuple[str, ...]:
+        names = self._fields.get(cls)
+        if names is None or self.classes.get(cls.__name__) is not cls:
+            raise CodecError(f"{cls.__module__}.{cls.__name__} is not a class of this protocol")
+        return names
+
+    # -- values ------------------------------------------------------------------------------
+    def value(self, x: Any) -> Any:
+        if x is None or isinstance(x, (bool, int, float, str)):
+            return x
+        if isinstance(x, list):
+            return [self.value(v) for v in x]
+        if isinstance(x, tuple):
+            return {"~t": [self.value(v) for v in x]}
+        if isinstance(x, dict):
+            return {"~d": [[self.value(k), self.value(v)] for k, v in x.items()]}
+        if isinstance(x, (set, frozenset)):
+            return {"~s": [self.value(v) for v in x]}
+        return self.body(x)
+
+    def unvalue(self, x: Any) -> Any:
+        if isinstance(x, list):
+            return [self.unvalue(v) for v in x]
+        if not isinstance(x, dict):
+            return x
+        if "~t" in x:
+            return tuple(self.unvalue(v) for v in x["~t"])
+        if "~d" in x:
+            return {self.unvalue(k): self.unvalue(v) for k, v in x["~d"]}
+        if "~s" in x:
+            return {self.unvalue(v) for v in x["~s"]}
+        return self.message(x)
+
+    # -- records on disk -----------------------------------------------------------------------
+    def record(self, record: Any) -> str:
+        """One durable record as one line of JSON."""
+        return json.dumps(self.value(record), separators=(",", ":"))
+
+    def unrecord(self, line: str) -> Any:
+        return self.unvalue(json.loads(line))
