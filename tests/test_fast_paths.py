@@ -13,8 +13,10 @@ from harness.metrics import US, Metrics
 from harness.protocol import ReplicationOptions
 from harness.engine.scripted import ScriptedCluster
 from harness.engine.sim import Simulator
-from implementations.multipaxos import MultiPaxosNode, MultiPaxosOptions
-from implementations.raft import LEADER, RaftNode, RaftOptions
+from implementations.multipaxos.node import MultiPaxosNode
+from implementations.multipaxos.options import MultiPaxosOptions
+from implementations.raft.node import LEADER, RaftNode
+from implementations.raft.options import RaftOptions
 from workloads.kv import CAS, GET, OK, PUT, KVStateMachine, Request
 from workloads.keys import below
 from workloads.pacing import Timeouts

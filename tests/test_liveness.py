@@ -7,10 +7,12 @@ import pytest
 
 from harness.protocol import ReplicationOptions
 from harness.engine.scripted import ScriptedCluster
-from implementations.multipaxos import LEADER as PAXOS_LEADER
-from implementations.multipaxos import MultiPaxosNode, MultiPaxosOptions
-from implementations.raft import LEADER as RAFT_LEADER
-from implementations.raft import RaftNode, RaftOptions
+from implementations.multipaxos.node import LEADER as PAXOS_LEADER
+from implementations.multipaxos.node import MultiPaxosNode
+from implementations.multipaxos.options import MultiPaxosOptions
+from implementations.raft.node import LEADER as RAFT_LEADER
+from implementations.raft.node import RaftNode
+from implementations.raft.options import RaftOptions
 from workloads.kv import PUT, KVStateMachine, Request
 
 PROTOCOLS = {"raft": (RaftNode, RaftOptions), "multipaxos": (MultiPaxosNode, MultiPaxosOptions)}

@@ -8,8 +8,10 @@ import pytest
 
 from harness.protocol import ReplicationOptions, get
 from harness.engine.scripted import ScriptedCluster
-from implementations.multipaxos import (FOLLOWER, LEADER, Accept, Accepted, Catchup, CatchupReq, Heartbeat, HeartbeatAck,
-                                        MultiPaxosNode, MultiPaxosOptions, Prepare, Promise)
+from implementations.multipaxos.messages import (Accept, Accepted, Catchup, CatchupReq, Heartbeat,
+                                                 HeartbeatAck, Prepare, Promise)
+from implementations.multipaxos.node import FOLLOWER, LEADER, MultiPaxosNode
+from implementations.multipaxos.options import MultiPaxosOptions
 from workloads.kv import GET, OK, PUT, REDIRECT, KVStateMachine, Request
 
 

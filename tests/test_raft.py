@@ -8,8 +8,10 @@ import pytest
 
 from harness.protocol import ReplicationOptions, get
 from harness.engine.scripted import ScriptedCluster
-from implementations.raft import (LEADER, AppendEntries, AppendReply, RaftNode, RaftOptions,
-                                  RequestVote, Vote)
+from implementations.raft.messages import AppendEntries, AppendReply, RequestVote, Vote
+from implementations.raft.node import LEADER, RaftNode
+from implementations.raft.options import RaftOptions
+from implementations.raft.records import AppendRecord
 from workloads.kv import GET, OK, PUT, REDIRECT, KVStateMachine, Request
 
 _REPLICATION = set(ReplicationOptions.model_fields)
@@ -121,7 +123,9 @@ def test_write_committed_applied_everywhere_and_replied():
     for i in range(3):
         assert c.obs.applied[i] == [(1, None), (2, r)]
         assert c.replicas[i].sm.data[5] == 42
-    assert ("append", 2, [1], [r]) in c.ctx[1].stable  # followers persisted before acking
+    appended = [(rec.first, rec.terms, rec.cmds) for rec in c.ctx[1].stable
+                if isinstance(rec, AppendRecord)]
+    assert (2, [1], [r]) in appended  # followers persisted before acking
 
 
 def test_followers_redirect_with_leader_hint():

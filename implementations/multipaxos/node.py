@@ -88,177 +88,17 @@ from typing import Any, Callable
 
 from mypy_extensions import mypyc_attr
 
-from harness.protocol import Context, Message, Node, ProtocolSpec, ReplicationOptions
-from implementations.liveness import ElectionTimer, check_quorum_period, retransmit_interval
-from implementations.options import MultiPaxosOptions
+from harness.protocol import Context, Node, ReplicationOptions
+from implementations.multipaxos.messages import (Accept, Accepted, Catchup, CatchupReq, Heartbeat,
+                                                 HeartbeatAck, Nack, Prepare, Promise, batch_bytes)
+from implementations.multipaxos.records import AcceptRecord, PromiseRecord
+from implementations.multipaxos.options import MultiPaxosOptions
+from implementations.replication.liveness import (ElectionTimer, check_quorum_period,
+                                                  retransmit_interval)
 from workloads.kv import REDIRECT, KVStateMachine, Reply, Request
-
-INT = 8  # bytes per integer field on the wire and on disk
-HDR = Message.HEADER
 
 FOLLOWER, CANDIDATE, LEADER = 0, 1, 2
 CHOSEN = (1 << 63) - 1  # the "ballot" of a promise entry its acceptor knows is chosen
-
-
-def batch_bytes(value: tuple[Request, ...] | None) -> int:
-    """Bytes of a slot's value: the sum of its requests' sizes (0 for a no-op)."""
-    if value is None:
-        return 0
-    size = 0
-    for r in value:
-        size += r.size
-    return size
-
-
-# -- messages ----------------------------------------------------------------------------------
-class Prepare(Message):
-    """Phase 1a: ``ballot`` for every slot from ``start`` on."""
-
-    __slots__ = ("ballot", "start")
-
-    def __init__(self, ballot: int, start: int):
-        self.ballot = ballot
-        self.start = start
-        self.size = HDR + 2 * INT
-
-
-class Promise(Message):
-    """Phase 1b: ``chosen`` are the values of slots ``start, start+1, ...`` known chosen;
-    ``accepted`` holds ``(slot, ballot, value, value_bytes)`` for the other accepted slots."""
-
-    __slots__ = ("ballot", "start", "chosen", "accepted")
-
-    def __init__(self, ballot: int, start: int, chosen: tuple, accepted: tuple):
-        self.ballot = ballot
-        self.start = start
-        self.chosen = chosen
-        self.accepted = accepted
-        size = HDR + 3 * INT + INT * len(chosen) + 3 * INT * len(accepted)
-        for v in chosen:
-            size += batch_bytes(v)
-        for a in accepted:
-            size += a[3]
-        self.size = size
-
-
-class Nack(Message):
-    """A rejected prepare/accept/heartbeat: the acceptor has promised ``ballot``."""
-
-    __slots__ = ("ballot",)
-
-    def __init__(self, ballot: int):
-        self.ballot = ballot
-        self.size = HDR + INT
-
-
-class Accept(Message):
-    """Phase 2a for one slot, with the leader's commit index (all slots below it are chosen)."""
-
-    __slots__ = ("ballot", "slot", "value", "commit", "vbytes")
-
-    def __init__(self, ballot: int, slot: int, value: tuple | None, commit: int, vbytes: int):
-        self.ballot = ballot
-        self.slot = slot
-        self.value = value
-        self.commit = commit
-        self.vbytes = vbytes
-        self.size = HDR + 3 * INT + vbytes
-
-
-class Accepted(Message):
-    """The answer to the accept of ``slot``; the acceptor also holds every slot below ``upto``
-    (from its commit index on), which answers accepts whose own answer was lost."""
-
-    __slots__ = ("ballot", "slot", "upto")
-
-    def __init__(self, ballot: int, slot: int, upto: int):
-        self.ballot = ballot
-        self.slot = slot
-        self.upto = upto
-        self.size = HDR + 3 * INT
-
-
-class Heartbeat(Message):
-    __slots__ = ("ballot", "commit")
-
-    def __init__(self, ballot: int, commit: int):
-        self.ballot = ballot
-        self.commit = commit
-        self.size = HDR + 2 * INT
-
-
-class HeartbeatAck(Message):
-    """The answer to a heartbeat: the acceptor holds every slot below ``upto`` (from the commit
-    index on), so it answers each accept among them -- as a Raft follower's reply to a heartbeat
-    carries its match index."""
-
-    __slots__ = ("ballot", "upto")
-
-    def __init__(self, ballot: int, upto: int):
-        self.ballot = ballot
-        self.upto = upto
-        self.size = HDR + 2 * INT
-
-
-class CatchupReq(Message):
-    """A lagging replica asks for the chosen values of slots ``start .. end - 1`` (``end`` None:
-    as many as the sender has)."""
-
-    __slots__ = ("start", "end")
-
-    def __init__(self, start: int, end: int | None = None):
-        self.start = start
-        self.end = end
-        self.size = HDR + 2 * INT
-
-
-class Catchup(Message):
-    """Chosen ``values`` of slots ``start, start+1, ...``; the sender's ``commit`` and, if it
-    leads, its ``ballot`` (else -1)."""
-
-    __slots__ = ("ballot", "start", "values", "commit")
-
-    def __init__(self, ballot: int, start: int, values: tuple, commit: int):
-        self.ballot = ballot
-        self.start = start
-        self.values = values
-        self.commit = commit
-        size = HDR + 3 * INT + INT * len(values)
-        for v in values:
-            size += batch_bytes(v)
-        self.size = size
-
-
-# -- durable records ---------------------------------------------------------------------------
-class PromiseRecord:
-    __slots__ = ("ballot", "size")
-
-    def __init__(self, ballot: int):
-        self.ballot = ballot
-        self.size = INT
-
-    def __repr__(self) -> str:
-        return f"PromiseRecord({self.ballot})"
-
-
-class AcceptRecord:
-    """``value`` accepted at ``(slot, ballot)``; ``commit`` is what the leader of ``ballot``
-    declared chosen when it sent the accept (every slot below it), so that a restarted replica
-    can relearn most of the chosen prefix from its own disk."""
-
-    __slots__ = ("slot", "ballot", "value", "vbytes", "commit", "size")
-
-    def __init__(self, slot: int, ballot: int, value: tuple | None, vbytes: int, commit: int):
-        self.slot = slot
-        self.ballot = ballot
-        self.value = value
-        self.vbytes = vbytes
-        self.commit = commit
-        self.size = 3 * INT + vbytes
-
-    def __repr__(self) -> str:
-        return (f"AcceptRecord(slot={self.slot}, ballot={self.ballot}, {self.value!r}, "
-                f"commit={self.commit})")
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # tests subclass it
@@ -952,9 +792,3 @@ class MultiPaxosNode(Node):
         else:  # no reply to send: applied when the state machine is next read
             self.sm.defer(value)
 
-
-# A constant rather than the decorator, as for Raft (see there); the description is given because
-# a compiled class has no docstring.
-SPEC = ProtocolSpec("multipaxos", "consensus", MultiPaxosNode, MultiPaxosOptions,
-                    "Multi-Paxos with a stable leader, batching, pipelining, catch-up and no-op "
-                    "hole filling.", aliases=("paxos",))
