@@ -37,7 +37,8 @@ class Prepare(Message):
 
 class Promise(Message):
     """Phase 1b: ``chosen`` are the values of slots ``start, start+1, ...`` known chosen;
-    ``accepted`` holds ``(slot, ballot, value, value_bytes)`` for the other accepted slots."""
+    ``accepted`` holds the acceptor's ``AcceptRecord`` of each other slot it accepted (one with
+    the ballot ``CHOSEN`` for a slot it knows chosen above a gap)."""
 
     __slots__ = ("ballot", "start", "chosen", "accepted")
 
@@ -50,7 +51,7 @@ class Promise(Message):
         for v in chosen:
             size += batch_bytes(v)
         for a in accepted:
-            size += a[3]
+            size += a.vbytes
         self.size = size
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from implementations.multipaxos.messages import INT
 
-__all__ = ["PromiseRecord", "AcceptRecord"]
+__all__ = ["CHOSEN", "PromiseRecord", "AcceptRecord"]
+
+CHOSEN = (1 << 63) - 1  # the ballot of a promised entry its acceptor knows is chosen
 
 
 class PromiseRecord:

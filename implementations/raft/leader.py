@@ -133,7 +133,7 @@ class Leader:
             while uncommitted and uncommitted[0] <= n:
                 uncommitted.popleft()
             node._apply(ctx)
-            if node.lead is not self:
+            if node.leadership is not self:
                 return
             if self.window.queue:
                 self.propose(ctx)

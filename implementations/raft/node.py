@@ -99,7 +99,7 @@ class RaftNode(Node):
         # follower: batches held past a gap
         "held", "gap_since", "gap_reported",
         # leader
-        "lead", "term_start",
+        "leadership", "term_start",
     )
 
     def __init__(self, node_id: int, nodes: tuple[int, ...], replication: ReplicationOptions,
@@ -139,7 +139,7 @@ class RaftNode(Node):
         self.gap_since: float | None = None  # when the log last stopped at a gap ...
         self.gap_reported = False  # ... and whether the gap outlived reorder_wait
 
-        self.lead: Leader | None = None  # while leading
+        self.leadership: Leader | None = None  # while leading
         self.term_start = 0  # index of the no-op of the last term this node led
 
     # -- inspection (tests, debugging) ----------------------------------------------------------
@@ -209,13 +209,13 @@ class RaftNode(Node):
 
     def _step_leader(self, ctx: Context, src: int, m: Any, t: type) -> None:
         if t is AppendReply:
-            lead = self.lead
+            lead = self.leadership
             assert lead is not None
             lead.on_append_reply(ctx, src, m)
         # an AppendEntries of this term cannot be (one leader per term); votes come too late
 
     def on_timer(self, ctx: Context, name: str) -> None:
-        lead = self.lead
+        lead = self.leadership
         if name == "heartbeat":
             if lead is not None:
                 lead.heartbeat(ctx)
@@ -235,7 +235,7 @@ class RaftNode(Node):
                     lead.propose(ctx)
 
     def on_request(self, ctx: Context, req: Request) -> None:
-        lead = self.lead
+        lead = self.leadership
         if lead is None:
             ctx.reply(req, Reply(req, REDIRECT, leader=self.leader))
             return
@@ -383,7 +383,7 @@ class RaftNode(Node):
         self.applied = commit
         cmds = self.cmds[first:commit + 1]
         ctx.applied_many(first, cmds)
-        lead = self.lead
+        lead = self.leadership
         if lead is None:  # nobody reads a follower's state machine until it leads
             self.sm.defer(cmds)
             return
@@ -404,7 +404,7 @@ class RaftNode(Node):
     # -- elections ------------------------------------------------------------------------------
     def _check_quorum(self, ctx: Context) -> None:
         """Step down unless a majority answered during the last period (``check_quorum``)."""
-        lead = self.lead
+        lead = self.leadership
         if lead is None or not self.check_quorum_period:
             return
         if not lead.followers.quorum_active():
@@ -499,7 +499,7 @@ class RaftNode(Node):
         self.leader = self.id
         ctx.became_leader(self.term)
         last = len(self.terms) - 1
-        lead = self.lead = Leader(self, last + 1)
+        lead = self.leadership = Leader(self, last + 1)
         # The no-op of the new term (outside the pipeline window), sent as every follower's
         # first probe, then persisted (parallel write).
         self.term_start = last + 1
@@ -518,7 +518,7 @@ class RaftNode(Node):
 
     def _become_follower(self, ctx: Context, term: int, leader: int | None,
                          persist: bool = True) -> None:
-        lead = self.lead
+        lead = self.leadership
         if lead is not None:
             ctx.observe("stepped_down", self.term)  # (for the metrics' leader lane)
         if term > self.term:
@@ -531,7 +531,7 @@ class RaftNode(Node):
         self.role = FOLLOWER
         self.leader = leader
         if lead is not None:
-            self.lead = None
+            self.leadership = None
             ctx.cancel_timer("heartbeat")
             ctx.cancel_timer("retransmit")
             ctx.cancel_timer("quorum")
