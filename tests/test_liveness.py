@@ -7,7 +7,7 @@ import pytest
 
 from harness.protocol import ReplicationOptions
 from harness.engine.scripted import ScriptedCluster
-from implementations.multipaxos.node import LEADER as PAXOS_LEADER
+from implementations.multipaxos.roles import LEADER as PAXOS_LEADER
 from implementations.multipaxos.node import MultiPaxosNode
 from implementations.multipaxos.options import MultiPaxosOptions
 from implementations.raft.node import LEADER as RAFT_LEADER

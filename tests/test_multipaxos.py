@@ -10,7 +10,8 @@ from harness.protocol import ReplicationOptions, get
 from harness.engine.scripted import ScriptedCluster
 from implementations.multipaxos.messages import (Accept, Accepted, Catchup, CatchupReq, Heartbeat,
                                                  HeartbeatAck, Prepare, Promise)
-from implementations.multipaxos.node import FOLLOWER, LEADER, MultiPaxosNode
+from implementations.multipaxos.node import MultiPaxosNode
+from implementations.multipaxos.roles import FOLLOWER, LEADER
 from implementations.multipaxos.options import MultiPaxosOptions
 from workloads.kv import GET, OK, PUT, REDIRECT, KVStateMachine, Request
 

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 from harness.contract import Context
 from implementations.multipaxos.messages import Accept, Catchup, CatchupReq
 
+from implementations.multipaxos.roles import FOLLOWER, LEADER
+
 if TYPE_CHECKING:
     from implementations.multipaxos.node import MultiPaxosNode
 
@@ -101,10 +103,43 @@ class CatchUp:
             n += 1
         return CatchupReq(s, n)
 
-    def transfer_arrived(self, s: int) -> bool:
-        """Whether the whole transfer last asked for has arrived (slot ``s`` is the first one
-        still missing)."""
-        return s >= self.asked_from + self.node.pipeline
+    def on_catchup(self, ctx: Context, src: int, m: Catchup) -> None:
+        """Learn the chosen slots ``m`` carries; ask for the next transfer while behind."""
+        node = self.node
+        if node.role != FOLLOWER:
+            if node.role == LEADER:
+                return  # a leader learns every slot from its own proposals and phase 1
+            # A refused prepare: someone is far ahead. Do not take office with a long stretch
+            # of the log to re-propose; catch up and let that node (or us, later) lead. The
+            # abandoned ballot will never propose, so its promise to ourselves is void: keep
+            # following the current leader instead of rejecting it (never reuse the ballot).
+            if node.ballot > node.max_seen:
+                node.max_seen = node.ballot
+            node.promised = node.pre_promised
+            node._step_down(ctx, None)
+        log = node.log
+        chosen = node.chosen
+        before = len(log)
+        s = m.start
+        for v in m.values:
+            if s == len(log):
+                if chosen:
+                    chosen.pop(s, None)
+                node._apply_slot(ctx, s, v)
+            elif s > len(log):  # overtook an earlier slot of the transfer
+                chosen[s] = v
+            s += 1
+        node._apply_chosen(ctx)
+        if len(log) == before:
+            return  # stale, duplicate or early
+        if m.ballot == node.leader_commit_ballot and m.commit > node.leader_commit:
+            node.leader_commit = m.commit
+        if node.leader_commit > len(log):
+            node._learn(ctx, src)  # applies what it can, asks for the next gap
+        s = len(log)
+        if m.commit > s and s >= self.asked_from + node.pipeline and not node._held(s):
+            # the whole transfer arrived and the sender has more: ask for the next one
+            self.ask(ctx, src, self.request(s, node.leader_commit))
 
     def on_catchup_req(self, ctx: Context, src: int, m: CatchupReq) -> None:
         """Repair a replica's gap: chosen slots go as catch-up; a leader re-sends the accepts

@@ -77,13 +77,12 @@ from implementations.multipaxos.messages import (Accept, Accepted, Catchup, Catc
                                                  HeartbeatAck, Nack, Prepare, Promise, batch_bytes)
 from implementations.multipaxos.options import MultiPaxosOptions
 from implementations.multipaxos.records import CHOSEN, AcceptRecord, PromiseRecord
+from implementations.multipaxos.roles import CANDIDATE, FOLLOWER, LEADER
 from implementations.replication.liveness import (ElectionTimer, check_quorum_period,
                                                   retransmit_interval)
 from workloads.kv import REDIRECT, KVStateMachine, Reply, Request
 
-__all__ = ["MultiPaxosNode", "Candidacy", "FOLLOWER", "CANDIDATE", "LEADER"]
-
-FOLLOWER, CANDIDATE, LEADER = 0, 1, 2
+__all__ = ["MultiPaxosNode", "Candidacy"]
 
 
 class Candidacy:
@@ -206,7 +205,7 @@ class MultiPaxosNode(Node):
         elif t is CatchupReq:
             self.catchup.on_catchup_req(ctx, src, m)
         elif t is Catchup:
-            self.on_catchup(ctx, src, m)
+            self.catchup.on_catchup(ctx, src, m)
         elif t is not Accepted and t is not HeartbeatAck and t is not Promise:
             raise TypeError(f"multipaxos: unexpected message {m!r}")
         elif self.role == LEADER:
@@ -500,43 +499,6 @@ class MultiPaxosNode(Node):
             self._apply_slot(ctx, s, v)
             s += 1
         return s
-
-    def on_catchup(self, ctx: Context, src: int, m: Catchup) -> None:
-        if self.role != FOLLOWER:
-            if self.role == LEADER:
-                return  # a leader learns every slot from its own proposals and phase 1
-            # A refused prepare: someone is far ahead. Do not take office with a long stretch
-            # of the log to re-propose; catch up and let that node (or us, later) lead. The
-            # abandoned ballot will never propose, so its promise to ourselves is void: keep
-            # following the current leader instead of rejecting it (never reuse the ballot).
-            if self.ballot > self.max_seen:
-                self.max_seen = self.ballot
-            self.promised = self.pre_promised
-            self._step_down(ctx, None)
-        log = self.log
-        chosen = self.chosen
-        before = len(log)
-        s = m.start
-        for v in m.values:
-            if s == len(log):
-                if chosen:
-                    chosen.pop(s, None)
-                self._apply_slot(ctx, s, v)
-            elif s > len(log):  # overtook an earlier slot of the transfer
-                chosen[s] = v
-            s += 1
-        self._apply_chosen(ctx)
-        if len(log) == before:
-            return  # stale, duplicate or early
-        if m.ballot == self.leader_commit_ballot and m.commit > self.leader_commit:
-            self.leader_commit = m.commit
-        if self.leader_commit > len(log):
-            self._learn(ctx, src)  # applies what it can, asks for the next gap
-        s = len(log)
-        catchup = self.catchup
-        if m.commit > s and catchup.transfer_arrived(s) and not self._held(s):
-            # the whole transfer arrived and the sender has more: ask for the next one
-            catchup.ask(ctx, src, catchup.request(s, self.leader_commit))
 
     # -- applying --------------------------------------------------------------------------
     def _apply_chosen(self, ctx: Context) -> None:

@@ -15,25 +15,18 @@ Log
     Changes are persisted as :mod:`~implementations.raft.records` and replayed by :meth:`start`.
 
 Gaps: reordering and loss (``replication.reorder_wait``, the same rule as Multi-Paxos)
-    The simulated network reorders (jitter), so a streamed batch may overtake the previous one,
-    which TCP never shows etcd-io/raft (it rejects every append that does not follow on, with a
-    hint, and the leader probes at once: ``handleAppendEntries``, ``RejectHint``). A follower
-    here holds such a batch (at most ``pipeline`` of them) and, when the gap fills, acknowledges
-    each held batch with its own reply (one acknowledgement per batch, as a Paxos acceptor
-    answers each accept). A gap still open after ``reorder_wait`` is taken for a loss: the
-    follower rejects with ``held`` set -- "I lack ``hint_index .. index``, and hold what
-    follows" -- and the leader re-sends just that range, ``batch_size`` entries per message,
-    without leaving *replicate* (a selective repair; etcd would go back to ``hint_index`` and
-    re-send everything, which the held batches make unnecessary). The report is repeated every
-    retransmission interval while the gap stays open, and a further gap left after the held
-    batches drain gets its own ``reorder_wait``. Until the gap fills the follower acknowledges
-    nothing past it -- the AppendEntries consistency check (Raft paper, section 5.3) accepts
-    entries in log order only -- so a lost batch takes the follower out of the quorum for about
-    ``reorder_wait`` + a round trip; the run reports that time (``loss_blocked_share``), which
-    a Paxos acceptor, accepting each slot on its own, never spends.
-    Probes, heartbeats and the first message of a repair are never held: one that does not
-    follow on is rejected at once. (Followers rely on the persist contract too: a heartbeat
-    acknowledged in a later handler covers entries persisted by an earlier one.)
+    The simulated network reorders (jitter), which TCP never shows etcd-io/raft (it rejects every
+    append that does not follow on, with a hint, and the leader probes at once). A follower here
+    holds a streamed batch that overtook an earlier one (:mod:`implementations.raft.held`) and,
+    past ``reorder_wait``, reports the gap; the leader re-sends just that range (a selective
+    repair). Until the gap fills the follower acknowledges nothing past it -- the AppendEntries
+    consistency check (Raft paper, section 5.3) accepts entries in log order only -- so a lost
+    batch takes the follower out of the quorum for about ``reorder_wait`` + a round trip; the
+    run reports that time (``loss_blocked_share``), which a Paxos acceptor, accepting each slot
+    on its own, never spends. Probes, heartbeats and the first message of a repair are never
+    held: one that does not follow on is rejected at once. (Followers rely on the persist
+    contract too: a heartbeat acknowledged in a later handler covers entries persisted by an
+    earlier one.)
 
 Batching and pipelining (``ReplicationOptions``; ``implementations.replication.batching``)
     The leader proposes through the batching window Multi-Paxos uses too; its no-op does not
@@ -67,6 +60,7 @@ from typing import Any
 from mypy_extensions import mypyc_attr
 
 from harness.protocol import Context, Node, ReplicationOptions
+from implementations.raft.held import HeldBatches
 from implementations.raft.leader import Leader
 from implementations.raft.messages import AppendEntries, AppendReply, RequestVote, Vote
 from implementations.raft.options import RaftOptions
@@ -91,13 +85,12 @@ class RaftNode(Node):
         # configuration
         "id", "nodes", "peers", "quorum", "election_timeout", "heartbeat_interval",
         "batch_size", "batch_delay", "pipeline", "catchup", "readindex", "prevote",
-        "check_quorum_period", "rto", "reorder_wait", "max_held_gap", "sm",
+        "check_quorum_period", "rto", "reorder_wait", "sm",
         # persistent state (mirrored in stable records)
         "term", "voted_for", "terms", "cmds",
         # volatile state
         "role", "leader", "commit", "applied", "heard", "timer", "votes",
-        # follower: batches held past a gap
-        "held", "gap_since", "gap_reported",
+        "held",  # follower: batches held past a gap
         # leader
         "leadership", "term_start",
     )
@@ -119,7 +112,6 @@ class RaftNode(Node):
         self.check_quorum_period = check_quorum_period(options, replication)
         self.rto = retransmit_interval(replication)
         self.reorder_wait = replication.reorder_wait
-        self.max_held_gap = 2 * self.catchup  # no gap larger than this can be mere reordering
         self.sm = state_machine
 
         self.term = 0
@@ -135,9 +127,7 @@ class RaftNode(Node):
         self.timer = ElectionTimer(*replication.election_range)
         self.votes: set[int] = set()
 
-        self.held: dict[int, AppendEntries] = {}  # early batches, by prev_index
-        self.gap_since: float | None = None  # when the log last stopped at a gap ...
-        self.gap_reported = False  # ... and whether the gap outlived reorder_wait
+        self.held = HeldBatches(self)
 
         self.leadership: Leader | None = None  # while leading
         self.term_start = 0  # index of the no-op of the last term this node led
@@ -226,7 +216,7 @@ class RaftNode(Node):
         elif name == "election":
             self._on_election_timer(ctx)
         elif name == "gap":
-            self._on_gap_timer(ctx)
+            self.held.on_timer(ctx)
         elif name == "quorum":
             self._check_quorum(ctx)
         elif name == "batch":
@@ -254,15 +244,8 @@ class RaftNode(Node):
         terms = self.terms
         prev = m.prev_index
         if prev >= len(terms):
-            held = self.held
-            if m.stream and prev - len(terms) < self.max_held_gap and len(held) < self.pipeline:
-                # It may have overtaken an earlier batch (network jitter reorders): hold it for
-                # up to ``reorder_wait`` before reporting the gap (module notes, "Gaps").
-                if not held:
-                    self._gap_opened(ctx)
-                held[prev] = m
-                return
-            ctx.send(src, AppendReply(self.term, False, prev, 0, len(terms), m.rid))
+            if not self.held.hold(ctx, m, len(terms)):  # (it may have overtaken an earlier one)
+                ctx.send(src, AppendReply(self.term, False, prev, 0, len(terms), m.rid))
             return
         if terms[prev] != m.prev_term:
             ct = terms[prev]
@@ -282,53 +265,8 @@ class RaftNode(Node):
         else:
             match = self._accept(ctx, m)
         ctx.send(src, AppendReply(self.term, True, match, 0, 0, m.rid))
-        if self.held:
-            self._drain_held(ctx, src, match)
-
-    def _drain_held(self, ctx: Context, src: int, match: int) -> None:
-        """Accept and acknowledge each held batch that now follows on."""
-        held = self.held
-        terms = self.terms
-        drained = False
-        while (nm := held.pop(match, None)) is not None:
-            if nm.term != self.term or terms[match] != nm.prev_term:
-                break
-            match = self._accept(ctx, nm)
-            ctx.send(src, AppendReply(self.term, True, match, 0, 0, nm.rid))
-            drained = True
-        for k in [k for k in held if k < match]:
-            del held[k]
-        if not held:
-            self._gap_closed(ctx)
-        elif drained:  # stopped at a further gap: give it its own reorder tolerance
-            ctx.set_timer("gap", self.reorder_wait)
-
-    def _gap_opened(self, ctx: Context) -> None:
-        """The log stopped at a gap: later batches are held, none can be acknowledged."""
-        self.gap_since = ctx.now
-        self.gap_reported = False
-        ctx.set_timer("gap", self.reorder_wait)
-
-    def _gap_closed(self, ctx: Context) -> None:
-        """No batch is held any more (the gap filled, or the term changed)."""
-        if self.gap_since is not None:
-            if self.gap_reported:  # a loss, not mere reordering: out of the quorum meanwhile
-                ctx.observe("loss_blocked", ctx.now - self.gap_since)
-            self.gap_since = None
-            ctx.cancel_timer("gap")
-
-    def _on_gap_timer(self, ctx: Context) -> None:
-        """The gap outlived the reorder tolerance: the missing batch is taken for lost and the
-        follower rejects, with its last index + 1 as the hint, as etcd-io/raft rejects an append
-        that does not follow on (``handleAppendEntries``: ``RejectHint``), and ``held`` set: the
-        leader re-sends just the gap (``Leader.repair``). Asked again every retransmission
-        interval while the gap stays open."""
-        if self.gap_since is None or self.leader is None or self.role != FOLLOWER:
-            return
-        ctx.send(self.leader, AppendReply(self.term, False, min(self.held), 0, len(self.terms), 0,
-                                          True))
-        self.gap_reported = True
-        ctx.set_timer("gap", self.rto)
+        if self.held.batches:
+            self.held.drain(ctx, src, match)
 
     def _accept(self, ctx: Context, m: AppendEntries) -> int:
         """Store ``m``'s entries (its ``prev`` entry matches) and learn its commit index;
@@ -443,8 +381,7 @@ class RaftNode(Node):
         self.term += 1
         self.voted_for = self.id
         self.votes = {self.id}
-        self.held.clear()
-        self._gap_closed(ctx)
+        self.held.clear(ctx)
         ctx.persist(TermRecord(self.term, self.id))
         if len(self.votes) >= self.quorum:
             self._become_leader(ctx)
@@ -524,8 +461,7 @@ class RaftNode(Node):
         if term > self.term:
             self.term = term
             self.voted_for = None
-            self.held.clear()
-            self._gap_closed(ctx)
+            self.held.clear(ctx)
             if persist:
                 ctx.persist(TermRecord(term, None))
         self.role = FOLLOWER
