@@ -1,5 +1,6 @@
-"""The liveness policy Raft and Multi-Paxos share (implementations.liveness), scripted message by
-message: election timeouts redrawn at every reset, their range, and the leader's quorum check."""
+"""The liveness policy Raft and Multi-Paxos share (implementations.replication.liveness),
+scripted message by message: election timeouts redrawn at every reset, their range, and the
+leader's quorum check."""
 
 from __future__ import annotations
 
