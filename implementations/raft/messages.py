@@ -6,15 +6,23 @@ from __future__ import annotations
 
 from harness.message import Message
 
-__all__ = ["RequestVote", "Vote", "AppendEntries", "AppendReply"]
+__all__ = ["RaftMessage", "RequestVote", "Vote", "AppendEntries", "AppendReply"]
 
 HEADER = Message.HEADER
 
 
-class RequestVote(Message):
+class RaftMessage(Message):
+    """What every Raft message carries: its sender's ``term``, which the receiver's term rules
+    read first (etcd-io/raft's ``Step``)."""
+
+    __slots__ = ("term",)
+    term: int
+
+
+class RequestVote(RaftMessage):
     """RequestVote (or a pre-vote, asking for ``term`` without anyone adopting it)."""
 
-    __slots__ = ("term", "last_index", "last_term", "prevote")
+    __slots__ = ("last_index", "last_term", "prevote")
 
     def __init__(self, term: int, last_index: int, last_term: int, prevote: bool):
         self.term = term
@@ -28,11 +36,11 @@ class RequestVote(Message):
         return f"{kind}(t={self.term} last={self.last_index}@{self.last_term})"
 
 
-class Vote(Message):
+class Vote(RaftMessage):
     """Answer to :class:`RequestVote`; ``term`` is the voter's term (or the pre-vote's term when
     a pre-vote is granted)."""
 
-    __slots__ = ("term", "granted", "prevote")
+    __slots__ = ("granted", "prevote")
 
     def __init__(self, term: int, granted: bool, prevote: bool):
         self.term = term
@@ -45,13 +53,13 @@ class Vote(Message):
         return f"{kind}(t={self.term} {'yes' if self.granted else 'no'})"
 
 
-class AppendEntries(Message):
+class AppendEntries(RaftMessage):
     """Entries ``prev_index + 1 ..`` with their ``terms`` and ``cmds`` (shared, never mutated),
     the leader's ``commit`` index and its read-round id ``rid``. ``stream`` marks a batch streamed
     to a follower in the replicate state (it may be overtaken by the next one); probes, catch-ups
     and heartbeats want an immediate answer."""
 
-    __slots__ = ("term", "prev_index", "prev_term", "terms", "cmds", "commit", "rid", "stream")
+    __slots__ = ("prev_index", "prev_term", "terms", "cmds", "commit", "rid", "stream")
 
     def __init__(self, term: int, prev_index: int, prev_term: int, terms: list, cmds: list,
                  commit: int, rid: int, size: int, stream: bool = False):
@@ -70,14 +78,14 @@ class AppendEntries(Message):
                 f"n={len(self.terms)} commit={self.commit})")
 
 
-class AppendReply(Message):
+class AppendReply(RaftMessage):
     """Success: ``index`` is the follower's last index known to match the leader. Rejection:
     ``index`` is the rejected ``prev_index``; ``hint_term`` is the follower's term at it (0 when
     its log is too short) and ``hint_index`` the first index of that term (or its last index + 1).
     ``held``: the follower holds the batches after ``index`` and lacks only the gap before them.
     ``rid`` echoes the request's read-round id."""
 
-    __slots__ = ("term", "success", "index", "hint_term", "hint_index", "rid", "held")
+    __slots__ = ("success", "index", "hint_term", "hint_index", "rid", "held")
 
     def __init__(self, term: int, success: bool, index: int, hint_term: int, hint_index: int,
                  rid: int, held: bool = False):

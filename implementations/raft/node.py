@@ -62,7 +62,8 @@ from mypy_extensions import mypyc_attr
 from harness.protocol import Context, Node, ReplicationOptions
 from implementations.raft.held import HeldBatches
 from implementations.raft.leader import Leader
-from implementations.raft.messages import AppendEntries, AppendReply, RequestVote, Vote
+from implementations.raft.messages import (AppendEntries, AppendReply, RaftMessage, RequestVote,
+                                           Vote)
 from implementations.raft.options import RaftOptions
 from implementations.raft.records import AppendRecord, TermRecord
 from implementations.replication.liveness import (ElectionTimer, check_quorum_period,
@@ -160,30 +161,31 @@ class RaftNode(Node):
                 raise ValueError(f"raft: unknown stable record {rec!r}")
         self.timer.reset(ctx)
 
-    def on_message(self, ctx: Context, src: int, m: Any) -> None:
+    def on_message(self, ctx: Context, src: int, msg: Any) -> None:
         """The term rules once (etcd-io/raft's ``Step``), then the role's own step."""
-        t = type(m)
+        t = type(msg)
         if t is RequestVote:
-            self._on_request_vote(ctx, src, m)  # answered in any role, by its own term rules
+            self._on_request_vote(ctx, src, msg)  # answered in any role, by its own term rules
             return
         if t is not AppendEntries and t is not AppendReply and t is not Vote:
-            raise TypeError(f"raft: unexpected message {m!r}")
+            raise TypeError(f"raft: unexpected message {msg!r}")
+        m: RaftMessage = msg
         if m.term != self.term:
             if m.term < self.term:
                 if t is AppendEntries:  # tell a deposed leader
-                    ctx.send(src, AppendReply(self.term, False, m.prev_index, 0, 0, m.rid))
+                    ctx.send(src, AppendReply(self.term, False, msg.prev_index, 0, 0, msg.rid))
                 return
             if t is AppendEntries:
                 self._become_follower(ctx, m.term, src)
-            elif not (t is Vote and m.prevote and m.granted):  # (a granted pre-vote is for
-                self._become_follower(ctx, m.term, None)       # a term not yet started)
+            elif not (t is Vote and msg.prevote and msg.granted):  # (a granted pre-vote is for
+                self._become_follower(ctx, m.term, None)           # a term not yet started)
         role = self.role
         if role == FOLLOWER:
-            self._step_follower(ctx, src, m, t)
+            self._step_follower(ctx, src, msg, t)
         elif role == LEADER:
-            self._step_leader(ctx, src, m, t)
+            self._step_leader(ctx, src, msg, t)
         else:
-            self._step_candidate(ctx, src, m, t)
+            self._step_candidate(ctx, src, msg, t)
 
     def _step_follower(self, ctx: Context, src: int, m: Any, t: type) -> None:
         if t is AppendEntries:
