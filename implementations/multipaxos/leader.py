@@ -50,7 +50,7 @@ class Leader:
     """What a Multi-Paxos node keeps while it leads one ballot, and phase 2 as it runs it."""
 
     __slots__ = ("node", "ballot", "bit", "bits", "peer_bits", "majority", "rto", "reorder_wait",
-                 "heartbeat_interval", "followers", "window", "proposals", "next_slot",
+                 "heartbeat_interval", "followers", "progress", "window", "proposals", "next_slot",
                  "answer_slots", "highest_answered", "answer_gap")
 
     def __init__(self, node: MultiPaxosNode, next_slot: int):
@@ -63,7 +63,8 @@ class Leader:
         self.rto = node.rto
         self.reorder_wait = node.reorder_wait
         self.heartbeat_interval = node.heartbeat_interval
-        self.followers = Followers(node.peers, 0, node.majority)
+        self.followers = Followers(node.peers, 0, node.majority)  # (for the quorum check)
+        self.progress = self.followers.by_id
         self.window = BatchWindow(node.batch_size, node.batch_delay, node.pipeline, False)
         self.proposals: dict[int, Proposal] = {}  # by slot, in slot order: proposed, not chosen
         self.next_slot = next_slot
@@ -106,7 +107,7 @@ class Leader:
         if m.ballot != self.ballot:
             return
         bit = self.bits[src]
-        self.followers.heard(src)
+        self.progress[src].active = True
         slot = m.slot
         p = self.proposals.get(slot)
         sent = -1.0
@@ -120,7 +121,7 @@ class Leader:
         if m.ballot != self.ballot:
             return
         bit = self.bits[src]
-        self.followers.heard(src)
+        self.progress[src].active = True
         answered = [(s, p) for s, p in self.proposals.items() if s < m.upto and not p.acks & bit]
         for s, p in answered:  # answers to accepts whose own answer was lost
             self._answered(ctx, s, p, bit)

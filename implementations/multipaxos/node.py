@@ -192,10 +192,16 @@ class MultiPaxosNode(Node):
         self.timer.reset(ctx)
 
     def on_message(self, ctx: Context, src: int, m: Any) -> None:
-        """The acceptor's and learner's messages in every role, then the proposer's by role."""
+        """The acceptor's and learner's messages in every role; the proposer's by role."""
         t = m.__class__
         if t is Accept:
             self.on_accept(ctx, src, m)
+        elif t is Accepted or t is HeartbeatAck or t is Promise:
+            if self.role == LEADER:
+                self._step_leader(ctx, src, m, t)
+            elif self.role == CANDIDATE:
+                self._step_candidate(ctx, src, m, t)
+            # a follower ignores answers meant for a ballot it no longer runs
         elif t is Heartbeat:
             self.on_heartbeat(ctx, src, m)
         elif t is Prepare:
@@ -206,13 +212,8 @@ class MultiPaxosNode(Node):
             self.catchup.on_catchup_req(ctx, src, m)
         elif t is Catchup:
             self.catchup.on_catchup(ctx, src, m)
-        elif t is not Accepted and t is not HeartbeatAck and t is not Promise:
+        else:
             raise TypeError(f"multipaxos: unexpected message {m!r}")
-        elif self.role == LEADER:
-            self._step_leader(ctx, src, m, t)
-        elif self.role == CANDIDATE:
-            self._step_candidate(ctx, src, m, t)
-        # a follower ignores answers meant for a ballot it no longer runs
 
     def _step_leader(self, ctx: Context, src: int, m: Any, t: type) -> None:
         lead = self.leadership

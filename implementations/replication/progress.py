@@ -12,9 +12,12 @@ quorum-check period.
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 __all__ = ["Progress", "Followers"]
 
 _NEVER = float("-inf")
+_match = attrgetter("match")
 
 
 class Progress:
@@ -72,7 +75,7 @@ class Followers:
         ``leader_last`` (etcd: quorum.MajorityConfig.CommittedIndex)."""
         if self.quorum < 2:
             return leader_last
-        return sorted([pr.match for pr in self.all], reverse=True)[self.quorum - 2]
+        return sorted(map(_match, self.all), reverse=True)[self.quorum - 2]
 
     def heard(self, node_id: int) -> None:
         """``node_id`` answered during this quorum-check period."""
