@@ -73,7 +73,7 @@ def _patch(kind: str, k: int, slowdown: float) -> None:
     """Install the variant's code change in this (forked) process."""
     from harness.engine.network import Latencies
     from harness.engine.node import NodeHost
-    from implementations.liveness import ElectionTimer
+    from implementations.replication.liveness import ElectionTimer
 
     if k and kind == "consensus":
         reset = ElectionTimer.reset

@@ -12,8 +12,10 @@ import pytest
 from harness.execution import runner
 from harness.checkers.consensus import ElectionSafety, LogAgreement
 from harness.protocol import register
-from implementations.multipaxos import MultiPaxosNode, MultiPaxosOptions
-from implementations.raft import FOLLOWER, LEADER, RaftNode, RaftOptions
+from implementations.multipaxos.node import MultiPaxosNode
+from implementations.multipaxos.options import MultiPaxosOptions
+from implementations.raft.node import FOLLOWER, LEADER, RaftNode
+from implementations.raft.options import RaftOptions
 from workloads.kv import GET, OK, PUT, Reply, Request
 
 

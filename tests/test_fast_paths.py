@@ -13,7 +13,7 @@ from harness.metrics import US, Metrics
 from harness.engine.scripted import ScriptedCluster
 from harness.engine.sim import Simulator
 from harness.testing.scenario import scripted_cluster
-from implementations.raft import LEADER
+from implementations.raft.node import LEADER
 from workloads.kv import CAS, GET, OK, PUT, KVStateMachine, Request
 from workloads.keys import below
 from workloads.pacing import Timeouts

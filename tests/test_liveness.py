@@ -1,5 +1,6 @@
-"""The liveness policy Raft and Multi-Paxos share (implementations.liveness), scripted message by
-message: election timeouts redrawn at every reset, their range, and the leader's quorum check."""
+"""The liveness policy Raft and Multi-Paxos share (implementations.replication.liveness),
+scripted message by message: election timeouts redrawn at every reset, their range, and the
+leader's quorum check."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import pytest
 
 from harness.engine.scripted import ScriptedCluster
 from harness.testing.scenario import scripted_cluster
-from implementations.multipaxos import LEADER as PAXOS_LEADER
-from implementations.raft import LEADER as RAFT_LEADER
-from implementations.raft import RaftNode
+from implementations.multipaxos.roles import LEADER as PAXOS_LEADER
+from implementations.raft.node import LEADER as RAFT_LEADER
+from implementations.raft.node import RaftNode
 from workloads.kv import PUT, Request
 
 PROTOCOLS = ("raft", "multipaxos")

@@ -9,8 +9,11 @@ import pytest
 from harness.engine.scripted import ScriptedCluster
 from harness.protocol import get
 from harness.testing.scenario import node_factory
-from implementations.multipaxos import (FOLLOWER, LEADER, Accept, Accepted, Catchup, CatchupReq, Heartbeat,
-                                        MultiPaxosNode, MultiPaxosOptions, Prepare, Promise)
+from implementations.multipaxos.messages import (Accept, Accepted, Catchup, CatchupReq, Heartbeat,
+                                                 Prepare, Promise)
+from implementations.multipaxos.node import MultiPaxosNode
+from implementations.multipaxos.roles import FOLLOWER, LEADER
+from implementations.multipaxos.options import MultiPaxosOptions
 from workloads.kv import GET, OK, PUT, REDIRECT, Request
 
 
@@ -92,7 +95,7 @@ def test_pipelined_burst_forms_bounded_batches():
     sizes, slots_in_flight = [], []
     while c.pending:
         slots_in_flight.append(len({e.msg.slot for e in c.messages(Accept)}))
-        assert len(leader.proposals) <= 2
+        assert len(leader.leadership.proposals) <= 2
         sizes += [len(e.msg.value) for e in c.messages(Accept) if e.dst == 1]
         c.deliver()
     # The first two requests fill the window at once; the rest queue and batch naturally.
@@ -301,7 +304,7 @@ def test_redirect_carries_leader_hint_and_isolated_leader_steps_down():
     c.fire(2, "heartbeat")
     c.deliver_all()
     q = put(1, 1, 1, 2)
-    c.replicas[2].pipeline = 0  # keep it queued: stepping down redirects it
+    c.replicas[2].leadership.window.limit = 0  # keep it queued: stepping down redirects it
     c.request(2, q)
     c.fire(2, "quorum")  # nobody answered for a whole period
     assert c.replicas[2].role == FOLLOWER and "heartbeat" not in c.ctx[2].timers

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 
-import pytest
-
 from harness.engine.scripted import ScriptedCluster
 from harness.protocol import get
 from harness.testing.scenario import scripted_cluster
-from implementations.raft import (LEADER, AppendEntries, AppendReply, RaftNode,
-                                  RequestVote, Vote)
+from implementations.raft.messages import AppendEntries, AppendReply, RequestVote, Vote
+from implementations.raft.node import LEADER, RaftNode
 from workloads.kv import GET, OK, PUT, REDIRECT, Request
-
 
 def make(n: int = 5, cls: type = RaftNode, **kw) -> ScriptedCluster:
     return scripted_cluster("raft", n, node_class=cls, **kw)

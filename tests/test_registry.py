@@ -22,7 +22,8 @@ from harness.suite.loading import load_suite
 
 SPEC_OF = textwrap.dedent("""
     from harness.protocol import ProtocolSpec
-    from implementations.raft import RaftNode, RaftOptions
+    from implementations.raft.node import RaftNode
+    from implementations.raft.options import RaftOptions
     SPEC = ProtocolSpec({name!r}, "consensus", RaftNode, RaftOptions, {description!r})
 """)
 

@@ -27,9 +27,9 @@ Retransmission (``replication.retransmit``)
 from __future__ import annotations
 
 from harness.contract import Context
-from implementations.options import LeaderCheckOptions
+from implementations.replication.options import LeaderCheckOptions
 
-__all__ = ["LeaderCheckOptions", "ElectionTimer", "check_quorum_period", "retransmit_interval"]
+__all__ = ["ElectionTimer", "check_quorum_period", "retransmit_interval"]
 
 INF = float("inf")
 _EPS = 1e-9  # a timer fires at its deadline up to float rounding
