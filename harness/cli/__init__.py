@@ -21,6 +21,7 @@ from harness.cli.history import history
 from harness.cli.plan import list_, validate
 from harness.cli.report import report
 from harness.cli.run import run
+from harness.cli.shrink import shrink
 
 
 def _version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -38,3 +39,4 @@ def main() -> None:
 
 for _command in (run, validate, list_, report, compare, gate_, history, check_, export):
     main.add_command(_command)
+main.add_command(shrink)
