@@ -33,6 +33,7 @@ def shrink(results_dir: Path, run_id: str, out: Path | None, time_limit: str, al
 
     limit = parse_limit(time_limit, "--time-limit", parse_duration, None)
     if out is None:
+        results_dir = results_dir.resolve()
         out = results_dir.with_name(f"{results_dir.name}-shrink-{run_id}")
         k = 2
         while out.exists():

@@ -23,6 +23,8 @@ from harness.execution.cache import code_digest
 from harness.execution.reader import ResultsError, open_results
 from harness.shrink import output, schedule
 from harness.shrink.shrinker import SIZES, Found, Shrinker, get
+from harness.suite.errors import problem_from
+from harness.suite.run import RunConfig
 from harness.units import human_duration
 
 
@@ -70,14 +72,12 @@ def failing_run(results: Path, run_id: str, allow_other_code: bool = False) -> S
     run = runs[run_id]
     config = schedule.cleaned(run.get("config") or {})
     try:
-        from harness.suite.run import RunConfig
-
         RunConfig.model_validate(config)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(map(str, error["loc"]))
+        problem = problem_from(exc.errors()[0], RunConfig, config)
+        where = ".".join(map(str, problem.at))
         raise ShrinkError(f"{results}/manifest.json: run {run_id}: config{'.' + where if where else ''}: "
-                          f"{error['msg']}") from None
+                          f"{problem.text()}") from None
     return Source(results, str(manifest.get("suite")), run_id, int(run["seed"]), config, safety)
 
 

@@ -102,7 +102,7 @@ class Shrinker:
     seed: int
     run_id: str
     wanted: str                     # the verdict class to keep
-    deadline: float | None = None   # time.monotonic() past which no candidate starts
+    deadline: float | None = None   # time.monotonic() past which no candidate but the first starts
     progress: bool = True
     found: Found | None = None      # the smallest failing run so far
     tried: list[Candidate] = field(default_factory=list)
@@ -119,7 +119,7 @@ class Shrinker:
     def fails(self, data: dict[str, Any], phase: str, change: str) -> bool:
         """Run the candidate ``data``; True (and it becomes :attr:`found`) when it fails the
         wanted check."""
-        if self.deadline is not None and time.monotonic() > self.deadline:
+        if self.found is not None and self.deadline is not None and time.monotonic() > self.deadline:
             raise Stopped("the time limit")
         try:
             config = RunConfig.model_validate(data)
