@@ -22,7 +22,7 @@ from harness.execution.executor import run_suite
 from harness.shrink import schedule
 from harness.shrink.ddmin import ddmin
 from harness.suite.loading import RunSpec, load_suite
-from harness.suite.run import RunConfig
+from harness.suite.run import RunConfig, resolved_input
 from harness.worlds import runner
 
 AMNESIA = """
@@ -143,7 +143,7 @@ def test_the_faults_a_run_injected_replay_as_a_schedule_to_the_same_run(suite_fi
     for spec in load_suite(suite_file(textwrap.dedent(text)), seeds=2).runs():
         drawn = runner.run(spec, "x")
         assert len(faults(drawn.events)) > 1
-        data = schedule.cleaned(spec.config.to_dict())
+        data = resolved_input(spec.config.to_dict())
         steps = schedule.injected(drawn.events, data["faults"]["schedule"])
         assert any(step["action"] == "restart" for step in steps)
         data["faults"] = {"schedule": steps}

@@ -24,7 +24,7 @@ from harness.execution.reader import ResultsError, open_results
 from harness.shrink import output, schedule
 from harness.shrink.shrinker import SIZES, Found, Shrinker, get
 from harness.suite.errors import problem_from
-from harness.suite.run import RunConfig
+from harness.suite.run import RunConfig, resolved_input
 from harness.units import human_duration
 
 
@@ -40,7 +40,7 @@ class Source:
     suite: str
     run_id: str
     seed: int
-    config: dict[str, Any]    # resolved, schedule steps clean
+    config: dict[str, Any]    # resolved (see resolved_input)
     safety: str               # as runs.csv recorded it
 
 
@@ -70,7 +70,7 @@ def failing_run(results: Path, run_id: str, allow_other_code: bool = False) -> S
                           f"{str(manifest.get('git_commit'))[:10]}): it may not fail again; pass "
                           "--allow-other-code to try")
     run = runs[run_id]
-    config = schedule.cleaned(run.get("config") or {})
+    config = resolved_input(run.get("config") or {})
     try:
         RunConfig.model_validate(config)
     except ValidationError as exc:

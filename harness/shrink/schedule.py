@@ -12,27 +12,6 @@ from harness.faults.nemesis import as_step
 from harness.units import human_duration
 
 
-def clean(step: dict[str, Any]) -> dict[str, Any]:
-    """``step`` as a suite would write it: without the keys its action does not take (a resolved
-    config lists every step key for every action, ``factor`` of a crash included) and without
-    the ones left unset."""
-    action = faults.ACTION[step["action"]]
-    return {key: value for key, value in step.items()
-            if value is not None and (key not in faults.STEP or key in action.params)}
-
-
-def cleaned(config: dict[str, Any]) -> dict[str, Any]:
-    """A resolved run config (a manifest's ``runs[].config``) that validates again: a resolved
-    config lists every key, and the schema refuses two that a suite sets for nothing -- a step
-    key its action does not take (:func:`clean`), and ``cluster.nodes`` in a transactions suite."""
-    section = config.get("faults") or {}
-    steps = [clean(step) for step in section.get("schedule") or ()]
-    config = {**config, "faults": {**section, "schedule": steps}}
-    if config.get("kind") == "transactions":
-        config["cluster"] = {k: v for k, v in (config.get("cluster") or {}).items() if k != "nodes"}
-    return config
-
-
 def injected(events: list[dict[str, Any]], schedule: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The explicit schedule of a run: a step for each fault its events record (whether a rate
     drew it or the schedule named it, with the nodes it hit), and the schedule's own heals

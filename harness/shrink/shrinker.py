@@ -98,7 +98,7 @@ class Candidate:
 
 @dataclass
 class Shrinker:
-    data: dict[str, Any]            # the failing run's config (resolved, schedule steps clean)
+    data: dict[str, Any]            # the failing run's config (see suite.run.resolved_input)
     seed: int
     run_id: str
     wanted: str                     # the verdict class to keep

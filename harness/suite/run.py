@@ -14,7 +14,7 @@ from harness.catalog.metrics import METRICS, METRICS_BY_KEY
 from harness.checkers.linearizability import DEFAULT_BUDGET
 from harness.suite.cluster import Cluster, Network, Replication
 from harness.suite.errors import Problem, did_you_mean, problem_from
-from harness.suite.faults import Faults, rate_targets
+from harness.suite.faults import Faults, rate_targets, written_step
 from harness.suite.fields import ROLES, NonNegInt, PosInt, Section
 from harness.suite.workloads import WORKLOADS, KVWorkload, Workload
 from harness.units import Duration, PositiveDuration, format_duration, show
@@ -285,3 +285,16 @@ class RunConfig(Section):
         data = self.model_dump(mode="json", by_alias=True)
         data["protocols"][self.protocol] = self.options_for(self.protocol).model_dump(mode="json")
         return data
+
+
+def resolved_input(config: dict[str, Any]) -> dict[str, Any]:
+    """A resolved config (:meth:`RunConfig.to_dict`, as a manifest records each run's) as input
+    the schema takes again: it lists every key, and the schema refuses two that a suite sets for
+    nothing -- a schedule step's key its action does not take, ``cluster.nodes`` of a
+    transactions run."""
+    section = config.get("faults") or {}
+    config = {**config, "faults": {**section, "schedule": [written_step(step) for step in
+                                                            section.get("schedule") or ()]}}
+    if config.get("kind") == "transactions":
+        config["cluster"] = {k: v for k, v in (config.get("cluster") or {}).items() if k != "nodes"}
+    return config
