@@ -218,3 +218,16 @@ def test_a_run_of_other_code_is_refused_unless_allowed(amnesia, tmp_path):
     assert result.exit_code == 0, result.output
     assert "stopped by the time limit" in result.output
     assert verdict_class(run_again(tmp_path / "y" / "suite.yaml")) == verdict_class(row["safety"])
+
+
+def test_faults_that_do_not_fail_as_a_schedule_are_kept_as_the_run_had_them(amnesia, tmp_path, monkeypatch):
+    """Should the faults read back not fail the same check as a schedule, they are not shrunk:
+    the rates stay, and the account says why."""
+    results, row, _, _ = amnesia
+    monkeypatch.setattr(schedule, "injected", lambda events, steps: [])
+    out = tmp_path / "kept"
+    result = shrink(results, row["run_id"], "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "did not fail" in result.output and "kept as the run had them" in result.output
+    assert {"crash", "partition", "slow"} <= set(yaml.safe_load((out / "suite.yaml").read_text())["faults"])
+    assert verdict_class(run_again(out / "suite.yaml")) == verdict_class(row["safety"])
