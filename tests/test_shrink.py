@@ -19,11 +19,13 @@ import test_txn_harness  # noqa: F401 - registers bug-2pl-forgets-lost-ops
 from harness.checkers.verdicts import verdict_class
 from harness.cli import main
 from harness.execution.executor import run_suite
+from harness.protocol import register
 from harness.shrink import schedule
 from harness.shrink.ddmin import ddmin
 from harness.suite.loading import RunSpec, load_suite
 from harness.suite.run import RunConfig, resolved_input
 from harness.worlds import runner
+from implementations.raft import RaftNode, RaftOptions
 
 AMNESIA = """
 name: amnesia
@@ -180,7 +182,7 @@ def test_verdict_classes():
         "bank invariant"
     assert verdict_class("violation: not serializable: cycle c1.2#1 -ww(k=3)-> c2.1#1") == "serializability"
     assert verdict_class("violation: something no checker here writes") == "violation"
-    assert verdict_class("error: KeyError: 3") == "error: KeyError"
+    assert verdict_class("error: KeyError: 3") == "exception KeyError"
 
 
 def test_refusals_are_one_line(amnesia, tmp_path):
@@ -231,3 +233,48 @@ def test_faults_that_do_not_fail_as_a_schedule_are_kept_as_the_run_had_them(amne
     assert "did not fail" in result.output and "kept as the run had them" in result.output
     assert {"crash", "partition", "slow"} <= set(yaml.safe_load((out / "suite.yaml").read_text())["faults"])
     assert verdict_class(run_again(out / "suite.yaml")) == verdict_class(row["safety"])
+
+
+@register("bug-raft-raises-on-restart", kind="consensus", options=RaftOptions)
+class RaisesOnRestart(RaftNode):
+    """Raises when it boots with something on its disk: a run with a crash ends in an error."""
+
+    def start(self, ctx, stable):
+        if stable:
+            raise RuntimeError("cannot read my own log")
+        super().start(ctx, stable)
+
+
+def test_a_run_that_raised_shrinks_to_a_run_that_raises_the_same(tmp_path):
+    results, rows = recorded(tmp_path, AMNESIA.replace("bug-raft-amnesia", "bug-raft-raises-on-restart"), seeds=1)
+    assert rows[0]["safety"].startswith("error: RuntimeError")
+    out = tmp_path / "shrunk"
+    result = shrink(results, rows[0]["run_id"], "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "fails exception RuntimeError again" in result.output
+    assert "clients 1 (was 4)" in result.output
+
+
+@pytest.mark.parametrize("settings", [
+    {"protocol": "raft", "duration": "3s", "cluster": {"nodes": 5}, "protocols": {"raft": {"prevote": True}},
+     "faults": {"crash": {"mtbf": "1s", "mttr": "200ms"},
+                "schedule": [{"at": 1.2345678901234, "isolate": [3], "for": "300ms"},
+                             {"at": "2s", "action": "slow", "target": [1], "factor": 3.5}]}},
+    {"kind": "transactions", "protocol": "2pc", "cluster": {"partitions": 3},
+     "workload": {"type": "bank", "accounts": 30, "multi_partition": 0.5},
+     "faults": {"partition": {"mtbf": "1s", "duration": "100ms"}}},
+])
+def test_the_written_suite_is_the_run_and_only_what_differs_from_the_defaults(settings):
+    from harness.shrink.output import suite_text
+
+    data = resolved_input(RunConfig.model_validate({"name": "w", **settings}).to_dict())
+    text = suite_text(data, "a header")
+    written = yaml.safe_load(text)
+    assert text.startswith("# a header\n")
+    assert RunConfig.model_validate(written).to_dict() == RunConfig.model_validate(data).to_dict()
+    assert "metrics" not in written and "replication" not in written and "gate" not in written
+    assert written.get("duration") == settings.get("duration")  # with its unit, or left to the default
+    if "schedule" in settings["faults"]:
+        assert "{at: 1.2345678901234s, action: isolate, target: [3], for: 300ms}" in text
+    rates = {k: v for k, v in written["faults"].items() if k != "schedule"}
+    assert all(set(section) <= {"mtbf", "mttr", "duration"} for section in rates.values()), rates

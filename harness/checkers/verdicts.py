@@ -1,12 +1,11 @@
 """Which check a run's ``safety`` verdict failed: its class, such as ``linearizability`` or
-``bank invariant``.
+``bank invariant``, or ``exception KeyError`` for a run that raised.
 
 A run's ``safety`` column carries the first violation's text (see
 :func:`harness.checkers.consensus.combine`); two runs fail "the same check" when their texts
 name the same class, whatever the keys, times and transactions in them. ``distbench shrink``
 keeps a smaller run only when it fails the same check as the run it shrinks. A violation whose
-text no pattern here knows is of class ``violation``; a run that raised is of class
-``error: <exception type>``.
+text no pattern here knows is of class ``violation``.
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ def verdict_class(safety: str) -> str | None:
     """The class of a failing ``safety`` cell, None for one that did not fail (``ok``,
     ``unknown``)."""
     if safety.startswith(f"{ERROR}: "):
-        return f"{ERROR}: {safety.removeprefix(f'{ERROR}: ').split(':', 1)[0].strip()}"
+        return f"exception {safety.removeprefix(f'{ERROR}: ').split(':', 1)[0].strip()}"
     if not safety.startswith(VIOLATION):
         return None
     detail = safety.removeprefix(VIOLATION).removeprefix(":").strip()

@@ -99,6 +99,9 @@ def shrink(source: Source, out: Path, time_limit: float | None = None, progress:
     shrinker = Shrinker(start, source.seed, source.run_id, wanted,
                         None if time_limit is None else started + time_limit, progress)
     found = shrinker.run()
+    if found is None and shrinker.stopped:
+        raise ShrinkError(f"{source.results}: run {source.run_id}: stopped by {shrinker.stopped} before "
+                          "it failed again: nothing written")
     if found is None:
         how = shrinker.tried[0].safety if shrinker.tried else "not run"
         raise ShrinkError(f"{source.results}: run {source.run_id} does not fail {wanted} when run again "
@@ -167,8 +170,8 @@ def _account(source: Source, shrinker: Shrinker, found: Found, wanted: str, took
     for key in ("network.loss", "network.duplicate"):
         if get(was, key) != get(now, key):
             changed(key.rpartition(".")[2], key, lambda v: f"{v:.4g}")
-    lines = [f"run {source.run_id} of {source.results} (protocol {was['protocol']}, seed {source.seed}) "
-             f"failed {wanted}: {source.safety}",
+    lines = [f"run {source.run_id} of {source.results} (protocol {was['protocol']}, seed {source.seed}): "
+             f"{source.safety}",
              "; ".join(parts),
              f"the smallest run: {found.safety}"]
     if shrinker.explicit is False:

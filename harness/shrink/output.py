@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from harness import faults
 from harness.catalog.params import quantity_of
 from harness.history import History
 from harness.suite.run import RunConfig
@@ -37,6 +38,12 @@ def suite_text(data: dict[str, Any], header: str) -> str:
                                              "workload": {"type": config.workload.type}}).to_dict()
     except ValidationError:  # defaults that do not fit together: write every setting
         defaults = {}
+    for kind in faults.KINDS:  # a rate section's defaults (beside the keys it requires)
+        section = (written.get("faults") or {}).get(kind.name)
+        if defaults and section:
+            required = {k: v for k, v in section.items() if kind.rate.model_fields[k].is_required()}
+            defaults["faults"][kind.name] = {k: v for k, v in kind.rate.model_validate(required).model_dump(
+                mode="json").items() if k not in required}
     slim = _beyond(written, defaults)
     for key in ("name", "kind", "protocol", "seed"):
         slim[key] = data[key]

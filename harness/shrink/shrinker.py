@@ -20,7 +20,7 @@ smaller cluster lacks) is skipped without a run. The phases, in order:
    3, 5 ... nodes; transactions: 1, 2 ... partitions), node ids of the schedule numbered anew.
 
 A time limit or Ctrl-C stops it between two runs; the smallest failing config found so far is
-the result.
+the result. (A run that raised records no fault events: its faults are left as they were.)
 """
 
 from __future__ import annotations
@@ -154,6 +154,8 @@ class Shrinker:
                 phase()
         except Stopped as why:
             self.stopped = str(why)
+        except KeyboardInterrupt:
+            self.stopped = "Ctrl-C"
         finally:
             self._bar.close()
         return self.found
@@ -164,7 +166,9 @@ class Shrinker:
         return self.found.data
 
     def _faults(self) -> None:
-        assert self.found is not None and self.found.result is not None
+        assert self.found is not None
+        if self.found.result is None:
+            return  # the run raised: it wrote no fault events to read the faults from
         base = self.best
         steps = schedule.injected(self.found.result.events, list(base["faults"]["schedule"]))
         self.faults = sum(map(schedule.is_fault, steps))
