@@ -224,3 +224,15 @@ def test_export_names_the_run_and_refuses_other_code(results, tmp_path):
     r = CliRunner().invoke(main, ["export", str(forged)])
     assert r.exit_code == 2 and "not the code that ran it" in r.output, r.output
     assert r.output.count("\n") == 1
+
+
+def test_export_replays_a_run_with_a_fault_schedule(tmp_path):
+    """A run's recorded config lists every step key for every action (a crash's ``factor``); the
+    replay used to be refused by the schema with a traceback."""
+    (tmp_path / "faulty.yaml").write_text(TINY + "faults: {schedule: [{at: 0.5s, crash: leader, for: 0.2s}]}\n")
+    r = cli("run", str(tmp_path / "faulty.yaml"), "--out", str(tmp_path / "res"), "--no-report", "-q",
+            "--jobs", "1")
+    assert r.exit_code == 0, r.output
+    r = cli("export", str(tmp_path / "res"), "--out", str(tmp_path / "run.edn"))
+    assert r.exit_code == 0, r.output
+    assert external.load(tmp_path / "run.edn", "auto", "kv").history.count(1) > 100

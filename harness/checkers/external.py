@@ -79,7 +79,7 @@ def replay(results_dir: Path, run_id: str | None) -> tuple[str, Any]:
     """(run id, History) of a consensus run of ``results_dir``, replayed from its manifest."""
     from harness.execution.reader import read_manifest
     from harness.kinds.consensus.world import ConsensusWorld
-    from harness.suite.run import RunConfig
+    from harness.suite.run import RunConfig, resolved_input
 
     manifest = read_manifest(results_dir)
     if manifest is None or not isinstance(manifest.get("runs"), list):
@@ -94,7 +94,7 @@ def replay(results_dir: Path, run_id: str | None) -> tuple[str, Any]:
     if run_id not in runs:
         raise HistoryError(f"{results_dir}: manifest.json: no run {run_id!r}")
     run = runs[run_id]
-    cfg = RunConfig.model_validate(run["config"])
+    cfg = RunConfig.model_validate(resolved_input(run["config"]))
     if cfg.kind != "consensus":
         raise HistoryError(f"{results_dir}: run {run_id} is a {cfg.kind} run; only consensus "
                            "runs have an operation history to export (a key-value store's)")

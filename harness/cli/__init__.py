@@ -23,6 +23,7 @@ from harness.cli.node import node
 from harness.cli.plan import list_, validate
 from harness.cli.report import report
 from harness.cli.run import run
+from harness.cli.shrink import shrink
 
 
 def _version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -40,3 +41,4 @@ def main() -> None:
 
 for _command in (run, validate, list_, report, compare, gate_, history, check_, export, node):
     main.add_command(_command)
+main.add_command(shrink)

@@ -32,7 +32,7 @@ NOT_SIMULATED = ("name", "description", "seeds", "report", "gate", "compare", "c
 SOURCE_ROOTS = ("harness", "implementations", "workloads")
 # The driver's modules: they run, write and present runs but do not decide what a run computes,
 # so editing them keeps every key (and the results already on disk) valid.
-_SKIP_DIRS = ("harness/cli/", "harness/report/", "harness/compare/", "harness/catalog/")
+_SKIP_DIRS = ("harness/cli/", "harness/report/", "harness/compare/", "harness/catalog/", "harness/shrink/")
 _SKIP = ("harness/execution/executor.py", "harness/execution/results.py", "harness/execution/reader.py",
          "harness/execution/outdir.py", "harness/execution/cache.py", "harness/execution/estimate.py",
          "harness/execution/provenance.py", "harness/__main__.py", "harness/pytest_plugin.py")

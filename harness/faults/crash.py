@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from harness.faults.kind import Action, Kind, Role, Section, Style
+from harness.faults.kind import Action, Kind, Role, Section, Style, lasting
 from harness.units import Duration, PositiveDuration
 
 
@@ -52,6 +52,10 @@ class Crash(Kind):
 
     def drain(self) -> None:
         self.restart(list(self.crashed))
+
+    @staticmethod
+    def step_of(event: str, node: int | str, detail: str, length: float | None) -> dict[str, Any]:
+        return lasting({"action": "crash", "target": [node]}, length)
 
     def crash(self, nodes: list[int], length: float | None) -> None:
         nemesis = self.nemesis

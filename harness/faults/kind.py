@@ -85,3 +85,15 @@ class Kind:
 
     def drain(self) -> None:
         """End every fault of this kind (a run's drain); nothing for faults that end on their own."""
+
+    @staticmethod
+    def step_of(event: str, node: int | str, detail: str, length: float | None) -> dict[str, Any]:
+        """The schedule step (``faults.schedule[]`` keys but ``at``) that performs again the fault
+        one of this kind's fault events records: explicit node ids, the same length (``for``)
+        and parameters. It is how a fault a rate drew becomes a fault of a schedule."""
+        raise NotImplementedError
+
+
+def lasting(step: dict[str, Any], length: float | None) -> dict[str, Any]:
+    """``step`` with ``for: length`` when the fault was to end on its own."""
+    return step if length is None else {**step, "for": length}

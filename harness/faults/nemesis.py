@@ -19,6 +19,20 @@ from typing import Any, Callable, Protocol
 from harness.faults import KINDS
 
 ROLE_POLL, ROLE_WAIT = 0.0005, 1.0  # a fault aimed at a passing role waits up to 1 s for a holder
+SKIPPED = "skipped: "  # the detail of the event of a fault that found no node to hit
+_FAULT_EVENTS = {event: kind for kind in KINDS for event, cause in kind.events.items() if cause == "fault"}
+
+
+def as_step(t: float, node: int | str, kind: str, detail: str, duration_ms: float | None
+            ) -> dict[str, Any] | None:
+    """The ``faults.schedule`` step that injects again, at ``t``, the fault an event of a run
+    records -- whether a rate drew it or a schedule named it -- or None for an event that
+    injected nothing (a heal, a skipped fault, an event of the world's own)."""
+    owner = _FAULT_EVENTS.get(kind)
+    if owner is None or detail.startswith(SKIPPED):
+        return None
+    length = None if duration_ms is None else duration_ms / 1000
+    return {"at": t, **owner.step_of(kind, node, detail, length)}
 
 
 @dataclass(frozen=True)
@@ -114,7 +128,7 @@ class Nemesis:
             return True
         self._role_since.pop(process, None)
         if not self.stopped:
-            self.event("-", process, f"skipped: no {target} to target", None)
+            self.event("-", process, f"{SKIPPED}no {target} to target", None)
         return False
 
     def silenced(self, nodes: list[int], why: str) -> None:
@@ -137,6 +151,6 @@ class Nemesis:
             self.later(ROLE_POLL, self._scheduled, step)  # a passing role: wait for a holder
             return
         if not nodes:
-            self.event("-", step.action, f"skipped: no {step.target} to target", None)
+            self.event("-", step.action, f"{SKIPPED}no {step.target} to target", None)
             return
         kind.inject(step.action, nodes, step)

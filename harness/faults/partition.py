@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import StrictBool
 
-from harness.faults.kind import Action, Kind, Section, Style
+from harness.faults.kind import Action, Kind, Section, Style, lasting
 from harness.units import PositiveDuration
 
 
@@ -63,6 +63,13 @@ class Partition(Kind):
 
     def drain(self) -> None:
         self.heal_all()
+
+    @staticmethod
+    def step_of(event: str, node: int | str, detail: str, length: float | None) -> dict[str, Any]:
+        one_way = " -> " in detail
+        group = [int(n) for n in detail.split(" -> " if one_way else " | ")[0].split(",")]
+        return lasting({"action": event, "target": group, **({"one_way": True} if one_way else {})},
+                       length)
 
     def cut(self, group: list[int], length: float | None, one_way: bool, kind: str) -> None:
         nemesis = self.nemesis

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.faults.kind import Action, Kind, Role, Section, Style
+from harness.faults.kind import Action, Kind, Role, Section, Style, lasting
 from harness.units import PositiveDuration
 
 
@@ -52,6 +52,10 @@ class Pause(Kind):
     def drain(self) -> None:
         for node, incarnation in list(self.paused.items()):
             self._resume((node, incarnation))
+
+    @staticmethod
+    def step_of(event: str, node: int | str, detail: str, length: float | None) -> dict[str, Any]:
+        return lasting({"action": "pause", "target": [node]}, length)
 
     def pause(self, nodes: list[int], length: float) -> None:
         nemesis = self.nemesis

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, Strict
 
-from harness.faults.kind import Action, Kind, Role, Section, Style
+from harness.faults.kind import Action, Kind, Role, Section, Style, lasting
 from harness.units import PositiveDuration
 
 Factor = Annotated[float, Strict(), Field(ge=1.0)]
@@ -48,6 +48,11 @@ class Slow(Kind):
 
     def drain(self) -> None:
         self.restore(list(self.slowed))
+
+    @staticmethod
+    def step_of(event: str, node: int | str, detail: str, length: float | None) -> dict[str, Any]:
+        return lasting({"action": "slow", "target": [node], "factor": float(detail.removeprefix("x"))},
+                       length)
 
     def slow(self, nodes: list[int], factor: float, length: float | None) -> None:
         nemesis = self.nemesis

@@ -61,6 +61,15 @@ Faults = create_model(  # type: ignore[call-overload]
     schedule=(tuple[ScheduledFault, ...], ()))  # type: ignore[valid-type]
 
 
+def written_step(step: dict[str, Any]) -> dict[str, Any]:
+    """A resolved step (a resolved config lists every step key for every action, ``factor`` of a
+    crash included) as a suite writes it: without the keys its action does not take, which the
+    schema refuses, and without those left unset or at their default."""
+    action = _faults.ACTION[step["action"]]
+    return {key: value for key, value in step.items() if value is not None and (
+        key not in _faults.STEP or (key in action.params and value != _faults.STEP[key][1]))}
+
+
 def rate_targets(faults: Any) -> list[tuple[str, Any]]:
     """(section name, target) of the suite's fault rate sections that take a target."""
     return [(kind.name, section.target) for kind in _faults.KINDS

@@ -14,7 +14,7 @@ from harness.catalog.metrics import METRICS, METRICS_BY_KEY
 from harness.checkers.linearizability import DEFAULT_BUDGET
 from harness.suite.cluster import Cluster, Network, Replication
 from harness.suite.errors import Problem, did_you_mean, problem_from
-from harness.suite.faults import Faults, rate_targets
+from harness.suite.faults import Faults, rate_targets, written_step
 from harness.kinds import KINDS
 from harness.live.options import EXTERNAL, LiveOptions
 from harness.suite.fields import NonNegInt, PosInt, Section
@@ -316,3 +316,16 @@ class RunConfig(Section):
         if self.mode == "simulated":  # a simulated run's record (and run key) as before live mode
             del data["mode"], data["live"]
         return data
+
+
+def resolved_input(config: dict[str, Any]) -> dict[str, Any]:
+    """A resolved config (:meth:`RunConfig.to_dict`, as a manifest records each run's) as input
+    the schema takes again: it lists every key, and the schema refuses two that a suite sets for
+    nothing -- a schedule step's key its action does not take, ``cluster.nodes`` of a
+    transactions run."""
+    section = config.get("faults") or {}
+    config = {**config, "faults": {**section, "schedule": [written_step(step) for step in
+                                                            section.get("schedule") or ()]}}
+    if config.get("kind") == "transactions":
+        config["cluster"] = {k: v for k, v in (config.get("cluster") or {}).items() if k != "nodes"}
+    return config
