@@ -35,7 +35,8 @@ Clients
     being the number of *earlier* aborts of the transaction (``base`` after the first abort,
     ``2 * base`` after the second, ...), and retries with a new attempt id, up to ``retries``
     times. The transaction keeps its first attempt's timestamp (its priority under wait_die /
-    wound_wait).
+    wound_wait). An attempt's timestamp, for protocols that use one, comes with the first reply
+    and goes with every later operation (``OpRequest.snapshot``).
     A timeout while executing aborts the attempt (reason timeout); a timeout while committing
     sends an ``Inquiry`` to the coordinator instead (never a second commit request), so an
     attempt is committed at most once and a new attempt starts only after the previous one is
@@ -161,7 +162,7 @@ EXEC, COMMIT, BACKOFF = 0, 1, 2
 class _Txn:
     __slots__ = ("seq", "ops", "invoke", "ts", "attempt", "tid", "idx", "touched", "parts",
                  "phase", "conflict", "commit_sent", "last_value", "step", "inquiries", "aborts",
-                 "ran", "seen", "wrote")
+                 "ran", "seen", "wrote", "snapshot")
 
     def __init__(self, seq: int, ops: list, invoke: float, ts: int):
         self.seq = seq
@@ -183,6 +184,7 @@ class _Txn:
         self.ran: dict[int, list[int]] = {}  # partition -> [operations answered, its epoch]
         self.seen: dict[int, int] = {}       # key -> version read (first)
         self.wrote: list[int] = []           # keys written
+        self.snapshot = 0                    # the attempt's timestamp (0: none)
 
 
 class TxnClient(PacedClient):
@@ -241,6 +243,7 @@ class TxnClient(PacedClient):
         tx.ran = {}
         tx.seen = {}
         tx.wrote = []
+        tx.snapshot = 0
         tx.phase = EXEC
         tx.conflict = False
         tx.inquiries = 0
@@ -257,7 +260,7 @@ class TxnClient(PacedClient):
         prior, epoch = tx.ran.get(p) or (0, 0)
         now = self.sim.now
         self.net.send(self.endpoint, p, OpRequest(self.endpoint, tx.tid, tx.ts, tx.idx, kind, key,
-                                                  arg, self.vsize, prior, epoch), now, 0)
+                                                  arg, self.vsize, prior, epoch, tx.snapshot), now, 0)
         self._arm(tx)
 
     def _arm(self, tx: _Txn) -> None:
@@ -293,6 +296,8 @@ class TxnClient(PacedClient):
         else:
             ran[0] += 1
         tx.seen.setdefault(key, m.version)
+        if m.snapshot and not tx.snapshot:
+            tx.snapshot = m.snapshot
         if kind != READ:
             tx.wrote.append(key)
         tx.last_value = m.value
