@@ -52,6 +52,11 @@ COMPILED = (
     "implementations/occ/validation.py",
     "implementations/occ/node.py",
     "implementations/twopc/node.py",
+    "implementations/txn/clock.py",
+    "implementations/txn/timestamped.py",
+    "implementations/mvcc/ssi.py",
+    "implementations/mvcc/snapshot.py",
+    "implementations/mvcc/node.py",
 )
 
 
