@@ -57,6 +57,8 @@ COMPILED = (
     "implementations/mvcc/ssi.py",
     "implementations/mvcc/snapshot.py",
     "implementations/mvcc/node.py",
+    "implementations/tso/ordering.py",
+    "implementations/tso/node.py",
 )
 
 
