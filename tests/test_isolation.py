@@ -12,6 +12,7 @@ from harness.kinds.transactions.contract import (
     READ, SERIALIZABLE, SNAPSHOT_ISOLATION, CommitObs, make_tid,
 )
 from harness.protocol import register
+from harness.suite.errors import ConfigError
 from harness.worlds import runner
 from implementations.mvcc.node import MVCC
 from implementations.mvcc.options import MVCCOptions
@@ -155,3 +156,18 @@ def test_mvcc_read_only_transactions_never_abort(make_suite, monkeypatch):
     assert len(aborted) > 100  # writers conflict a lot here ...
     assert not [reason for read_only, reason in aborted if read_only]  # ... readers never
 
+
+
+# -- SmallBank's WriteCheck ---------------------------------------------------------------------------
+
+def test_a_cheque_moves_its_amount_only_when_the_accounts_read_cover_it():
+    debit, credit = txn_workload.Cheque(10, -1), txn_workload.Cheque(10, 1)
+    assert (debit.value(10), credit.value(10)) == (-10, 10)
+    assert (debit.value(9), credit.value(9)) == (0, 0)  # bounced: nothing moves
+
+
+def test_writecheck_needs_three_accounts_per_partition(make_suite):
+    with pytest.raises(ConfigError) as refused:
+        make_suite(BANK, "workload.accounts=5", "workload.multi_partition=0.5")
+    message = str(refused.value)
+    assert "\n" not in message and "workload.accounts" in message and "WriteCheck" in message
