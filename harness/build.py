@@ -65,6 +65,13 @@ COMPILED = (
     "implementations/occ/validation.py",
     "implementations/occ/node.py",
     "implementations/twopc/node.py",
+    "implementations/txn/clock.py",
+    "implementations/txn/timestamped.py",
+    "implementations/mvcc/ssi.py",
+    "implementations/mvcc/snapshot.py",
+    "implementations/mvcc/node.py",
+    "implementations/tso/ordering.py",
+    "implementations/tso/node.py",
 )
 
 

@@ -20,7 +20,12 @@ Bank (SmallBank-like)
     Accounts start at ``initial_balance``. A transaction is a *balance* check (read two accounts,
     ``balance_ratio``), an *amalgamate* (set account a to 0, add its old balance to b;
     ``amalgamate_ratio``) or a *transfer* of 1..``amount_max`` from a to b (the rest). None of
-    them changes the total balance; the checker verifies that it never changes.
+    them changes the total balance; the checker verifies that it never changes. With
+    ``writecheck_ratio``, a share of them are SmallBank's *WriteCheck*: a check of
+    1..``amount_max`` drawn on account a is honoured when a and a second account b of the same
+    customer together cover it (the client reads both first), and paid into a payee account c
+    (a bounced check moves nothing). Two checks drawn on a and on b at once, each covered by the
+    sum the other is about to spend, is the write skew snapshot isolation lets through.
 
 Clients
     Closed loop (one transaction at a time per client, optional think time) or open loop
@@ -35,7 +40,8 @@ Clients
     being the number of *earlier* aborts of the transaction (``base`` after the first abort,
     ``2 * base`` after the second, ...), and retries with a new attempt id, up to ``retries``
     times. The transaction keeps its first attempt's timestamp (its priority under wait_die /
-    wound_wait).
+    wound_wait). An attempt's timestamp, for protocols that use one, comes with the first reply
+    and goes with every later operation (``OpRequest.snapshot``).
     A timeout while executing aborts the attempt (reason timeout); a timeout while committing
     sends an ``Inquiry`` to the coordinator instead (never a second commit request), so an
     attempt is committed at most once and a new attempt starts only after the previous one is
@@ -58,10 +64,25 @@ from harness.kinds.transactions.contract import (
 from workloads.keys import KeyChooser
 from workloads.pacing import PacedClient, Timeouts
 
-__all__ = ["PREV", "YCSBGenerator", "BankGenerator", "TxnClient", "generator_for", "place"]
+__all__ = ["PREV", "Cheque", "YCSBGenerator", "BankGenerator", "TxnClient", "generator_for",
+           "place"]
 
 PREV = "prev"
 """An operation argument meaning "the value the previous operation returned"."""
+
+
+class Cheque:
+    """An operation argument: ``sign`` times ``amount`` when the values the attempt has read so
+    far add up to at least ``amount``, else 0 (the check bounces)."""
+
+    __slots__ = ("amount", "sign")
+
+    def __init__(self, amount: int, sign: int):
+        self.amount = amount
+        self.sign = sign
+
+    def value(self, funds: int) -> int:
+        return self.sign * self.amount if funds >= self.amount else 0
 
 INF = math.inf
 
@@ -146,6 +167,11 @@ class BankGenerator(_Generator):
             return [(READ, a, 0), (READ, b, 0)]
         if r < w.balance_ratio + w.amalgamate_ratio:
             return [(WRITE, a, 0), (ADD, b, PREV)]
+        if r < w.balance_ratio + w.amalgamate_ratio + w.writecheck_ratio:
+            c = self._key(rng, parts[0], {a, b})
+            cheque = rng.randint(1, w.amount_max)
+            return [(READ, a, 0), (READ, b, 0), (ADD, a, Cheque(cheque, -1)),
+                    (ADD, c, Cheque(cheque, 1))]
         amount = rng.randint(1, w.amount_max)
         return [(ADD, a, -amount), (ADD, b, amount)]
 
@@ -161,7 +187,7 @@ EXEC, COMMIT, BACKOFF = 0, 1, 2
 class _Txn:
     __slots__ = ("seq", "ops", "invoke", "ts", "attempt", "tid", "idx", "touched", "parts",
                  "phase", "conflict", "commit_sent", "last_value", "step", "inquiries", "aborts",
-                 "ran", "seen", "wrote")
+                 "ran", "seen", "wrote", "snapshot", "funds")
 
     def __init__(self, seq: int, ops: list, invoke: float, ts: int):
         self.seq = seq
@@ -183,6 +209,8 @@ class _Txn:
         self.ran: dict[int, list[int]] = {}  # partition -> [operations answered, its epoch]
         self.seen: dict[int, int] = {}       # key -> version read (first)
         self.wrote: list[int] = []           # keys written
+        self.snapshot = 0                    # the attempt's timestamp (0: none)
+        self.funds = 0                       # the sum of the values it read
 
 
 class TxnClient(PacedClient):
@@ -241,6 +269,8 @@ class TxnClient(PacedClient):
         tx.ran = {}
         tx.seen = {}
         tx.wrote = []
+        tx.snapshot = 0
+        tx.funds = 0
         tx.phase = EXEC
         tx.conflict = False
         tx.inquiries = 0
@@ -252,12 +282,14 @@ class TxnClient(PacedClient):
             arg = tx.tid
         elif arg is PREV:
             arg = tx.last_value
+        elif isinstance(arg, Cheque):
+            arg = arg.value(tx.funds)
         p = key % self.P
         tx.touched.add(p)
         prior, epoch = tx.ran.get(p) or (0, 0)
         now = self.sim.now
         self.net.send(self.endpoint, p, OpRequest(self.endpoint, tx.tid, tx.ts, tx.idx, kind, key,
-                                                  arg, self.vsize, prior, epoch), now, 0)
+                                                  arg, self.vsize, prior, epoch, tx.snapshot), now, 0)
         self._arm(tx)
 
     def _arm(self, tx: _Txn) -> None:
@@ -293,8 +325,12 @@ class TxnClient(PacedClient):
         else:
             ran[0] += 1
         tx.seen.setdefault(key, m.version)
+        if m.snapshot and not tx.snapshot:
+            tx.snapshot = m.snapshot
         if kind != READ:
             tx.wrote.append(key)
+        else:
+            tx.funds += m.value
         tx.last_value = m.value
         tx.idx += 1
         if tx.idx < len(tx.ops):

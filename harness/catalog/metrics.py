@@ -154,6 +154,10 @@ METRICS: tuple[Metric, ...] = (
     _M("loss_blocked_share", "follower time blocked behind a lost message", "%", LOWER, COST,
        "share of follower time holding messages behind a lost one, unable to acknowledge them",
        scale=100.0, headline=False, kind=CONSENSUS),
+    _M("write_skew_per_1k_txn", "write skew", "per 1k txn", LOWER, CONTENTION,
+       "serialization-graph cycles (strongly connected groups of committed transactions) per "
+       "1000 committed transactions: the anomalies snapshot isolation allows",
+       kind=TRANSACTIONS),
     _M("quiescent_checks", "quiescent balance checks", "count", None, OTHER,
        "bank workload: total-balance checks at a quiescent point", headline=False, kind=TRANSACTIONS),
     _M("drain_s", "drain after the run", "s", None, OTHER,

@@ -9,15 +9,27 @@ has drained (faults healed, crashed nodes restarted, in-doubt transactions resol
 
 Checks, each a ``(status, detail)`` verdict (``ok``, ``violation`` or ``unknown``):
 
-serializability
+serializability, or snapshot isolation (what the protocol promises)
     The direct serialization graph of committed transactions (Adya): ``Ti -ww-> Tj`` when Tj's
     write replaced Ti's version, ``Ti -wr-> Tj`` when Tj read Ti's version, ``Ti -rw-> Tj`` when
     Ti read a version that Tj's write replaced. Versions are named by their writer, so the
-    version order of a key is the chain of "replaced" links. The graph must be acyclic; a cycle
-    is reported edge by edge. Reading a version no committed transaction wrote (an aborted or lost
-    write) and two writers replacing the same version (a lost update) are violations too.
-    Fast path: in a correct run every edge goes forward in commit-time order, so the cycle
-    search runs only when some edge goes backward.
+    version order of a key is the chain of "replaced" links. Reading a version no committed
+    transaction wrote (G1a: an aborted or lost write) and two writers replacing the same version
+    (a lost update) are violations under either promise.
+    *Serializable*: the graph must be acyclic; a cycle is reported edge by edge.
+    *Snapshot isolation*: every cycle must contain two consecutive rw edges (Fekete et al., TODS
+    2005: under SI, ww and wr edges go from a commit to a later start and an rw edge from a
+    start to a later commit, so a cycle -- indeed any closed walk -- without two rw edges in a
+    row would need a start later than itself). A cycle without them -- G0 (ww only), G1c (ww
+    and wr), or one with single rw edges such as a lost update through a stale read (G-single,
+    read skew) -- is a violation; the cycles SI allows (write skew, G2 with consecutive
+    anti-dependencies) are counted, not failed.
+    Fast path: in a correct serial-order run every edge goes forward in commit-time order, so the
+    cycle search runs only when some edge goes backward.
+anomalies (measured under either promise)
+    ``write_skew``: the strongly connected components of the graph with more than one
+    transaction (each holds at least one cycle; in a run that keeps its SI promise every such
+    cycle has two consecutive rw edges: write skew, or the read-only anomaly).
 atomicity
     A transaction committed at one of its partitions is committed at all of them. And what the
     partitions committed is what the client ran: for every attempt a client saw commit, each
@@ -43,9 +55,11 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Iterable
 
-from harness.kinds.transactions.contract import CommitObs, tid_logical, tid_str
+from harness.kinds.transactions.contract import (
+    SERIALIZABLE, SNAPSHOT_ISOLATION, CommitObs, tid_logical, tid_str,
+)
 
-__all__ = ["TxnChecker", "find_cycle", "describe_cycle"]
+__all__ = ["TxnChecker", "find_cycle", "describe_cycle", "strong_components", "walk_without_rw_pair"]
 
 
 def find_cycle(adjacency: dict[int, list[tuple[int, str]]], starts: Iterable[int] | None = None
@@ -82,6 +96,69 @@ def find_cycle(adjacency: dict[int, list[tuple[int, str]]], starts: Iterable[int
     return None
 
 
+def strong_components(adjacency: dict[int, list[tuple[int, str]]]) -> list[list[int]]:
+    """The strongly connected components with more than one node (Tarjan, iterative)."""
+    index: dict[int, int] = {}
+    low: dict[int, int] = {}
+    on_stack: set[int] = set()
+    stack: list[int] = []
+    found: list[list[int]] = []
+    counter = 0
+    for root in adjacency:
+        if root in index:
+            continue
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        work = [(root, iter(adjacency.get(root, ())))]
+        while work:
+            node, successors = work[-1]
+            step = next(successors, None)
+            if step is not None:
+                nxt = step[0]
+                if nxt not in index:
+                    index[nxt] = low[nxt] = counter
+                    counter += 1
+                    stack.append(nxt)
+                    on_stack.add(nxt)
+                    work.append((nxt, iter(adjacency.get(nxt, ()))))
+                elif nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(component)
+    return found
+
+
+def walk_without_rw_pair(adjacency: dict[int, list[tuple[int, str]]]
+                         ) -> list[tuple[int, str, int]] | None:
+    """A closed walk with no two consecutive rw edges (snapshot isolation forbids one), or None.
+    Searched as a cycle of the graph whose nodes are (transaction, entered by an rw edge)."""
+    product: dict[int, list[tuple[int, str]]] = {}
+    for src, edges in adjacency.items():
+        for came_by_rw in (0, 1):
+            out = product[2 * src + came_by_rw] = []
+            for dst, label in edges:
+                rw = label.startswith("rw")
+                if not (came_by_rw and rw):
+                    out.append((2 * dst + rw, label))
+    walk = find_cycle(product)
+    return None if walk is None else [(a // 2, label, b // 2) for a, label, b in walk]
+
+
 def describe_cycle(cycle: list[tuple[int, str, int]]) -> str:
     """``c1.2#1 -rw(k=5)-> c3.4#1 -ww(k=7)-> c1.2#1``."""
     parts = [tid_str(cycle[0][0])]
@@ -95,12 +172,16 @@ class TxnChecker:
 
     ``initial``: the value of every key's version 0. ``bank``: the number of accounts when the
     workload is the bank (its invariant is then checked). ``partitions``: key ``k`` lives on
-    partition ``k % partitions``."""
+    partition ``k % partitions``. ``isolation``: what the protocol promises (``SERIALIZABLE`` or
+    ``SNAPSHOT_ISOLATION``). After :meth:`verdicts`, ``write_skew`` holds the anomaly count."""
 
-    def __init__(self, initial: int = 0, bank: int | None = None, partitions: int = 1):
+    def __init__(self, initial: int = 0, bank: int | None = None, partitions: int = 1,
+                 isolation: str = SERIALIZABLE):
         self.initial = initial
         self.bank = bank
         self.partitions = partitions
+        self.isolation = isolation
+        self.write_skew = 0
         self.commits: dict[tuple[int, int], CommitObs] = {}  # (partition, tid) -> observation
         self.first: dict[int, tuple[float, int]] = {}        # tid -> (time, arrival) first seen
         self.acked_tids: list[int] = []
@@ -269,11 +350,19 @@ class TxnChecker:
             if first[src] > first[dst]:
                 backward = True
                 break
+        self.write_skew = 0
         if not backward:
             return "ok", ""
         adjacency: dict[int, list[tuple[int, str]]] = defaultdict(list)
         for src, dst, label in self._edges(by_tid, nxt):
             adjacency[src].append((dst, label))
+        self.write_skew = len(strong_components(adjacency))
+        if self.isolation == SNAPSHOT_ISOLATION:
+            walk = walk_without_rw_pair(adjacency)
+            if walk is None:
+                return "ok", ""
+            return "violation", (f"not snapshot isolation: cycle without two consecutive "
+                                 f"anti-dependencies {describe_cycle(walk)}")
         cycle = find_cycle(adjacency)
         if cycle is None:
             return "ok", ""

@@ -249,6 +249,12 @@ class RunConfig(Section):
                 raise Problem(("workload", "accounts"), f"expected at least 2 * cluster.partitions "
                               f"({2 * P}) accounts (a single-partition transfer needs two accounts on "
                                "one partition)", show(w.accounts))
+            need = 3 if single else 2
+            if w.writecheck_ratio and w.accounts < need * P:
+                raise Problem(("workload", "accounts"), f"expected at least {need} * "
+                              f"cluster.partitions ({need * P}) accounts (a WriteCheck puts its "
+                              f"drawer and payee{', and the second account,' if single else ''} "
+                              "on one partition)", show(w.accounts))
         if faults.partition is not None and faults.partition.kind == "isolate-leader":
             raise Problem(("faults", "partition", "kind"), "expected 'random' or 'majority-minority' "
                           "in a transactions suite (partitions have no leader)", show(faults.partition.kind))

@@ -130,12 +130,21 @@ class BankWorkload(_TxnWorkload):
     amalgamate_ratio: Probability = Field(
         0.1, description="Fraction of amalgamations (move all of one account into another); the "
                          "rest are transfers.")
+    writecheck_ratio: Probability = Field(
+        0.0, description="Fraction of SmallBank WriteChecks: a check drawn on one account, "
+                         "honoured when it and a second account together cover it, paid into a "
+                         "third (where snapshot isolation's write skew costs money).")
 
     @model_validator(mode="after")
     def _mix(self) -> BankWorkload:
         if self.balance_ratio + self.amalgamate_ratio > 1:
             raise Problem(("amalgamate_ratio",), "expected balance_ratio + amalgamate_ratio <= 1",
                           f"{self.balance_ratio:g} + {self.amalgamate_ratio:g}")
+        mix = self.balance_ratio + self.amalgamate_ratio + self.writecheck_ratio
+        if mix > 1:
+            raise Problem(("writecheck_ratio",),
+                          "expected balance_ratio + amalgamate_ratio + writecheck_ratio <= 1",
+                          f"{mix:g}")
         return self
 
 

@@ -51,7 +51,7 @@ put N NAME=KEY:VALUE ...   (consensus) client requests to node N, each named; cl
 get N NAME=KEY ...         (consensus) reads
 resend N NAME ...          send named requests again (a client's retry)
 begin T [client=C seq=S attempt=A ts=TS]          (transactions) name a transaction attempt
-read N T KEY / write N T KEY VALUE / add N T KEY DELTA   its next operation, at node N; index= prior= epoch= ts=
+read N T KEY / write N T KEY VALUE / add N T KEY DELTA   its next operation, at node N; index= prior= epoch= ts= snapshot=
 commit N T [on=P,P] [epochs=E,E] / inquire N T [on=P,P] / abort N T
 FILTER: A->B, A->, ->B, type=Name[,Name], FIELD=VALUE, FIELD!=VALUE (as printed), n=K (the first K)
 a command followed by 'quiet' prints only 'ok'
@@ -135,6 +135,7 @@ class _Txn:
     tid: int
     ts: int
     ops: int = 0  # operations sent so far: the next one's index
+    snapshot: int = 0  # the attempt's timestamp, from the first reply that carried one
     parts: list[int] = dataclasses.field(default_factory=list)  # the nodes it ran at, in order
 
 
@@ -241,6 +242,8 @@ class Scenario:
         for n, entries in c.obs.applied.items():
             out += [f"{n} applied {i} {self.show(cmd)}" for i, cmd in entries[applied.get(n, 0):]]
         out += [f"{n} reply {self.message(r)}" for n, _, r in c.obs.replies[replies:]]
+        for _, _, r in c.obs.replies[replies:]:
+            self._learn(r)
         out += [f"{n} leads term {t}" for t, n in c.obs.leaders[leaders:]]
         out += [f"{n} observe {event} {self.show(v)}" for n, event, v in c.obs.observed[observed:]]
         return out
@@ -435,6 +438,12 @@ class Scenario:
         self.txns[name] = _Txn(client, tid, _int(options.get("ts", str(tid)), "ts"))
         return []
 
+    def _learn(self, reply: Any) -> None:
+        """As a client does: keep the timestamp the attempt's first reply carries."""
+        t = self.txns.get(self.tids.get(getattr(reply, "tid", 0), ""))
+        if t is not None and not t.snapshot:
+            t.snapshot = getattr(reply, "snapshot", 0)
+
     def _txn(self, name: str) -> _Txn:
         if name not in self.txns:
             self.do_begin(name)
@@ -446,7 +455,8 @@ class Scenario:
         index = _int(options.get("index", str(t.ops)), "index")
         req = OpRequest(t.client, t.tid, _int(options.get("ts", str(t.ts)), "ts"), index,
                         _TXN_OPS[op], _int(key, "key"), _int(arg, op),
-                        prior=_int(options.get("prior", "0"), "prior"), epoch=_int(options.get("epoch", "0"), "epoch"))
+                        prior=_int(options.get("prior", "0"), "prior"), epoch=_int(options.get("epoch", "0"), "epoch"),
+                        snapshot=_int(options.get("snapshot", str(t.snapshot)), "snapshot"))
         t.ops = max(t.ops, index + 1)
         if n not in t.parts:
             t.parts.append(n)

@@ -4,8 +4,15 @@ A partition's participant role (:class:`~implementations.txn.participant.Partici
 transactions' operations and commits through one :class:`ConcurrencyControl` (2PL's lock table,
 OCC's validation) and never looks inside it. The strategy, in turn, uses a small public part of
 the participant -- ``transactions()``, ``is_active(t)``, ``abort_active(t, reason)``,
-``lock_granted(t)``, ``store`` and ``ctx`` (to ``charge`` for a deadlock search) -- and nothing
-else.
+``lock_granted(t)``, ``store`` and ``ctx`` (to ``charge`` for a deadlock search, or read the
+time) -- and nothing else.
+
+Timestamps (MVCC, timestamp ordering)
+    A strategy that orders by timestamp gives a transaction its ``snapshot`` in :meth:`begin`
+    (when the first operation carries none), answers reads from its versions (:meth:`read`),
+    proposes commit timestamps for the coordinator (:meth:`commit_timestamp`, sent in
+    ``Prepare``) and rebuilds its versions from the log at a restart (:meth:`restored`,
+    :meth:`started`). The others keep the defaults, which do nothing.
 
 Why the strategy calls back rather than returning what to do: its effects must happen where they
 arise. Aborting a wounded or deadlocked transaction releases its locks, which grants queued
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 from mypy_extensions import mypyc_attr
 
+from harness.kinds.transactions.contract import Store
 from implementations.txn.records import ParticipantTxn
 
 __all__ = ["GRANTED", "WAIT", "ConcurrencyControl"]
@@ -32,6 +40,22 @@ class ConcurrencyControl:
 
     def begin(self, t: ParticipantTxn) -> None:
         """``t`` ran its first operation here."""
+
+    def read(self, t: ParticipantTxn, key: int, store: Store) -> tuple[int, int]:
+        """The (value, version) of ``key`` that ``t`` sees: by default the latest committed."""
+        return store.get(key)
+
+    def commit_timestamp(self, now: float) -> int:
+        """As coordinator of a two-phase commit: the commit timestamp to propose (0: none)."""
+        return 0
+
+    def restored(self, tid: int, writes: list[tuple[int, int]], ts: int) -> None:
+        """At a restart, replaying the log: ``tid`` committed ``writes`` at timestamp ``ts``
+        (called before they are installed in the store)."""
+
+    def started(self, now: float) -> None:
+        """The partition (re)started at ``now``, its log replayed: whatever was kept only in
+        memory is gone."""
 
     def access(self, t: ParticipantTxn, kind: int, key: int, now: float) -> int:
         """May ``t`` run an operation of ``kind`` on ``key`` now? ``GRANTED``, ``WAIT`` (queued:

@@ -64,15 +64,16 @@ class Coordinator:
             self.decided[tid] = answer.reason
             ctx.reply(req, answer)
             return
-        c = self.commits[tid] = CoordinatedTxn(tid, req, participants, ctx.now, req.epochs)
+        ts = self.participant.cc.commit_timestamp(ctx.now)
+        c = self.commits[tid] = CoordinatedTxn(tid, req, participants, ctx.now, req.epochs, ts)
         epoch = self.participant.epoch
-        prepare = Prepare(tid, epoch, me, participants, req.epochs)
+        prepare = Prepare(tid, epoch, me, participants, req.epochs, ts)
         for p in participants:
             if p != me:
                 ctx.send(p, prepare)
         if me in c.awaiting:
             c.awaiting.discard(me)
-            vote = self.participant.prepare(ctx, tid, epoch, me, participants, req.epochs)
+            vote = self.participant.prepare(ctx, tid, epoch, me, participants, req.epochs, ts)
             if vote != COMMITTED:
                 self._decide_abort(ctx, c, vote)
                 return
@@ -173,7 +174,7 @@ class Coordinator:
                 elif now - c.last_sent >= self.retransmit:
                     c.last_sent = now
                     prepare = Prepare(c.tid, self.participant.epoch, self.id, c.participants,
-                                      c.epochs)
+                                      c.epochs, c.ts)
                     for p in c.awaiting:
                         ctx.send(p, prepare)
             elif now - c.last_sent >= self.retransmit:

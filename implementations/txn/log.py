@@ -23,13 +23,14 @@ class EpochStarted:
 
 class CommittedAlone:
     """Participant and coordinator: a one-phase commit and its ``writes`` (key, value) (none is
-    logged for a read-only one)."""
+    logged for a read-only one), at commit timestamp ``ts`` (0: the protocol uses none)."""
 
-    __slots__ = ("tid", "writes")
+    __slots__ = ("tid", "writes", "ts")
 
-    def __init__(self, tid: int, writes: list[tuple[int, int]]):
+    def __init__(self, tid: int, writes: list[tuple[int, int]], ts: int = 0):
         self.tid = tid
         self.writes = writes
+        self.ts = ts
 
     def __repr__(self) -> str:
         return f"CommittedAlone({tid_str(self.tid)} {self.writes})"
@@ -37,13 +38,15 @@ class CommittedAlone:
 
 class Prepared:
     """Participant: voted yes on ``tid`` at ``at``, for ``coordinator`` in its ``epoch``, with
-    its write set and read set (key, value) and (key, version): enough to re-take its locks and
-    wait for the decision after a crash."""
+    its write set and read set (key, value) and (key, version), and the commit timestamp ``ts``
+    it would commit at (0: the protocol uses none): enough to re-take its locks and wait for the
+    decision after a crash."""
 
-    __slots__ = ("tid", "coordinator", "epoch", "participants", "writes", "reads", "at")
+    __slots__ = ("tid", "coordinator", "epoch", "participants", "writes", "reads", "at", "ts")
 
     def __init__(self, tid: int, coordinator: int, epoch: int, participants: tuple[int, ...],
-                 writes: list[tuple[int, int]], reads: list[tuple[int, int]], at: float):
+                 writes: list[tuple[int, int]], reads: list[tuple[int, int]], at: float,
+                 ts: int = 0):
         self.tid = tid
         self.coordinator = coordinator
         self.epoch = epoch
@@ -51,6 +54,7 @@ class Prepared:
         self.writes = writes
         self.reads = reads
         self.at = at
+        self.ts = ts
 
     def __repr__(self) -> str:
         return f"Prepared({tid_str(self.tid)} for {self.coordinator} e{self.epoch})"

@@ -14,18 +14,21 @@ class Prepare(Message):
     """coordinator -> participant. ``epoch`` is the coordinator's incarnation number: a
     participant prepared in an older epoch whose coordinator re-runs the commit knows the old
     round was presumed aborted. ``epochs``: the participants' epochs that ran the operations,
-    from the commit request (a participant in another epoch lost them: it votes no)."""
+    from the commit request (a participant in another epoch lost them: it votes no). ``ts``:
+    the commit timestamp the coordinator chose, for protocols that order by timestamp (0:
+    none, and no bytes on the wire)."""
 
-    __slots__ = ("tid", "epoch", "coord", "participants", "epochs")
+    __slots__ = ("tid", "epoch", "coord", "participants", "epochs", "ts")
 
     def __init__(self, tid: int, epoch: int, coord: int, participants: tuple[int, ...],
-                 epochs: tuple[int, ...] = ()):
+                 epochs: tuple[int, ...] = (), ts: int = 0):
         self.tid = tid
         self.epoch = epoch
         self.coord = coord
         self.participants = participants
         self.epochs = epochs
-        self.size = _H + 16 + 8 * len(participants)
+        self.ts = ts
+        self.size = _H + 16 + 8 * len(participants) + (8 if ts else 0)
 
     def __repr__(self) -> str:
         return f"Prepare({tid_str(self.tid)} e{self.epoch})"

@@ -83,6 +83,7 @@ class PartitionNode(TransactionNode):
         p = self.participant
         p.ctx = ctx
         p.booted = ctx.now
+        p.cc.started(ctx.now)
         if stable:
             self._recover(ctx, stable)
         p.epoch += 1
@@ -150,12 +151,13 @@ class PartitionNode(TransactionNode):
     # -- recovery ------------------------------------------------------------------------------------
     def _recover(self, ctx: Context, stable: list[Any]) -> None:
         p, c = self.participant, self.coordinator
-        store, done, decided = p.store, p.done, c.decided
+        store, done, decided, cc = p.store, p.done, c.decided, p.cc
         prepared: dict[int, Prepared] = {}
         unfinished: dict[int, tuple[int, ...]] = {}
         for rec in stable:
             kind = type(rec)
             if kind is CommittedAlone:
+                cc.restored(rec.tid, rec.writes, rec.ts)
                 for k, v in rec.writes:
                     store.install(k, v, rec.tid)
                 done[rec.tid] = decided[rec.tid] = COMMITTED
@@ -164,6 +166,7 @@ class PartitionNode(TransactionNode):
             elif kind is Committed:
                 record = prepared.pop(rec.tid, None)
                 if record is not None:
+                    cc.restored(rec.tid, record.writes, record.ts)
                     for k, v in record.writes:
                         store.install(k, v, rec.tid)
                 done[rec.tid] = COMMITTED

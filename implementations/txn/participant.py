@@ -137,6 +137,7 @@ class Participant:
                 ctx.reply(req, Outcome(tid, FAILURE))
                 return
             t = self.txns[tid] = ParticipantTxn(tid, req.ts, req.client, ctx.now)
+            t.snapshot = req.snapshot
             self.cc.begin(t)
             self._supersede(tid)
         elif t.state != ACTIVE or req.index < t.next_index or t.pending is not None:
@@ -174,7 +175,7 @@ class Participant:
         if key in writes:
             old = writes[key]
         else:
-            old, version = self.store.get(key)
+            old, version = self.cc.read(t, key, self.store)
             if key not in t.reads:
                 t.reads[key] = version
         kind = req.kind
@@ -185,7 +186,7 @@ class Participant:
         t.next_index = req.index + 1
         t.ops += 1
         ctx.reply(req, OpReply(t.tid, req.index, old, t.conflict, req.vsize, t.reads[key],
-                               self.epoch))
+                               self.epoch, t.snapshot))
 
     def abort_request(self, ctx: Context, req: AbortRequest) -> None:
         t = self.txns.get(req.tid)
@@ -213,7 +214,7 @@ class Participant:
         store = self.store
         installs = [(k, store.install(k, v, tid), v) for k, v in t.writes.items()]
         if installs:
-            ctx.persist(CommittedAlone(tid, list(t.writes.items())))
+            ctx.persist(CommittedAlone(tid, list(t.writes.items()), t.commit_ts))
         del self.txns[tid]
         self.done[tid] = COMMITTED
         self.cc.commit(t)
@@ -221,9 +222,10 @@ class Participant:
         return Outcome(tid, COMMITTED)
 
     def prepare(self, ctx: Context, tid: int, epoch: int, coordinator: int,
-                participants: tuple[int, ...], epochs: tuple[int, ...] = ()) -> int:
+                participants: tuple[int, ...], epochs: tuple[int, ...] = (), ts: int = 0) -> int:
         """Vote on ``tid``: COMMITTED (yes, durably prepared) or the reason for no. ``epochs``:
-        the participants' epochs the client's operations ran in (see ``_lost``)."""
+        the participants' epochs the client's operations ran in (see ``_lost``); ``ts``: the
+        commit timestamp the coordinator proposes (0: none)."""
         t = self.txns.get(tid)
         if t is None:
             outcome = self.done.get(tid)
@@ -238,15 +240,16 @@ class Participant:
         if t.pending is not None or self._lost(t, participants, epochs):
             self.abort_active(t, FAILURE, notify=False)
             return FAILURE
+        t.commit_ts, t.participants = ts, participants
         reason = self.cc.validate(t)
         if reason:
             self.abort_active(t, reason, notify=False)
             return reason
         t.state = PREPARED
-        t.epoch, t.coordinator, t.participants = epoch, coordinator, participants
+        t.epoch, t.coordinator = epoch, coordinator
         t.prepared_at = t.last_query = ctx.now
         ctx.persist(Prepared(tid, coordinator, epoch, participants, list(t.writes.items()),
-                             list(t.reads.items()), ctx.now))
+                             list(t.reads.items()), ctx.now, t.commit_ts))
         return COMMITTED
 
     def _lost(self, t: ParticipantTxn, participants: tuple[int, ...],
@@ -306,7 +309,7 @@ class Participant:
     # -- messages from the coordinator and the other participants -------------------------------------
     def on_prepare(self, ctx: Context, src: int, m: Prepare) -> None:
         ctx.send(src, Vote(m.tid, m.epoch, self.prepare(ctx, m.tid, m.epoch, m.coord,
-                                                        m.participants, m.epochs)))
+                                                        m.participants, m.epochs, m.ts)))
 
     def on_decision(self, ctx: Context, src: int, m: Decision) -> None:
         tid = m.tid
@@ -381,6 +384,7 @@ class Participant:
         t.reads = dict(record.reads)
         t.coordinator, t.epoch = record.coordinator, record.epoch
         t.participants, t.prepared_at = record.participants, record.at
+        t.commit_ts = record.ts
         t.last_query = -1e9  # ask at the first tick
         self.txns[record.tid] = t
         self.cc.recover(t)

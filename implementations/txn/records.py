@@ -26,13 +26,16 @@ class ParticipantTxn:
     index of the next operation it expects; ``ops``: operations executed here (answered);
     ``request``: the latest client request (notices are addressed to its client); ``start_tn``:
     OCC's count of committed writers at its first operation here; ``conflict``: it met a
-    conflict. Once prepared: ``epoch`` (the coordinator's), ``coordinator``, ``participants``,
+    conflict; ``snapshot``: its timestamp (MVCC's snapshot, timestamp ordering's order; 0 for
+    protocols that use none); ``commit_ts``: its commit timestamp (the coordinator's proposal
+    from ``Prepare``, or set by the concurrency control at validation; 0 when unused). Once prepared: ``epoch`` (the coordinator's), ``coordinator``, ``participants``,
     ``prepared_at`` and ``last_query`` (when it last asked for the decision).
     """
 
     __slots__ = ("tid", "ts", "client", "state", "reads", "writes", "held", "wait", "wait_mode",
                  "wait_since", "pending", "next_index", "ops", "last_seen", "request", "start_tn",
-                 "conflict", "prepared_at", "epoch", "coordinator", "participants", "last_query")
+                 "conflict", "prepared_at", "epoch", "coordinator", "participants", "last_query",
+                 "snapshot", "commit_ts")
 
     def __init__(self, tid: int, ts: int, client: int, now: float):
         self.tid = tid
@@ -57,6 +60,8 @@ class ParticipantTxn:
         self.coordinator = -1
         self.participants: tuple[int, ...] = ()
         self.last_query = 0.0
+        self.snapshot = 0
+        self.commit_ts = 0
 
     def __repr__(self) -> str:
         state = "prepared" if self.state == PREPARED else "active"
@@ -70,10 +75,10 @@ class CoordinatedTxn:
     last went out (re-sent every ``retransmit``)."""
 
     __slots__ = ("tid", "request", "participants", "epochs", "awaiting", "phase", "started",
-                 "last_sent")
+                 "last_sent", "ts")
 
     def __init__(self, tid: int, request: Any, participants: tuple[int, ...], now: float,
-                 epochs: tuple[int, ...] = ()):
+                 epochs: tuple[int, ...] = (), ts: int = 0):
         self.tid = tid
         self.request = request
         self.participants = participants
@@ -82,3 +87,4 @@ class CoordinatedTxn:
         self.phase = VOTING
         self.started = now
         self.last_sent = now
+        self.ts = ts  # the commit timestamp its Prepares propose (0: none)

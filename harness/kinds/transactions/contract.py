@@ -29,6 +29,17 @@ Versions
     version each write replaced. That is all the serializability checker needs to build the
     direct serialization graph (``harness.checkers.serializability``).
 
+Timestamps
+    A protocol that orders transactions by timestamp (MVCC, timestamp ordering) gives each attempt
+    one at its first operation: the home partition answers it in ``OpReply.snapshot``, and the
+    client sends it back with every later operation of the attempt (``OpRequest.snapshot``), as
+    a real client library carries its transaction's read timestamp. Protocols that do not use
+    one answer 0, and a zero timestamp costs no bytes on the wire.
+
+Isolation
+    Each node says what it promises (:meth:`TransactionNode.isolation`): ``serializable`` or
+    ``snapshot isolation``. The checker judges a run against that promise.
+
 Transaction ids
     ``make_tid(client, seq, attempt)``: one id per *attempt*; the client's logical transaction is
     ``(client, seq)`` (``tid_logical``), and a retry after an abort is a new attempt with a new id.
@@ -54,6 +65,7 @@ __all__ = [
     "TIMEOUT", "FAILURE", "REASONS", "make_tid", "tid_client", "tid_seq", "tid_attempt",
     "tid_logical", "tid_str", "MAX_ATTEMPTS", "OpRequest", "OpReply", "CommitRequest",
     "AbortRequest", "Inquiry", "Outcome", "Store", "CommitObs", "TransactionNode",
+    "SERIALIZABLE", "SNAPSHOT_ISOLATION", "ISOLATION_LEVELS",
 ]
 
 # -- operations ----------------------------------------------------------------------------------
@@ -69,6 +81,12 @@ REASONS = ("committed", "conflict", "deadlock", "validation", "timeout", "failur
 the victim of a waits-for cycle; validation: OCC validation failed; timeout: a lock wait, an idle
 transaction or the client timed out; failure: a crash or lost state (a participant that no longer
 knows the transaction, a coordinator that forgot it, a vote that never came)."""
+
+# -- isolation promises ---------------------------------------------------------------------------
+SERIALIZABLE, SNAPSHOT_ISOLATION = "serializable", "snapshot isolation"
+ISOLATION_LEVELS = (SERIALIZABLE, SNAPSHOT_ISOLATION)
+"""What a protocol promises (:meth:`TransactionNode.isolation`): every run is judged against it
+(``harness.checkers.serializability``)."""
 
 # -- transaction ids -----------------------------------------------------------------------------
 _SEQ_BITS, _ATTEMPT_BITS = 28, 12
@@ -112,12 +130,14 @@ _H = Message.HEADER
 class OpRequest(Message):
     """client -> the key's partition: operation ``index`` of attempt ``tid``. ``prior``: how many
     earlier operations of this attempt ran at this partition; ``epoch``: the partition epoch
-    that answered them (0 when none)."""
+    that answered them (0 when none); ``snapshot``: the attempt's timestamp, from the first
+    reply (0: none yet, or the protocol uses none)."""
 
-    __slots__ = ("client", "tid", "ts", "index", "kind", "key", "arg", "vsize", "prior", "epoch")
+    __slots__ = ("client", "tid", "ts", "index", "kind", "key", "arg", "vsize", "prior", "epoch",
+                 "snapshot")
 
     def __init__(self, client: int, tid: int, ts: int, index: int, kind: int, key: int, arg: int,
-                 value_size: int = 8, prior: int = 0, epoch: int = 0):
+                 value_size: int = 8, prior: int = 0, epoch: int = 0, snapshot: int = 0):
         self.client = client
         self.tid = tid
         self.ts = ts
@@ -128,7 +148,8 @@ class OpRequest(Message):
         self.vsize = value_size  # the size of a value (the reply carries one)
         self.prior = prior
         self.epoch = epoch
-        self.size = _H + 40 + (value_size if kind != READ else 0)
+        self.snapshot = snapshot
+        self.size = _H + 40 + (value_size if kind != READ else 0) + (8 if snapshot else 0)
 
     def __repr__(self) -> str:
         return f"Op({tid_str(self.tid)}[{self.index}] {OP_NAMES[self.kind]} k={self.key} {self.arg})"
@@ -137,19 +158,21 @@ class OpRequest(Message):
 class OpReply(Message):
     """partition -> client: the operation succeeded; ``value`` is the value read (the old value
     for writes) and ``version`` its version; ``conflict`` says it had to wait for a lock;
-    ``epoch`` is the answering partition's incarnation."""
+    ``epoch`` is the answering partition's incarnation; ``snapshot`` the attempt's timestamp
+    (0: the protocol uses none)."""
 
-    __slots__ = ("tid", "index", "value", "conflict", "version", "epoch")
+    __slots__ = ("tid", "index", "value", "conflict", "version", "epoch", "snapshot")
 
     def __init__(self, tid: int, index: int, value: int, conflict: bool, value_size: int = 8,
-                 version: int = 0, epoch: int = 0):
+                 version: int = 0, epoch: int = 0, snapshot: int = 0):
         self.tid = tid
         self.index = index
         self.value = value
         self.conflict = conflict
         self.version = version
         self.epoch = epoch
-        self.size = _H + 28 + value_size
+        self.snapshot = snapshot
+        self.size = _H + 28 + value_size + (8 if snapshot else 0)
 
     def __repr__(self) -> str:
         return f"OpReply({tid_str(self.tid)}[{self.index}]={self.value}{' waited' if self.conflict else ''})"
@@ -278,6 +301,11 @@ class TransactionNode(Node):
         """No transaction in progress here at all, in any role (the drain waits for this on every
         node)."""
         raise NotImplementedError
+
+    def isolation(self) -> str:
+        """What this protocol, with its options, promises: ``SERIALIZABLE`` (the default) or
+        ``SNAPSHOT_ISOLATION``; the run's safety verdict holds it to that."""
+        return SERIALIZABLE
 
     def in_doubt(self) -> list[tuple[int, int]]:
         """``(tid, coordinator)`` of every transaction prepared here whose decision this node

@@ -28,7 +28,9 @@ Columns (besides the kind-neutral ones of :class:`~harness.metrics.Metrics`; see
     spent waiting for an overdue decision from another node: a coordinator crash) and
     blocked_ms_max (the longest such blocked stretch); messages_per_op and bytes_per_op (per
     committed transaction); quiescent_checks (bank invariant checks at quiescent points: the
-    world looks for one every QUIESCENT_POLL and checks at most every QUIESCENT_GAP).
+    world looks for one every QUIESCENT_POLL and checks at most every QUIESCENT_GAP);
+    write_skew_per_1k_txn (the serializability checker's anomaly count per 1000 committed
+    transactions of the whole run; the safety verdict judges the protocol's own promise).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from harness.checkers.consensus import combine
 from harness.checkers.serializability import TxnChecker
 from harness.engine.world import World
 from harness.faults.nemesis import Role
-from harness.kinds.transactions.contract import Store, tid_str
+from harness.kinds.transactions.contract import SERIALIZABLE, Store, tid_str
 from harness.kinds.transactions.stats import TxnStats
 from workloads.txn import TxnClient, generator_for
 
@@ -136,6 +138,7 @@ class TransactionWorld(World):
     def run(self) -> dict[str, Any]:
         cfg, sim = self.cfg, self.sim
         self._start()
+        self.checker.isolation = self.hosts[0].replica.isolation()
         if self.bank:
             self._last_quiescent = -math.inf
             sim.at(QUIESCENT_POLL, self._quiescent)
@@ -198,7 +201,11 @@ class TransactionWorld(World):
                   f"commits checked")
         if self.bank:
             detail += f"; bank total checked at {len(self.checker.quiescent)} quiescent points"
+        if self.checker.isolation != SERIALIZABLE:
+            detail += f"; judged against {self.checker.isolation}"
+        skew = self.checker.write_skew * 1000 / committed if committed else 0.0
         if safety.startswith("unknown"):
-            return {"safety": "unknown", "safety_detail": safety, "quiescent_checks": len(self.checker.quiescent)}
+            return {"safety": "unknown", "safety_detail": safety, "quiescent_checks": len(self.checker.quiescent),
+                    "write_skew_per_1k_txn": skew}
         return {"safety": safety, "safety_detail": detail if safety == "ok" else safety,
-                "quiescent_checks": len(self.checker.quiescent)}
+                "quiescent_checks": len(self.checker.quiescent), "write_skew_per_1k_txn": skew}
