@@ -283,6 +283,7 @@ class NodeHost(Context):
             self.net.attach(self.node_id, self._receiver, self.ends)
         self.replica = CRASHED
         self._disk_start = self._disk_end = now
+        self.net.reset(self.node_id)
 
     def pause(self) -> None:
         """Stop serving until :meth:`resume` (a GC pause, a SIGSTOP; see
@@ -319,6 +320,7 @@ class NodeHost(Context):
         self.incarnation += 1
         self.ends.append(INF)
         self.busy_until = self.sim.now
+        self.net.reset(self.node_id)
         self.observer.restarted(self.node_id)
         self.replica = self.make_replica()
         self._run(0.0, self.replica.start, (self, list(self.stable)))
