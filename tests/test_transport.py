@@ -123,3 +123,28 @@ def test_a_stream_discards_duplicates():
 def test_the_transport_is_checked(make_suite):
     with pytest.raises(ConfigError, match=r"network\.transport.*'stream'.*'datagram'"):
         make_suite("name: t\nnetwork: {transport: tcp}\n")
+
+
+RUN = """
+name: transport
+protocol: {protocol}
+duration: 1.5s
+warmup: 0.5s
+cluster: {{nodes: 3}}
+network: {{transport: {transport}, loss: 0.01}}
+workload: {{type: kv, clients: 16, keys: 100}}
+faults:
+  schedule: [{{at: 0.8s, crash: leader, for: 0.3s}}]
+"""
+
+
+@pytest.mark.parametrize("protocol", ["raft", "multipaxos"])
+@pytest.mark.parametrize("transport", ["stream", "datagram"])
+def test_whole_runs_over_either_transport_stay_safe_and_count_the_transport_retransmissions(
+        make_suite, protocol, transport):
+    from harness.worlds import runner
+
+    (spec,) = make_suite(RUN.format(protocol=protocol, transport=transport)).runs()
+    row = runner.run(spec, "transport").row
+    assert row["safety"] == "ok" and row["throughput_ops_s"] > 0
+    assert (row["transport_retransmissions_per_op"] > 0) == (transport == "stream")
