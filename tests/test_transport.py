@@ -39,9 +39,10 @@ def link(transport="stream", n=2, **kw):
 JITTER = SimpleNamespace(dist="uniform", low=0.0, high=0.010)
 
 
-@pytest.mark.parametrize("transport", ["stream", "datagram"])
-def test_jitter_reorders_datagrams_and_a_stream_delivers_in_order(transport):
-    sim, net, got = link(transport, latency=JITTER)
+@pytest.mark.parametrize("transport, loss", [("stream", 0.0), ("stream", 0.5), ("datagram", 0.0)])
+def test_jitter_reorders_datagrams_and_a_stream_delivers_in_order(transport, loss):
+    sim, net, got = link(transport, latency=JITTER, loss=loss)
+    net.rng = Draws()
     for k in range(200):
         net.send(0, 1, Ping(k), k * 0.0001, 0)
     sim.run(1.0)
@@ -82,8 +83,11 @@ def test_three_messages_behind_a_loss_trigger_a_fast_retransmit():
     assert net.retransmitted == 1
 
 
-def test_a_partition_breaks_the_stream_and_the_heal_opens_a_new_one():
-    sim, net, got = link()
+# (a stream that may lose messages numbers them; one that cannot only keeps their order)
+@pytest.mark.parametrize("loss", [0.0, 0.5])
+def test_a_partition_breaks_the_stream_and_the_heal_opens_a_new_one(loss):
+    sim, net, got = link(loss=loss)
+    net.rng = Draws()  # nothing lost
     net.send(0, 1, Ping(0), 0.0, 0)                     # in flight (arrives at 1 ms)...
     sim.at(0.0004, lambda _: net.restore(net.cut({0}, {1})))  # ...when a short cut comes and goes
     sim.at(0.002, lambda _: net.send(0, 1, Ping(1), 0.002, 0))
@@ -99,8 +103,10 @@ def test_a_datagram_in_flight_across_a_short_cut_arrives():
     assert got == [(pytest.approx(0.001), 0, 0)]
 
 
-def test_a_crash_loses_what_was_in_flight_to_and_from_the_node():
-    sim, net, hosts, replicas = world(n=3, net_kw={"transport": "stream"})
+@pytest.mark.parametrize("loss", [0.0, 0.5])
+def test_a_crash_loses_what_was_in_flight_to_and_from_the_node(loss):
+    sim, net, hosts, replicas = world(n=3, net_kw={"transport": "stream", "loss": loss})
+    net.rng = Draws()
     net.send(0, 1, Ping(0), 0.0, 0)   # to the node that crashes, arriving after its restart
     net.send(1, 2, Ping(1), 0.0, 0)   # from it, sent before the crash
     net.send(0, 2, Ping(2), 0.0, 0)   # between the others: unaffected

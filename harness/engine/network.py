@@ -78,7 +78,8 @@ class Latencies:
 
 
 class Link:
-    __slots__ = ("latency", "draws", "loss", "duplicate", "bandwidth", "free_at", "stream", "plain")
+    __slots__ = ("latency", "draws", "loss", "duplicate", "bandwidth", "free_at", "stream", "plain",
+                 "fifo")
 
     def __init__(self, latency: Latencies, loss: float, duplicate: float, bandwidth: float | None,
                  stream: Stream | None):
@@ -91,6 +92,8 @@ class Link:
         self.stream = stream  # the connection (stream transport), None for datagrams
         # only a latency draw per message
         self.plain = not (loss or duplicate or bandwidth) and stream is None
+        # a stream that loses nothing (duplicates it discards) needs only to keep the order
+        self.fifo = stream is not None and not (loss or bandwidth)
 
 
 class Network:
@@ -111,6 +114,7 @@ class Network:
         # bound once: binding the method anew for every message costs an allocation
         self.deliver: Callable[[tuple], None] = self._deliver
         self.deliver_stream: Callable[[tuple], None] = self._deliver_stream
+        self.deliver_fifo: Callable[[tuple], None] = self._deliver_fifo
         # table[src][dst]: node<->node links with the per-link overrides, client<->node links
         # with the defaults
         self.table: list[list[Link]] = cast("list[list[Link]]",  # None where no link can be
@@ -156,8 +160,19 @@ class Network:
             heapq.heappush(sim._heap, (depart + (draws.pop() if draws else link.latency.refill()),
                                        sim._seq, self.deliver, (src, dst, incarnation, depart, msg)))
             return
-        if link.stream is not None:
-            self._send_stream(src, dst, link, link.stream, msg, depart, incarnation)
+        stream = link.stream
+        if stream is not None:
+            if link.fifo:  # the common stream: in order, nothing to re-send
+                draws = link.draws
+                t = depart + (draws.pop() if draws else link.latency.refill())
+                if t < stream.last:
+                    t = stream.last
+                stream.last = t
+                sim._seq += 1
+                heapq.heappush(sim._heap, (t, sim._seq, self.deliver_fifo,
+                                           (src, dst, incarnation, depart, msg, stream.epoch)))
+            else:
+                self._send_stream(src, dst, link, stream, msg, depart, incarnation)
             return
         if link.loss and self.rng.random() < link.loss:
             self.dropped += 1
@@ -203,6 +218,19 @@ class Network:
             item = (src, dst, incarnation, depart, msg, stream.epoch, seq, tries)
             t += wait
         self.sim.at(t + link.latency.next(), self.deliver_stream, item)
+
+    def _deliver_fifo(self, item: tuple) -> None:
+        """A message of a stream that loses nothing arrives (in order: it was sent so)."""
+        src, dst, incarnation, depart, msg, epoch = item
+        stream = self.table[src][dst].stream
+        assert stream is not None
+        if epoch != stream.epoch or self.ends[src][incarnation] < depart:
+            self.dropped += 1
+            return
+        if self.blocked and (src, dst) in self.blocked:
+            self.dropped += 1
+            return
+        self.receivers[dst](src, msg)
 
     def _deliver_stream(self, item: tuple) -> None:
         """A message (or a copy) arrives: handed over in sequence order, held if early,

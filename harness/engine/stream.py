@@ -27,12 +27,15 @@ class Stream:
     """One directed link's connection: the sender's next sequence number, the receiver's next
     expected one and the messages it holds beyond it, and the messages lost on their first try
     (``seq -> (delivery item, when the timeout re-sends it)``) that a fast retransmit may repair.
-    ``epoch`` numbers the connection: a message of an older one is dropped on arrival."""
+    ``epoch`` numbers the connection: a message of an older one is dropped on arrival. On a link
+    that loses nothing order needs no numbers: a message arrives no earlier than the one before
+    it (``last``, the arrival time of the latest)."""
 
-    __slots__ = ("epoch", "sent", "expected", "held", "lost")
+    __slots__ = ("epoch", "sent", "expected", "held", "lost", "last")
 
     def __init__(self) -> None:
         self.epoch = 0
+        self.last = 0.0
         self.sent = 0
         self.expected = 0
         self.held: dict[int, Any] = {}
@@ -42,6 +45,7 @@ class Stream:
         """The connection breaks: everything in flight or held is lost; a new one starts."""
         self.epoch += 1
         self.sent = self.expected = 0
+        self.last = 0.0
         self.held.clear()
         self.lost.clear()
 
