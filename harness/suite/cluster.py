@@ -100,7 +100,7 @@ class LinkOverride(Section):
 class Network(Section):
     """Links: latency laws, loss, and the transport (see ``harness.engine.network``)."""
 
-    transport: Literal["stream", "datagram"] = "datagram"
+    transport: Literal["stream", "datagram"] = "stream"
     rto: PositiveDuration = "200ms"
     latency: Latency = NormalLatency()
     loss: Probability = 0.0
