@@ -285,15 +285,17 @@ class Network:
         if stream.epoch == epoch:
             stream.reset()
 
-    def reset(self, endpoint: int) -> None:
-        """``endpoint`` crashed or restarted: its connections break (stream transport)."""
+    def reset(self, node: int) -> None:
+        """``node`` crashed or restarted: its connections break (stream transport). (A node has
+        a link to and from every other endpoint; ``table`` holds None only where none can be.)"""
         if not self.streamed:
             return
         table = self.table
         for other in range(len(table)):
-            for link in (table[endpoint][other], table[other][endpoint]):
-                if link is not None and link.stream is not None:
-                    link.stream.reset()
+            if other != node:
+                for stream in (table[node][other].stream, table[other][node].stream):
+                    if stream is not None:
+                        stream.reset()
 
     # -- partitions ------------------------------------------------------------------------
     def cut(self, group: set[int], others: set[int], one_way: bool = False) -> list[tuple[int, int]]:
