@@ -24,6 +24,7 @@ COMPILED = (
     "harness/message.py",
     "harness/contract.py",
     "harness/engine/sim.py",
+    "harness/engine/stream.py",
     "harness/engine/network.py",
     "harness/engine/node.py",
     "harness/kinds/transactions/contract.py",

@@ -221,6 +221,8 @@ Duration = Annotated[float, _checked(parse_duration, "a duration", ge=0), DURATI
 """Seconds, ``>= 0``; written ``500us``, ``1.5ms``, ``20s`` or a bare number of seconds."""
 PositiveDuration = Annotated[float, _checked(parse_duration, "a duration", gt=0), DURATION]
 """Seconds, ``> 0``."""
+SignedDuration = Annotated[float, _checked(parse_duration, "a duration"), DURATION]
+"""Seconds, of either sign (an offset: ``-50ms`` is behind)."""
 Rate = Annotated[float, _checked(parse_rate, "a rate", gt=0), RATE]
 """Events per second, ``> 0``; written ``2000/s``, ``2k/s``, ``120/min`` or a bare number."""
 Size = Annotated[int, _checked(parse_size, "a size", ge=0), SIZE]

@@ -220,3 +220,27 @@ def test_thresholds_parse_or_say_what_they_expect():
     for bad in ("fast", -1, {"absolute": 2}, True):
         with pytest.raises(ValueError, match="expected"):
             parse_threshold(bad)
+
+
+def _with_schedule(src: Path, dst: Path, schedule: list) -> Path:
+    """A copy of results directory ``src`` whose runs' resolved configs have ``schedule``."""
+    shutil.copytree(src, dst)
+    manifest = json.loads((dst / "manifest.json").read_text())
+    for run in manifest["runs"]:
+        run["config"]["faults"]["schedule"] = schedule
+    (dst / "manifest.json").write_text(json.dumps(manifest))
+    return dst
+
+
+def test_a_setting_a_newer_version_adds_to_every_schedule_step_is_not_a_difference(dirs, tmp_path):
+    step = {"at": 0.2, "action": "crash", "target": "leader", "for": 0.1, "factor": 10.0}
+    base = _with_schedule(dirs["base"], tmp_path / "base", [step])
+    new = _with_schedule(dirs["again"], tmp_path / "new", [{**step, "skew": 0.0}])
+    result = gate(base, new, require_identical=True)
+    assert result.exit_code == 0 and len(result.identical) == 6
+    assert any("only in NEW" in n and "faults.schedule.0.skew" in n for n in result.notes)
+    # a step more, or a step changed, is a difference
+    longer = _with_schedule(dirs["again"], tmp_path / "longer", [step, step])
+    assert "faults.schedule" in gate(base, longer).pairs[0].differs_in
+    later = _with_schedule(dirs["again"], tmp_path / "later", [{**step, "at": 0.3}])
+    assert gate(base, later).pairs[0].differs_in == ["faults.schedule.0.at"]

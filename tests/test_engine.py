@@ -22,7 +22,7 @@ def cluster(**kw):
 
 def network(**kw):
     base = dict(latency=SimpleNamespace(dist="constant", value=0.001), loss=0.0, duplicate=0.0,
-                bandwidth=None, links=[])
+                bandwidth=None, links=[], transport="datagram", rto=0.2)
     base.update(kw)
     return SimpleNamespace(**base)
 
@@ -63,9 +63,9 @@ class Observer:
     def restarted(self, *a): pass
 
 
-def world(n=2, script=None, **cluster_kw):
+def world(n=2, script=None, net_kw=None, **cluster_kw):
     sim = Simulator(7)
-    net = Network(sim, network(), n, 0)
+    net = Network(sim, network(**(net_kw or {})), n, 0)
     replicas = {}
 
     def make(i):

@@ -44,12 +44,12 @@ def _by_type(r: dict) -> dict[str, float]:
 
 
 def test_raft_and_multipaxos_agree_under_jitter_at_equal_knobs(make_suite):
-    """Jitter reorders batches. Raft followers acknowledge each held batch with its own reply
+    """Jitter reorders batches (datagrams). Raft followers acknowledge each held batch with its own reply
     and Multi-Paxos has no fast retransmit, so neither batches nor re-sends anything the other
     does not: same throughput, one acknowledgement per command per follower."""
-    jitter = "network.latency={dist: normal, mean: 500us, std: 200us}"
-    raft = row(make_suite, BOTTLENECK, "protocol=raft", "cluster.nodes=5", jitter)
-    paxos = row(make_suite, BOTTLENECK, "protocol=multipaxos", "cluster.nodes=5", jitter)
+    jitter = ["network.latency={dist: normal, mean: 500us, std: 200us}", "network.transport=datagram"]
+    raft = row(make_suite, BOTTLENECK, "protocol=raft", "cluster.nodes=5", *jitter)
+    paxos = row(make_suite, BOTTLENECK, "protocol=multipaxos", "cluster.nodes=5", *jitter)
     assert raft["throughput_ops_s"] == pytest.approx(paxos["throughput_ops_s"], rel=0.03)
     assert _by_type(raft)["AppendReply"] == pytest.approx(4, rel=0.01)
     assert _by_type(paxos)["Accepted"] == pytest.approx(4, rel=0.01)
@@ -57,7 +57,7 @@ def test_raft_and_multipaxos_agree_under_jitter_at_equal_knobs(make_suite):
 
 
 def test_under_loss_batch_size_1_batches_nothing_and_a_gap_is_repaired_within_a_round_trip(make_suite):
-    """1% loss between replicas. Catch-ups and repairs send at most batch_size entries per
+    """1% loss between replicas, datagrams. Catch-ups and repairs send at most batch_size entries per
     message in both protocols, so with batch_size 1 every command still costs four replication
     messages and four acknowledgements. A Raft follower that lost a batch cannot acknowledge past
     it (log order, Raft paper 5.3): it reports the gap after replication.reorder_wait and the
@@ -66,7 +66,7 @@ def test_under_loss_batch_size_1_batches_nothing_and_a_gap_is_repaired_within_a_
     acceptor acknowledges every later slot meanwhile and is never blocked. (The throughputs still
     differ: docs/fidelity.md.)"""
     lossy = ["cluster.nodes=5", "replication.pipeline=8", "network.links=[{loss: 0.01}]",
-             "network.latency={dist: normal, mean: 500us, std: 200us}"]
+             "network.latency={dist: normal, mean: 500us, std: 200us}", "network.transport=datagram"]
     raft = row(make_suite, BOTTLENECK, "protocol=raft", *lossy)
     paxos = row(make_suite, BOTTLENECK, "protocol=multipaxos", *lossy)
     for kinds, r in ((("AppendEntries", "AppendReply"), raft), (("Accept", "Accepted"), paxos)):

@@ -77,8 +77,10 @@ def test_swept_values_are_resolved_numbers(make_suite):
 
 
 def test_overload_keeps_latency_honest_and_rates_bounded(make_suite):
+    # over datagrams jitter reorders the leader's batches and every gap repair waits behind the
+    # leader's backlog too, so nothing invoked in the window commits (over streams some do, late)
     result = run(make_suite, "workload={type: kv, mode: open, rate: 35000/s, clients: 8, keys: 20, timeout: 10s}",
-                 "duration=1.2s")
+                 "duration=1.2s", "network.transport=datagram")
     row = result.row
     assert row["ops_outstanding"] > 1000           # a backlog that never got an answer ...
     assert row["outstanding_age_ms_max"] > 500      # ... shows with its ages, apart ...

@@ -149,6 +149,9 @@ METRICS: tuple[Metric, ...] = (
     _M("retransmissions_per_op", "retransmissions per op", "msgs/op", LOWER, COST,
        "replication messages re-sent under replication.retransmit ÷ ops_committed", headline=False,
        kind=CONSENSUS),
+    _M("transport_retransmissions_per_op", "transport retransmissions per op", "msgs/op", LOWER, COST,
+       "copies the stream transport re-sent (after its timeout or by a fast retransmit) ÷ "
+       "ops_committed; 0 with network.transport: datagram", headline=False),
     _M("repairs_per_op", "gap repairs per op", "msgs/op", LOWER, COST,
        "messages sent to fill a gap a replica reported ÷ ops_committed", headline=False, kind=CONSENSUS),
     _M("loss_blocked_share", "follower time blocked behind a lost message", "%", LOWER, COST,

@@ -343,8 +343,21 @@ def _mode(side: Side) -> str:
 
 
 def _simulated(config: Any) -> dict[str, Any]:
+    """The simulated settings as dotted keys. A list of mappings (``faults.schedule``,
+    ``network.links``) is its length plus one key per entry's setting (``faults.schedule.0.at``),
+    so a setting a newer distbench added to every entry is "only in NEW", not a difference."""
     flat = {"mode": "simulated", **flatten(config if isinstance(config, dict) else {})}
-    return {k: v for k, v in flat.items() if k.split(".")[0] not in _NOT_SIMULATED}
+    out: dict[str, Any] = {}
+    for k, v in flat.items():
+        if k.split(".")[0] in _NOT_SIMULATED:
+            continue
+        if isinstance(v, list) and v and all(isinstance(e, dict) for e in v):
+            out[k] = len(v)
+            for i, entry in enumerate(v):
+                out.update(flatten(entry, f"{k}.{i}"))
+        else:
+            out[k] = v
+    return out
 
 
 def _exact(base: Side, new: Side, pairs: list[Pair], notes: list[str]) -> None:

@@ -1,9 +1,12 @@
 """The simulated network: per-link latency distributions, loss, duplication, bandwidth, partitions.
 
-Reordering is not injected separately: it is what jitter does when two messages on one link draw
-different latencies. Partitions are checked on delivery, so a message in flight when a cut starts
-is lost, as it would be on a real network. Endpoints are nodes (ids ``0..n-1``) and clients
-(ids ``n..``); per-link overrides apply between nodes, clients always use the default link.
+Two transports. ``datagram``: reordering is not injected separately, it is what jitter does when
+two messages on one link draw different latencies, and a lost message is gone. ``stream``: each
+directed link is a TCP-like connection (:mod:`harness.engine.stream`): in order, a loss becomes
+a retransmission the later messages wait behind, duplicates are discarded. Partitions are
+checked on delivery, so a message in flight when a cut starts is lost, as it would be on a real
+network. Endpoints are nodes (ids ``0..n-1``) and clients (ids ``n..``); per-link overrides
+apply between nodes, clients always use the default link.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any, Callable, cast
 import numpy as np
 
 from harness.engine.sim import Simulator
+from harness.engine.stream import RETRIES, Stream, backoff
 from harness.message import Message
 
 INF = math.inf
@@ -74,16 +78,22 @@ class Latencies:
 
 
 class Link:
-    __slots__ = ("latency", "draws", "loss", "duplicate", "bandwidth", "free_at", "plain")
+    __slots__ = ("latency", "draws", "loss", "duplicate", "bandwidth", "free_at", "stream", "plain",
+                 "fifo")
 
-    def __init__(self, latency: Latencies, loss: float, duplicate: float, bandwidth: float | None):
+    def __init__(self, latency: Latencies, loss: float, duplicate: float, bandwidth: float | None,
+                 stream: Stream | None):
         self.latency = latency
         self.draws = latency.draws  # the same list, refilled in place
         self.loss = loss
         self.duplicate = duplicate
         self.bandwidth = bandwidth
         self.free_at = 0.0
-        self.plain = not (loss or duplicate or bandwidth)  # only a latency draw per message
+        self.stream = stream  # the connection (stream transport), None for datagrams
+        # only a latency draw per message
+        self.plain = not (loss or duplicate or bandwidth) and stream is None
+        # a stream that loses nothing (duplicates it discards) needs only to keep the order
+        self.fifo = stream is not None and not (loss or bandwidth)
 
 
 class Network:
@@ -98,8 +108,13 @@ class Network:
         self.bytes = 0
         self.by_type: defaultdict[type, int] = defaultdict(int)  # messages sent, by class
         self.dropped = 0
+        self.streamed = cfg.transport == "stream"
+        self.rto = cfg.rto
+        self.retransmitted = 0  # copies the stream transport re-sent
         # bound once: binding the method anew for every message costs an allocation
         self.deliver: Callable[[tuple], None] = self._deliver
+        self.deliver_stream: Callable[[tuple], None] = self._deliver_stream
+        self.deliver_fifo: Callable[[tuple], None] = self._deliver_fifo
         # table[src][dst]: node<->node links with the per-link overrides, client<->node links
         # with the defaults
         self.table: list[list[Link]] = cast("list[list[Link]]",  # None where no link can be
@@ -121,7 +136,7 @@ class Network:
                 dup = o.duplicate if o.duplicate is not None else dup
                 bw = o.bandwidth if o.bandwidth is not None else bw
         rng = self.sim.rng(f"network/link/{src}-{dst}")
-        return Link(Latencies(latency, rng), loss, dup, bw)
+        return Link(Latencies(latency, rng), loss, dup, bw, Stream() if self.streamed else None)
 
     @property
     def messages(self) -> int:
@@ -145,6 +160,20 @@ class Network:
             heapq.heappush(sim._heap, (depart + (draws.pop() if draws else link.latency.refill()),
                                        sim._seq, self.deliver, (src, dst, incarnation, depart, msg)))
             return
+        stream = link.stream
+        if stream is not None:
+            if link.fifo:  # the common stream: in order, nothing to re-send
+                draws = link.draws
+                t = depart + (draws.pop() if draws else link.latency.refill())
+                if t < stream.last:
+                    t = stream.last
+                stream.last = t
+                sim._seq += 1
+                heapq.heappush(sim._heap, (t, sim._seq, self.deliver_fifo,
+                                           (src, dst, incarnation, depart, msg, stream.epoch)))
+            else:
+                self._send_stream(src, dst, link, stream, msg, depart, incarnation)
+            return
         if link.loss and self.rng.random() < link.loss:
             self.dropped += 1
             return
@@ -167,6 +196,107 @@ class Network:
             return
         self.receivers[dst](src, msg)
 
+    # -- the stream transport ----------------------------------------------------------------
+    def _send_stream(self, src: int, dst: int, link: Link, stream: Stream, msg: Message,
+                     depart: float, incarnation: int) -> None:
+        """Number ``msg`` on its connection; a message lost on its first try arrives with the
+        copy the retransmission timeout sends (unless a fast retransmit repairs it first)."""
+        seq = stream.sent
+        stream.sent = seq + 1
+        t = depart
+        if link.bandwidth:
+            t = max(t, link.free_at) + msg.size / link.bandwidth
+            link.free_at = t
+        item = (src, dst, incarnation, depart, msg, stream.epoch, seq, 0)
+        if link.loss and self.rng.random() < link.loss:
+            wait, tries = backoff(self.rto, link.loss, self.rng.random)
+            if tries > RETRIES:  # the connection times out: it breaks then
+                self.dropped += 1
+                self.sim.at(t + wait, self._timed_out, (stream, stream.epoch))
+                return
+            stream.lost[seq] = (item, t + self.rto)
+            item = (src, dst, incarnation, depart, msg, stream.epoch, seq, tries)
+            t += wait
+        self.sim.at(t + link.latency.next(), self.deliver_stream, item)
+
+    def _deliver_fifo(self, item: tuple) -> None:
+        """A message of a stream that loses nothing arrives (in order: it was sent so)."""
+        src, dst, incarnation, depart, msg, epoch = item
+        stream = self.table[src][dst].stream
+        assert stream is not None
+        if epoch != stream.epoch or self.ends[src][incarnation] < depart:
+            self.dropped += 1
+            return
+        if self.blocked and (src, dst) in self.blocked:
+            self.dropped += 1
+            return
+        self.receivers[dst](src, msg)
+
+    def _deliver_stream(self, item: tuple) -> None:
+        """A message (or a copy) arrives: handed over in sequence order, held if early,
+        discarded if its connection broke or it was delivered already."""
+        src, dst, incarnation, depart, msg, epoch, seq, tries = item
+        stream = self.table[src][dst].stream
+        assert stream is not None
+        if epoch != stream.epoch or self.ends[src][incarnation] < depart:
+            self.dropped += 1
+            return
+        if self.blocked and (src, dst) in self.blocked:
+            self.dropped += 1
+            return
+        expected = stream.expected
+        if seq != expected:
+            if seq > expected:
+                stream.held[seq] = msg
+                if stream.repairable():
+                    self._fast_retransmit(src, dst, stream)
+            return  # (below: the slower copy of a message delivered already)
+        if tries:
+            self.retransmitted += tries
+        lost, held, receive = stream.lost, stream.held, self.receivers[dst]
+        if lost:
+            lost.pop(seq, None)
+        stream.expected = expected = seq + 1
+        receive(src, msg)
+        while held and expected in held:
+            msg = held.pop(expected)
+            stream.expected = expected = expected + 1
+            receive(src, msg)
+        if lost and stream.repairable():
+            self._fast_retransmit(src, dst, stream)
+
+    def _fast_retransmit(self, src: int, dst: int, stream: Stream) -> None:
+        """The receiver holds ``DUPTHRESH`` messages behind a lost one: its duplicate
+        acknowledgements reach the sender after a reverse latency, which re-sends it at once
+        (unless its timeout comes first). A copy lost again waits for the timeout's copy."""
+        item, timeout_at = stream.lost.pop(stream.expected)
+        now = self.sim.now
+        back = self.table[dst][src].latency.next()
+        if now + back >= timeout_at:
+            return
+        self.retransmitted += 1
+        link = self.table[src][dst]
+        if self.rng.random() < link.loss:
+            return
+        self.sim.at(now + back + link.latency.next(), self.deliver_stream, item)
+
+    def _timed_out(self, item: tuple[Stream, int]) -> None:
+        stream, epoch = item
+        if stream.epoch == epoch:
+            stream.reset()
+
+    def reset(self, node: int) -> None:
+        """``node`` crashed or restarted: its connections break (stream transport). (A node has
+        a link to and from every other endpoint; ``table`` holds None only where none can be.)"""
+        if not self.streamed:
+            return
+        table = self.table
+        for other in range(len(table)):
+            if other != node:
+                for stream in (table[node][other].stream, table[other][node].stream):
+                    if stream is not None:
+                        stream.reset()
+
     # -- partitions ------------------------------------------------------------------------
     def cut(self, group: set[int], others: set[int], one_way: bool = False) -> list[tuple[int, int]]:
         """Block traffic from ``group`` to ``others`` (and back unless ``one_way``); returns the
@@ -176,6 +306,7 @@ class Network:
             pairs += [(b, a) for a in group for b in others if a != b]
         for p in pairs:
             self.blocked[p] = self.blocked.get(p, 0) + 1
+        self._break(pairs)
         return pairs
 
     def restore(self, pairs: list[tuple[int, int]]) -> None:
@@ -185,6 +316,16 @@ class Network:
                 self.blocked[p] = left
             else:
                 self.blocked.pop(p, None)
+        self._break(pairs)
+
+    def _break(self, pairs: list[tuple[int, int]]) -> None:
+        """A cut, or its heal, breaks the connections on these links: what was in flight on them
+        is lost and the next message opens a new connection (stream transport)."""
+        if self.streamed:
+            for a, b in pairs:
+                stream = self.table[a][b].stream
+                if stream is not None:
+                    stream.reset()
 
 
 def _matches(selector: Any, node: int) -> bool:

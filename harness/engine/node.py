@@ -21,6 +21,11 @@ controller requests their own listener and queue, ahead of data requests (KIP-29
 (the network checks the sender's incarnation), drops persists whose flush ends after ``c``,
 and throws the replica's memory away; a restart rebuilds it from the durable records only. A
 pause holds every input until it ends and changes nothing else.
+
+A node reads time only as ``ctx.now``, its own clock: the true (simulated) time of its service
+start unless a clock fault (:mod:`harness.faults.clock`) has set it off, by a skew and a drift
+rate that also scales its timers. Everything recorded -- outputs, observations, the history --
+carries true time.
 """
 
 from __future__ import annotations
@@ -58,7 +63,10 @@ class NodeHost(Context):
         self.fsync = cluster.fsync
         self.group_commit = cluster.group_commit
         self.slow = 1.0
-        self.now = 0.0
+        self.now = 0.0     # what the replica reads: the node's clock at its service start
+        self._start = 0.0  # the true time of that service start
+        self.clocked = False  # a clock fault sets the node's clock off (set_clock)
+        self.skew = self.drift = self._clock_from = 0.0
         self.alive = True
         self.incarnation = 0
         self.ends: list[float] = [INF]
@@ -73,6 +81,7 @@ class NodeHost(Context):
         self._disk_end = 0.0
         self._disk_start = 0.0
         self.timers: dict[str, int] = {}
+        self._due: dict[str, float] = {}  # when each armed timer fires (true time)
         self._timer_gen = 0
         # peer_first: inputs waiting for the CPU, and whether a _serve_next event is pending
         self.peer_first = cluster.queue == "peer_first"
@@ -99,7 +108,10 @@ class NodeHost(Context):
     def set_timer(self, name: str, delay: float) -> None:
         self._timer_gen += 1
         self.timers[name] = self._timer_gen
-        self.sim.at(self.now + delay, self._fire, (name, self._timer_gen, self.incarnation))
+        if self.clocked:  # a clock running at rate 1 + drift reaches the deadline sooner or later
+            delay /= 1.0 + self.drift
+        due = self._due[name] = self._start + delay
+        self.sim.at(due, self._fire, (name, self._timer_gen, self.incarnation))
 
     def cancel_timer(self, name: str) -> None:
         self.timers.pop(name, None)
@@ -168,7 +180,8 @@ class NodeHost(Context):
         start = now if now > self.busy_until else self.busy_until
         if self.exponential and cost > 0.0:
             cost = self.cost_rng.expovariate(1.0 / cost)
-        self.now = start
+        self._start = start
+        self.now = self.local(start) if self.clocked else start
         self._t = start + cost * self.slow
         if self.pending and self.pending[0][0] <= start:
             self._flush(start)
@@ -178,7 +191,7 @@ class NodeHost(Context):
     def _end(self) -> None:
         """The handler of the input served from ``now`` returned: the CPU is busy until ``_t``.
         (:meth:`_receive` does the same inline.)"""
-        self.busy_time += self._t - self.now
+        self.busy_time += self._t - self._start
         self.busy_until = self._t
 
     def busy_at(self, t: float) -> float:
@@ -200,7 +213,7 @@ class NodeHost(Context):
         else:
             self.replica.on_request(self, msg)
         t = self._t  # _end, inlined on the hottest path (a call per message, ~1% of a run)
-        self.busy_time += t - self.now
+        self.busy_time += t - self._start
         self.busy_until = t
 
     def _fire(self, item: tuple[str, int, int]) -> None:
@@ -260,6 +273,28 @@ class NodeHost(Context):
             self._serving = False
 
     # -- faults --------------------------------------------------------------------------------
+    def set_clock(self, skew: float, drift: float) -> None:
+        """From now on the node's clock reads ``t + skew + drift * (t - now)`` at true time
+        ``t`` and its timers run at rate ``1 + drift`` (``drift`` > -1); ``(0, 0)`` sets it right.
+        Armed timers keep the time they have left on the node's clock: a changed rate re-times
+        them (a skew does not: timers count elapsed time, as on a monotonic clock)."""
+        now = self.sim.now
+        stretch = (1.0 + self.drift) / (1.0 + drift)
+        if stretch != 1.0:
+            for name in list(self.timers):
+                due = self._due[name]
+                if due > now:
+                    self._timer_gen += 1
+                    self.timers[name] = self._timer_gen
+                    due = self._due[name] = now + (due - now) * stretch
+                    self.sim.at(due, self._fire, (name, self._timer_gen, self.incarnation))
+        self.skew, self.drift, self._clock_from = skew, drift, now
+        self.clocked = bool(skew or drift)
+
+    def local(self, t: float) -> float:
+        """The node's clock at true time ``t``."""
+        return t + self.skew + self.drift * (t - self._clock_from)
+
     def crash(self) -> None:
         """Lose memory, timers and every persist not yet flushed; void outputs not yet sent."""
         if not self.alive:
@@ -283,6 +318,7 @@ class NodeHost(Context):
             self.net.attach(self.node_id, self._receiver, self.ends)
         self.replica = CRASHED
         self._disk_start = self._disk_end = now
+        self.net.reset(self.node_id)
 
     def pause(self) -> None:
         """Stop serving until :meth:`resume` (a GC pause, a SIGSTOP; see
@@ -319,6 +355,7 @@ class NodeHost(Context):
         self.incarnation += 1
         self.ends.append(INF)
         self.busy_until = self.sim.now
+        self.net.reset(self.node_id)
         self.observer.restarted(self.node_id)
         self.replica = self.make_replica()
         self._run(0.0, self.replica.start, (self, list(self.stable)))

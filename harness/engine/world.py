@@ -26,6 +26,7 @@ class World:
         self.metrics = self._metrics(cfg)
         self._measured_from = (0, 0)
         self._by_type_from: dict[type, int] = {}
+        self._retransmitted_from = 0
 
     def _build(self, n: int, clients: int, make_state: Callable[[], Any], observer: Any) -> None:
         """The network, ``n`` nodes hosting the suite's protocol over ``make_state()``, and the
@@ -74,6 +75,7 @@ class World:
     def _begin_measurement(self, _: Any = None) -> None:
         self._measured_from = (self.net.messages, self.net.bytes)
         self._by_type_from = dict(self.net.by_type)
+        self._retransmitted_from = self.net.retransmitted
 
     def _close(self) -> dict[str, Any]:
         """The metric columns at the end of the window: held observations released, operations
@@ -89,6 +91,7 @@ class World:
         row["messages_per_op"] = (self.net.messages - self._measured_from[0]) / ops
         row["bytes_per_op"] = (self.net.bytes - self._measured_from[1]) / ops
         row["messages_per_op_by_type"] = self._by_type(ops)
+        row["transport_retransmissions_per_op"] = (self.net.retransmitted - self._retransmitted_from) / ops
         return row
 
     def _by_type(self, ops: int) -> str:

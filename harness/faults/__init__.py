@@ -7,6 +7,7 @@ Adding a kind is one module and its line in :data:`KINDS`.
 
 from __future__ import annotations
 
+from harness.faults.clock import Clock
 from harness.faults.crash import Crash
 from harness.faults.kind import Action, Kind, Style
 from harness.faults.partition import Partition
@@ -15,7 +16,7 @@ from harness.faults.slow import Slow
 
 # Every fault kind, in the order their rates start in a run (and so draw from the run's
 # ``faults`` random stream: a kind added at the end leaves existing suites' runs unchanged).
-KINDS: tuple[type[Kind], ...] = (Crash, Partition, Slow, Pause)
+KINDS: tuple[type[Kind], ...] = (Crash, Partition, Slow, Pause, Clock)
 
 ACTIONS: tuple[str, ...] = tuple(action for kind in KINDS for action in kind.actions)
 ACTION: dict[str, Action] = {action: spec for kind in KINDS for action, spec in kind.actions.items()}

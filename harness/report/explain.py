@@ -4,6 +4,7 @@ Wherever the contenders differ significantly (and by at least ``PRACTICAL``) in 
 latency, the report sets side by side, per contender, what each committed operation cost in
 messages of each type (``messages_per_op_by_type``) and the columns that measure repair work and
 its cost: ``retransmissions_per_op`` (re-sent after a whole retransmission interval),
+``transport_retransmissions_per_op`` (copies the stream transport re-sent),
 ``repairs_per_op`` (sent to fill a gap a replica reported), ``loss_blocked_share`` (follower
 time spent unable to acknowledge behind a lost message) — replication's, so consensus suites
 only — and ``unavailable_ms`` (time without a commit: where throughput went). The section knows
@@ -24,8 +25,8 @@ from .tables import SIGNIFICANT, UNTESTED, capitalize, metric_rows
 
 PRACTICAL = 0.03  # a relative difference below this is not worth explaining
 DIFFERENCES = ("throughput_ops_s", "latency_p50_ms", "latency_p99_ms")
-CAUSES = ("messages_per_op", "retransmissions_per_op", "repairs_per_op", "loss_blocked_share",
-          "unavailable_ms")
+CAUSES = ("messages_per_op", "retransmissions_per_op", "transport_retransmissions_per_op",
+          "repairs_per_op", "loss_blocked_share", "unavailable_ms")
 BY_TYPE = "messages_per_op_by_type"
 
 

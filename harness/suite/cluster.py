@@ -98,6 +98,10 @@ class LinkOverride(Section):
 
 
 class Network(Section):
+    """Links: latency laws, loss, and the transport (see ``harness.engine.network``)."""
+
+    transport: Literal["stream", "datagram"] = "stream"
+    rto: PositiveDuration = "200ms"
     latency: Latency = NormalLatency()
     loss: Probability = 0.0
     duplicate: Probability = 0.0
