@@ -51,8 +51,8 @@ from typing import Any
 
 import numpy as np
 
+from harness.checkers.linearizability_explain import describe, describe_quick
 from harness.history import CAS, FAIL, GET, OK, PUT, History
-from workloads.kv import OP_NAMES
 
 __all__ = ["LinearizabilityResult", "check_linearizability", "check", "DEFAULT_BUDGET"]
 
@@ -169,7 +169,7 @@ def check_linearizability(history: History, budget: int = DEFAULT_BUDGET,
         if size >= QUICK_CHECK_FIRST:
             q = _quick_check(*lists)
             if q is not None:
-                return LinearizabilityResult("violation", _describe_quick(history, k, q),
+                return LinearizabilityResult("violation", describe_quick(history, k, q),
                                              checked, total_steps, k)
         try:
             verdict, steps, info = _check_key(*lists, remaining, deadline)
@@ -182,7 +182,7 @@ def check_linearizability(history: History, budget: int = DEFAULT_BUDGET,
                 if q is not None:
                     kq = int(ev_key[starts[kj]])
                     return LinearizabilityResult(
-                        "violation", _describe_quick(history, kq, q), checked, total_steps, kq)
+                        "violation", describe_quick(history, kq, q), checked, total_steps, kq)
             return LinearizabilityResult(
                 "unknown",
                 (f"search budget of {budget} steps" if ex.args[1] else
@@ -193,7 +193,7 @@ def check_linearizability(history: History, budget: int = DEFAULT_BUDGET,
         total_steps += steps
         if not verdict:
             q = _quick_check(*lists)
-            detail = _describe_quick(history, k, q) if q else _describe(history, k, info)
+            detail = describe_quick(history, k, q) if q else describe(history, k, info)
             return LinearizabilityResult("violation", detail, checked, total_steps, k)
     return LinearizabilityResult("ok", f"{int(keep.sum())} ops over {nkeys} keys linearizable",
                                  nkeys, total_steps)
@@ -597,92 +597,3 @@ def _quick_check(ev_op: list[int], ev_ret: list[bool], ev_kind: list[int], ev_ar
         if first_ret[start] < j:
             return ("stale", i, w, first_op[start])
     return None
-
-
-def _what(history: History, i: int) -> str:
-    op = history.op[i]
-    t = history.t_return[i]
-    if op == GET:
-        return f"get returned {history.result[i]} at t={t:.6f}s"
-    if op == PUT:
-        return f"put {history.value[i]} completed at t={t:.6f}s"
-    r = "swapped" if history.result[i] else "did not swap"
-    return f"cas {history.expected[i]}->{history.value[i]} {r} at t={t:.6f}s"
-
-
-def _describe_quick(history: History, k: int, q) -> str:
-    what, r, w, o = q
-    v = history.result[r] if history.op[r] == GET else history.expected[r]
-    head = f"key {k}: {_what(history, r)}"
-    head += " but no linearization allows it: "
-    if what == "never":
-        keys = np.frombuffer(history.key, dtype=np.int64)
-        vals = np.frombuffer(history.value, dtype=np.int64)
-        cands = np.flatnonzero((keys == k) & (vals == v) &
-                               (np.frombuffer(history.op, dtype=np.int8) != GET))
-        why = "; ".join(history.describe(int(c)) for c in cands[:3])
-        return (f"{head}no op wrote {v} to key {k} ({history.describe(r)}"
-                + (f"; only {why}" if why else "") + ")")
-    if what == "future":
-        return (f"{head}it completed before the write of {v} began ({history.describe(r)}; "
-                f"value {v} written by {history.describe(w)})")
-    if what == "double-cas":
-        return (f"{head}{history.describe(o)} also swapped from {v}, which is written only "
-                f"once ({history.describe(r)})")
-    src = f"value {v} written by {history.describe(w)}" if w >= 0 else "the initial value 0"
-    return (f"{head}{src} was overwritten by "
-            f"{history.describe(o)} before the {OP_NAMES[history.op[r]]} began "
-            f"({history.describe(r)})")
-
-
-def _describe(history: History, k: int, info) -> str:
-    """Human description of a violation on key ``k``, from the deepest dead end of the search:
-    the op that could not be linearized before it returned (or, when that op is a write held
-    back because the current value was still to be read, the read that needed it), the write(s)
-    of the value it read, and the end of the longest linearizable prefix found."""
-    i, state, last, held = info
-    keys = np.frombuffer(history.key, dtype=np.int64)
-    ops = np.frombuffer(history.op, dtype=np.int8)
-    vals = np.frombuffer(history.value, dtype=np.int64)
-    res = np.frombuffer(history.result, dtype=np.int64)
-    exps = np.frombuffer(history.expected, dtype=np.int64)
-    st = np.frombuffer(history.status, dtype=np.int8)
-    t_inv = np.frombuffer(history.t_invoke, dtype=np.float64)
-    parts = []
-    blocker = i
-    if held:
-        # The write #i had to take effect (it returned) while value `state` was still to be
-        # observed by a read that, in real time, comes later: name that read.
-        readers = np.flatnonzero((keys == k) & (st == OK) & (
-            ((ops == GET) & (res == state)) | ((ops == CAS) & (res != 0) & (exps == state))))
-        if len(readers):
-            later = readers[t_inv[readers] >= history.t_return[i]]
-            r = int(later[0] if len(later) else readers[-1])
-            parts.append(f"it needs value {state}, which {history.describe(i)} must overwrite "
-                         f"first")
-            i = r
-    op = history.op[i]
-    t = history.t_return[i]
-    if op == GET:
-        what = f"get returned {history.result[i]} at t={t:.6f}s"
-    elif op == PUT:
-        what = f"put {history.value[i]} completed at t={t:.6f}s"
-    else:
-        swap = "swapped" if history.result[i] else "did not swap"
-        what = f"cas {history.expected[i]}->{history.value[i]} {swap} at t={t:.6f}s"
-    parts.insert(0, history.describe(i))
-    if op == GET or (op == CAS and history.result[i]):
-        v = history.result[i] if op == GET else history.expected[i]
-        if v != 0:
-            writers = np.flatnonzero((keys == k) & (vals == v) & (ops != GET) & (st != FAIL))
-            if len(writers):
-                parts.append("value %d written by %s" % (
-                    v, ", ".join(history.describe(int(w)) for w in writers[:3])))
-            else:
-                parts.append(f"value {v} never written to key {k}")
-    if last >= 0:
-        parts.append(f"longest linearizable prefix ends with {history.describe(last)}, "
-                     f"value {state}")
-    elif blocker == i:
-        parts.append(f"nothing can be linearized before it (value {state})")
-    return f"key {k}: {what} but no linearization allows it ({'; '.join(parts)})"

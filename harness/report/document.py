@@ -12,8 +12,8 @@ from .load import CONTENDER, Results
 from harness.catalog.metrics import FAMILIES
 from harness.catalog.params import param_short
 from .metrics import family_blurb, family_title
-from .tables import (SafetyRow, Table, bold_note, build_tables, findings, like_for_like, method_note,
-                     safety_rows)
+from .likeness import like_for_like
+from .tables import SafetyRow, Table, bold_note, build_tables, findings, method_note, safety_rows
 
 
 @dataclass
