@@ -403,16 +403,23 @@ class MultiPaxosNode(Node):
         self.timer.reset(ctx)
 
     # -- phase 2 (acceptor) and learning ---------------------------------------------------
-    def on_accept(self, ctx: Context, src: int, m: Accept) -> None:
-        b = m.ballot
+    def _admit(self, ctx: Context, src: int, b: int) -> bool:
+        """A leader's ballot ``b`` on an Accept or a Heartbeat: refused (a Nack naming the ballot
+        promised) when older than the promise; when newer, promised, and its sender followed."""
         if b < self.promised:
             ctx.send(src, Nack(self.promised))
-            return
+            return False
         if b > self.promised:
             self.promised = b
             if self.role != FOLLOWER:
                 self._step_down(ctx, src)
             self.leader_hint = src
+        return True
+
+    def on_accept(self, ctx: Context, src: int, m: Accept) -> None:
+        b = m.ballot
+        if not self._admit(ctx, src, b):
+            return
         self._leader_contact(ctx, b)
         slot = m.slot
         if slot >= len(self.log):
@@ -432,13 +439,8 @@ class MultiPaxosNode(Node):
 
     def on_heartbeat(self, ctx: Context, src: int, m: Heartbeat) -> None:
         b = m.ballot
-        if b < self.promised:
-            ctx.send(src, Nack(self.promised))
+        if not self._admit(ctx, src, b):
             return
-        if b > self.promised:
-            self.promised = b
-            if self.role != FOLLOWER:
-                self._step_down(ctx, src)
         self.leader_hint = src
         self._leader_contact(ctx, b)
         ctx.send(src, HeartbeatAck(b, self._held_upto()))
