@@ -148,3 +148,21 @@ def test_the_report_names_pauses_in_its_fixed_settings():
               "schedule": [{"at": 2.0, "pause": "leader", "for": 0.5}]}
     assert describe_faults(faults) == ("random pauses of follower (every ~1s, lasting 200ms); "
                                        "pause leader for 500ms at 2s")
+
+
+@pytest.mark.parametrize("fault", ["pause", "isolate"])
+def test_a_leader_fault_healed_before_any_election_is_a_failover_as_long_as_the_fault(make_suite, fault):
+    """The same leader back before an election: the failover ends when it runs again in contact
+    with a majority, not at the end of the run; the first commit follows it."""
+    r, _ = run(make_suite, f"faults.schedule=[{{at: 2s, {fault}: leader, for: 60ms}}]")
+    assert [e["detail"] for e in r.events if e["kind"] == "failover"] == ["same leader back"]
+    assert r.row["leader_changes"] == 0
+    assert r.row["failover_ms_mean"] == pytest.approx(60)
+    assert r.row["failover_heard_ms_mean"] == pytest.approx(60)
+    assert 60 <= r.row["failover_commit_ms_mean"] < 200
+
+
+def test_a_leader_isolated_past_the_election_timeout_still_measures_the_election(make_suite):
+    r, _ = run(make_suite, "faults.schedule=[{at: 2s, isolate: leader, for: 1s}]")
+    assert [e["detail"] for e in r.events if e["kind"] == "failover"] == ["new leader established"]
+    assert r.row["leader_changes"] >= 1 and r.row["failover_ms_mean"] < 500

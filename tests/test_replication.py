@@ -15,6 +15,7 @@ class Timers:
 
     def __init__(self):
         self.armed: dict[str, float] = {}
+        self.now = 0.0
 
     def set_timer(self, name, delay):
         self.armed[name] = delay
@@ -28,19 +29,19 @@ def req(seq: int) -> Request:
 
 
 def test_full_batches_go_at_once_and_a_partial_one_waits_for_the_timer():
-    ctx, w = Timers(), BatchWindow(batch_size=2, batch_delay=0.01, pipeline=4, drain_when_due=False)
+    ctx, w = Timers(), BatchWindow(batch_size=2, batch_delay=0.01, pipeline=4)
     assert not w.admit(ctx, req(1), inflight=0) and ctx.armed == {"batch": 0.01}
     assert w.admit(ctx, req(2), inflight=0)  # a full batch
-    assert [r.seq for r in w.take(0)] == [1, 2] and w.take(1) is None
+    assert [r.seq for r in w.take(ctx, 0)] == [1, 2] and w.take(ctx, 1) is None
     w.settle(ctx)
     assert ctx.armed == {}  # nothing left to wait for
     w.admit(ctx, req(3), inflight=1)
-    assert w.take(1) is None  # partial: waits
-    assert w.fired() and [r.seq for r in w.take(1)] == [3]
+    assert w.take(ctx, 1) is None  # partial: waits
+    assert w.fired() and [r.seq for r in w.take(ctx, 1)] == [3]
 
 
 def test_a_retry_of_a_request_not_yet_answered_is_not_queued_again():
-    ctx, w = Timers(), BatchWindow(batch_size=8, batch_delay=0.0, pipeline=1, drain_when_due=False)
+    ctx, w = Timers(), BatchWindow(batch_size=8, batch_delay=0.0, pipeline=1)
     assert w.admit(ctx, req(1), inflight=0)
     assert not w.admit(ctx, req(1), inflight=0) and len(w.queue) == 1
     w.pending.discard(req(1).uid)  # answered: a retry is a new command
@@ -48,23 +49,32 @@ def test_a_retry_of_a_request_not_yet_answered_is_not_queued_again():
 
 
 def test_the_pipeline_bounds_the_batches_in_flight():
-    ctx, w = Timers(), BatchWindow(batch_size=1, batch_delay=0.0, pipeline=2, drain_when_due=False)
+    ctx, w = Timers(), BatchWindow(batch_size=1, batch_delay=0.0, pipeline=2)
     for seq in range(3):
         w.admit(ctx, req(seq), inflight=2)
-    assert w.take(2) is None and len(w.queue) == 3
-    assert [r.seq for r in w.take(1)] == [0]
+    assert w.take(ctx, 2) is None and len(w.queue) == 3
+    assert [r.seq for r in w.take(ctx, 1)] == [0]
 
 
-@pytest.mark.parametrize("drain", [True, False])
-def test_how_long_a_fired_timer_counts(drain):
-    """Raft's rule (drain_when_due) lets every partial batch go once the timer fired until the
-    queue is empty; Multi-Paxos's gives each partial batch a timer of its own."""
-    ctx, w = Timers(), BatchWindow(batch_size=2, batch_delay=0.01, pipeline=1, drain_when_due=drain)
-    for seq in range(3):
-        w.admit(ctx, req(seq), inflight=1)  # window full: queued
-    assert w.fired()
-    assert [r.seq for r in w.take(0)] == [0, 1]
-    assert (w.take(0) is not None) == drain  # the partial rest: at once, or after its own timer
+def test_a_partial_batch_waits_batch_delay_from_its_oldest_command():
+    """Each partial batch goes once its first command has waited batch_delay (Kafka's
+    linger.ms), never sooner and never a second delay for commands that already waited."""
+    ctx, w = Timers(), BatchWindow(batch_size=2, batch_delay=0.01, pipeline=1)
+    for seq, now in enumerate((0.0, 0.001, 0.002)):
+        ctx.now = now
+        assert not w.admit(ctx, req(seq), inflight=1)  # window full: queued
+    assert ctx.armed == {"batch": 0.01}  # for the oldest command, set once
+    ctx.now = 0.01
+    assert w.fired() and w.take(ctx, 1) is None  # due, but the window is full
+    ctx.now = 0.011  # the window opens after the oldest waited 10 ms: it goes
+    assert [r.seq for r in w.take(ctx, 0)] == [0, 1]
+    assert w.take(ctx, 0) is None  # command 2 arrived at 2 ms: it may wait until 12 ms
+    w.settle(ctx)
+    assert ctx.armed == {"batch": pytest.approx(0.001)}
+    ctx.now = 0.013  # the window opens again only after command 2 has waited its 10 ms
+    w.admit(ctx, req(3), inflight=1)
+    assert ctx.armed == {}  # nothing left to wait for but the window
+    assert [r.seq for r in w.take(ctx, 0)] == [2, 3]
 
 
 def test_progress_probes_until_a_match_then_replicates():

@@ -329,6 +329,11 @@ class NodeHost(Context):
             self._held = []
             self.net.attach(self.node_id, self._hold_input, self.ends)
 
+    @property
+    def paused(self) -> bool:
+        """Between :meth:`pause` and :meth:`resume`."""
+        return self._held is not None
+
     def resume(self) -> None:
         """Serve again: first the inputs queued before the pause (``peer_first``), then the held
         ones in arrival order, as if they had all just arrived."""

@@ -65,7 +65,7 @@ class Leader:
         self.heartbeat_interval = node.heartbeat_interval
         self.followers = Followers(node.peers, 0, node.majority)  # (for the quorum check)
         self.progress = self.followers.by_id
-        self.window = BatchWindow(node.batch_size, node.batch_delay, node.pipeline, False)
+        self.window = BatchWindow(node.batch_size, node.batch_delay, node.pipeline)
         self.proposals: dict[int, Proposal] = {}  # by slot, in slot order: proposed, not chosen
         self.next_slot = next_slot
         self.answer_slots: set[int] = set()  # slots holding requests this leader must answer
@@ -78,7 +78,7 @@ class Leader:
         (re-proposals of a new leader count too)."""
         window = self.window
         proposals = self.proposals
-        while (batch := window.take(len(proposals))) is not None:
+        while (batch := window.take(ctx, len(proposals))) is not None:
             value = tuple(batch)
             slot = self.next_slot
             self.next_slot = slot + 1

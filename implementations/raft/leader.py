@@ -83,7 +83,7 @@ class Leader:
         self.rto = node.rto
         self.followers = Followers(node.peers, next_index, node.quorum)
         self.progress = self.followers.by_id
-        self.window = BatchWindow(node.batch_size, node.batch_delay, node.pipeline, True)
+        self.window = BatchWindow(node.batch_size, node.batch_delay, node.pipeline)
         self.uncommitted: deque[int] = deque()  # last index of each proposed, uncommitted batch
         self.streamed: deque[StreamedBatch] = deque()  # not yet held by every replicating follower
         self.reads = ReadIndex(node)
@@ -93,7 +93,7 @@ class Leader:
         """Propose queued commands as batches while the pipeline window has room."""
         window = self.window
         uncommitted = self.uncommitted
-        while (batch := window.take(len(uncommitted))) is not None:
+        while (batch := window.take(ctx, len(uncommitted))) is not None:
             self.replicate(ctx, batch)
         window.settle(ctx)
 

@@ -1,20 +1,19 @@
 """The batching window both consensus leaders propose through (``ReplicationOptions``:
 ``batch_size``, ``batch_delay``, ``pipeline``), so that equal knobs mean equal batching.
 
-Client commands wait in a queue. A *batch* of at most ``batch_size`` commands is proposed while
-fewer than ``pipeline`` proposed batches are uncommitted (the leader counts them: what occupies
-the window is the protocol's to say). With ``batch_delay == 0`` whatever is queued is proposed
-as soon as the window has room. With ``batch_delay > 0`` a partial batch is proposed only once
-the "batch" timer -- armed when a command finds no batch it can join at once -- has fired (a full
-batch goes at once). While the window is full, commands accumulate and form the next batches
-(natural batching). A command already queued or proposed and not yet answered in this term is
-not queued again when retried (its reply is on its way).
-
-How long a fired timer counts differs between the two protocols, and ``drain_when_due`` keeps
-each one's rule so that results stay as they were: with it (Raft) the queue drains without
-further waiting until it is empty once the timer has fired, and a command arriving while the
-window is full re-arms the timer; without it (Multi-Paxos) every partial batch waits for a
-timer of its own. With ``batch_delay == 0`` the two rules are the same.
+Client commands wait in a queue and leave it, oldest first, as *batches* of at most
+``batch_size`` commands, proposed while fewer than ``pipeline`` proposed batches are
+uncommitted (the leader counts them: what occupies the window is the protocol's to say). With
+``batch_delay == 0`` whatever is queued is proposed as soon as the window has room. With
+``batch_delay > 0`` a full batch goes as soon as the window has room, a partial one once its
+first (oldest) command has waited ``batch_delay``: the "batch" timer is kept set for that
+moment. This is the rule of Kafka's producer (``linger.ms`` with ``batch.size``: in
+``RecordAccumulator.ready`` a batch is sendable when full or when it has waited ``linger.ms``
+since it was opened) and of the batch timeout in Santos and Schiper, "Tuning Paxos for
+high-throughput with batching and pipelining" (JPaxos): ``batch_delay`` bounds how long a command
+waits for company, never how long it waits for the window. While the window is full, commands
+accumulate and form the next batches (natural batching). A command already queued or proposed
+and not yet answered in this term is not queued again when retried (its reply is on its way).
 """
 
 from __future__ import annotations
@@ -29,18 +28,18 @@ class BatchWindow:
     The leader asks :meth:`admit` for each request, then proposes every batch :meth:`take`
     gives while it returns one, then calls :meth:`settle`."""
 
-    __slots__ = ("queue", "pending", "size", "delay", "limit", "armed", "due", "drain_when_due")
+    __slots__ = ("queue", "deadlines", "pending", "size", "delay", "limit", "armed", "due")
 
-    def __init__(self, batch_size: int, batch_delay: float, pipeline: int, drain_when_due: bool):
+    def __init__(self, batch_size: int, batch_delay: float, pipeline: int):
         self.queue: list = []
+        self.deadlines: list[float] = []  # with a delay: when each queued command has waited it
         self.pending: set[int] = set()  # uids queued or proposed, unanswered, this term: the
         # leader discards a uid when it answers the request
         self.size = max(1, batch_size)
         self.delay = batch_delay
         self.limit = max(1, pipeline)
-        self.armed = False  # the "batch" timer is set
-        self.due = False  # it has fired: a partial batch may go
-        self.drain_when_due = drain_when_due
+        self.armed: float | None = None  # the deadline the "batch" timer is set for
+        self.due = False  # the timer fired: the oldest queued command has waited its delay
 
     def admit(self, ctx: Context, request, inflight: int) -> bool:
         """Queue ``request`` (unless it is a retry of one not yet answered); True when a batch
@@ -52,57 +51,69 @@ class BatchWindow:
         pending.add(uid)
         q = self.queue
         q.append(request)
-        if inflight < self.limit and (not self.delay or self.due or len(q) >= self.size):
+        if not self.delay:
+            return inflight < self.limit
+        self.deadlines.append(ctx.now + self.delay)
+        if inflight < self.limit and (len(q) >= self.size or self._waited(ctx)):
             return True
-        if self.delay and not self.armed and (self.drain_when_due or not self.due):
-            self.armed = True
-            ctx.set_timer("batch", self.delay)
+        self.settle(ctx)
         return False
 
-    def take(self, inflight: int) -> list | None:
+    def take(self, ctx: Context, inflight: int) -> list | None:
         """The next batch to propose, or None: nothing queued, the window full, or a partial
-        batch waiting for the timer."""
+        batch whose oldest command has not yet waited ``batch_delay``."""
         q = self.queue
         if not q or inflight >= self.limit:
             return None
         size = self.size
+        delay = self.delay
         if len(q) <= size:
-            if len(q) < size and self.delay and not self.due:
+            if len(q) < size and delay and not self._waited(ctx):
                 return None
             self.queue = []
             batch = q
         else:
             batch = q[:size]
             del q[:size]
-        if not self.drain_when_due:
-            self.due = False
+        if delay:
+            del self.deadlines[:len(batch)]
+            self.due = False  # the next oldest command has a deadline of its own
         return batch
 
     def settle(self, ctx: Context) -> None:
-        """After proposing: arm the timer for what is left, or cancel it when nothing is."""
-        if self.queue:
-            if self.delay and not self.due and not self.armed:
-                self.armed = True
-                ctx.set_timer("batch", self.delay)
-        else:
-            self.due = False
-            if self.armed:
-                self.armed = False
+        """Keep the timer set for the oldest queued command's deadline; none when nothing waits
+        for it (the queue empty, or that command may go as soon as the window has room)."""
+        if not self.delay:
+            return
+        if not self.queue or self._waited(ctx):
+            if self.armed is not None:
+                self.armed = None
                 ctx.cancel_timer("batch")
+            return
+        deadline = self.deadlines[0]
+        if self.armed != deadline:
+            self.armed = deadline
+            ctx.set_timer("batch", deadline - ctx.now)
 
     def fired(self) -> bool:
         """The "batch" timer fired: True if a partial batch may now be proposed."""
-        self.armed = False
+        self.armed = None
         if not self.queue:
             return False
         self.due = True
         return True
 
+    def _waited(self, ctx: Context) -> bool:
+        """The oldest queued command has waited ``batch_delay``."""
+        return self.due or ctx.now >= self.deadlines[0]
+
     def clear(self, ctx: Context) -> list:
         """Leadership ends (or begins): forget everything; return the commands never proposed."""
-        if self.armed:
+        if self.armed is not None:
             ctx.cancel_timer("batch")
-        self.armed = self.due = False
+        self.armed = None
+        self.due = False
         self.pending.clear()
+        self.deadlines.clear()
         dropped, self.queue = self.queue, []
         return dropped

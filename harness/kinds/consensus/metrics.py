@@ -42,6 +42,8 @@ class ConsensusMetrics(Metrics):
         self.failovers_heard: list[float] = []  # fault -> a majority heard from that leader
         self.failovers_commit: list[float] = []  # fault -> the first operation completed after it
         self._failover_from: float | None = None
+        self.silenced_leader: int | None = None  # a leader a fault silenced, still leading (not
+        # crashed, not stepped down, no newer leader): the failover ends if it comes back
         self._heard_from: float | None = None  # a failover whose new leader a majority has not heard
         self._commit_from: float | None = None  # a failover whose first commit is still to come
         self._heard: set[int] = set()  # replicas that heard from the leader of leader_term
@@ -78,6 +80,7 @@ class ConsensusMetrics(Metrics):
                     self._heard_from = None
         elif event == "stepped_down":
             if value == self.leader_term and node == self.leader_node:
+                self.silenced_leader = None
                 self._close_lead(t)
                 self._set_leader(None, t)
                 self.events.append((t, node, "stepped-down", f"term {value}", None))
@@ -119,6 +122,7 @@ class ConsensusMetrics(Metrics):
         self._heard = set()
         self._lead_since, self._lead_busy0 = t, self._busy(node, t)
         self.events.append((t, node, "leader", f"term {term}", None))
+        self.silenced_leader = None
         if self._failover_from is not None:
             start = self._failover_from
             self._failover_from = None
@@ -141,6 +145,25 @@ class ConsensusMetrics(Metrics):
         if why == "crash":
             self._close_lead(t)
             self._set_leader(None, t)
+        else:
+            self.silenced_leader = self.leader_node
+
+    def leader_back(self, t: float) -> None:
+        """The fault that silenced the leader has healed before a newer leader was elected: the
+        same leader runs again with two-way contact to a majority that never stopped following
+        its term. The failover ends here, all three of its end points: the leader is back (as a
+        newer one would be elected), a majority can hear it with nothing to re-establish, and
+        the first operation completed from now on ends the first-commit step."""
+        start = self._failover_from
+        if start is None or self.silenced_leader is None:
+            return
+        self._failover_from = None
+        self.silenced_leader = None
+        if start >= self.warmup:
+            self.failovers.append(t - start)
+        self.events.append((t, self.leader_node, "failover", "same leader back", (t - start) * 1000))
+        self._failover_step(self.failovers_heard, start, t, "majority heard")
+        self._await_commit(start)
 
     def _close_lead(self, t: float) -> None:
         node = self.leader_node

@@ -11,6 +11,7 @@ from harness.checkers.consensus import (Durability, ElectionSafety, LogAgreement
                                          combine)
 from harness.checkers.linearizability import check_linearizability
 from harness.engine.world import World
+from harness.faults import CAUSES
 from harness.faults.nemesis import Role
 from harness.history import History
 from harness.kinds.consensus.metrics import ConsensusMetrics
@@ -54,6 +55,25 @@ class ConsensusWorld(World):
         a failover measurement starts."""
         if self.metrics.leader_node in nodes:
             self.metrics.leader_lost(t, why)
+
+    def on_fault(self, t: float, node: int | str, kind: str, detail: str,
+                 duration_ms: float | None) -> None:
+        """After a heal, a silenced leader that runs again in two-way contact with a majority
+        ends its failover (see :meth:`ConsensusMetrics.leader_back`)."""
+        super().on_fault(t, node, kind, detail, duration_ms)
+        leader = self.metrics.silenced_leader
+        if leader is not None and CAUSES.get(kind) == "heal" and self._serving(leader):
+            self.metrics.leader_back(t)
+
+    def _serving(self, node: int) -> bool:
+        """``node`` runs (not crashed, not paused) and has two-way contact with a majority."""
+        host = self.hosts[node]
+        if not host.alive or host.paused:
+            return False
+        blocked = self.net.blocked
+        reach = sum(1 for peer in range(self.cfg.cluster.nodes) if peer != node
+                    and (node, peer) not in blocked and (peer, node) not in blocked)
+        return reach + 1 >= self.metrics.majority
 
     def _begin_measurement(self, _: Any = None) -> None:
         super()._begin_measurement()
