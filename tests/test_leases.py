@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from harness.execution import runner
+from harness.testing import conformance
 
 SUITE = """
 name: leases
@@ -48,3 +49,9 @@ def test_a_drift_bound_that_leaves_no_lease_is_refused_naming_the_key(make_suite
                    f"protocols.{protocol}.lease_drift=150ms")
     assert f"protocols.{protocol}.lease_drift: expected a duration < replication.election_timeout " \
            "(150ms), got 150ms" in str(err.value)
+
+
+@pytest.mark.parametrize("scenario", conformance.scenarios("consensus"))
+@pytest.mark.parametrize("protocol", ["raft", "multipaxos"])
+def test_lease_reads_conform(protocol, scenario):
+    conformance.check(protocol, scenario, f"protocols.{protocol}.read=lease", seeds=1)
