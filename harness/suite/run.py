@@ -197,6 +197,14 @@ class RunConfig(Section):
         if self.kind == "transactions":
             self._transactions_fit()
         self._live_fits()
+        for name, options in self.protocols.items():
+            check = getattr(options, "replication_problem", None)  # options that rest on it
+            problem = check(self.replication.election_timeout) if check else None
+            if problem:
+                key, expected, got = problem
+                raise Problem(("protocols", name, key), f"{expected} "
+                              f"({format_duration(self.replication.election_timeout)})",
+                              format_duration(got))
         nodes = self.cluster.partitions if self.kind == "transactions" else self.cluster.nodes
         for i, target in [(i, s.target) for i, s in enumerate(self.faults.schedule)]  + rate_targets(self.faults):
             if isinstance(target, str) and target != "any" and target not in ROLES[self.kind]:

@@ -1,7 +1,13 @@
 """Phase 2 as the leader of one ballot runs it: the batching window it proposes through
 (``implementations.replication.batching``, as the Raft leader), the proposals not yet chosen,
 the answers of each acceptor, the quorum check over its followers
-(``implementations.replication.progress``), heartbeats and retransmission.
+(``implementations.replication.progress``), heartbeats and retransmission, and lease reads.
+
+Lease reads (``read: lease``; ``implementations.replication.lease``, as the Raft leader)
+    Every heartbeat is a lease round (:class:`~implementations.multipaxos.messages.LeaseHeartbeat`).
+    A GET is answered from the leader's state machine at once once every slot below the first
+    this leader proposed is applied (what earlier ballots chose is then all there) and while
+    the lease holds; otherwise it waits for both, and is redirected if the leader steps down.
 
 Loss
     An accept a follower has not answered for a whole ``replication.retransmit`` interval (the
@@ -22,10 +28,12 @@ from typing import TYPE_CHECKING, Any
 
 from harness.contract import Context
 from implementations.multipaxos.messages import (Accept, Accepted, Heartbeat, HeartbeatAck,
-                                                 batch_bytes)
+                                                 LeaseHeartbeat, LeaseHeartbeatAck, batch_bytes)
 from implementations.multipaxos.records import AcceptRecord
 from implementations.replication.batching import BatchWindow
+from implementations.replication.lease import Lease
 from implementations.replication.progress import Followers
+from workloads.kv import Request
 
 if TYPE_CHECKING:
     from implementations.multipaxos.node import MultiPaxosNode
@@ -51,7 +59,7 @@ class Leader:
 
     __slots__ = ("node", "ballot", "bit", "bits", "peer_bits", "majority", "rto", "reorder_wait",
                  "heartbeat_interval", "followers", "progress", "window", "proposals", "next_slot",
-                 "answer_slots", "highest_answered", "answer_gap")
+                 "answer_slots", "highest_answered", "answer_gap", "lease", "reads", "base")
 
     def __init__(self, node: MultiPaxosNode, next_slot: int):
         self.node = node
@@ -71,6 +79,10 @@ class Leader:
         self.answer_slots: set[int] = set()  # slots holding requests this leader must answer
         self.highest_answered: dict[int, int] = {}  # peer -> highest slot it answered
         self.answer_gap: dict[int, int] = {}  # peer -> an earlier slot is unanswered below this
+        length = node.lease_length
+        self.lease = None if length is None else Lease(node.peers, node.majority, length)
+        self.reads: list[Request] = []  # lease reads waiting for the lease or the base
+        self.base = next_slot  # lease reads wait until every slot below is applied
 
     # -- proposing ------------------------------------------------------------------------------
     def propose(self, ctx: Context) -> None:
@@ -120,6 +132,10 @@ class Leader:
     def on_heartbeat_ack(self, ctx: Context, src: int, m: HeartbeatAck) -> None:
         if m.ballot != self.ballot:
             return
+        lease = self.lease
+        if lease is not None and isinstance(m, LeaseHeartbeatAck):
+            if lease.answer(src, m.rid) and self.reads:
+                self.serve_reads(ctx)
         bit = self.bits[src]
         self.progress[src].active = True
         answered = [(s, p) for s, p in self.proposals.items() if s < m.upto and not p.acks & bit]
@@ -168,12 +184,32 @@ class Leader:
         node.chosen[slot] = self.proposals.pop(slot).value
         if slot == len(node.log):
             node._apply_chosen(ctx)
+            if self.reads:
+                self.serve_reads(ctx)
         if self.window.queue:
             self.propose(ctx)
 
+    # -- lease reads ----------------------------------------------------------------------------
+    def read(self, ctx: Context, request: Request) -> None:
+        """A GET: answered now if the lease confirms it, else when it does."""
+        self.reads.append(request)
+        self.serve_reads(ctx)
+
+    def serve_reads(self, ctx: Context) -> None:
+        lease = self.lease
+        node = self.node
+        if lease is None or len(node.log) < self.base or not lease.holds(ctx.now):
+            return
+        reads, self.reads = self.reads, []
+        sm = node.sm
+        for req in reads:
+            ctx.reply(req, sm.answer(req, sm.read(req.key)))
+
     # -- timers ---------------------------------------------------------------------------------
     def heartbeat(self, ctx: Context) -> None:
-        msg = Heartbeat(self.ballot, len(self.node.log))
+        lease = self.lease
+        msg = Heartbeat(self.ballot, len(self.node.log)) if lease is None else \
+            LeaseHeartbeat(self.ballot, len(self.node.log), lease.start(ctx.now))
         for p in self.node.peers:
             ctx.send(p, msg)
         ctx.set_timer("heartbeat", self.heartbeat_interval)

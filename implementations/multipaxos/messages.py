@@ -7,7 +7,7 @@ from harness.message import Message
 from workloads.kv import Request
 
 __all__ = ["INT", "batch_bytes", "Prepare", "Promise", "Nack", "Accept", "Accepted", "Heartbeat",
-           "HeartbeatAck", "CatchupReq", "Catchup"]
+           "HeartbeatAck", "LeaseHeartbeat", "LeaseHeartbeatAck", "CatchupReq", "Catchup"]
 
 INT = 8  # bytes per integer field on the wire and on disk
 HDR = Message.HEADER
@@ -112,6 +112,28 @@ class HeartbeatAck(Message):
         self.ballot = ballot
         self.upto = upto
         self.size = HDR + 2 * INT
+
+
+class LeaseHeartbeat(Heartbeat):
+    """A heartbeat of a leader with a lease (``read: lease``): it starts lease round ``rid``."""
+
+    __slots__ = ("rid",)
+
+    def __init__(self, ballot: int, commit: int, rid: int):
+        super().__init__(ballot, commit)
+        self.rid = rid
+        self.size = HDR + 3 * INT
+
+
+class LeaseHeartbeatAck(HeartbeatAck):
+    """The answer to a :class:`LeaseHeartbeat`, echoing its round."""
+
+    __slots__ = ("rid",)
+
+    def __init__(self, ballot: int, upto: int, rid: int):
+        super().__init__(ballot, upto)
+        self.rid = rid
+        self.size = HDR + 3 * INT
 
 
 class CatchupReq(Message):

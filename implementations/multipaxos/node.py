@@ -74,13 +74,15 @@ from harness.protocol import Context, Node, ReplicationOptions
 from implementations.multipaxos.catchup import CatchUp
 from implementations.multipaxos.leader import Leader
 from implementations.multipaxos.messages import (Accept, Accepted, Catchup, CatchupReq, Heartbeat,
-                                                 HeartbeatAck, Nack, Prepare, Promise, batch_bytes)
+                                                 HeartbeatAck, LeaseHeartbeat, LeaseHeartbeatAck,
+                                                 Nack, Prepare, Promise, batch_bytes)
 from implementations.multipaxos.options import MultiPaxosOptions
 from implementations.multipaxos.records import CHOSEN, AcceptRecord, PromiseRecord
 from implementations.multipaxos.roles import CANDIDATE, FOLLOWER, LEADER
+from implementations.replication.lease import in_lease
 from implementations.replication.liveness import (ElectionTimer, check_quorum_period,
                                                   retransmit_interval)
-from workloads.kv import REDIRECT, KVStateMachine, Reply, Request
+from workloads.kv import GET, REDIRECT, KVStateMachine, Reply, Request
 
 __all__ = ["MultiPaxosNode", "Candidacy"]
 
@@ -135,6 +137,9 @@ class MultiPaxosNode(Node):
         self.check_quorum_period = check_quorum_period(options, replication)
         self.rto = retransmit_interval(replication)
         self.heartbeat_interval = replication.heartbeat
+        # how long a lease lasts, or None: no lease reads and no vote guard
+        self.lease_length = (options.lease_length(replication.election_timeout)
+                             if options.read == "lease" else None)
         self.far_behind = self.batch_size * self.pipeline  # slots; a candidate further back is refused
         self.reorder_wait = replication.reorder_wait
         self.sm = state_machine
@@ -163,6 +168,7 @@ class MultiPaxosNode(Node):
         self.leadership: Leader | None = None  # while leading
         self.timer = ElectionTimer(*self.election_range)
         self.contact_ballot = 0  # ballot of the last leader this node heard from
+        self.contact = float("-inf")  # when a leader last reached us, or we restarted
 
     # -- inputs ----------------------------------------------------------------------------
     def start(self, ctx: Context, stable: list[Any]) -> None:
@@ -178,6 +184,7 @@ class MultiPaxosNode(Node):
                     commits[b] = rec.commit
             if b > promised:
                 promised = b
+        self.contact = ctx.now
         self.promised = promised
         # Relearn the chosen prefix from disk: a value accepted at (slot, b) is chosen if the
         # leader of b declared the slot committed. The rest comes from the leader (catch-up).
@@ -196,13 +203,13 @@ class MultiPaxosNode(Node):
         t = m.__class__
         if t is Accept:
             self.on_accept(ctx, src, m)
-        elif t is Accepted or t is HeartbeatAck or t is Promise:
+        elif t is Accepted or t is HeartbeatAck or t is Promise or t is LeaseHeartbeatAck:
             if self.role == LEADER:
                 self._step_leader(ctx, src, m, t)
             elif self.role == CANDIDATE:
                 self._step_candidate(ctx, src, m, t)
             # a follower ignores answers meant for a ballot it no longer runs
-        elif t is Heartbeat:
+        elif t is Heartbeat or t is LeaseHeartbeat:
             self.on_heartbeat(ctx, src, m)
         elif t is Prepare:
             self.on_prepare(ctx, src, m)
@@ -220,7 +227,7 @@ class MultiPaxosNode(Node):
         assert lead is not None
         if t is Accepted:
             lead.on_accepted(ctx, src, m)
-        elif t is HeartbeatAck:
+        elif t is HeartbeatAck or t is LeaseHeartbeatAck:
             lead.on_heartbeat_ack(ctx, src, m)
         # a late promise: phase 1 is over
 
@@ -257,6 +264,8 @@ class MultiPaxosNode(Node):
         lead = self.leadership
         if lead is None:
             ctx.reply(request, Reply(request, REDIRECT, None, self.leader_hint))
+        elif lead.lease is not None and request.op == GET:
+            lead.read(ctx, request)
         elif lead.window.admit(ctx, request, len(lead.proposals)):
             lead.propose(ctx)
 
@@ -296,6 +305,9 @@ class MultiPaxosNode(Node):
         if b < self.promised:
             ctx.send(src, Nack(self.promised))
             return
+        if b > self.promised and self.lease_length is not None and (
+                self.role == LEADER or in_lease(ctx.now, self.contact, self.election_range[0])):
+            return  # the vote guard of leases: ignored, as a Raft node ignores the vote
         start = m.start
         log = self.log
         if len(log) - start > self.far_behind:
@@ -388,7 +400,7 @@ class MultiPaxosNode(Node):
             ctx.cancel_timer("heartbeat")
             ctx.cancel_timer("retransmit")
             ctx.cancel_timer("quorum")
-            dropped = lead.window.clear(ctx)
+            dropped = lead.window.clear(ctx) + lead.reads
             self.leadership = None
         self.role = FOLLOWER
         self.candidacy = Candidacy(0)
@@ -443,7 +455,10 @@ class MultiPaxosNode(Node):
             return
         self.leader_hint = src
         self._leader_contact(ctx, b)
-        ctx.send(src, HeartbeatAck(b, self._held_upto()))
+        if isinstance(m, LeaseHeartbeat):
+            ctx.send(src, LeaseHeartbeatAck(b, self._held_upto(), m.rid))
+        else:
+            ctx.send(src, HeartbeatAck(b, self._held_upto()))
         if m.commit > len(self.log):
             self.leader_commit = m.commit
             self.leader_commit_ballot = b
@@ -453,6 +468,7 @@ class MultiPaxosNode(Node):
         """An accept or heartbeat of the current leader: reset the election timer; the first
         one of a ballot is observed (the metrics time when a majority has heard the leader)."""
         self.timer.reset(ctx)
+        self.contact = ctx.now
         if ballot != self.contact_ballot:
             self.contact_ballot = ballot
             ctx.observe("heard_leader", ballot)

@@ -1,6 +1,6 @@
 """The leader side of Raft's log replication, for one term of leadership: the progress of every
 follower (``implementations.replication.progress``), the batching window, the batches streamed
-and not yet held by every follower, and the read rounds.
+and not yet held by every follower, and the read rounds (or the lease).
 
 Replication: per-follower progress like etcd-io/raft
     *replicate* -- the leader streams every new batch to the follower as one ``AppendEntries`` and
@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING
 
 from harness.contract import Context
 from implementations.raft.messages import HEADER, AppendEntries, AppendReply
-from implementations.raft.reads import ReadIndex
+from implementations.raft.reads import LeaseReads, ReadIndex
 from implementations.raft.records import AppendRecord
 from implementations.replication.batching import BatchWindow
 from implementations.replication.progress import Followers, Progress
@@ -86,7 +86,7 @@ class Leader:
         self.window = BatchWindow(node.batch_size, node.batch_delay, node.pipeline)
         self.uncommitted: deque[int] = deque()  # last index of each proposed, uncommitted batch
         self.streamed: deque[StreamedBatch] = deque()  # not yet held by every replicating follower
-        self.reads = ReadIndex(node)
+        self.reads = ReadIndex(node) if node.lease is None else LeaseReads(node, node.lease)
 
     # -- proposing ------------------------------------------------------------------------------
     def propose(self, ctx: Context) -> None:
@@ -145,9 +145,7 @@ class Leader:
     def on_append_reply(self, ctx: Context, src: int, m: AppendReply) -> None:
         pr = self.progress[src]
         pr.active = True
-        reads = self.reads
-        if reads.round and m.rid >= reads.round:
-            reads.ack(ctx, src)
+        self.reads.answered(ctx, src, m.rid)
         if m.success:
             idx = m.index
             if pr.maybe_update(idx):
@@ -237,7 +235,7 @@ class Leader:
         """An empty AppendEntries at each follower's match index: it asserts leadership and the
         commit index, and repairs nothing -- lost batches are the retransmission's job."""
         terms = self.terms
-        term, commit, rid = self.term, self.node.commit, self.reads.rid
+        term, commit, rid = self.term, self.node.commit, self.reads.heartbeat(ctx)
         for pr in self.followers.all:
             prev = pr.match
             ctx.send(pr.id, AppendEntries(term, prev, terms[prev], [], [], commit, rid, HEADER))

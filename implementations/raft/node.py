@@ -33,8 +33,10 @@ Batching and pipelining (``ReplicationOptions``; ``implementations.replication.b
     count against the window.
 
 Reads
-    ``read="log"``: GETs are ordinary log commands. ``read="readindex"``: see
-    :mod:`implementations.raft.reads`.
+    ``read="log"``: GETs are ordinary log commands. ``read="readindex"`` and ``read="lease"``:
+    see :mod:`implementations.raft.reads`. With leases a node ignores a RequestVote while it leads
+    or within an election timeout of hearing from a leader or restarting (the vote guard,
+    :mod:`implementations.replication.lease`).
 
 Elections (``implementations.replication.liveness``, shared with Multi-Paxos)
     The election timer, the quorum check (``check_quorum``, ``check_quorum_period``) and the
@@ -66,6 +68,7 @@ from implementations.raft.messages import (AppendEntries, AppendReply, RaftMessa
                                            Vote)
 from implementations.raft.options import RaftOptions
 from implementations.raft.records import AppendRecord, TermRecord
+from implementations.replication.lease import in_lease
 from implementations.replication.liveness import (ElectionTimer, check_quorum_period,
                                                   retransmit_interval)
 from workloads.kv import GET, REDIRECT, KVStateMachine, Reply, Request
@@ -86,11 +89,11 @@ class RaftNode(Node):
         # configuration
         "id", "nodes", "peers", "quorum", "election_timeout", "heartbeat_interval",
         "batch_size", "batch_delay", "pipeline", "catchup", "readindex", "prevote",
-        "check_quorum_period", "rto", "reorder_wait", "sm",
+        "check_quorum_period", "rto", "reorder_wait", "lease", "sm",
         # persistent state (mirrored in stable records)
         "term", "voted_for", "terms", "cmds",
         # volatile state
-        "role", "leader", "commit", "applied", "heard", "timer", "votes",
+        "role", "leader", "commit", "applied", "heard", "contact", "timer", "votes",
         "held",  # follower: batches held past a gap
         # leader
         "leadership", "term_start",
@@ -108,7 +111,10 @@ class RaftNode(Node):
         self.batch_delay = replication.batch_delay
         self.pipeline = max(1, replication.pipeline)
         self.catchup = self.batch_size * self.pipeline
-        self.readindex = options.read == "readindex"
+        self.readindex = options.read != "log"  # lease reads are ReadIndex reads (reads.py)
+        # how long a lease lasts, or None: no lease reads and no vote guard
+        self.lease = (options.lease_length(self.election_timeout) if options.read == "lease"
+                      else None)
         self.prevote = options.prevote
         self.check_quorum_period = check_quorum_period(options, replication)
         self.rto = retransmit_interval(replication)
@@ -125,6 +131,7 @@ class RaftNode(Node):
         self.commit = 0
         self.applied = 0
         self.heard = float("-inf")  # when a leader (or a vote we granted) last reset our timer
+        self.contact = float("-inf")  # when a leader last reached us, or we restarted
         self.timer = ElectionTimer(*replication.election_range)
         self.votes: set[int] = set()
 
@@ -159,6 +166,7 @@ class RaftNode(Node):
                 self.term, self.voted_for = rec.term, rec.voted_for
             else:
                 raise ValueError(f"raft: unknown stable record {rec!r}")
+        self.contact = ctx.now
         self.timer.reset(ctx)
 
     def on_message(self, ctx: Context, src: int, msg: Any) -> None:
@@ -241,7 +249,7 @@ class RaftNode(Node):
         if self.leader != src:
             ctx.observe("heard_leader", self.term)  # (for the failover metrics)
         self.leader = src
-        self.heard = ctx.now
+        self.heard = self.contact = ctx.now
         self.timer.reset(ctx)
         terms = self.terms
         prev = m.prev_index
@@ -407,6 +415,9 @@ class RaftNode(Node):
         if m.term < self.term:
             ctx.send(src, Vote(self.term, False, False))
             return
+        if self.lease is not None and (self.role == LEADER or in_lease(
+                ctx.now, self.contact, self.election_timeout)):
+            return  # the vote guard of leases: ignored, the term unchanged (etcd-io/raft)
         changed = False
         if m.term > self.term:
             self._become_follower(ctx, m.term, None, persist=False)

@@ -1,5 +1,6 @@
 """ReadIndex (Raft thesis 6.4; ``RaftOptions.read: readindex``): a GET is answered from the
-leader's state machine once the leader has confirmed it still leads.
+leader's state machine once the leader has confirmed it still leads; and lease reads
+(``read: lease``, :class:`LeaseReads`), where the leader's lease is that confirmation.
 
 A GET waits until the leader has committed an entry of its term, then joins the next *read
 round*: the leader records ``commitIndex`` as the read index, confirms its leadership by a
@@ -7,6 +8,12 @@ heartbeat round (every ``AppendEntries`` carries the round id ``rid`` that repli
 majority of acknowledgements from the current term confirms), waits until ``lastApplied >=
 readIndex`` and answers from the state machine. Reads arriving while a round is in flight are
 batched into the next round (one round in flight at a time).
+
+Lease reads (thesis 6.4.1; etcd-io/raft's ``ReadOnlyLeaseBased``) are ReadIndex reads confirmed
+by the lease (``implementations.replication.lease``) instead of a round of their own: once an
+entry of the leader's term is committed, a GET is answered at once while the lease holds. Every
+heartbeat is a lease round (its ``rid``, echoed by the answers). A GET arriving while the lease
+has lapsed waits for the next renewal, and is redirected if the leader steps down first.
 """
 
 from __future__ import annotations
@@ -16,12 +23,13 @@ from typing import TYPE_CHECKING
 
 from harness.contract import Context
 from implementations.raft.messages import HEADER, AppendEntries
+from implementations.replication.lease import Lease
 from workloads.kv import Request
 
 if TYPE_CHECKING:
     from implementations.raft.node import RaftNode
 
-__all__ = ["ReadIndex"]
+__all__ = ["ReadIndex", "LeaseReads"]
 
 
 class ReadIndex:
@@ -43,6 +51,15 @@ class ReadIndex:
         self.waiting.append(request)
         if not self.round:
             self.start_round(ctx)
+
+    def heartbeat(self, ctx: Context) -> int:
+        """A heartbeat leaves: the round id it carries (heartbeats start no read round)."""
+        return self.rid
+
+    def answered(self, ctx: Context, src: int, rid: int) -> None:
+        """``src`` answered an AppendEntries carrying round ``rid``."""
+        if self.round and rid >= self.round:
+            self.ack(ctx, src)
 
     def start_round(self, ctx: Context) -> None:
         """Start confirming leadership for the waiting reads (one round in flight at a time)."""
@@ -101,3 +118,45 @@ class ReadIndex:
         self.ready.clear()
         self.round = 0
         return dropped
+
+
+class LeaseReads(ReadIndex):
+    """A leader's lease reads for one term: ReadIndex reads its lease confirms."""
+
+    __slots__ = ("lease",)
+
+    def __init__(self, node: RaftNode, lease_length: float):
+        super().__init__(node)
+        self.lease = Lease(node.peers, node.quorum, lease_length)
+
+    def add(self, ctx: Context, request: Request) -> None:
+        if self.confirmed(ctx):
+            self.answer(ctx, [request])
+        else:
+            self.waiting.append(request)
+
+    def confirmed(self, ctx: Context) -> bool:
+        """An entry of this term is committed and the lease holds: a read may be answered."""
+        node = self.node
+        return node.terms[node.commit] == node.term and self.lease.holds(ctx.now)
+
+    def answer(self, ctx: Context, requests: list[Request]) -> None:
+        """Answer from the state machine, which holds every committed entry (the leader applies
+        as it commits)."""
+        sm = self.node.sm
+        for req in requests:
+            ctx.reply(req, sm.answer(req, sm.read(req.key)))
+
+    def heartbeat(self, ctx: Context) -> int:
+        self.rid = self.lease.start(ctx.now)
+        return self.rid
+
+    def answered(self, ctx: Context, src: int, rid: int) -> None:
+        if self.lease.answer(src, rid) and self.waiting:
+            self.start_round(ctx)
+
+    def start_round(self, ctx: Context) -> None:
+        """Answer the waiting reads if the lease now confirms them (no round of their own)."""
+        if self.confirmed(ctx):
+            waiting, self.waiting = self.waiting, []
+            self.answer(ctx, waiting)
