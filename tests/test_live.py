@@ -62,6 +62,21 @@ def test_raft_and_multipaxos_run_live_through_a_leader_crash(tmp_path):
     assert ",crash," in events and ",restart," in events
 
 
+def test_a_live_run_with_predict_has_the_simulators_figures_beside_its_own(tmp_path):
+    path = suite(tmp_path, live={"predict": True}, cluster={"nodes": 3, "cpu_per_message": "15us"},
+                 faults={"schedule": [{"at": "0.8s", "action": "crash", "target": "leader", "for": "0.6s"}]})
+    out = tmp_path / "out"
+    done = subprocess.run([DISTBENCH, "run", str(path), "--out", str(out), "-q"], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    [row] = list(csv.DictReader((out / "runs.csv").open()))
+    for key in ("throughput_ops_s", "latency_p50_ms", "latency_p99_ms", "failover_ms_mean"):
+        assert float(row[f"predicted_{key}"]) > 0, key  # the simulated run committed and failed over
+    report = (out / "report.md").read_text()
+    section = report.split("## Measured and predicted", 1)[1].split("## All metrics", 1)[0]
+    assert section.count("| raft |") == 4
+
+
 def test_a_node_that_acknowledges_before_replicating_is_not_linearizable(tmp_path):
     path = suite(tmp_path, protocol="external",
                  live={"command": [sys.executable, str(DATA / "live_broken_node.py")]},
@@ -100,6 +115,8 @@ def test_a_node_that_never_answers_init_ends_the_run_in_one_line(tmp_path):
     ({"protocol": "external"}, "live.command: expected the node program and its arguments"),
     ({"protocol": "external", "mode": "simulated", "live": {"command": ["true"]}}, "protocol: expected a registered"),
     ({"faults": {"schedule": [{"at": "1s", "action": "slow", "target": 0}]}}, "faults: expected no slow faults"),
+    ({"protocol": "external", "live": {"command": ["true"], "predict": True}},
+     "live.predict: expected false with protocol: external"),
 ])
 def test_bad_live_suites_are_refused_in_one_line(tmp_path, changes, message):
     with pytest.raises(ConfigError) as info:

@@ -1,5 +1,5 @@
 """The ``distbench`` command: run, validate, list, report, compare, gate, history, check, export,
-node.
+node, calibrate.
 
 User mistakes (a bad config, a missing results directory) end with a one-line message on stderr
 and exit status 2, never a traceback. A safety violation ends ``run`` with exit status 1, after
@@ -15,6 +15,7 @@ from __future__ import annotations
 import click
 
 from harness import __version__
+from harness.cli.calibrate import calibrate
 from harness.cli.check import check_, export
 from harness.cli.common import build_kind
 from harness.cli.compare import compare, gate_
@@ -42,3 +43,4 @@ def main() -> None:
 for _command in (run, validate, list_, report, compare, gate_, history, check_, export, node):
     main.add_command(_command)
 main.add_command(shrink)
+main.add_command(calibrate)

@@ -13,6 +13,7 @@ from typing import Any, Callable
 import yaml
 
 from harness.kinds import KINDS
+from harness.live.predict import predicted
 from harness.live.world import live
 
 
@@ -58,6 +59,8 @@ def run(spec: Any, suite: str, on_world: Callable[[Any], None] | None = None) ->
     row = identity(spec, suite)
     row.update(metrics)
     row["wall_s"] = time.perf_counter() - started
+    if spec.config.mode == "live" and spec.config.live.predict:
+        row.update(predicted(spec.config, spec.seed))
     events = [{"run_id": spec.run_id, "time_s": t, "node": node, "kind": kind, "detail": detail,
                "duration_ms": dur} for t, node, kind, detail, dur in sorted(world.metrics.events, key=lambda e: e[0])]
     series = [{"run_id": spec.run_id, "time_s": t, "throughput_ops_s": thr, "latency_p50_ms": p50,

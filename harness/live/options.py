@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 
-from pydantic import BaseModel, ConfigDict, StrictStr, field_validator
+from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr, field_validator
 
 from harness.units import PositiveDuration, show
 
@@ -14,12 +14,14 @@ EXTERNAL = "external"  # protocol: external -- a program of the user's as the no
 class LiveOptions(BaseModel):
     """``command``: the node binary and its arguments for ``protocol: external`` (it speaks
     Maelstrom's lin-kv on stdin/stdout); ``init_timeout``: how long a node may take to answer
-    ``init`` before the run is abandoned."""
+    ``init`` before the run is abandoned; ``predict``: also run the same config simulated, with
+    the suite's ``cluster`` cost model, and record its figures beside the measured ones."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
     command: tuple[StrictStr, ...] | None = None
     init_timeout: PositiveDuration = "10s"
+    predict: StrictBool = False
 
     @field_validator("command")
     @classmethod

@@ -16,6 +16,11 @@ from .likeness import like_for_like
 from .tables import SafetyRow, Table, bold_note, build_tables, findings, method_note, safety_rows
 
 
+PREDICTION_BLURB = ("Each figure measured live on this machine beside what the simulator predicts for the "
+                    "same config and seed, with the suite's cluster cost model (`distbench calibrate` "
+                    "measures it on this machine): error = (predicted − measured) ÷ measured, means over seeds.")
+
+
 @dataclass
 class Document:
     res: Results
@@ -128,6 +133,29 @@ class Document:
                 continue
             out.append([str(row["run_id"]), str(row[CONTENDER]), fmt.num(row["seed"], 0),
                         *[str(row[k]) for k in r.param_keys], verdict, detail])
+        return header, out
+
+    def predictions(self) -> tuple[list[str], list[list[str]]]:
+        """A live run's measured figures beside the simulator's prediction (``live.predict``):
+        per contender and point, the means over seeds and the prediction's error; no rows when
+        nothing was predicted."""
+        from harness.catalog.metrics import metric_for
+        from harness.live.predict import PREDICTED
+
+        r = self.res
+        header = [r.noun, *map(_short, r.param_keys), "metric", "measured", "predicted", "error"]
+        pairs = [(k, f"predicted_{k}") for k in PREDICTED if r.has_metric(f"predicted_{k}") and k in r.runs]
+        out = []
+        for (contender, *point), group in r.runs.groupby([CONTENDER, *r.param_keys], sort=False):
+            for key, guess in pairs:
+                measured, predicted = group[key].astype(float).mean(), group[guess].astype(float).mean()
+                if measured != measured or predicted != predicted:  # NaN: not measured (no failover)
+                    continue
+                m = metric_for(key)
+                places = fmt.decimals_for([measured * m.scale, predicted * m.scale])
+                error = fmt.pct(100 * (predicted - measured) / measured) if measured else "—"
+                out.append([str(contender), *map(str, point), m.axis_label, fmt.num(measured * m.scale, places),
+                            fmt.num(predicted * m.scale, places), error])
         return header, out
 
     def like_text(self) -> str:

@@ -12,7 +12,7 @@ from html import escape
 
 import yaml
 
-from .document import Document
+from .document import PREDICTION_BLURB, Document
 from .explain import blurb
 from harness.catalog.metrics import HIGHER
 from .palette import contender_colors
@@ -221,6 +221,8 @@ def render_html(doc: Document) -> str:
     toc += [(_anchor(doc.family_title(f)), doc.family_title(f)) for f, _, _ in sections]
     if doc.explained:
         toc.append(("difference", "Where the difference comes from"))
+    if doc.predictions()[1]:
+        toc.append(("prediction", "Measured and predicted"))
     toc += [("all-metrics", "All metrics"), ("configuration", "Configuration")]
     out.append('<nav class="toc">' + "".join(f'<a href="#{a}">{_e(t)}</a>' for a, t in toc) + "</nav></header>")
 
@@ -258,6 +260,14 @@ def render_html(doc: Document) -> str:
                        + "".join("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in r) + "</tr>" for r in e.rows)
                        + "</tbody></table></div>")
         out.append("</section>")
+
+    header, rows = doc.predictions()
+    if rows:
+        out.append(f'<section id="prediction"><h2>Measured and predicted</h2><p class="lead">{_e(PREDICTION_BLURB)}</p>'
+                   '<div class="tablewrap"><table><thead><tr>' + "".join(f"<th>{_e(h)}</th>" for h in header)
+                   + "</tr></thead><tbody>"
+                   + "".join("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in r) + "</tr>" for r in rows)
+                   + "</tbody></table></div></section>")
 
     out.append('<section id="all-metrics"><h2>All metrics</h2>'
                f'<p class="lead">Every metric in runs.csv, same layout as above. {_e(doc.method)}</p>')

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from .document import Document
+from .document import PREDICTION_BLURB, Document
 from .explain import blurb
 from .tables import Table, capitalize
 
@@ -145,6 +145,11 @@ def render_markdown(doc: Document, md_path: Path) -> str:
             out += ["", f"**{_cell(doc.point_text(e.point))}** — " + "; ".join(e.differences), "",
                     _row([_cell(h) for h in e.header]), _row(["---"] + ["---:"] * (len(e.header) - 1))]
             out += [_row([_cell(v) for v in r]) for r in e.rows]
+    header, rows = doc.predictions()
+    if rows:
+        out += ["", "## Measured and predicted", "", PREDICTION_BLURB, "", _row([_cell(h) for h in header]),
+                _row(["---"] * (len(header) - 3) + ["---:"] * 3)]
+        out += [_row([_cell(v) for v in r]) for r in rows]
     out += ["", "## All metrics", ""]
     for t in doc.all_tables:
         out += [f"<details><summary>{t.title}: {', '.join(m.label for m in t.metrics)}</summary>", "",

@@ -297,6 +297,9 @@ class RunConfig(Section):
                                     or any(s.action == "slow" for s in self.faults.schedule)):
             raise Problem(("faults",), "expected no slow faults in live mode (a real CPU cannot be slowed; "
                           "pause is SIGSTOP)")
+        if self.protocol == EXTERNAL and self.live.predict:
+            raise Problem(("live", "predict"), "expected false with protocol: external (the simulator "
+                          "predicts distbench's own protocols only)", "true")
         if (self.protocol == EXTERNAL) != (self.live.command is not None):
             raise Problem(("live", "command"), "expected the node program and its arguments as a list, "
                           "for protocol: external" if self.protocol == EXTERNAL else
