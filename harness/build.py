@@ -41,6 +41,7 @@ COMPILED = (
     "implementations/replication/liveness.py",
     "implementations/replication/batching.py",
     "implementations/replication/progress.py",
+    "implementations/replication/lease.py",
     "implementations/raft/messages.py",
     "implementations/raft/records.py",
     "implementations/raft/reads.py",
