@@ -47,6 +47,7 @@ protocol: bug-2pl-forgets-lost-ops
 duration: 1s
 warmup: 50ms
 cluster: {partitions: 3}
+network: {transport: datagram}  # the bug forgets operations the network lost: datagrams lose them
 workload: {type: ycsb, clients: 16, keys: 200, ops: 4, multi_partition: 0.5}
 faults:
   crash: {mtbf: 1s, mttr: 50ms}
