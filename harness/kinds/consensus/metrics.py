@@ -154,14 +154,14 @@ class ConsensusMetrics(Metrics):
         its term. The failover ends here, all three of its end points: the leader is back (as a
         newer one would be elected), a majority can hear it with nothing to re-establish, and
         the first operation completed from now on ends the first-commit step."""
-        start = self._failover_from
-        if start is None or self.silenced_leader is None:
+        start, leader = self._failover_from, self.silenced_leader
+        if start is None or leader is None:
             return
         self._failover_from = None
         self.silenced_leader = None
         if start >= self.warmup:
             self.failovers.append(t - start)
-        self.events.append((t, self.leader_node, "failover", "same leader back", (t - start) * 1000))
+        self.events.append((t, leader, "failover", "same leader back", (t - start) * 1000))
         self._failover_step(self.failovers_heard, start, t, "majority heard")
         self._await_commit(start)
 
