@@ -1,6 +1,6 @@
 """What a run will cost, from its config alone: operations, simulator events, memory, wall time.
 
-A rough model, calibrated on real runs (see the README, "Estimates and limits"), good to a small
+A rough model, calibrated on real runs (docs/running.md, "Estimates, guardrails and limits"), good to a small
 factor: enough to refuse a suite whose runs plainly cannot fit the machine (a billion clients, a
 thousand hours, a trillion requests per second) before it eats the memory, and to tell a user
 how long a suite will take. It never changes what a run does.
@@ -22,7 +22,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-# Calibration (2-core development machine, shared; see the README for the measurements).
+# Calibration (2-core development machine, shared; the measurements are in docs/running.md).
 EVENTS_PER_SECOND = 30_000          # simulator events per wall-clock second, one core
 BASE_MEMORY = 30 * 2**20            # a run's fixed cost beyond the interpreter
 MEMORY_PER_CLIENT = 32 * 2**10      # a client session: its random streams, endpoint, state
@@ -223,7 +223,7 @@ def too_many(sample: list[Any], runs: int, jobs: int) -> str:
 def plan(estimates: list[tuple[list[Any], Estimate]], jobs: int) -> list[str]:
     """What each matrix point of a suite will cost (at most 40 lines; beyond, the largest of the
     rest), then the whole suite on ``jobs`` cores: what ``distbench validate`` prints."""
-    lines = ["estimate per run (a model good to a small factor; see the README):"]
+    lines = ["estimate per run (a model good to a small factor; see docs/running.md):"]
     shown = estimates if len(estimates) <= 40 else estimates[:30]
     for point, est in shown:
         ids = point[0].run_id if len(point) == 1 else f"{point[0].run_id}..{point[-1].run_id.split('-')[-1]}"

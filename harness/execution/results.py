@@ -229,7 +229,7 @@ def resume_refusal(out: Path, manifest: dict[str, Any], suite: Any, keys: set[st
 
 
 class ResultsWriter:
-    """Writes one invocation's results directory; see the README for every file and column.
+    """Writes one invocation's results directory; docs/results.md describes every file and column.
 
     Writing costs O(1) per finished run: its rows are appended to runs.csv and the other CSVs
     and flushed; the manifest (every run's full config) is written at the start and at close

@@ -15,7 +15,7 @@ A run has three phases: warm-up, the measured window ``[warmup, duration]`` (the
 and the simulation goes on (at most ``DRAIN`` seconds) until no transaction is in flight, so that
 the checkers see every participant recovered and every in-doubt transaction resolved.
 
-Columns (besides the kind-neutral ones of :class:`~harness.metrics.Metrics`; see the README,
+Columns (besides the kind-neutral ones of :class:`~harness.metrics.Metrics`; see docs/transactions.md,
 "Transactions")
     throughput_ops_s, ops_committed: committed transactions; latency_*: first attempt's start (the
     intended start in open loop) to the commit answer, retries included (a transaction still
