@@ -13,12 +13,16 @@ import pytest
 
 from harness import protocol
 from harness.live import linkv
-from harness.live.codec import Codec, CodecError, fields
+from harness import build
+from harness.live.codec import COMPILED_REFUSAL, Codec, CodecError, fields
 from harness.message import Message
 from workloads.kv import CAS, GET, OK, PUT, REDIRECT, Reply, Request
 
 SAMPLES = {int: 7, float: 0.25, bool: True, str: "x", list: [1, [2, None]], tuple: (3, (4, "y")),
            dict: {5: (6,), "k": [7]}, set: {8, 9}, typing.Any: (1, None)}
+
+
+pytestmark = pytest.mark.skipif(build.kind() == "compiled", reason=COMPILED_REFUSAL)
 
 
 def build(cls: type, codec: Codec, depth: int = 0) -> typing.Any:

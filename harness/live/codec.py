@@ -24,13 +24,20 @@ import sys
 from types import ModuleType
 from typing import Any
 
-from harness import protocol
+from harness import build, protocol
 
 RESERVED = ("type", "msg_id", "in_reply_to")
 
 
 class CodecError(ValueError):
     """A body or value the codec cannot encode or decode (the message says which and why)."""
+
+
+# Decoding builds a message without calling its __init__ (cls.__new__, then its fields): a
+# compiled (mypyc) class runs __init__ in __new__, so live mode needs the pure build.
+COMPILED_REFUSAL = ("live mode needs the pure build (pip install without DISTBENCH_COMPILE): its "
+                    "messages are rebuilt from JSON without their __init__, which compiled classes "
+                    "do not allow")
 
 
 def fields(cls: type) -> tuple[str, ...]:
@@ -93,6 +100,8 @@ class Codec:
 
     @classmethod
     def of(cls, name: str) -> Codec:
+        if build.kind() == "compiled":
+            raise CodecError(COMPILED_REFUSAL)
         return cls(classes_of(name))
 
     # -- bodies ------------------------------------------------------------------------------
