@@ -84,29 +84,28 @@ def _fault(action: str, at: str, target: str | list[int], length: str) -> dict[s
     return {"faults": {"schedule": [{"at": at, "action": action, "target": target, "for": length}]}}
 
 
+def _every_kind(kind: str) -> tuple[Scenario, ...]:
+    """The scenarios that mean the same for every kind: the network's faults and a restart of all."""
+    return (Scenario("loss", kind, "5% of the messages are lost", {"network": {"loss": 0.05}}),
+            Scenario("duplication", kind, "5% of the messages are delivered twice",
+                     {"network": {"duplicate": 0.05}}),
+            Scenario("restart-all", kind, "every node crashes at once and restarts 0.2 s later",
+                     _fault("crash", "1s", _ALL, "0.2s"), healed=1.2))
+
+
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("leader-crash", "consensus", "the leader crashes for 0.8 s, then restarts",
              _fault("crash", "0.5s", "leader", "0.8s"), healed=1.3, minority=(0.5, 1.3)),
     Scenario("leader-partition", "consensus", "the leader is cut off for 0.8 s, then the network heals",
              _fault("isolate", "0.5s", "leader", "0.8s"), healed=1.3, minority=(0.5, 1.3)),
-    Scenario("loss", "consensus", "5% of the messages are lost",
-             {"network": {"loss": 0.05}}),
-    Scenario("duplication", "consensus", "5% of the messages are delivered twice",
-             {"network": {"duplicate": 0.05}}),
-    Scenario("restart-all", "consensus", "every node crashes at once and restarts 0.2 s later",
-             _fault("crash", "1s", _ALL, "0.2s"), healed=1.2),
+    *_every_kind("consensus"),
     Scenario("coordinator-crash", "transactions",
              "a node crashes while coordinating a two-phase commit, and restarts 0.5 s later",
              _fault("crash", "0.5s", "coordinator", "0.5s"), healed=1.0),
     Scenario("coordinator-partition", "transactions",
              "a node is cut off while coordinating a two-phase commit, for 0.5 s",
              _fault("isolate", "0.5s", "coordinator", "0.5s"), healed=1.0),
-    Scenario("loss", "transactions", "5% of the messages are lost",
-             {"network": {"loss": 0.05}}),
-    Scenario("duplication", "transactions", "5% of the messages are delivered twice",
-             {"network": {"duplicate": 0.05}}),
-    Scenario("restart-all", "transactions", "every node crashes at once and restarts 0.2 s later",
-             _fault("crash", "1s", _ALL, "0.2s"), healed=1.2),
+    *_every_kind("transactions"),
 )
 
 
