@@ -13,6 +13,10 @@ A node may define ``consistency(self) -> str`` returning one of :data:`CONSISTEN
     Writes are linearizable and every client's operations take effect in the order it issued
     them, but a read may return an older state than the latest completed write (Lamport, 1979;
     ZooKeeper's guarantee for reads served by the server a client is connected to).
+``regular``
+    Per key, a read returns the value of the latest write that completed before the read began,
+    or of a write concurrent with the read (Lamport's regular register, 1986). What a strict
+    quorum store (R + W > N, no sloppy quorum) gives while clocks agree.
 ``eventual``
     No ordering promise: a read returns some value that was written (or the initial one), and
     replicas that stop receiving writes converge. Dynamo-style quorums with last-write-wins.
@@ -25,8 +29,8 @@ from __future__ import annotations
 
 from typing import Any
 
-LINEARIZABLE, SEQUENTIAL, EVENTUAL = "linearizable", "sequential", "eventual"
-CONSISTENCY_MODELS = (LINEARIZABLE, SEQUENTIAL, EVENTUAL)  # strongest first
+LINEARIZABLE, SEQUENTIAL, REGULAR, EVENTUAL = "linearizable", "sequential", "regular", "eventual"
+CONSISTENCY_MODELS = (LINEARIZABLE, SEQUENTIAL, REGULAR, EVENTUAL)
 
 
 def promise(node: Any) -> str:
