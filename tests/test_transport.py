@@ -104,6 +104,18 @@ def test_three_messages_behind_a_loss_repair_it_at_once():
     assert net.retransmitted == 1
 
 
+def test_a_lost_copy_is_repaired_again_once_a_later_send_arrives():
+    sim, net, got = link(loss=0.5, rto=0.1)
+    net.rng = Draws(0.0, 1.0, 1.0, 1.0, 0.0)  # the first is lost, and so is RACK's copy (2.5 ms)
+    for k in range(3):
+        net.send(0, 1, Ping(k), 0.0, 0)
+    sim.at(0.003, lambda _: net.send(0, 1, Ping(3), 0.003, 0))  # sent after the lost copy
+    sim.run(1.0)
+    # the fourth arrives at 4 ms; 1 ms back and the copy leaves at once (three are held)
+    assert got == [(pytest.approx(0.006), 0, k) for k in range(4)]
+    assert net.retransmitted == 2
+
+
 def test_a_lost_tail_is_repaired_by_the_probe():
     """Two messages in flight, the second lost and nothing after it: the probe timeout (2 x SRTT
     + 2 ms after the latest send) re-sends it."""

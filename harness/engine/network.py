@@ -237,7 +237,7 @@ class Network:
                 self.dropped += 1
                 self.sim.at(t + wait, self._timed_out, (stream, stream.epoch))
                 return
-            stream.lost[seq] = [item, t + self.rto, UNSENT]
+            stream.lost[seq] = [item, t + self.rto, UNSENT, seq + 1]
             probe = stream.probe_due(self.rto)
             if probe < t + self.rto:
                 self.sim.at(probe, self._probe, (src, dst, stream.epoch, seq))
@@ -276,7 +276,7 @@ class Network:
             if seq > expected:
                 stream.held[seq] = msg
                 if lost and expected in lost:
-                    self._rack(src, dst, stream, lost[expected])
+                    self._rack(src, dst, stream, lost[expected], seq)
             return  # (below: the slower copy of a message delivered already)
         if tries:
             self.retransmitted += tries
@@ -290,15 +290,17 @@ class Network:
             stream.expected = expected = expected + 1
             receive(src, msg)
         if held and expected in lost:
-            self._rack(src, dst, stream, lost[expected])
+            self._rack(src, dst, stream, lost[expected], max(held))
 
-    def _rack(self, src: int, dst: int, stream: Stream, entry: list) -> None:
-        """Messages sent after a lost one arrived: their acknowledgement reaches the sender a
-        reverse latency later, which re-sends the lost one after RACK's reordering window, or
-        at once once ``DUPTHRESH`` have arrived. (The reverse latency is drawn only when the
-        plan may change: the first arrival, and the ``DUPTHRESH``-th.)"""
+    def _rack(self, src: int, dst: int, stream: Stream, entry: list, arrived: int) -> None:
+        """Message ``arrived``, held behind a lost one, was sent after the lost one (or after
+        its latest copy, ``entry[3]``): its acknowledgement reaches the sender a reverse latency
+        later, which re-sends the lost one after RACK's reordering window, or at once once
+        ``DUPTHRESH`` have arrived. (The reverse latency is drawn only when the plan may change:
+        the first such arrival, and the ``DUPTHRESH``-th.)"""
         planned = entry[2]
-        if planned < 0.0 or (planned < UNSENT and len(stream.held) != DUPTHRESH):
+        if (planned < 0.0 or arrived < entry[3]
+                or (planned < UNSENT and len(stream.held) != DUPTHRESH)):
             return
         window = 0.0 if len(stream.held) >= DUPTHRESH else stream.srtt / 4.0
         self._plan_repair(src, dst, stream, entry,
@@ -337,8 +339,9 @@ class Network:
         self.sim.at(at, self._resend, (src, dst, stream.epoch, entry))
 
     def _resend(self, item: tuple[int, int, int, list]) -> None:
-        """A planned repair leaves (unless an earlier one did). A copy lost again waits for the
-        timeout's copy."""
+        """A planned repair leaves (unless an earlier one did). If it is lost too, a message
+        sent after it reveals that as the first loss was revealed (RACK detects lost
+        retransmissions by their send time, RFC 8985 §6.2); the timeout remains the backstop."""
         src, dst, epoch, entry = item
         link = self.table[src][dst]
         stream = link.stream
@@ -347,7 +350,8 @@ class Network:
             return
         entry[2] = -1.0
         self.retransmitted += 1
-        if self.rng.random() < link.loss:
+        if self.rng.random() < link.loss:  # RACK sees it lost once a later send arrives
+            entry[2], entry[3] = UNSENT, stream.sent
             return
         self.sim.at(self.sim.now + link.latency.next(), self.deliver_stream, entry[0])
 

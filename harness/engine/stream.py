@@ -21,7 +21,8 @@ default since 4.18, and RFC 6298):
   (include/net/tcp.h), which a datacenter round trip of a millisecond always gets, doubled for
   every lost copy (RFC 6298 §5.5) up to ``RTO_MAX``.
 
-A copy sent by RACK or a probe may be lost too; the timeout's copy then follows. SRTT is the
+A copy sent by RACK or a probe may be lost too; RACK then re-sends it again once a message sent
+after that copy arrives, and the timeout's copy remains the backstop. SRTT is the
 link's round trip at its mean latencies (the mean forward plus the mean reverse one-way
 latency), the value the smoothed estimate settles on. A connection broken by a partition, a
 crash or a restart of either end (:meth:`Stream.reset`) loses what was in flight on it, as a
@@ -43,7 +44,8 @@ class Stream:
     """One directed link's connection: the sender's next sequence number and the times of its
     two latest sends, the receiver's next expected one and the messages it holds beyond it, and
     the messages lost on their first try (``seq -> [delivery item, when the timeout re-sends it,
-    when a repair re-sends it]``; the last is ``UNSENT`` until one is planned and -1 once sent).
+    when a repair re-sends it, the first sequence number sent after its latest copy]``; the
+    repair time is ``UNSENT`` until one is planned and -1 once sent).
     ``epoch`` numbers the connection: a message of an older one is dropped on arrival. On a link
     that loses nothing order needs no numbers: a message arrives no earlier than the one before
     it (``last``, the arrival time of the latest). ``srtt`` is the link's round trip."""
