@@ -86,8 +86,8 @@ workload: {type: kv, clients: 8, keys: 3, read_ratio: 0.3, timeout: 5ms, retries
 
 def test_retries_under_loss_stay_exactly_once_and_the_checker_sees_when_not(make_suite, monkeypatch):
     # A duplicate apply needs a retry to reach the leader after its original committed and the
-    # reply was lost: most seeds show one within 2 s (3 of the first 4); seed 2 does.
-    (spec,) = make_suite(SUITE, "seed=2").runs()
+    # reply was lost: most seeds show one within 2 s (7 of the first 8); seed 1 does.
+    (spec,) = make_suite(SUITE, "seed=1").runs()
     assert runner.run(spec, "x").row["safety"] == "ok"
     monkeypatch.setattr(consensus_world, "KVStateMachine", NoDedup)
     safety = runner.run(spec, "x").row["safety"]

@@ -51,15 +51,24 @@ def test_jitter_reorders_datagrams_and_a_stream_delivers_in_order(transport, los
     assert (order == list(range(200))) == (transport == "stream")
 
 
-def test_a_loss_delays_the_later_messages_on_the_link_by_the_rto():
+def test_a_lone_loss_waits_for_the_rto():
+    """One message in flight: the probe timeout is 2 x SRTT + 200 ms, later than the timeout."""
     sim, net, got = link(loss=0.5)
-    net.rng = Draws(0.0, 1.0)  # the first message is lost, its first copy gets through
-    for k in range(3):  # two behind it: too few duplicate acknowledgements for a fast retransmit
+    net.rng = Draws(0.0, 1.0)  # the message is lost, the timeout's copy gets through
+    net.send(0, 1, Ping(0), 0.0, 0)
+    sim.run(1.0)
+    assert got == [(pytest.approx(0.201), 0, 0)]
+    assert net.retransmitted == 1 and net.dropped == 0
+
+
+def test_the_messages_behind_a_loss_wait_for_its_copy():
+    sim, net, got = link(loss=0.5, rto=0.1)
+    net.rng = Draws(0.0, 1.0, 1.0, 1.0, 0.0)  # the first is lost, and so is the copy RACK sends
+    for k in range(3):
         net.send(0, 1, Ping(k), 0.0, 0)
     sim.run(1.0)
-    assert got == [(pytest.approx(0.201), 0, 0), (pytest.approx(0.201), 0, 1),
-                   (pytest.approx(0.201), 0, 2)]
-    assert net.retransmitted == 1 and net.dropped == 0
+    assert got == [(pytest.approx(0.101), 0, k) for k in range(3)]
+    assert net.retransmitted == 2
 
 
 def test_each_lost_copy_doubles_the_timeout():
@@ -71,16 +80,64 @@ def test_each_lost_copy_doubles_the_timeout():
     assert net.retransmitted == 3
 
 
-def test_three_messages_behind_a_loss_trigger_a_fast_retransmit():
+def test_a_message_behind_a_loss_repairs_it_after_racks_reordering_window():
+    sim, net, got = link(loss=0.5)
+    net.rng = Draws(0.0, 1.0)
+    for k in range(3):
+        net.send(0, 1, Ping(k), 0.0, 0)
+    sim.run(1.0)
+    # the first message behind the lost one arrives at 1 ms, its acknowledgement takes 1 ms
+    # back, the sender waits a quarter of the 2 ms round trip, the copy takes 1 ms
+    assert got == [(pytest.approx(0.0035), 0, k) for k in range(3)]
+    assert net.retransmitted == 1
+
+
+def test_three_messages_behind_a_loss_repair_it_at_once():
     sim, net, got = link(loss=0.5)
     net.rng = Draws(0.0, 1.0)
     for k in range(4):
-        net.send(0, 1, Ping(k), k * 0.0001, 0)
+        net.send(0, 1, Ping(k), [0.0, 0.0010, 0.0011, 0.0012][k], 0)
     sim.run(1.0)
-    # the third message behind the lost one arrives at 1.3 ms; the duplicate acknowledgements
-    # take 1 ms back, the copy 1 ms forward; the timeout's copy later is discarded
-    assert got == [(pytest.approx(0.0033), 0, k) for k in range(4)]
+    # the third one behind it arrives at 2.2 ms, before the window of the first (at 2 ms + 1 ms
+    # + 0.5 ms) ends: the copy leaves at 3.2 ms and arrives at 4.2 ms
+    assert got == [(pytest.approx(0.0042), 0, k) for k in range(4)]
     assert net.retransmitted == 1
+
+
+def test_a_lost_copy_is_repaired_again_once_a_later_send_arrives():
+    sim, net, got = link(loss=0.5, rto=0.1)
+    net.rng = Draws(0.0, 1.0, 1.0, 1.0, 0.0)  # the first is lost, and so is RACK's copy (2.5 ms)
+    for k in range(3):
+        net.send(0, 1, Ping(k), 0.0, 0)
+    sim.at(0.003, lambda _: net.send(0, 1, Ping(3), 0.003, 0))  # sent after the lost copy
+    sim.run(1.0)
+    # the fourth arrives at 4 ms; 1 ms back and the copy leaves at once (three are held)
+    assert got == [(pytest.approx(0.006), 0, k) for k in range(4)]
+    assert net.retransmitted == 2
+
+
+def test_a_lost_tail_is_repaired_by_the_probe():
+    """Two messages in flight, the second lost and nothing after it: the probe timeout (2 x SRTT
+    + 2 ms after the latest send) re-sends it."""
+    sim, net, got = link(loss=0.5)
+    net.rng = Draws(1.0, 0.0, 1.0, 1.0)  # the second is lost; its probe gets through
+    net.send(0, 1, Ping(0), 0.0, 0)
+    net.send(0, 1, Ping(1), 0.0001, 0)
+    sim.run(1.0)
+    assert got == [(pytest.approx(0.001), 0, 0), (pytest.approx(0.0001 + 0.006 + 0.001), 0, 1)]
+    assert net.retransmitted == 1
+
+
+def test_a_later_send_rearms_the_probe():
+    sim, net, got = link(loss=0.5)
+    net.rng = Draws(1.0, 0.0, 1.0)
+    net.send(0, 1, Ping(0), 0.0, 0)
+    net.send(0, 1, Ping(1), 0.0001, 0)  # lost
+    sim.at(0.005, lambda _: net.send(0, 1, Ping(2), 0.005, 0))  # before the probe at 6.1 ms
+    sim.run(1.0)
+    # RACK repairs it first: the third arrives at 6 ms, 1 ms back, 0.5 ms window, 1 ms forward
+    assert [n for _, _, n in got] == [0, 1, 2]
+    assert got[1][0] == pytest.approx(0.0085) and net.retransmitted == 1
 
 
 # (a stream that may lose messages numbers them; one that cannot only keeps their order)

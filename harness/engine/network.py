@@ -20,7 +20,7 @@ from typing import Any, Callable, cast
 import numpy as np
 
 from harness.engine.sim import Simulator
-from harness.engine.stream import RETRIES, Stream, backoff
+from harness.engine.stream import DUPTHRESH, RETRIES, UNSENT, Stream, backoff
 from harness.message import Message
 
 INF = math.inf
@@ -36,12 +36,13 @@ class Latencies:
     the hottest line of a run (a call per message measured 2-3% of a pure-Python run);
     :meth:`next` does the same for anyone else."""
 
-    __slots__ = ("draws", "_block", "_size")
+    __slots__ = ("draws", "_block", "_size", "mean")
 
     def __init__(self, spec: Any, rng: random.Random):
         self.draws: list[float] = []
         self._size = 16
         dist = spec.dist
+        self.mean = _mean(spec)
         self._block: Callable[[int], list[float]]
         if dist == "constant":
             value = spec.value
@@ -75,6 +76,22 @@ class Latencies:
     def next(self) -> float:
         draws = self.draws
         return draws.pop() if draws else self.refill()
+
+
+def _mean(spec: Any) -> float:
+    """The mean of a latency law (the median for a Pareto law without one). The stream
+    transport's round-trip estimate (SRTT) settles on the sum of two of them."""
+    dist = spec.dist
+    if dist == "constant":
+        return spec.value
+    if dist == "uniform":
+        return (spec.low + spec.high) / 2.0
+    if dist == "lognormal":
+        return spec.median * math.exp(spec.sigma ** 2 / 2.0)
+    if dist == "pareto":
+        shape = spec.shape
+        return spec.scale * (shape / (shape - 1.0) if shape > 1.0 else 2.0 ** (1.0 / shape))
+    return spec.mean  # normal (its truncation at 0 ignored), exponential
 
 
 class Link:
@@ -126,6 +143,11 @@ class Network:
             for client in range(nodes, nodes + clients):
                 self.table[src][client] = self._link(cfg, src, client, ())
                 self.table[client][src] = self._link(cfg, client, src, ())
+        if self.streamed:
+            for src, row in enumerate(self.table):
+                for dst, link in enumerate(row):
+                    if link is not None and link.stream is not None:
+                        link.stream.srtt = link.latency.mean + self.table[dst][src].latency.mean
 
     def _link(self, cfg: Any, src: int, dst: int, overrides: Any) -> Link:
         latency, loss, dup, bw = cfg.latency, cfg.loss, cfg.duplicate, cfg.bandwidth
@@ -207,6 +229,7 @@ class Network:
         if link.bandwidth:
             t = max(t, link.free_at) + msg.size / link.bandwidth
             link.free_at = t
+        stream.prev_sent_at, stream.sent_at = stream.sent_at, t
         item = (src, dst, incarnation, depart, msg, stream.epoch, seq, 0)
         if link.loss and self.rng.random() < link.loss:
             wait, tries = backoff(self.rto, link.loss, self.rng.random)
@@ -214,7 +237,10 @@ class Network:
                 self.dropped += 1
                 self.sim.at(t + wait, self._timed_out, (stream, stream.epoch))
                 return
-            stream.lost[seq] = (item, t + self.rto)
+            stream.lost[seq] = [item, t + self.rto, UNSENT, seq + 1]
+            probe = stream.probe_due(self.rto)
+            if probe < t + self.rto:
+                self.sim.at(probe, self._probe, (src, dst, stream.epoch, seq))
             item = (src, dst, incarnation, depart, msg, stream.epoch, seq, tries)
             t += wait
         self.sim.at(t + link.latency.next(), self.deliver_stream, item)
@@ -245,15 +271,16 @@ class Network:
             self.dropped += 1
             return
         expected = stream.expected
+        lost = stream.lost
         if seq != expected:
             if seq > expected:
                 stream.held[seq] = msg
-                if stream.repairable():
-                    self._fast_retransmit(src, dst, stream)
+                if lost and expected in lost:
+                    self._rack(src, dst, stream, lost[expected], seq)
             return  # (below: the slower copy of a message delivered already)
         if tries:
             self.retransmitted += tries
-        lost, held, receive = stream.lost, stream.held, self.receivers[dst]
+        held, receive = stream.held, self.receivers[dst]
         if lost:
             lost.pop(seq, None)
         stream.expected = expected = seq + 1
@@ -262,23 +289,71 @@ class Network:
             msg = held.pop(expected)
             stream.expected = expected = expected + 1
             receive(src, msg)
-        if lost and stream.repairable():
-            self._fast_retransmit(src, dst, stream)
+        if held and expected in lost:
+            self._rack(src, dst, stream, lost[expected], max(held))
 
-    def _fast_retransmit(self, src: int, dst: int, stream: Stream) -> None:
-        """The receiver holds ``DUPTHRESH`` messages behind a lost one: its duplicate
-        acknowledgements reach the sender after a reverse latency, which re-sends it at once
-        (unless its timeout comes first). A copy lost again waits for the timeout's copy."""
-        item, timeout_at = stream.lost.pop(stream.expected)
-        now = self.sim.now
-        back = self.table[dst][src].latency.next()
-        if now + back >= timeout_at:
+    def _rack(self, src: int, dst: int, stream: Stream, entry: list, arrived: int) -> None:
+        """Message ``arrived``, held behind a lost one, was sent after the lost one (or after
+        its latest copy, ``entry[3]``): its acknowledgement reaches the sender a reverse latency
+        later, which re-sends the lost one after RACK's reordering window, or at once once
+        ``DUPTHRESH`` have arrived. (The reverse latency is drawn only when the plan may change:
+        the first such arrival, and the ``DUPTHRESH``-th.)"""
+        planned = entry[2]
+        if (planned < 0.0 or arrived < entry[3]
+                or (planned < UNSENT and len(stream.held) != DUPTHRESH)):
             return
-        self.retransmitted += 1
+        window = 0.0 if len(stream.held) >= DUPTHRESH else stream.srtt / 4.0
+        self._plan_repair(src, dst, stream, entry,
+                          self.sim.now + self.table[dst][src].latency.next() + window)
+
+    def _probe(self, item: tuple[int, int, int, int]) -> None:
+        """The tail-loss probe of the loss ``seq`` fires, unless a later send re-armed it, the
+        loss was repaired or its repair is planned, or the timeout comes first."""
+        src, dst, epoch, seq = item
+        stream = self.table[src][dst].stream
+        assert stream is not None
+        entry = stream.lost.get(seq)
+        if entry is None or stream.epoch != epoch or entry[2] < UNSENT:
+            return
+        now, timeout_at = self.sim.now, entry[1]
+        due = stream.probe_due(self.rto)
+        if due > now:
+            if due < timeout_at:
+                self.sim.at(due, self._probe, item)
+            return
+        if seq == stream.sent - 1:  # the probe is the lost message itself
+            self._plan_repair(src, dst, stream, entry, now)
+            return
+        self.retransmitted += 1  # a copy of the latest message, whose acknowledgement shows the hole
         link = self.table[src][dst]
-        if self.rng.random() < link.loss:
+        if self.rng.random() >= link.loss:
+            self._plan_repair(src, dst, stream, entry,
+                              now + link.latency.next() + self.table[dst][src].latency.next())
+
+    def _plan_repair(self, src: int, dst: int, stream: Stream, entry: list, at: float) -> None:
+        """Re-send a lost message at ``at`` (unless the timeout's copy leaves first, or an
+        earlier repair is planned)."""
+        if at >= entry[1] or at >= entry[2]:
             return
-        self.sim.at(now + back + link.latency.next(), self.deliver_stream, item)
+        entry[2] = at
+        self.sim.at(at, self._resend, (src, dst, stream.epoch, entry))
+
+    def _resend(self, item: tuple[int, int, int, list]) -> None:
+        """A planned repair leaves (unless an earlier one did). If it is lost too, a message
+        sent after it reveals that as the first loss was revealed (RACK detects lost
+        retransmissions by their send time, RFC 8985 §6.2); the timeout remains the backstop."""
+        src, dst, epoch, entry = item
+        link = self.table[src][dst]
+        stream = link.stream
+        if (stream is None or stream.epoch != epoch or entry[2] != self.sim.now
+                or stream.lost.get(entry[0][6]) is not entry):  # delivered meanwhile
+            return
+        entry[2] = -1.0
+        self.retransmitted += 1
+        if self.rng.random() < link.loss:  # RACK sees it lost once a later send arrives
+            entry[2], entry[3] = UNSENT, stream.sent
+            return
+        self.sim.at(self.sim.now + link.latency.next(), self.deliver_stream, entry[0])
 
     def _timed_out(self, item: tuple[Stream, int]) -> None:
         stream, epoch = item
