@@ -161,7 +161,7 @@ METRICS: tuple[Metric, ...] = (
        "replication messages re-sent under replication.retransmit ÷ ops_committed", headline=False,
        kind=CONSENSUS),
     _M("transport_retransmissions_per_op", "transport retransmissions per op", "msgs/op", LOWER, COST,
-       "copies the stream transport re-sent (after its timeout or by a fast retransmit) ÷ "
+       "copies the stream transport re-sent (after its timeout, by RACK or by a tail-loss probe) ÷ "
        "ops_committed; 0 with network.transport: datagram", headline=False),
     _M("repairs_per_op", "gap repairs per op", "msgs/op", LOWER, COST,
        "messages sent to fill a gap a replica reported ÷ ops_committed", headline=False, kind=CONSENSUS),
