@@ -346,6 +346,21 @@ def test_validate_prints_the_estimates(suite_file):
     assert "r0000-s1..s2" in result.output and "events" in result.output and "suite: 4 runs" in result.output
 
 
+@pytest.mark.parametrize("kind", ["consensus", "transactions"])
+def test_a_cluster_that_charges_no_cpu_is_estimated_not_divided_by_zero(suite_file, kind):
+    size = "nodes: 3" if kind == "consensus" else "partitions: 1"
+    free = "cluster: {%s, cpu_per_message: 0s, cpu_per_send: 0s, cpu_per_byte: 0s}" % size
+    text = TINY.replace("cluster: {nodes: 3}", free)
+    if kind == "transactions":
+        text = text.replace("workload: {type: kv, clients: 8, keys: 50}",
+                            "kind: transactions\nworkload: {type: ycsb, mode: open, rate: 100, keys: 50}")
+        text = text.replace("protocol: [raft, multipaxos]", "protocol: [occ]").split("faults:")[0] + \
+            "matrix:\n  protocol: [occ]\n"
+    result = invoke("validate", str(suite_file(text)))
+    assert result.exit_code == 0, result.output
+    assert "suite: " in result.output
+
+
 # The watchdog raises in the running thread wherever it is; when that is a gc callback (here
 # Hypothesis's) Python reports it as unraisable and the watchdog raises again a period later.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")

@@ -42,7 +42,7 @@ class Latencies:
         self.draws: list[float] = []
         self._size = 16
         dist = spec.dist
-        self.mean = _mean(spec)
+        self.mean = mean_latency(spec)
         self._block: Callable[[int], list[float]]
         if dist == "constant":
             value = spec.value
@@ -78,9 +78,10 @@ class Latencies:
         return draws.pop() if draws else self.refill()
 
 
-def _mean(spec: Any) -> float:
-    """The mean of a latency law (the median for a Pareto law without one). The stream
-    transport's round-trip estimate (SRTT) settles on the sum of two of them."""
+def mean_latency(spec: Any) -> float:
+    """The mean of a latency law (the median for a Pareto law without one): the stream
+    transport's round-trip estimate (SRTT) settles on the sum of two of them, and the run
+    estimate (:mod:`harness.execution.estimate`) adds them up."""
     dist = spec.dist
     if dist == "constant":
         return spec.value

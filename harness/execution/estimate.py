@@ -22,6 +22,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from harness.engine.network import mean_latency
+
 # Calibration (2-core development machine, shared; the measurements are in docs/running.md).
 EVENTS_PER_SECOND = 30_000          # simulator events per wall-clock second, one core
 BASE_MEMORY = 30 * 2**20            # a run's fixed cost beyond the interpreter
@@ -55,40 +57,28 @@ class Estimate:
     offered: float
 
 
-def _mean(latency: Any) -> float:
-    dist = getattr(latency, "dist", "constant")
-    if dist == "constant":
-        return latency.value
-    if dist == "uniform":
-        return (latency.low + latency.high) / 2
-    if dist == "normal":
-        return latency.mean
-    if dist == "exponential":
-        return latency.mean
-    if dist == "lognormal":
-        return latency.median * math.exp(latency.sigma ** 2 / 2)
-    if dist == "pareto":
-        return latency.scale * latency.shape / (latency.shape - 1) if latency.shape > 1 else latency.scale * 10
-    return 0.001
+def _rate(cost: float) -> float:
+    """Operations per second a CPU cost per operation allows (unbounded when it costs nothing)."""
+    return 1.0 / cost if cost > 0 else math.inf
 
 
 def estimate(cfg: Any) -> Estimate:
     """The cost of one run of config ``cfg`` (a :class:`harness.suite.run.RunConfig`)."""
     w, c = cfg.workload, cfg.cluster
-    hop = _mean(cfg.network.latency) + c.cpu_per_message + c.cpu_per_send
+    hop = mean_latency(cfg.network.latency) + c.cpu_per_message + c.cpu_per_send
     size = getattr(w, "value_size", 64) + 64
     if cfg.kind == "transactions":
         per_txn = getattr(w, "ops", 2 if w.type == "bank" else 8)
         nodes = c.partitions
         round_trip = per_txn * 2 * hop + 2 * hop + c.fsync
-        capacity = nodes / (per_txn * (c.cpu_per_message + c.cpu_per_send + 2 * size * c.cpu_per_byte)
-                            + 2 * (c.cpu_per_message + c.cpu_per_send))
+        capacity = nodes * _rate(per_txn * (c.cpu_per_message + c.cpu_per_send + 2 * size * c.cpu_per_byte)
+                                 + 2 * (c.cpu_per_message + c.cpu_per_send))
         events_per_op = 4 + 4 * per_txn
         op_memory_each = MEMORY_PER_TXN_OP * per_txn
     else:
         nodes = c.nodes
         round_trip = 4 * hop + c.fsync
-        capacity = 1 / (c.cpu_per_message + c.cpu_per_send + 2 * size * c.cpu_per_byte)
+        capacity = _rate(c.cpu_per_message + c.cpu_per_send + 2 * size * c.cpu_per_byte)
         events_per_op = 1.5 + nodes
         op_memory_each = MEMORY_PER_OP
     duration = cfg.duration
