@@ -1,8 +1,9 @@
 """Simulator speed, as benchmarks (pytest-benchmark), never as timed assertions.
 
 ``pytest -n 0 --benchmark-enable tests/test_bench_sim.py -s`` measures simulated messages per
-CPU second of the process (wall-clock seconds on one idle core, but robust to a busy machine) of three steady-state workloads -- a 5-node Raft and a 5-node Multi-Paxos
-(64 closed-loop KV clients each) and a 4-partition 2PL (wait-die) YCSB transaction workload --
+CPU second of the process (wall-clock seconds on one idle core, but robust to a busy machine) of
+a steady-state workload per built-in protocol -- a 5-node cluster for each consensus protocol (64
+closed-loop KV clients) and a 4-partition YCSB transaction workload for each transaction protocol --
 and, in the same session, of a *reference loop*: a priority queue delivering messages with no
 protocol, written here so that it stays interpreted Python in every build (pure or compiled).
 The ratio of a workload's rate to the reference's is what to compare across machines and
@@ -34,15 +35,18 @@ checkers: {{linearizability: false}}
 """
 
 TRANSACTIONS = """
-name: bench-2pl4
+name: bench-{protocol}4
 kind: transactions
-protocol: 2pl-waitdie
+protocol: {protocol}
 duration: 3s
 warmup: 1s
-cluster: {partitions: 4}
-workload: {type: ycsb, clients: 32, keys: 10000, ops: 8, multi_partition: 0.2,
-           distribution: {type: zipfian, theta: 0.6}}
+cluster: {{partitions: 4}}
+workload: {{type: ycsb, clients: 32, keys: 10000, ops: 8, multi_partition: 0.2,
+           distribution: {{type: zipfian, theta: 0.6}}}}
 """
+# every built-in protocol: its kind's workload above
+CONSENSUS_PROTOCOLS = ["raft", "multipaxos"]
+TRANSACTION_PROTOCOLS = ["2pl-waitdie", "occ", "tso", "mvcc-si"]
 
 RESULTS: dict[str, float] = {}
 
@@ -83,10 +87,10 @@ def test_reference_loop_messages_per_second(benchmark):
     benchmark.extra_info["messages_per_wall_s"] = round(n / wall)
 
 
-@pytest.mark.parametrize("workload", ["raft", "multipaxos", "transactions"])
+@pytest.mark.parametrize("workload", CONSENSUS_PROTOCOLS + TRANSACTION_PROTOCOLS)
 def test_messages_per_second(benchmark, make_suite, workload):
-    if workload == "transactions":
-        (spec,) = make_suite(TRANSACTIONS).runs()
+    if workload in TRANSACTION_PROTOCOLS:
+        (spec,) = make_suite(TRANSACTIONS.format(protocol=workload)).runs()
         world = TransactionWorld(spec.config, spec.seed)
     else:
         (spec,) = make_suite(CONSENSUS.format(protocol=workload)).runs()
