@@ -3,6 +3,8 @@ computes only its own columns, and leadership is optional for a consensus protoc
 
 from __future__ import annotations
 
+import pytest
+
 import math
 
 import pandas as pd
@@ -74,6 +76,19 @@ def test_a_leaderless_protocol_runs_with_no_leadership_made_up(suite_file, tmp_p
     events = pd.read_csv(out / "events.csv")
     assert set(events["kind"]) == {"crash", "restart"}  # no leader, failover or step-down made up
     assert (out / "report.html").is_file()  # the report copes with no leader
+
+
+@pytest.mark.parametrize("faults", [
+    "schedule: [{at: 500ms, action: crash, target: leader, for: 200ms}]",
+    "crash: {mtbf: 1s, mttr: 100ms, target: follower}",
+    "partition: {mtbf: 1s, duration: 100ms, kind: isolate-leader}",
+])
+def test_a_fault_aimed_at_a_leader_of_a_leaderless_protocol_is_refused(suite_file, faults):
+    text = LEADERLESS.replace("  schedule: [{at: 500ms, action: crash, target: 1, for: 200ms}]", "  " + faults)
+    result = CliRunner().invoke(main, ["validate", str(suite_file(text))])
+    assert result.exit_code == 2, result.output
+    (line,) = result.output.strip().splitlines()
+    assert "faults." in line and "sequencer-test is leaderless" in line, line
 
 
 def test_a_transactions_run_has_no_consensus_columns(make_suite):

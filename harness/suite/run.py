@@ -212,6 +212,7 @@ class RunConfig(Section):
                 at = ("faults", "schedule", i, "target") if isinstance(i, int) else ("faults", i, "target")
                 raise Problem(at, f"expected 'any', {', '.join(map(repr, ROLES[self.kind]))} or node ids "
                               f"in a {self.kind} suite", show(target))
+        self._leaderless_fits()
         for i, link in enumerate(self.network.links):
             self._check_ids(link.src, ("network", "links", i, "from"), nodes)
             self._check_ids(link.dst, ("network", "links", i, "to"), nodes)
@@ -222,6 +223,24 @@ class RunConfig(Section):
                 raise Problem(("faults", "schedule", i, "at"), "expected a time before the end of the run "
                               f"(duration {format_duration(self.duration)})", format_duration(step.at))
         return self
+
+    def _leaderless_fits(self) -> None:
+        """A fault aimed at the leader or a follower of a protocol that has no leader would
+        never fire: refuse it rather than measure a run without the fault asked for."""
+        spec = lookup_protocol(self.protocol)
+        if self.kind != "consensus" or spec is None or not spec.leaderless:
+            return
+        faults = self.faults
+        roles = [(("faults", "schedule", i, "target"), step.target) for i, step in enumerate(faults.schedule)]
+        roles += [(("faults", name, "target"), target) for name, target in rate_targets(faults)]
+        for at, target in roles:
+            if target in ("leader", "follower"):
+                raise Problem(at, f"expected 'any' or node ids ({spec.name} is leaderless: no node "
+                              f"leads, so no fault can aim at a {target})", show(target))
+        if faults.partition is not None and faults.partition.kind == "isolate-leader":
+            raise Problem(("faults", "partition", "kind"), f"expected 'random' or 'majority-minority' "
+                          f"({spec.name} is leaderless: there is no leader to isolate)",
+                          show(faults.partition.kind))
 
     def _transactions_fit(self) -> None:
         """A transactions suite whose workload cannot be generated on its partitions, or whose
