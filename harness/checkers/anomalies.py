@@ -37,11 +37,6 @@ import numpy as np
 
 from harness.checkers.registers import Reads, prev_max
 
-# (column, label for the report) in the order they are written to a row
-COLUMNS = ("stale_read_share", "staleness_versions_mean", "staleness_versions_p99",
-           "staleness_ms_mean", "staleness_ms_p99", "nonlinearizable_share",
-           "monotonic_read_violations", "read_your_writes_violations")
-
 
 def measure(reads: Reads, since: float) -> dict[str, float]:
     """The anomaly columns over the reads invoked at or after ``since`` (NaN shares and
