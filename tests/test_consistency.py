@@ -101,3 +101,13 @@ def test_sequential_catches_a_read_of_a_write_the_log_never_took():
     h = build([put(1, 11, 0, 10, status=INFO), get(1, 11, 2, 3, c=1)])
     assert status(check_sequential(h, [])) == "violation"
     assert status(check_sequential(h, [11])) == "ok"
+
+
+def test_a_violation_of_each_model_has_its_own_class():
+    from harness.checkers.verdicts import verdict_class
+
+    h = build(STALE[:2] + [get(1, 12, 4, 5, c=2), get(1, 11, 6, 7, c=2)])
+    assert verdict_class("violation: " + check_sequential(h, STALE_LOG)[1]) == "sequential consistency"
+    assert verdict_class("violation: " + check_regular(build(STALE))[1]) == "regular register"
+    thin = build([get(1, 99, 0, 1)])
+    assert verdict_class("violation: " + check_eventual(thin)[1]) == "eventual consistency"
