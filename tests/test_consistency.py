@@ -2,6 +2,11 @@
 passes one that breaks only a stronger model."""
 
 from harness.checkers import check_linearizability
+from harness.execution import runner
+from harness.kinds.consensus.contract import EVENTUAL, REGULAR
+from harness.protocol import register
+from implementations.raft.node import RaftNode
+from implementations.raft.options import RaftOptions
 from harness.checkers.consistency import check_eventual, check_regular, check_sequential
 from harness.history import INFO
 from test_linearizability import build, cas, get, put
@@ -111,3 +116,40 @@ def test_a_violation_of_each_model_has_its_own_class():
     assert verdict_class("violation: " + check_regular(build(STALE))[1]) == "regular register"
     thin = build([get(1, 99, 0, 1)])
     assert verdict_class("violation: " + check_eventual(thin)[1]) == "eventual consistency"
+
+
+# -- a whole run is judged against what its protocol promises ----------------------------------
+
+@register("raft-promising-eventual", kind="consensus", options=RaftOptions)
+class EventualRaft(RaftNode):
+    """Raft that promises only eventual consistency (its stale lease reads are then allowed)."""
+
+    def consistency(self) -> str:
+        return EVENTUAL
+
+
+@register("raft-promising-regular", kind="consensus", options=RaftOptions)
+class RegularRaft(RaftNode):
+    def consistency(self) -> str:
+        return REGULAR
+
+
+def lease_run(make_suite, protocol):
+    from test_leases import SLOW_CLOCK_PARTITION, STRAGGLERS, SUITE
+
+    suite = make_suite(SUITE, f"protocol={protocol}", SLOW_CLOCK_PARTITION, *STRAGGLERS,
+                       f"protocols.{protocol}.read=lease")
+    (spec,) = suite.runs()
+    return runner.run(spec, suite.name).row
+
+
+def test_a_run_fails_only_when_it_breaks_its_own_promise(make_suite):
+    # the drifting lease serves stale reads: a linearizable (or regular) promise is broken...
+    assert lease_run(make_suite, "raft")["safety"].startswith("violation")
+    regular = lease_run(make_suite, "raft-promising-regular")
+    assert regular["safety"].startswith("violation: regular: "), regular["safety"]
+    # ...an eventual one is kept, and the stale reads are measured instead
+    eventual = lease_run(make_suite, "raft-promising-eventual")
+    assert eventual["safety"] == "ok"
+    assert eventual["safety_detail"] == "judged as eventual (the protocol's promise)"
+    assert eventual["stale_read_share"] > 0
