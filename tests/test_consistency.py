@@ -183,3 +183,11 @@ def test_a_linearizable_raft_run_with_a_leader_crash_passes_every_weaker_model(m
     world = worlds[0]
     assert status(check_sequential(world.history, world.log.uids)) == "ok"
     assert status(check_regular(world.history)) == "ok"
+
+
+def test_sequential_catches_a_read_of_an_indeterminate_cas_that_does_not_swap_in_the_log():
+    h = build([put(1, 11, 0, 1, c=0), cas(1, 0, 12, False, 2, 3, status=INFO, c=1),
+               get(1, 12, 4, 5, c=2)])
+    verdict = check_sequential(h, [11, 12])
+    assert verdict[0] == "violation" and "does not swap" in verdict[1]
+    assert status(check_regular(h)) == "ok"  # no order of writes to go by: it may have swapped
