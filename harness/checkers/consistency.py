@@ -31,7 +31,8 @@ from typing import Any
 import numpy as np
 
 from harness.checkers.registers import INITIAL, NO_WRITE, Reads, reads_of
-from harness.history import CAS, GET, OK, OP_NAMES, History
+from harness.history import CAS, GET, OK, History
+from workloads.kv import OP_NAMES
 
 __all__ = ["check_eventual", "check_regular", "check_sequential"]
 
