@@ -15,15 +15,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness import build
-from harness.live.codec import COMPILED_REFUSAL
 from harness.suite.errors import ConfigError
 from harness.suite.loading import load_suite
 
 DATA = Path(__file__).parent / "data"
 DISTBENCH = str(Path(sys.executable).parent / "distbench")
-pytestmark = [pytest.mark.skipif(not sys.platform.startswith("linux"), reason="live mode tests use /proc"),
-              pytest.mark.skipif(build.kind() == "compiled", reason=COMPILED_REFUSAL)]
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="live mode tests use /proc")
 
 
 def suite(tmp_path: Path, **changes) -> Path:
