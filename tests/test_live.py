@@ -115,9 +115,9 @@ def test_a_node_that_never_answers_init_ends_the_run_in_one_line(tmp_path):
      "live.command: expected an executable program, got './no-such-node'"),
     ({"protocol": "external", "live": {"command": [str(DATA / "live_broken_node.py")]}},  # not executable
      "live.command: expected an executable program, got"),
-    ({"duration": "60s", "seeds": 20}, "live.budget: 20 live runs take about 20 min (duration, node "
+    ({"duration": "60s", "seeds": 20}, "live.budget: 20 live runs take about 21 min (duration, node "
                                         "start-up), more than the budget of 10 min"),
-    ({"duration": "2s", "seeds": 3, "live": {"budget": "5s"}}, "live.budget: 3 live runs take about 10 s"),
+    ({"duration": "2s", "seeds": 3, "live": {"budget": "5s"}}, "live.budget: 3 live runs take about 15 s"),
     ({"protocol": "external"}, "live.command: expected the node program and its arguments"),
     ({"protocol": "external", "mode": "simulated", "live": {"command": ["true"]}}, "protocol: expected a registered"),
     ({"faults": {"schedule": [{"at": "1s", "action": "slow", "target": 0}]}}, "faults: expected no slow faults"),

@@ -12,7 +12,7 @@ from typing import Any
 from harness.execution.estimate import duration as show_duration, estimate
 from harness.suite.errors import ConfigError
 
-SPAWN_S = 0.5  # one node process started and answering init, on a busy 2-core machine
+SPAWN_S = 1.0  # one node process started and answering init, on a busy 2-core machine (measured)
 
 
 def wall_time(cfg: Any) -> float:
