@@ -207,3 +207,24 @@ def test_abort_rates_at_low_contention_match_the_first_order_model(make_suite, p
     model = abort_rate(protocol, a=2000 * 0.001, k=8, rho=0.5, d=2500)
     error = 3 * math.sqrt(model * (1 - model) / r["txn_attempts"])
     assert abs(r["abort_rate"] - model) < 0.10 * model + error, (r["abort_rate"], model)
+
+
+RELAYED = """
+name: relayed
+duration: 1s
+warmup: 0.2s
+cluster: {cpu_per_message: 0s, cpu_per_send: 0s, cpu_per_byte: 0s, fsync: 0s}
+network: {latency: 1ms}
+workload: {type: kv, clients: 1, timeout: 1s}
+"""
+
+
+@pytest.mark.parametrize("protocol", ["raft", "multipaxos"])
+def test_a_relay_adds_its_time_to_each_crossing(make_suite, protocol):
+    """``cluster.relay``: a message between nodes spends it in the relaying process (a live
+    run's harness), a client's half of it. One client, no CPU: a write is four 1 ms crossings,
+    two of them a client's, so 4 ms + 3 relays."""
+    plain = row(make_suite, RELAYED, f"protocol={protocol}")
+    relayed = row(make_suite, RELAYED, f"protocol={protocol}", "cluster.relay=500us")
+    assert plain["latency_p50_ms"] == pytest.approx(4.0, rel=0.01)
+    assert relayed["latency_p50_ms"] == pytest.approx(4.0 + 3 * 0.5, rel=0.01)
