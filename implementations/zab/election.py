@@ -86,7 +86,7 @@ class Election:
         agree = sum(1 for v, _ in self.outside.values() if v[2] == leader)
         if agree >= node.quorum and self._leads(leader):
             self.vote = n.vote
-            node.follow(ctx, leader)
+            self._elected(ctx, leader)
             return
         self.decide(ctx)
 
@@ -102,10 +102,13 @@ class Election:
         vote = self.vote
         if sum(1 for v in self.received.values() if v == vote) < self.node.quorum:
             return
-        if vote[2] == self.node.id:
+        self._elected(ctx, vote[2])
+
+    def _elected(self, ctx: Context, leader: int) -> None:
+        if leader == self.node.id:
             self.node.lead(ctx)
         else:
-            self.node.follow(ctx, vote[2])
+            self.node.follow(ctx, leader)
 
     def answer(self, ctx: Context, src: int, n: Notification, state: int) -> None:
         """A server no longer LOOKING answers a LOOKING one with the vote it followed."""

@@ -236,7 +236,7 @@ class Leadership:
         node = self.node
         if not self.established:
             return
-        n = self.followers.committed(len(node.zxids) - 1)
+        n = node.quorum_index(self.followers)
         if n <= node.commit:
             return
         node.commit = n

@@ -35,6 +35,7 @@ from mypy_extensions import mypyc_attr
 
 from harness.kinds.consensus.contract import LINEARIZABLE, SEQUENTIAL
 from harness.protocol import Context, Node, ReplicationOptions
+from implementations.replication.progress import Followers
 from implementations.replication.liveness import (ElectionTimer, check_quorum_period,
                                                   retransmit_interval)
 from implementations.zab.election import Election
@@ -276,6 +277,10 @@ class ZabNode(Node):
         ctx.set_timer("retransmit", self.rto)
         if self.check_quorum_period:
             ctx.set_timer("quorum", self.check_quorum_period)
+
+    def quorum_index(self, followers: Followers) -> int:
+        """The commit rule: the highest index a quorum (the leader included) has logged."""
+        return followers.committed(len(self.zxids) - 1)
 
     # -- the follower's side --------------------------------------------------------------------
     def _on_leader_info(self, ctx: Context, src: int, epoch: int) -> None:
