@@ -8,9 +8,10 @@ switches to a better vote; in both cases it tells everyone again. A server of an
 or one that asks a server no longer LOOKING, is answered with the receiver's current vote. Once
 a quorum's votes in its round equal its own (``termPredicate``), or a quorum of servers that are
 FOLLOWING or LEADING agree on a leader who says it leads (``outofelection``, ``checkLeader``),
-it follows that leader (or leads). ZooKeeper then waits ``finalizeWait`` for a better
-notification; here the decision is immediate (safety rests on the epoch protocol that follows,
-not on the election). Notifications lost while LOOKING are sent again when the election timer
+it follows that leader (or leads) -- in the first case only after ``finalize_wait`` without
+a better vote arriving (ZooKeeper's ``finalizeWait``), so that one fast pair does not settle on a
+vote the rest would not give. Safety rests on the epoch protocol that follows, not on the
+election. Notifications lost while LOOKING are sent again when the election timer
 (``implementations.replication.liveness``) expires, as ZooKeeper resends after its notification
 timeout."""
 
@@ -98,11 +99,22 @@ class Election:
         return seen is not None and seen[1] == LEADING
 
     def decide(self, ctx: Context) -> None:
-        """termPredicate: a quorum's votes in this round equal ours."""
+        """termPredicate: a quorum's votes in this round equal ours; the decision waits
+        ``finalize_wait`` (the "finalize" timer) for a better vote."""
+        if self.agreed():
+            if self.node.finalize_wait > 0:
+                ctx.set_timer("finalize", self.node.finalize_wait)
+            else:
+                self._elected(ctx, self.vote[2])
+
+    def agreed(self) -> bool:
         vote = self.vote
-        if sum(1 for v in self.received.values() if v == vote) < self.node.quorum:
-            return
-        self._elected(ctx, vote[2])
+        return sum(1 for v in self.received.values() if v == vote) >= self.node.quorum
+
+    def finalize(self, ctx: Context) -> None:
+        """``finalize_wait`` passed: decide if a quorum still agrees with our vote."""
+        if self.agreed():
+            self._elected(ctx, self.vote[2])
 
     def _elected(self, ctx: Context, leader: int) -> None:
         if leader == self.node.id:

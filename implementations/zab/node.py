@@ -61,7 +61,7 @@ class ZabNode(Node):
     __slots__ = (
         # configuration
         "id", "nodes", "peers", "quorum", "heartbeat_interval", "batch_size", "batch_delay",
-        "pipeline", "catchup", "snap_threshold", "sync_reads", "check_quorum_period", "rto",
+        "pipeline", "catchup", "snap_threshold", "finalize_wait", "sync_reads", "check_quorum_period", "rto",
         "sm",
         # persistent state (mirrored in stable records)
         "accepted_epoch", "current_epoch", "zxids", "cmds",
@@ -82,6 +82,8 @@ class ZabNode(Node):
         self.pipeline = max(1, replication.pipeline)
         self.catchup = self.batch_size * self.pipeline
         self.snap_threshold = options.snap_threshold
+        self.finalize_wait = (replication.election_timeout / 50 if options.finalize_wait is None
+                              else options.finalize_wait)
         self.sync_reads = options.read == "sync"
         self.check_quorum_period = check_quorum_period(options, replication)
         self.rto = retransmit_interval(replication)
@@ -215,6 +217,9 @@ class ZabNode(Node):
                 self.election.broadcast(ctx)  # ZooKeeper resends after its notification timeout
             elif lead is None or not lead.established:
                 self.look(ctx)
+        elif name == "finalize":
+            if self.state == LOOKING:
+                self.election.finalize(ctx)
         elif name == "quorum":
             if lead is not None and lead.established and self.check_quorum_period:
                 if lead.followers.quorum_active():
@@ -252,6 +257,7 @@ class ZabNode(Node):
 
     def follow(self, ctx: Context, leader: int) -> None:
         """The election chose ``leader``: register with it (FOLLOWERINFO)."""
+        ctx.cancel_timer("finalize")
         self.state = FOLLOWING
         self.leader = leader
         self.timer.reset(ctx)
@@ -259,6 +265,7 @@ class ZabNode(Node):
 
     def lead(self, ctx: Context) -> None:
         """The election chose this server: discovery begins."""
+        ctx.cancel_timer("finalize")
         self.state = LEADING
         self.leader = self.id
         self.timer.reset(ctx)  # not established within an election timeout: elect again

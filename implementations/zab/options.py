@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from harness.units import Duration
 from implementations.replication.options import LeaderCheckOptions
 
 __all__ = ["ZabOptions"]
@@ -28,3 +29,9 @@ class ZabOptions(LeaderCheckOptions):
                     "synchronised with a snapshot (SNAP) rather than the missing proposals "
                     "(DIFF): ZooKeeper's zookeeper.commitLogCount, the proposals a leader keeps "
                     "in memory.")
+    finalize_wait: Duration | None = Field(
+        None, ge=0,
+        description="How long a server whose vote a quorum shares waits for a better vote before "
+                    "the election ends (ZooKeeper's finalizeWait; default "
+                    "replication.election_timeout / 50, ZooKeeper's 200 ms against its 10 s "
+                    "syncLimit).")
