@@ -66,7 +66,7 @@ class ZabNode(Node):
         # persistent state (mirrored in stable records)
         "accepted_epoch", "current_epoch", "zxids", "cmds",
         # volatile state
-        "state", "leader", "serving", "commit", "applied", "timer", "election", "reads",
+        "state", "leader", "serving", "commit", "known_commit", "applied", "timer", "election", "reads",
         "leadership",
     )
 
@@ -98,6 +98,7 @@ class ZabNode(Node):
         self.leader: int | None = None
         self.serving = False  # FOLLOWING after UPTODATE, or LEADING once established
         self.commit = 0
+        self.known_commit = 0  # a follower: the leader's commit point, which it may not hold yet
         self.applied = 0
         self.timer = ElectionTimer(*replication.election_range)
         self.election = Election(self)
@@ -260,6 +261,7 @@ class ZabNode(Node):
         ctx.cancel_timer("finalize")
         self.state = FOLLOWING
         self.leader = leader
+        self.known_commit = 0
         self.timer.reset(ctx)
         ctx.send(leader, FollowerInfo(self.accepted_epoch))
 
@@ -331,8 +333,16 @@ class ZabNode(Node):
             self.cmds.extend(cs)
             ctx.persist(LogRecord(last + 1, zs, cs))
         ctx.send(src, Ack(m.epoch, len(zxids) - 1))
+        if self.known_commit > self.commit:
+            self._learn_commit(ctx, self.known_commit)
 
     def _learn_commit(self, ctx: Context, index: int) -> None:
+        """The leader committed up to ``index``: apply what of it this server holds (the rest
+        once the proposals arrive)."""
+        if index > self.known_commit:
+            self.known_commit = index
+        else:
+            index = self.known_commit
         last = len(self.zxids) - 1
         if index > last:
             index = last
