@@ -163,7 +163,8 @@ class Leadership:
         ctx.observe("zab_sync", mode)
         pr = self.followers.by_id[src]
         pr.match = 0
-        pr.next = len(zxids)
+        pr.next = len(zxids)  # proposals follow the synchronisation on the connection
+        pr.probing = False
         pr.last_sent = ctx.now
         self.synced.add(src)
         self.syncing[src] = ctx.now
@@ -218,19 +219,24 @@ class Leadership:
             size += c.size
         msg = Proposal(self.epoch, first, zs, batch, size)
         progress = self.followers.by_id
+        now = ctx.now
         for p in self.synced:
             pr = progress[p]
             if pr.next == first:
                 ctx.send(p, msg)
                 pr.next = last + 1
+                if pr.match == first - 1:  # its first outstanding proposal: the clock starts
+                    pr.last_sent = now
         ctx.persist(LogRecord(first, zs, batch))  # after the sends, as ZooKeeper's leader does
         if not node.peers:
             self.maybe_commit(ctx)
 
     def on_ack(self, ctx: Context, src: int, index: int) -> None:
         pr = self.followers.by_id[src]
-        if pr.maybe_update(index) and index > self.node.commit:
-            self.maybe_commit(ctx)
+        if pr.maybe_update(index):
+            pr.last_sent = ctx.now  # progress: what is still outstanding waits anew
+            if index > self.node.commit:
+                self.maybe_commit(ctx)
 
     def maybe_commit(self, ctx: Context) -> None:
         node = self.node
@@ -261,7 +267,9 @@ class Leadership:
             ctx.send(p, msg)
 
     def retransmit(self, ctx: Context) -> None:
-        """Re-send what a synced follower has left unacknowledged for a whole interval."""
+        """Re-send what a synced follower has left unacknowledged for a whole interval: its
+        acknowledgements stopped advancing (``last_sent``: when they last did, or when its oldest
+        outstanding proposal or a re-send left)."""
         node = self.node
         due = ctx.now - node.rto + 1e-9
         for p, sent in list(self.syncing.items()):
