@@ -288,7 +288,8 @@ class Leadership:
                 cs = node.cmds[first:stop]
                 size = HEADER
                 for c in cs:
-                    size += c.size
+                    if c is not None:
+                        size += c.size
                 ctx.send(p, Proposal(self.epoch, first, node.zxids[first:stop], cs, size))
                 first = stop
             pr.next = max(pr.next, end)

@@ -59,10 +59,11 @@ class Sessions:
                 self.writes[uid] = req
                 self.inflight[req.client] = self.inflight.get(req.client, 0) + 1
             lead = node.leadership
+            leader = node.leader
             if lead is not None:
                 lead.submit(ctx, req)
-            else:
-                ctx.send(node.leader, Forward(node.current_epoch, req))
+            elif leader is not None:  # (a server serves only while it has a leader)
+                ctx.send(leader, Forward(node.current_epoch, req))
         elif not self.sync:
             if self.inflight.get(req.client):
                 self.blocked.append(req)
@@ -78,10 +79,11 @@ class Sessions:
         self.seq += 1
         self.outstanding = True
         lead = node.leadership
+        leader = node.leader
         if lead is not None:
             lead.on_sync(ctx, node.id, self.seq)
-        else:
-            ctx.send(node.leader, SyncRequest(node.current_epoch, self.seq))
+        elif leader is not None:
+            ctx.send(leader, SyncRequest(node.current_epoch, self.seq))
 
     def synced(self, ctx: Context, seq: int, index: int) -> None:
         """The leader answered SYNC ``seq``: its reads may be served once ``index`` is
