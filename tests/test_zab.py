@@ -14,7 +14,7 @@ from implementations.zab.leader import sync_point
 from implementations.zab.messages import DIFF, SNAP, TRUNC
 from implementations.zab.node import ZabNode
 from implementations.zab.options import ZabOptions
-from workloads.kv import KVStateMachine
+from workloads.kv import GET, OK, KVStateMachine, Request
 
 SUITE = """
 name: zab
@@ -69,3 +69,27 @@ def test_a_faulted_sweep_with_sync_reads_stays_safe(make_suite):
     rows = [runner.run(spec, suite.name).row for spec in suite.runs()]
     assert [r["safety"] for r in rows] == ["ok"] * 8
     assert all(r["throughput_ops_s"] > 0 for r in rows)
+
+
+class _Replies:
+    """The part of a Context a server's sessions use to answer."""
+
+    def __init__(self):
+        self.replies = []
+
+    def reply(self, request, reply):
+        self.replies.append(reply)
+
+
+def test_a_client_that_has_seen_further_waits_for_its_new_server_to_catch_up():
+    """ZooKeeper refuses a session whose lastZxidSeen is ahead of the server: a client that
+    moved from a failed server must not read an older state than it already saw."""
+    node = ZabNode(0, (0, 1, 2), ReplicationOptions(), ZabOptions(), KVStateMachine())
+    node.applied = 1
+    ctx = _Replies()
+    node.reads.request(ctx, Request(7, 1, GET, 5, seen=3))
+    assert ctx.replies == []
+    node.applied = 3
+    node.reads.serve(ctx)
+    (reply,) = ctx.replies
+    assert reply.status == OK and reply.index == 3

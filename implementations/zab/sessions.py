@@ -7,7 +7,10 @@ Sessions
     A client's operations take effect in the order it sent them (ZooKeeper's FIFO client order):
     a read waits while a write the same client sent to this server is not yet applied here
     (CommitProcessor holds a session's reads behind its pending writes), which also gives
-    read-your-writes on one server.
+    read-your-writes on one server. Every answer carries the position applied here
+    (``Reply.index``); a read from a client that has seen further (``Request.seen``, after it
+    moved from a failed server) waits until this server has applied as far, as ZooKeeper
+    refuses a session whose lastZxidSeen is ahead of the server.
 
 Reads (``ZabOptions.read``)
     ``local``: answered at once from the local state machine (sequentially consistent: possibly
@@ -65,7 +68,7 @@ class Sessions:
             elif leader is not None:  # (a server serves only while it has a leader)
                 ctx.send(leader, Forward(node.current_epoch, req))
         elif not self.sync:
-            if self.inflight.get(req.client):
+            if self.inflight.get(req.client) or req.seen > node.applied:
                 self.blocked.append(req)
             else:
                 self._read(ctx, req)
@@ -99,7 +102,9 @@ class Sessions:
         """``cmd`` was applied here with ``result``: answer it if it was sent here."""
         req = self.writes.pop(cmd.uid, None)
         if req is not None:
-            ctx.reply(req, self.node.sm.answer(req, result))
+            reply = self.node.sm.answer(req, result)
+            reply.index = self.node.applied
+            ctx.reply(req, reply)
             n = self.inflight[req.client] - 1
             if n:
                 self.inflight[req.client] = n
@@ -117,7 +122,7 @@ class Sessions:
             inflight = self.inflight
             waiting = []
             for req in self.blocked:
-                if inflight.get(req.client):
+                if inflight.get(req.client) or req.seen > applied:
                     waiting.append(req)
                 else:
                     self._read(ctx, req)
@@ -127,7 +132,9 @@ class Sessions:
 
     def _read(self, ctx: Context, req: Request) -> None:
         sm = self.node.sm
-        ctx.reply(req, Reply(req, OK, sm.read(req.key), None, sm.sizes.get(req.key, 0)))
+        reply = Reply(req, OK, sm.read(req.key), None, sm.sizes.get(req.key, 0))
+        reply.index = self.node.applied
+        ctx.reply(req, reply)
 
     def drop(self, ctx: Context) -> None:
         """This server stops serving: everything pending is answered REDIRECT."""
