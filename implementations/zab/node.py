@@ -218,6 +218,11 @@ class ZabNode(Node):
                 self.election.broadcast(ctx)  # ZooKeeper resends after its notification timeout
             elif lead is None or not lead.established:
                 self.look(ctx)
+        elif name == "register":
+            leader = self.leader
+            if self.state == FOLLOWING and leader is not None:
+                ctx.send(leader, FollowerInfo(self.accepted_epoch))
+                ctx.set_timer("register", self.rto)
         elif name == "finalize":
             if self.state == LOOKING:
                 self.election.finalize(ctx)
@@ -250,6 +255,7 @@ class ZabNode(Node):
             for req in lead.end(ctx):
                 ctx.reply(req, Reply(req, REDIRECT, leader=None))
         self.reads.drop(ctx)
+        ctx.cancel_timer("register")
         self.state = LOOKING
         self.leader = None
         self.serving = False
@@ -257,13 +263,16 @@ class ZabNode(Node):
         self.election.start(ctx)
 
     def follow(self, ctx: Context, leader: int) -> None:
-        """The election chose ``leader``: register with it (FOLLOWERINFO)."""
+        """The election chose ``leader``: register with it (FOLLOWERINFO), again every
+        retransmission interval until it answers (it may not know yet that it leads: ZooKeeper's
+        ``Learner.connectToLeader`` retries likewise)."""
         ctx.cancel_timer("finalize")
         self.state = FOLLOWING
         self.leader = leader
         self.known_commit = 0
         self.timer.reset(ctx)
         ctx.send(leader, FollowerInfo(self.accepted_epoch))
+        ctx.set_timer("register", self.rto)
 
     def lead(self, ctx: Context) -> None:
         """The election chose this server: discovery begins."""
@@ -295,6 +304,7 @@ class ZabNode(Node):
     def _on_leader_info(self, ctx: Context, src: int, epoch: int) -> None:
         """NEWEPOCH: accept an epoch above the accepted one (persisted before the ACKEPOCH);
         an equal one is acknowledged uncounted; an older one means a stale leader."""
+        ctx.cancel_timer("register")
         if epoch < self.accepted_epoch:
             self.look(ctx)
             return
