@@ -41,7 +41,7 @@ class Sessions:
     """One server's clients: writes awaiting their commit, reads awaiting a sync or a write."""
 
     __slots__ = ("node", "sync", "writes", "inflight", "blocked", "seq", "outstanding",
-                 "unsynced", "synced_reads")
+                 "syncing", "unsynced", "synced_reads")
 
     def __init__(self, node: ZabNode, sync: bool):
         self.node = node
@@ -50,7 +50,8 @@ class Sessions:
         self.inflight: dict[int, int] = {}  # client -> how many of those
         self.blocked: list[Request] = []  # reads waiting behind their session's writes
         self.seq = 0  # the last SYNC sent
-        self.outstanding = False  # a SYNC is on its way
+        self.outstanding = False  # a SYNC is on its way ...
+        self.syncing: list[Request] = []  # ... for these reads, which arrived before it left
         self.unsynced: list[Request] = []  # sync reads for the next SYNC
         self.synced_reads: list[tuple[int, list[Request]]] = []  # (index, reads) after a SYNC
 
@@ -81,6 +82,7 @@ class Sessions:
         node = self.node
         self.seq += 1
         self.outstanding = True
+        self.syncing, self.unsynced = self.unsynced, []
         lead = node.leadership
         leader = node.leader
         if lead is not None:
@@ -94,7 +96,7 @@ class Sessions:
         if seq != self.seq or not self.outstanding:
             return
         self.outstanding = False
-        reads, self.unsynced = self.unsynced, []
+        reads, self.syncing = self.syncing, []
         self.synced_reads.append((index, reads))
         self.serve(ctx)
 
@@ -138,12 +140,13 @@ class Sessions:
 
     def drop(self, ctx: Context) -> None:
         """This server stops serving: everything pending is answered REDIRECT."""
-        pending = list(self.writes.values()) + self.blocked + self.unsynced
+        pending = list(self.writes.values()) + self.blocked + self.syncing + self.unsynced
         for _, reads in self.synced_reads:
             pending += reads
         self.writes.clear()
         self.inflight.clear()
         self.blocked = []
+        self.syncing = []
         self.unsynced = []
         self.synced_reads = []
         self.outstanding = False
