@@ -160,7 +160,6 @@ class Leadership:
                 if c is not None:
                     size += c.size
         ctx.send(src, Sync(self.epoch, mode, base, zxids[base + 1:], cmds, node.commit, size))
-        ctx.observe("zab_sync", mode)
         pr = self.followers.by_id[src]
         pr.match = 0
         pr.next = len(zxids)  # proposals follow the synchronisation on the connection
