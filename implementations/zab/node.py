@@ -183,6 +183,11 @@ class ZabNode(Node):
         if m.epoch != self.accepted_epoch:
             return
         self.timer.reset(ctx)
+        if t is Sync:
+            self._on_sync(ctx, src, m)
+            return
+        if self.current_epoch != m.epoch:
+            return  # not yet synchronised: what it holds may not be the leader's history
         if t is Proposal:
             self._on_proposal(ctx, src, m)
         elif t is Commit:
@@ -192,8 +197,6 @@ class ZabNode(Node):
             ctx.send(src, PingAck(m.epoch, m.rid, len(self.zxids) - 1))
         elif t is SyncReply:
             self.reads.synced(ctx, m.seq, m.index)
-        elif t is Sync:
-            self._on_sync(ctx, src, m)
         elif t is UpToDate:
             if not self.serving:
                 self.serving = True
@@ -329,8 +332,6 @@ class ZabNode(Node):
         self._learn_commit(ctx, m.commit)
 
     def _on_proposal(self, ctx: Context, src: int, m: Proposal) -> None:
-        if self.current_epoch != m.epoch:
-            return  # not yet synchronised with this leader
         zxids = self.zxids
         last = len(zxids) - 1
         first = m.index
