@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from harness.contract import Context
 from harness.execution import runner
 from harness.kinds.consensus.contract import LINEARIZABLE, SEQUENTIAL, promise
 from harness.protocol import ReplicationOptions
@@ -71,7 +72,7 @@ def test_a_faulted_sweep_with_sync_reads_stays_safe(make_suite):
     assert all(r["throughput_ops_s"] > 0 for r in rows)
 
 
-class _Replies:
+class _Replies(Context):
     """The part of a Context a server's sessions use to answer."""
 
     def __init__(self):
