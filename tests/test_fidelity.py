@@ -42,6 +42,18 @@ def test_saturated_leader_serves_one_command_per_leader_cost(make_suite, protoco
     assert r["leader_cpu_utilization"] > 0.97
 
 
+@pytest.mark.parametrize("n", [3, 5])
+def test_zab_leader_pays_a_commit_per_follower_and_replies_only_to_its_own_clients(make_suite, n):
+    """ZAB without batching, clients spread over the servers: per command the leader takes the
+    request (its own client's, or forwarded), sends n-1 proposals, takes n-1 ACKs, sends n-1
+    COMMITs (ZooKeeper's leader sends one per proposal; Raft carries the commit index on its
+    next AppendEntries) and answers only the 1/n of clients connected to it."""
+    r = row(make_suite, BOTTLENECK, "protocol=zab", f"cluster.nodes={n}", "workload.read_ratio=0")
+    model = 1 / (n * 20e-6 + (2 * (n - 1) + 1 / n) * 10e-6)
+    assert r["throughput_ops_s"] == pytest.approx(model, rel=0.02)
+    assert _by_type(r)["Commit"] == pytest.approx(n - 1, rel=0.01)
+
+
 def _by_type(r: dict) -> dict[str, float]:
     return {k: float(v) for k, v in (kv.split("=") for kv in r["messages_per_op_by_type"].split())}
 
