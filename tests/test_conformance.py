@@ -13,9 +13,6 @@ import test_checkers_catch_bugs  # noqa: F401  (registers the broken variants us
 
 
 SEEDS = 1  # the built-ins have tests of their own; here each scenario's first seed is enough
-# the settings under which a protocol promises linearizability, which the runs are judged by
-# (ZAB's local reads promise only sequential consistency)
-LINEARIZABLE = {"zab": ("protocols.zab.read=sync",)}
 
 
 def built_in(kind: str) -> list[str]:
@@ -26,7 +23,7 @@ def built_in(kind: str) -> list[str]:
 @pytest.mark.parametrize("scenario", conformance.scenarios("consensus"))
 @pytest.mark.parametrize("protocol", built_in("consensus"))
 def test_built_in_consensus_protocols_conform(protocol, scenario):
-    conformance.check(protocol, scenario, *LINEARIZABLE.get(protocol, ()), seeds=SEEDS)
+    conformance.check(protocol, scenario, seeds=SEEDS)  # judged by its own promise
 
 
 @pytest.mark.parametrize("scenario", conformance.scenarios("transactions"))

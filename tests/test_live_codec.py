@@ -23,7 +23,6 @@ from workloads.kv import CAS, GET, OK, PUT, REDIRECT, Reply, Request
 
 SAMPLES = {int: 7, float: 0.25, bool: True, str: "x", list: [1, [2, None]], tuple: (3, (4, "y")),
            dict: {5: (6,), "k": [7]}, set: {8, 9}, typing.Any: (1, None)}
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def build(cls: type, codec: Codec, depth: int = 0) -> typing.Any:
@@ -51,7 +50,9 @@ def _sample(tp: type, codec: Codec, depth: int) -> typing.Any:
 def init_hints(cls: type) -> dict[str, typing.Any]:
     """The type hints of ``cls``'s constructor, read from its source: a compiled class keeps
     none at run time."""
-    tree = ast.parse((ROOT / (cls.__module__.replace(".", "/") + ".py")).read_text())
+    module = sys.modules[cls.__module__]  # its source beside it (a compiled module's too)
+    source = Path(module.__file__).parent / (cls.__module__.rpartition(".")[2] + ".py")
+    tree = ast.parse(source.read_text())
     for node in ast.walk(tree):
         if isinstance(node, ast.ClassDef) and node.name == cls.__name__:
             for item in node.body:

@@ -6,6 +6,7 @@ sizes. The class names appear in results (``messages_per_op_by_type``)."""
 from __future__ import annotations
 
 from harness.message import Message
+from workloads.kv import Request
 
 __all__ = ["Notification", "FollowerInfo", "LeaderInfo", "AckEpoch", "Sync", "AckNewLeader",
            "UpToDate", "Proposal", "Ack", "Commit", "Ping", "PingAck", "SyncRequest",
@@ -22,9 +23,9 @@ class Notification(Message):
 
     __slots__ = ("vote", "round", "state")
 
-    def __init__(self, vote: tuple, round_: int, state: int):
+    def __init__(self, vote: tuple, round: int, state: int):
         self.vote = vote
-        self.round = round_
+        self.round = round
         self.state = state
         self.size = HEADER
 
@@ -202,7 +203,7 @@ class Forward(Message):
 
     __slots__ = ("epoch", "request")
 
-    def __init__(self, epoch: int, request):
+    def __init__(self, epoch: int, request: Request):
         self.epoch = epoch
         self.request = request
         self.size = HEADER + request.size
