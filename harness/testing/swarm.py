@@ -67,6 +67,29 @@ def _faults(rng: random.Random, kind: str, lease: bool) -> dict[str, Any]:
     return faults
 
 
+# The classic hazards, as fault steps triggered by a message (harness.faults.trigger): a voter
+# crashing right after granting its vote, an acceptor right after its promise, a leader cut off
+# right after phase 1 (its first Accept), a leader paused past its lease; a coordinator crashing
+# right after asking for votes, a participant right after voting. A type a protocol never sends
+# never fires.
+HAZARDS = {
+    "consensus": [{"action": "crash", "after": "Vote granted=True", "for": "20ms"},
+                  {"action": "crash", "after": "Promise", "for": "20ms"},
+                  {"action": "isolate", "after": "Accept", "for": "200ms"},
+                  {"action": "isolate", "after": "AppendEntries", "for": "200ms"},
+                  {"action": "pause", "target": "leader", "for": "300ms"}],
+    "transactions": [{"action": "crash", "after": "Prepare", "for": "100ms"},
+                     {"action": "crash", "after": "Vote", "for": "100ms"},
+                     {"action": "isolate", "after": "Decision", "for": "100ms"}],
+}
+
+
+def _hazards(rng: random.Random, kind: str) -> list[dict[str, Any]]:
+    """Up to two targeted steps, each at a random moment of the run."""
+    return [{"at": f"{rng.randint(3, 10) / 10}s", **step}
+            for step in rng.sample(HAZARDS[kind], rng.choice([0, 0, 1, 2]))]
+
+
 def _network(rng: random.Random) -> dict[str, Any]:
     network: dict[str, Any] = dict(_NETWORK)
     if rng.random() < 0.5:
@@ -131,6 +154,9 @@ def draw(protocol: str, seed: int) -> dict[str, Any]:
              "duration": DURATION, "warmup": "0.1s", "seed": seed, "seeds": 1,
              "network": _network(rng), **body}
     faults = _faults(rng, spec.kind, lease)
+    schedule = _hazards(rng, spec.kind)
+    if schedule:
+        faults["schedule"] = schedule
     if faults:
         suite["faults"] = faults
     return suite
