@@ -123,8 +123,11 @@ def _transactions(rng: random.Random, protocol: str, options: Any) -> dict[str, 
     for name in ("participants", "deadlock", "validation", "termination", "detect"):
         if name in fields:
             chosen[name] = rng.choice(list(fields[name].annotation.__args__))
-    if "one_phase" in fields:
-        chosen["one_phase"] = rng.random() < 0.5
+    for name in ("one_phase", "serializable"):
+        if name in fields:
+            chosen[name] = rng.random() < 0.5
+    if "retention" in fields:  # short: attempts whose snapshot is too old
+        chosen["retention"] = rng.choice(["1s", "20ms"])
     partitions = rng.choice([3, 4])
     common = {"clients": rng.choice([4, 8]), "multi_partition": rng.choice([0.3, 0.8]),
               "timeout": "50ms", "retries": 50,
