@@ -13,9 +13,10 @@ in a subprocess (with ``--timeout``), its module replaced at import by the mutat
 the swarm sweep of every protocol that uses the file (:mod:`harness.testing.swarm`; seeds that
 fail unmutated are left out) and then those protocols' scenario scripts. Verdicts: ``killed``
 (a checker found a violation, the run raised, or a script printed otherwise), ``survived``,
-``timeout``, and ``equivalent`` for the mutants judged by hand in ``tools/mutants.yaml`` (with
-the reason why each changes nothing a protocol promises). The score is killed over all mutants
-but the equivalent ones.
+``timeout``; and, for the mutants judged by hand in ``tools/mutants.yaml`` (each with its
+reason), ``equivalent`` (changes nothing a run can observe) or ``liveness`` (can only slow the
+protocol down or stop it: no safety promise depends on the line). Judged mutants are not run.
+The score is (killed + timeout) over the safety-relevant mutants: all but the judged ones.
 
 Why no library: mutmut 3 rewrites every function into a trampoline and runs pytest in a copied
 tree, and cosmic-ray mutates the files of the working tree in place and needs a session
@@ -39,7 +40,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
-EQUIVALENT = ROOT / "tools" / "mutants.yaml"
+JUDGED = ROOT / "tools" / "mutants.yaml"
 
 # Which protocols run a file of implementations/<package>/, and so judge its mutants.
 PROTOCOLS = {
@@ -234,13 +235,23 @@ def _child(args: argparse.Namespace) -> int:
     return 0
 
 
-def _equivalent() -> dict[str, str]:
-    if not EQUIVALENT.exists():
+JUDGEMENTS = ("equivalent", "liveness")
+
+
+def judged() -> dict[str, tuple[str, str]]:
+    """The hand judgements of ``tools/mutants.yaml``: key -> (judgement, reason)."""
+    if not JUDGED.exists():
         return {}
     import yaml
 
-    data = yaml.safe_load(EQUIVALENT.read_text("utf-8")) or {}
-    return {str(k): str(v) for k, v in data.items()}
+    data = yaml.safe_load(JUDGED.read_text("utf-8")) or {}
+    out = {}
+    for key, text in data.items():
+        judgement, _, reason = str(text).partition(":")
+        if judgement not in JUDGEMENTS or not reason.strip():
+            raise SystemExit(f"{JUDGED}: {key}: expected 'equivalent: why' or 'liveness: why', got {text!r}")
+        out[str(key)] = (judgement, reason.strip())
+    return out
 
 
 def _lines(text: str | None) -> tuple[int, int]:
@@ -265,7 +276,7 @@ def _run(file: str, index: int, args: argparse.Namespace, skip: list[str]) -> di
 
 
 def iterate(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
-    equivalent = _equivalent()
+    hand = judged()
     lo, hi = _lines(args.lines)
     for file in args.files:
         base = _run(file, -1, args, [])
@@ -274,8 +285,9 @@ def iterate(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
         if args.sample and len(chosen) > args.sample:  # evenly spread over the file
             chosen = [chosen[i * len(chosen) // args.sample] for i in range(args.sample)]
         for m in chosen:
-            if m.key in equivalent:
-                yield {**asdict(m), "key": m.key, "verdict": "equivalent", "why": equivalent[m.key]}
+            if m.key in hand:
+                judgement, reason = hand[m.key]
+                yield {**asdict(m), "key": m.key, "verdict": judgement, "why": reason}
                 continue
             started = time.perf_counter()
             result = _run(file, m.index, args, skip)
@@ -287,11 +299,12 @@ def summary(results: list[dict[str, Any]]) -> str:
     out = []
     for file in dict.fromkeys(r["file"] for r in results):
         mine = [r for r in results if r["file"] == file]
-        count = {v: sum(r["verdict"] == v for r in mine) for v in ("killed", "survived", "timeout", "equivalent")}
-        judged = len(mine) - count["equivalent"]
-        score = 100.0 * (count["killed"] + count["timeout"]) / judged if judged else 100.0
+        count = {v: sum(r["verdict"] == v for r in mine) for v in ("killed", "survived", "timeout", *JUDGEMENTS)}
+        relevant = len(mine) - count["equivalent"] - count["liveness"]
+        score = 100.0 * (count["killed"] + count["timeout"]) / relevant if relevant else 100.0
         out.append(f"{file}: {len(mine)} mutants, killed {count['killed']}, survived {count['survived']}, "
-                   f"timeout {count['timeout']}, equivalent {count['equivalent']}: score {score:.0f}%")
+                   f"timeout {count['timeout']}, equivalent {count['equivalent']}, liveness only "
+                   f"{count['liveness']}: score {score:.0f}% of {relevant} safety-relevant")
     return "\n".join(out)
 
 

@@ -69,7 +69,8 @@ def _faults(rng: random.Random, kind: str, lease: bool) -> dict[str, Any]:
 
 # The classic hazards, as fault steps triggered by a message (harness.faults.trigger): a voter
 # crashing right after granting its vote, an acceptor right after its promise, a leader cut off
-# right after phase 1 (its first Accept), a leader paused past its lease; a coordinator crashing
+# right after phase 1 (its first Accept), a leader paused past its lease or cut off for longer
+# than an election takes (it still has clients to answer); a coordinator crashing
 # right after asking for votes, a participant right after voting. A type a protocol never sends
 # never fires.
 HAZARDS = {
@@ -77,7 +78,8 @@ HAZARDS = {
                   {"action": "crash", "after": "Promise", "for": "20ms"},
                   {"action": "isolate", "after": "Accept", "for": "200ms"},
                   {"action": "isolate", "after": "AppendEntries", "for": "200ms"},
-                  {"action": "pause", "target": "leader", "for": "300ms"}],
+                  {"action": "pause", "target": "leader", "for": "300ms"},
+                  {"action": "isolate", "target": "leader", "for": "400ms"}],
     "transactions": [{"action": "crash", "after": "Prepare", "for": "100ms"},
                      {"action": "crash", "after": "Vote", "for": "100ms"},
                      {"action": "isolate", "after": "Decision", "for": "100ms"}],
