@@ -5,6 +5,7 @@ Usage::
 
     python tools/mutate.py implementations/raft/node.py [--seeds 20] [--timeout 60]
                            [--lines 120-180] [--sample N] [--json OUT.json] [--list]
+    python tools/mutate.py --report OUT.json      # summarise again, with the current judgements
 
 Each mutant is one change at one point of a function body: a flipped comparison (``<`` to
 ``>=``), an off-by-one integer, a deleted call statement, a negated ``if``/``while``/ternary
@@ -294,6 +295,13 @@ def iterate(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
             yield {**asdict(m), "key": m.key, **result, "seconds": round(time.perf_counter() - started, 1)}
 
 
+def rejudged(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Earlier results with the judgements of ``tools/mutants.yaml`` as they are now."""
+    hand = judged()
+    return [{**r, "verdict": hand[r["key"]][0], "why": hand[r["key"]][1]} if r["key"] in hand else r
+            for r in results]
+
+
 def summary(results: list[dict[str, Any]]) -> str:
     """Per file: counts of each verdict and the score (killed / mutants not equivalent)."""
     out = []
@@ -318,11 +326,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, help="only this many mutants per file, evenly spread")
     parser.add_argument("--list", action="store_true", help="list the mutants, run none")
     parser.add_argument("--json", type=Path, help="also write every mutant's verdict to this file")
+    parser.add_argument("--report", type=Path, metavar="JSON",
+                        help="run nothing: summarise a --json file again, with the current judgements")
     parser.add_argument("--run-one", nargs=2, metavar=("FILE", "INDEX"), help=argparse.SUPPRESS)
     parser.add_argument("--skip", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.run_one:
         return _child(args)
+    if args.report:
+        print(summary(rejudged(json.loads(args.report.read_text("utf-8")))))
+        return 0
     for file in args.files:
         if Path(file).parent.name not in PROTOCOLS or not (ROOT / file).is_file():
             parser.error(f"{file}: expected a file of implementations/{{{','.join(PROTOCOLS)}}}/")
