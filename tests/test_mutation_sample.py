@@ -15,6 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from harness import build
+
+pytestmark = pytest.mark.skipif(build.kind() != "pure", reason="a mutant replaces a Python module: pure build only")
+
 ROOT = Path(__file__).resolve().parents[1]
 TOOL = ROOT / "tools" / "mutate.py"
 _spec = importlib.util.spec_from_file_location("distbench_mutate", TOOL)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
+from harness import build
 from harness.testing import reach
+
+pytestmark = pytest.mark.skipif(build.kind() != "pure", reason="a compiled module runs no Python lines")
 
 SEEDS = range(1, 9)
 

@@ -336,6 +336,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.report:
         print(summary(rejudged(json.loads(args.report.read_text("utf-8")))))
         return 0
+    sys.path.insert(0, str(ROOT))
+    from harness import build
+
+    if build.kind() != "pure":
+        parser.error("mutants replace Python modules: run it in the interpreted build (pip install -e .)")
     for file in args.files:
         if Path(file).parent.name not in PROTOCOLS or not (ROOT / file).is_file():
             parser.error(f"{file}: expected a file of implementations/{{{','.join(PROTOCOLS)}}}/")
