@@ -13,8 +13,10 @@ condition, a swapped boolean (``True``/``False``, ``and``/``or``), ``max``/``min
 in a subprocess (with ``--timeout``), its module replaced at import by the mutated code, against
 the swarm sweep of every protocol that uses the file (:mod:`harness.testing.swarm`; seeds that
 fail unmutated are left out) and then those protocols' scenario scripts. Verdicts: ``killed``
-(a checker found a violation, the run raised, or a script printed otherwise), ``survived``,
-``timeout``; and, for the mutants judged by hand in ``tools/mutants.yaml`` (each with its
+(a checker found a violation, a run committed nothing, the run raised, or a script printed
+otherwise), ``survived``,
+``timeout``. A sweep run that commits nothing kills a mutant too: its checkers passed for want
+of anything to check, and the unmutated protocols commit in every seed. And, for the mutants judged by hand in ``tools/mutants.yaml`` (each with its
 reason), ``equivalent`` (changes nothing a run can observe) or ``liveness`` (can only slow the
 protocol down or stop it: no safety promise depends on the line). Judged mutants are not run.
 The score is (killed + timeout) over the safety-relevant mutants: all but the judged ones.
@@ -206,6 +208,8 @@ def oracle(protocols: list[str], seeds: int, skip: set[str]) -> tuple[str, str]:
                 return "killed", f"{protocol} seed {seed}: {type(exc).__name__}: {exc}"[:300]
             if not outcome.safe:
                 return "killed", f"{protocol} seed {seed}: {outcome.safety}"[:300]
+            if outcome.vacuous:  # the unmutated protocol commits in every seed (tests/test_swarm.py)
+                return "killed", f"{protocol} seed {seed}: vacuous: 0 operations committed"
     for protocol in protocols:
         for script in sorted((ROOT / "tests" / "scenarios" / protocol).glob("*.txt")):
             try:
@@ -228,7 +232,7 @@ def _child(args: argparse.Namespace) -> int:
     if index < 0:  # the seeds that fail unmutated: no mutant is killed by them
         from harness.testing import swarm
         failing = [f"{p}:{o.seed}" for p in protocols for o in swarm.sweep(p, range(1, args.seeds + 1))
-                   if not o.safe]
+                   if not o.safe or o.vacuous]
         print(json.dumps({"failing": failing}))
         return 0
     verdict, why = oracle(protocols, args.seeds, set(args.skip.split(",")) if args.skip else set())

@@ -40,10 +40,16 @@ class Outcome:
     suite: dict[str, Any]
     safety: str
     detail: str = ""
+    committed: int = 0
 
     @property
     def safe(self) -> bool:
         return self.safety == "ok" or self.safety.startswith("ok ")
+
+    @property
+    def vacuous(self) -> bool:
+        """Nothing committed: every checker passed for want of anything to check."""
+        return self.committed == 0
 
 
 def _faults(rng: random.Random, kind: str, lease: bool) -> dict[str, Any]:
@@ -183,5 +189,6 @@ def sweep(protocol: str, seeds: Iterable[int]) -> list[Outcome]:
     for seed in seeds:
         data = draw(protocol, seed)
         row = run_suite(data).row
-        outcomes.append(Outcome(seed, data, str(row["safety"]), str(row.get("safety_detail") or "")))
+        outcomes.append(Outcome(seed, data, str(row["safety"]), str(row.get("safety_detail") or ""),
+                                int(row.get("ops_committed") or 0)))
     return outcomes
