@@ -215,7 +215,8 @@ def oracle(protocols: list[str], seeds: int, skip: set[str]) -> tuple[str, str]:
             try:
                 run_scenario(script, rewrite=False)
             except Exception as exc:
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                text = str(exc).replace(f"{ROOT}/", "").strip()
+                first = text.splitlines()[0] if text else type(exc).__name__
                 return "killed", f"scenario {protocol}/{script.name}: {first}"[:300]
     return "survived", ""
 
