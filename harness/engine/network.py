@@ -139,6 +139,9 @@ class Network:
         self.streamed = cfg.transport == "stream"
         self.rto = cfg.rto
         self.retransmitted = 0  # copies the stream transport re-sent
+        # told (src, dst, msg, depart) of every message sent: a fault triggered by what a node
+        # says (harness.faults.trigger); None, and no cost, otherwise
+        self.tap: Callable[[int, int, Message, float], None] | None = None
         # bound once: binding the method anew for every message costs an allocation
         self.deliver: Callable[[tuple], None] = self._deliver
         self.deliver_stream: Callable[[tuple], None] = self._deliver_stream
@@ -185,6 +188,8 @@ class Network:
     def send(self, src: int, dst: int, msg: Message, depart: float, incarnation: int) -> None:
         """Put ``msg`` on the wire at time ``depart``; it arrives after the link's delay unless lost."""
         link = self.table[src][dst]
+        if self.tap is not None:
+            self.tap(src, dst, msg, depart)
         self.bytes += msg.size
         self.by_type[type(msg)] += 1
         sim = self.sim

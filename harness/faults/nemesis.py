@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 from harness.faults import KINDS
+from harness.faults.trigger import Triggers
 
 ROLE_POLL, ROLE_WAIT = 0.0005, 1.0  # a fault aimed at a passing role waits up to 1 s for a holder
 SKIPPED = "skipped: "  # the detail of the event of a fault that found no node to hit
@@ -76,8 +77,12 @@ class Nemesis:
         self._role_since: dict[str, float] = {}
 
     def start(self) -> None:
+        triggers = Triggers(self.net, self.n, self.sim.at, self._triggered)
         for step in self.cfg.schedule:
-            self.sim.at(step.at, self._scheduled, step)
+            if step.after is not None:
+                triggers.add(step)
+            else:
+                self.sim.at(step.at, self._scheduled, step)
         for kind in self.kinds:
             rate = getattr(self.cfg, kind.name)
             if rate is not None:
@@ -140,6 +145,16 @@ class Nemesis:
                                length * 1000 if length is not None else None)
 
     # -- the schedule ----------------------------------------------------------------------
+    def _triggered(self, step: Any, sender: int) -> None:
+        """A step's ``after`` message left ``sender``: hit it, or the step's named target."""
+        if self.stopped:
+            return
+        nodes = [sender] if step.target == "any" else self.resolve(step.target)
+        if not nodes:
+            self.event("-", step.action, f"{SKIPPED}no {step.target} to target", None)
+            return
+        self._by_action[step.action].inject(step.action, nodes, step)
+
     def _scheduled(self, step: Any) -> None:
         kind = self._by_action[step.action]
         if kind.actions[step.action].heals:

@@ -10,6 +10,7 @@ from pydantic import Field, create_model, model_validator
 
 from harness import faults as _faults
 from harness.faults.kind import Target
+from harness.faults.trigger import Trigger
 from harness.suite.errors import Problem
 from harness.suite.fields import Section
 from harness.units import Duration, PositiveDuration, format_duration, show
@@ -24,6 +25,10 @@ class _Step(Section):
     action: Literal[ACTIONS]
     target: Target = "any"
     for_: PositiveDuration | None = Field(None, alias="for")
+    after: str | None = Field(
+        None, description="Wait, from 'at' on, for the first message of this type a node sends "
+                          "('Vote', or with fields: 'Vote granted=True'); the fault hits the "
+                          "sender as the message leaves (or 'target', when one is named).")
 
     @model_validator(mode="before")
     @classmethod
@@ -43,6 +48,14 @@ class _Step(Section):
         if self.for_ is not None and action.heals:
             raise Problem(("for",), f"expected no 'for' with action {self.action} (nothing to undo)",
                           format_duration(self.for_))
+        if self.after is not None:
+            try:
+                Trigger.parse(self.after)
+            except ValueError as exc:
+                raise Problem(("after",), str(exc), self.after) from None
+            if action.heals:
+                raise Problem(("after",), f"expected no 'after' with action {self.action} (a heal waits for nothing)",
+                              self.after)
         if self.for_ is None and action.needs_for:
             raise Problem(("for",), f"expected 'for' with action {self.action} (how long it lasts)")
         for key in _faults.STEP:

@@ -1,0 +1,194 @@
+"""Swarm testing: a faulted sweep in which every seed draws which features and faults are on.
+
+One fixed configuration with every fault kind at once reaches few of a protocol's paths: a
+partition masks the crash that would have exposed a bug, and options left at their defaults
+(log reads, no pre-vote, one-phase commit) leave whole branches unrun. Swarm testing (Groce et
+al., "Swarm Testing", ISSTA 2012) draws, per seed, a random subset of the features and fault
+kinds, so that over a modest number of seeds every path is reached, alone and in company.
+
+:func:`draw` turns (protocol, seed) into a small suite, as it would be written in YAML;
+:func:`sweep` runs seeds through the same runner as ``distbench run`` and returns each run's
+verdict. Both are deterministic: the draw comes from ``random.Random(seed)``, the run from the
+seed. The features only take values a protocol promises to be safe under (no clock fault with
+lease reads: a lease trusts the clock by design).
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from harness import protocol as registry
+from harness.execution import runner
+from harness.suite.loading import load_suite
+
+DURATION = "1.5s"
+
+_NETWORK = {"latency": {"dist": "lognormal", "median": "500us", "sigma": 0.5}}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One swarm run: its seed, what was drawn (a suite as written) and the safety verdict."""
+
+    seed: int
+    suite: dict[str, Any]
+    safety: str
+    detail: str = ""
+    committed: int = 0
+
+    @property
+    def safe(self) -> bool:
+        return self.safety == "ok" or self.safety.startswith("ok ")
+
+    @property
+    def vacuous(self) -> bool:
+        """Nothing committed: every checker passed for want of anything to check."""
+        return self.committed == 0
+
+
+def _faults(rng: random.Random, kind: str, lease: bool) -> dict[str, Any]:
+    """Each fault kind on or off (half the time), with rates that fit in a short run."""
+    faults: dict[str, Any] = {}
+    if rng.random() < 0.5:
+        target = rng.choice(["any", "leader"] if kind == "consensus" else ["any", "coordinator", "participant"])
+        faults["crash"] = {"mtbf": rng.choice(["300ms", "600ms"]), "mttr": rng.choice(["50ms", "200ms"]),
+                           "target": target}
+    if rng.random() < 0.5:
+        shapes = ["random", "majority-minority"] + (["isolate-leader"] if kind == "consensus" else [])
+        faults["partition"] = {"mtbf": rng.choice(["300ms", "600ms"]), "duration": rng.choice(["100ms", "300ms"]),
+                               "kind": rng.choice(shapes), "one_way": rng.random() < 0.3}
+    if rng.random() < 0.4:
+        faults["slow"] = {"mtbf": "400ms", "duration": "200ms", "factor": rng.choice([5.0, 20.0])}
+    if rng.random() < 0.4:
+        faults["pause"] = {"mtbf": "500ms", "duration": rng.choice(["50ms", "300ms"])}
+    if not lease and rng.random() < 0.3:
+        faults["clock"] = {"mtbf": "500ms", "duration": "300ms", "skew": rng.choice(["-50ms", "50ms"]),
+                           "drift": rng.choice([-0.2, 0.2])}
+    return faults
+
+
+# The classic hazards, as fault steps triggered by a message (harness.faults.trigger): a voter
+# crashing right after granting its vote, an acceptor right after its promise, a leader cut off
+# right after phase 1 (its first Accept), a leader paused past its lease or cut off for longer
+# than an election takes (it still has clients to answer); a coordinator crashing
+# right after asking for votes, a participant right after voting. A type a protocol never sends
+# never fires.
+HAZARDS = {
+    "consensus": [{"action": "crash", "after": "Vote granted=True", "for": "20ms"},
+                  {"action": "crash", "after": "Promise", "for": "20ms"},
+                  {"action": "isolate", "after": "Accept", "for": "200ms"},
+                  {"action": "isolate", "after": "AppendEntries", "for": "200ms"},
+                  {"action": "pause", "target": "leader", "for": "300ms"},
+                  {"action": "isolate", "target": "leader", "for": "400ms"}],
+    "transactions": [{"action": "crash", "after": "Prepare", "for": "100ms"},
+                     {"action": "crash", "after": "Vote", "for": "100ms"},
+                     {"action": "isolate", "after": "Decision", "for": "100ms"}],
+}
+
+
+def _hazards(rng: random.Random, kind: str) -> list[dict[str, Any]]:
+    """Up to two targeted steps, each at a random moment of the run."""
+    return [{"at": f"{rng.randint(3, 10) / 10}s", **step}
+            for step in rng.sample(HAZARDS[kind], rng.choice([0, 0, 1, 2]))]
+
+
+def _network(rng: random.Random) -> dict[str, Any]:
+    network: dict[str, Any] = dict(_NETWORK)
+    if rng.random() < 0.5:
+        network["loss"] = rng.choice([0.01, 0.05])
+    if rng.random() < 0.5:
+        network["duplicate"] = rng.choice([0.01, 0.05])
+    return network
+
+
+def _consensus(rng: random.Random, protocol: str, options: Any) -> tuple[dict[str, Any], bool]:
+    fields = type(options).model_fields
+    chosen: dict[str, Any] = {}
+    if "read" in fields:
+        chosen["read"] = rng.choice(list(fields["read"].annotation.__args__))
+    if "prevote" in fields:
+        chosen["prevote"] = rng.random() < 0.5
+    if "check_quorum" in fields and chosen.get("read") != "lease":
+        chosen["check_quorum"] = rng.random() < 0.7
+    suite = {"cluster": {"nodes": rng.choice([3, 5])},
+             "workload": {"type": "kv", "clients": rng.choice([4, 8]), "keys": rng.choice([3, 10]),
+                          "read_ratio": rng.choice([0.2, 0.5, 0.8]), "timeout": "50ms", "retries": 50},
+             "replication": {"batch_size": rng.choice([1, 64]), "pipeline": rng.choice([1, 8])}}
+    if chosen:
+        suite["protocols"] = {protocol: chosen}
+    return suite, chosen.get("read") == "lease"
+
+
+def _transactions(rng: random.Random, protocol: str, options: Any) -> dict[str, Any]:
+    fields = type(options).model_fields
+    chosen: dict[str, Any] = {}
+    for name in ("participants", "deadlock", "validation", "termination", "detect"):
+        if name in fields:
+            chosen[name] = rng.choice(list(fields[name].annotation.__args__))
+    for name in ("one_phase", "serializable"):
+        if name in fields:
+            chosen[name] = rng.random() < 0.5
+    if "retention" in fields:  # short: attempts whose snapshot is too old
+        chosen["retention"] = rng.choice(["1s", "20ms"])
+    partitions = rng.choice([3, 4])
+    common = {"clients": rng.choice([4, 8]), "multi_partition": rng.choice([0.3, 0.8]),
+              "timeout": "50ms", "retries": 50,
+              "distribution": {"type": "zipfian", "theta": rng.choice([0.0, 0.99])}}
+    if rng.random() < 0.5:
+        workload = {"type": "bank", "accounts": rng.choice([8, 60]), **common}
+    else:
+        workload = {"type": "ycsb", "keys": rng.choice([20, 200]), "ops": rng.choice([2, 4]),
+                    "read_ratio": rng.choice([0.2, 0.5, 0.8]),
+                    "partitions_per_txn": rng.choice([2, partitions]), **common}
+    suite: dict[str, Any] = {"cluster": {"partitions": partitions}, "workload": workload}
+    if chosen:
+        suite["protocols"] = {protocol: chosen}
+    return suite
+
+
+def draw(protocol: str, seed: int) -> dict[str, Any]:
+    """The swarm suite of ``protocol`` for ``seed``: the features and faults it drew, as YAML data."""
+    spec = registry.get(protocol)
+    rng = random.Random(f"swarm:{protocol}:{seed}")
+    options = spec.options()
+    if spec.kind == "consensus":
+        body, lease = _consensus(rng, protocol, options)
+    else:
+        body, lease = _transactions(rng, protocol, options), False
+    suite = {"name": f"swarm-{protocol}-{seed}", "kind": spec.kind, "protocol": protocol,
+             "duration": DURATION, "warmup": "0.1s", "seed": seed, "seeds": 1,
+             "network": _network(rng), **body}
+    faults = _faults(rng, spec.kind, lease)
+    schedule = _hazards(rng, spec.kind)
+    if schedule:
+        faults["schedule"] = schedule
+    if faults:
+        suite["faults"] = faults
+    return suite
+
+
+def run_suite(data: dict[str, Any]) -> runner.RunResult:
+    """Run the one run of the suite ``data`` (as :func:`draw` returns it)."""
+    with tempfile.TemporaryDirectory(prefix="distbench-swarm-") as tmp:
+        path = Path(tmp) / f"{data['name']}.yaml"
+        path.write_text(yaml.safe_dump(data, sort_keys=False), "utf-8")
+        suite = load_suite(path)
+    (spec,) = suite.runs()
+    return runner.run(spec, suite.name)
+
+
+def sweep(protocol: str, seeds: Iterable[int]) -> list[Outcome]:
+    """Run the swarm suite of every seed; each run's verdict, in seed order."""
+    outcomes = []
+    for seed in seeds:
+        data = draw(protocol, seed)
+        row = run_suite(data).row
+        outcomes.append(Outcome(seed, data, str(row["safety"]), str(row.get("safety_detail") or ""),
+                                int(row.get("ops_committed") or 0)))
+    return outcomes
