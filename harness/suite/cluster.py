@@ -19,7 +19,7 @@ class Cluster(Section):
     network's latency (see ``harness.engine.network``)."""
 
     nodes: Annotated[int, Strict(), Field(ge=1, le=99)] = 3
-    partitions: PosInt = 1
+    partitions: Annotated[int, Strict(), Field(ge=1, le=1024)] = 1  # (timestamps carry the id in 10 bits)
     cpu_per_message: Duration = "20us"
     cpu_per_send: Duration = "10us"
     cpu_per_byte: Duration = "2ns"

@@ -41,7 +41,7 @@ class TimestampedCC(ConcurrencyControl):
 
     def __init__(self, partition: Any):
         self.partition = partition
-        self.clock = HybridClock()
+        self.clock = HybridClock(partition.id)
         self.intents: dict[int, ParticipantTxn] = {}
         self.waiting: dict[int, list[ParticipantTxn]] = {}
         self.restart_ts = 0
