@@ -49,6 +49,7 @@ from implementations.multipaxos.node import MultiPaxosNode
 from implementations.multipaxos.options import MultiPaxosOptions
 from implementations.raft.node import RaftNode
 from implementations.raft.options import RaftOptions
+from implementations.txn.log import Committed, CommittedAlone
 from implementations.txn.messages import Ack, Decision, PeerQuery, PeerReply, Prepare, Query, Vote
 from implementations.twopc.node import TwoPC
 from workloads.kv import PUT, KVStateMachine, Reply, Request
@@ -78,11 +79,12 @@ class LogEntry(Request):
     """A partition record as a consensus command, proposed by ``client`` (the leader's host) as
     its ``seq``-th (term in the high bits)."""
 
-    __slots__ = ("record",)
+    __slots__ = ("record", "observed")
 
     def __init__(self, host: int, seq: int, record: Any):
         super().__init__(host, seq, PUT, 0)
         self.record = record
+        self.observed: list[Any] = []  # the commit observations this record makes true
         self.size = 40 + 16 * (len(getattr(record, "writes", ())) + len(getattr(record, "reads", ())))
 
     def __repr__(self) -> str:
@@ -180,6 +182,10 @@ class _PartitionContext(Context):
         self.node.output(1, request, result)
 
     def observe(self, event: str, value: Any) -> None:
+        last = self.node.last
+        if (event == "commit" and last is not None and type(last.record) in (Committed, CommittedAlone)
+                and last.record.tid == value.tid):
+            last.observed.append(value)
         self.node.output(2, event, value)
 
     def persist(self, record: Any) -> None:
@@ -216,6 +222,8 @@ class ReplicatedPartition(TransactionNode):
         self.ctx = _PartitionContext(self, tuple(range(P)))
         self.part: TwoPC | None = None
         self.records: list[Any] = []
+        self.observed: list[Any] = []  # every commit observation the group's records make true
+        self.last: LogEntry | None = None  # the latest command proposed
         self.term = -1
         self.marker_due = False
         self.proposed = 0
@@ -301,6 +309,8 @@ class ReplicatedPartition(TransactionNode):
                     self._take_over()
                 continue
             self.records.append(record)
+            if cmd.observed:
+                self.observed.extend(cmd.observed)
             if cmd.client == self.id and self.part is not None and cmd.seq >> SEQ_BITS == self.term:
                 self.durable = max(self.durable, cmd.seq & ((1 << SEQ_BITS) - 1))
         if self.held:
@@ -311,6 +321,9 @@ class ReplicatedPartition(TransactionNode):
                                  Store(self.initial))
         self.proposed = self.durable = 0
         self.held = []
+        outer = self.log_ctx.outer
+        for obs in self.observed:  # a leader may have fallen between replicating and telling
+            outer.observe("commit_replay", obs)
         part.start(self.ctx, list(self.records))
 
     def _check_leadership(self) -> None:
@@ -326,7 +339,8 @@ class ReplicatedPartition(TransactionNode):
 
     def propose(self, record: Any) -> None:
         self.proposed += 1
-        self.log.on_request(self.log_ctx, LogEntry(self.id, (self.term << SEQ_BITS) | self.proposed, record))
+        entry = self.last = LogEntry(self.id, (self.term << SEQ_BITS) | self.proposed, record)
+        self.log.on_request(self.log_ctx, entry)
 
     # -- the partition's output ----------------------------------------------------------------
     def output(self, kind: int, a: Any, b: Any) -> None:

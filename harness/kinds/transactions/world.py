@@ -69,6 +69,9 @@ class _Observer:
         node %= self.partitions  # a replicated partition's host speaks for its group
         if event == "commit":
             self.checker.commit(node, value, t)
+        elif event == "commit_replay":  # a group's new leader vouching for a replicated commit
+            if (node, value.tid) not in self.checker.commits:
+                self.checker.commit(node, value, t)
         elif event == "lock_wait":
             self.stats.waited(t, value)
         elif event == "in_doubt":
