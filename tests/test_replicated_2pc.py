@@ -101,3 +101,45 @@ def test_a_commit_whose_leader_fell_before_telling_is_still_seen():
     reports a commit missing at that partition)."""
     row = run(faults="{crash: {mtbf: 200ms, mttr: 200ms, target: any}}", batch_delay="2ms")
     assert row["safety"] == "ok", row["safety_detail"]
+
+
+FIDELITY = """
+    name: fidelity
+    kind: transactions
+    protocol: 2pc
+    duration: 2s
+    warmup: 500ms
+    cluster: {{partitions: 2, fsync: 200us, cpu_per_message: 0s, cpu_per_send: 0s, cpu_per_byte: 0s}}
+    network: {{latency: 500us}}
+    workload: {{type: bank, clients: 1, accounts: 100, multi_partition: 1.0, timeout: 100ms}}
+    protocols: {{2pc: {{replication: {replication}}}}}
+"""
+
+
+def fidelity_row(replication: str) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "suite.yaml"
+        path.write_text(textwrap.dedent(FIDELITY.format(replication=replication)))
+        (spec,) = load_suite(path).runs()
+    return runner.run(spec, "t").row
+
+
+@pytest.mark.parametrize("log", ["raft", "multipaxos"])
+def test_each_phase_costs_one_consensus_round(log):
+    """docs/fidelity.md. Constant latency d, fsync f, no CPU cost, one client: one consensus round
+    is 2d + f (to the followers, their fsync, back; the leader's own fsync in parallel). Replicated,
+    each phase's record (prepare, decision) waits for a round instead of one fsync, so the commit
+    takes the unreplicated commit + 2 x (2d + f - f); plus d for a commit request sent to a
+    partition's first replica while another replica leads (forwarded: of the 2 operations and 1
+    commit request of a transfer, each is forwarded when its group is led elsewhere, so that
+    share is Forwarded per transaction / 3)."""
+    d, f = 0.5, 0.2
+    alone, grouped = fidelity_row("none"), fidelity_row(log)
+    assert alone["safety"] == grouped["safety"] == "ok"
+    round_ms = 2 * d + f
+    assert grouped["replicate_prepare_ms_mean"] == pytest.approx(round_ms, rel=0.05)
+    assert grouped["replicate_commit_ms_mean"] == pytest.approx(round_ms, rel=0.05)
+    by_type = dict(kv.split("=") for kv in grouped["messages_per_op_by_type"].split())
+    forwarded = float(by_type.get("Forwarded", 0)) / 3
+    model = alone["twopc_ms_mean"] + 2 * (round_ms - f) + d * forwarded
+    assert grouped["twopc_ms_mean"] == pytest.approx(model, rel=0.05)

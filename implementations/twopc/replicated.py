@@ -49,7 +49,7 @@ from implementations.multipaxos.node import MultiPaxosNode
 from implementations.multipaxos.options import MultiPaxosOptions
 from implementations.raft.node import RaftNode
 from implementations.raft.options import RaftOptions
-from implementations.txn.log import Committed, CommittedAlone
+from implementations.txn.log import Committed, CommittedAlone, Decided, Prepared
 from implementations.txn.messages import Ack, Decision, PeerQuery, PeerReply, Prepare, Query, Vote
 from implementations.twopc.node import TwoPC
 from workloads.kv import PUT, KVStateMachine, Reply, Request
@@ -58,6 +58,8 @@ __all__ = ["two_phase_commit", "ReplicatedPartition", "LogEntry", "Takeover", "F
 
 TXN_MESSAGES = (Prepare, Vote, Decision, Ack, Query, PeerQuery, PeerReply)
 SEQ_BITS = 24      # a log command's sequence number: leadership term above, count below
+PHASES = {Prepared: "prepare", Decided: "commit", CommittedAlone: "commit"}
+"""The records a phase of the commit waits for, for the replicate_<phase>_ms_mean columns."""
 SILENT_LIMIT = 3   # messages sent to a group's host with no word back before trying the next
 
 
@@ -79,12 +81,13 @@ class LogEntry(Request):
     """A partition record as a consensus command, proposed by ``client`` (the leader's host) as
     its ``seq``-th (term in the high bits)."""
 
-    __slots__ = ("record", "observed")
+    __slots__ = ("record", "observed", "proposed_at")
 
     def __init__(self, host: int, seq: int, record: Any):
         super().__init__(host, seq, PUT, 0)
         self.record = record
         self.observed: list[Any] = []  # the commit observations this record makes true
+        self.proposed_at = 0.0
         self.size = 40 + 16 * (len(getattr(record, "writes", ())) + len(getattr(record, "reads", ())))
 
     def __repr__(self) -> str:
@@ -313,6 +316,9 @@ class ReplicatedPartition(TransactionNode):
                 self.observed.extend(cmd.observed)
             if cmd.client == self.id and self.part is not None and cmd.seq >> SEQ_BITS == self.term:
                 self.durable = max(self.durable, cmd.seq & ((1 << SEQ_BITS) - 1))
+                phase = PHASES.get(type(record))
+                if phase is not None:
+                    self.log_ctx.outer.observe("replicated", (phase, self.log_ctx.now - cmd.proposed_at))
         if self.held:
             self._release()
 
@@ -340,6 +346,7 @@ class ReplicatedPartition(TransactionNode):
     def propose(self, record: Any) -> None:
         self.proposed += 1
         entry = self.last = LogEntry(self.id, (self.term << SEQ_BITS) | self.proposed, record)
+        entry.proposed_at = self.ctx.now
         self.log.on_request(self.log_ctx, entry)
 
     # -- the partition's output ----------------------------------------------------------------

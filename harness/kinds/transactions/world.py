@@ -72,6 +72,8 @@ class _Observer:
         elif event == "commit_replay":  # a group's new leader vouching for a replicated commit
             if (node, value.tid) not in self.checker.commits:
                 self.checker.commit(node, value, t)
+        elif event == "replicated":
+            self.stats.replicated(t, *value)
         elif event == "lock_wait":
             self.stats.waited(t, value)
         elif event == "in_doubt":
