@@ -42,6 +42,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 from harness.contract import Context
 from harness.kinds.transactions.contract import Store, TransactionNode
 from harness.message import Message
@@ -207,6 +209,7 @@ class _PartitionContext(Context):
         self.node.log_ctx.outer.charge(seconds)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # tests subclass it
 class ReplicatedPartition(TransactionNode):
     """One replica of a partition's group (see the module docstring)."""
 
@@ -410,6 +413,6 @@ def two_phase_commit(node_id: int, nodes: tuple[int, ...], replication: Any, opt
     if options.replication == "none":
         return TwoPC(node_id, nodes, replication, options, store)
     if options.replication == "raft":
-        return ReplicatedPartition(node_id, nodes, replication, options, store, RaftNode, RaftOptions())
+        return ReplicatedPartition(node_id, nodes, replication, options, store, RaftNode, RaftOptions.model_validate({}))
     return ReplicatedPartition(node_id, nodes, replication, options, store, MultiPaxosNode,
-                               MultiPaxosOptions())
+                               MultiPaxosOptions.model_validate({}))
