@@ -60,8 +60,6 @@ __all__ = ["two_phase_commit", "ReplicatedPartition", "LogEntry", "Takeover", "F
 
 TXN_MESSAGES = (Prepare, Vote, Decision, Ack, Query, PeerQuery, PeerReply)
 SEQ_BITS = 24      # a log command's sequence number: leadership term above, count below
-PHASES = {Prepared: "prepare", Decided: "commit", CommittedAlone: "commit"}
-"""The records a phase of the commit waits for, for the replicate_<phase>_ms_mean columns."""
 SILENT_LIMIT = 3   # messages sent to a group's host with no word back before trying the next
 
 
@@ -77,6 +75,17 @@ class Takeover:
 
     def __repr__(self) -> str:
         return f"Takeover({self.host} t{self.term})"
+
+
+class Barrier:
+    """A record that only proves its proposer still leads: a read-only commit, which logs
+    nothing, is answered once one is applied (a deposed leader's never is)."""
+
+    __slots__ = ()
+
+
+PHASES = {Prepared: "prepare", Decided: "commit", CommittedAlone: "commit", Barrier: "commit"}
+"""The records a phase of the commit waits for, for the replicate_<phase>_ms_mean columns."""
 
 
 class LogEntry(Request):
@@ -187,10 +196,13 @@ class _PartitionContext(Context):
         self.node.output(1, request, result)
 
     def observe(self, event: str, value: Any) -> None:
-        last = self.node.last
-        if (event == "commit" and last is not None and type(last.record) in (Committed, CommittedAlone)
-                and last.record.tid == value.tid):
-            last.observed.append(value)
+        if event == "commit":
+            last = self.node.last
+            if (last is not None and type(last.record) in (Committed, CommittedAlone)
+                    and last.record.tid == value.tid):
+                last.observed.append(value)
+            else:  # a read-only commit logs nothing: only a leader the group still follows may answer it
+                self.node.propose(Barrier())
         self.node.output(2, event, value)
 
     def persist(self, record: Any) -> None:
@@ -309,17 +321,20 @@ class ReplicatedPartition(TransactionNode):
             if cmd is None:
                 continue
             record = cmd.record
-            if type(record) is Takeover:
+            if type(record) is Barrier:
+                record = None
+            elif type(record) is Takeover:
                 if (record.host == self.id and record.term == self.term and self.part is None
                         and self.log.leadership is not None):
                     self._take_over()
                 continue
-            self.records.append(record)
+            if record is not None:
+                self.records.append(record)
             if cmd.observed:
                 self.observed.extend(cmd.observed)
             if cmd.client == self.id and self.part is not None and cmd.seq >> SEQ_BITS == self.term:
                 self.durable = max(self.durable, cmd.seq & ((1 << SEQ_BITS) - 1))
-                phase = PHASES.get(type(record))
+                phase = PHASES.get(type(cmd.record))
                 if phase is not None:
                     self.log_ctx.outer.observe("replicated", (phase, self.log_ctx.now - cmd.proposed_at))
         if self.held:
