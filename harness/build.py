@@ -73,6 +73,7 @@ COMPILED = (
     "implementations/occ/validation.py",
     "implementations/occ/node.py",
     "implementations/twopc/node.py",
+    "implementations/twopc/replicated.py",
     "implementations/txn/clock.py",
     "implementations/txn/timestamped.py",
     "implementations/mvcc/ssi.py",

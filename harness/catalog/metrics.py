@@ -121,6 +121,14 @@ METRICS: tuple[Metric, ...] = (
     _M("blocked_ms_max", "longest blocked stretch", "ms", LOWER, CONTENTION,
        "the longest single blocked stretch (one participant, one transaction)", headline=False,
        kind=TRANSACTIONS),
+    _M("replicate_prepare_ms_mean", "mean prepare replication", "ms", LOWER, CONTENTION,
+       "replicated partitions (protocols.2pc.replication): mean time from proposing a prepare "
+       "record to its group applying it, which the vote waits for", headline=False,
+       kind=TRANSACTIONS),
+    _M("replicate_commit_ms_mean", "mean commit replication", "ms", LOWER, CONTENTION,
+       "replicated partitions: mean time from proposing a decision (or one-phase commit) record "
+       "to its group applying it, which the client's answer waits for", headline=False,
+       kind=TRANSACTIONS),
     _M("aborts_conflict", "aborts: conflict", "attempts", LOWER, CONTENTION,
        _ABORTED + "refused a lock, died (wait_die) or wounded (wound_wait)", headline=False,
        kind=TRANSACTIONS),

@@ -205,7 +205,8 @@ class RunConfig(Section):
                 raise Problem(("protocols", name, key), f"{expected} "
                               f"({format_duration(self.replication.election_timeout)})",
                               format_duration(got))
-        nodes = self.cluster.partitions if self.kind == "transactions" else self.cluster.nodes
+        nodes = (self.cluster.partitions * self.group_size() if self.kind == "transactions"
+                 else self.cluster.nodes)
         for i, target in [(i, s.target) for i, s in enumerate(self.faults.schedule)]  + rate_targets(self.faults):
             if isinstance(target, str) and target != "any" and target not in ROLES[self.kind]:
                 at = ("faults", "schedule", i, "target") if isinstance(i, int) else ("faults", i, "target")
@@ -246,7 +247,13 @@ class RunConfig(Section):
         faults would never fire, is a mistake: say so now rather than hang, fail or quietly
         measure nothing at run time."""
         P, w, faults = self.cluster.partitions, self.workload, self.faults
-        if "nodes" in self.cluster.model_fields_set:
+        R = self.group_size()
+        if "nodes" in self.cluster.model_fields_set and R > 1:
+            if self.cluster.nodes != P * R:
+                raise Problem(("cluster", "nodes"), f"expected cluster.partitions x replicas = "
+                              f"{P} x {R} = {P * R} nodes (each partition a group of {R})",
+                              show(self.cluster.nodes))
+        elif "nodes" in self.cluster.model_fields_set:
             raise Problem(("cluster", "nodes"), "expected cluster.partitions in a transactions suite "
                           "(one node per partition; cluster.nodes sizes a consensus cluster)",
                            show(self.cluster.nodes))
@@ -339,6 +346,12 @@ class RunConfig(Section):
         if spec is None:
             raise KeyError(f"unknown protocol {name!r}")
         return self.protocols[spec.name] if spec.name in self.protocols else spec.options()
+
+    def group_size(self) -> int:
+        """Nodes per partition of a transactions suite: its group's replicas when the protocol
+        replicates partitions (``protocols.2pc.replication``), else 1."""
+        size = getattr(self.options_for(self.protocol), "group_size", None)
+        return size() if size is not None else 1
 
     def replication_options(self) -> _protocol.ReplicationOptions:
         """The replication knobs as the exact type protocols are constructed with."""

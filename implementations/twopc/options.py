@@ -24,4 +24,19 @@ class ParticipantOptions(DeadlockDetectOptions):
 
 
 class TwoPCOptions(CommitOptions, ParticipantOptions):
-    """The ``protocols.2pc:`` section: the participants' options, then the commit protocol's."""
+    """The ``protocols.2pc:`` section: the participants' options, then the commit protocol's,
+    then how each partition is replicated."""
+
+    replication: Literal["none", "raft", "multipaxos"] = Field(
+        "none", description="Each partition a single node ('none'), or a consensus group whose "
+                            "log holds its prepare, commit, abort and decision records (Spanner, "
+                            "CockroachDB): a coordinator's crash is then finished by its group's "
+                            "next leader instead of blocking its participants.")
+    replicas: int = Field(
+        3, ge=1, description="Nodes per partition's group when replicated (cluster nodes = "
+                             "partitions x replicas); the log's own settings come from the "
+                             "suite's replication section.")
+
+    def group_size(self) -> int:
+        """Nodes per partition: the group's replicas, or 1 unreplicated."""
+        return 1 if self.replication == "none" else self.replicas

@@ -18,7 +18,7 @@ class TxnStats:
 
     __slots__ = ("warmup", "end", "checker", "attempts", "aborted", "conflicts", "reasons",
                  "txns", "retries", "commit_time", "commits", "lock_wait", "lock_waits",
-                 "in_doubt", "blocked", "blocked_max")
+                 "in_doubt", "blocked", "blocked_max", "replication")
 
     def __init__(self, warmup: float, end: float, checker: TxnChecker):
         self.warmup = warmup
@@ -33,6 +33,7 @@ class TxnStats:
         self.in_doubt = 0.0
         self.blocked = 0.0
         self.blocked_max = 0.0
+        self.replication: dict[str, list[float]] = {}  # phase -> [seconds, records]
 
     # -- from the clients -----------------------------------------------------------------------
     def attempt(self, t: float, reason: int, conflict: bool) -> None:
@@ -76,6 +77,14 @@ class TxnStats:
             if end - overdue > self.blocked_max:
                 self.blocked_max = end - overdue
 
+    def replicated(self, t: float, phase: str, seconds: float) -> None:
+        """A replicated partition's ``phase`` record ("prepare", "commit") took ``seconds`` from
+        proposal to being applied by its group."""
+        if self.warmup <= t <= self.end:
+            total = self.replication.setdefault(phase, [0.0, 0])
+            total[0] += seconds
+            total[1] += 1
+
     def columns(self) -> dict[str, Any]:
         n = self.attempts
         row: dict[str, Any] = {
@@ -90,5 +99,7 @@ class TxnStats:
         row["in_doubt_ms"] = self.in_doubt * 1000
         row["blocked_ms"] = self.blocked * 1000
         row["blocked_ms_max"] = self.blocked_max * 1000
+        for phase, (seconds, records) in sorted(self.replication.items()):  # replicated runs only
+            row[f"replicate_{phase}_ms_mean"] = seconds / records * 1000
         row["txn_attempts"] = n
         return row

@@ -57,16 +57,23 @@ QUIESCENT_GAP = 0.01      # ... and the least time between two balance checks
 class _Observer:
     """Routes the partitions' observations to the checker, the counters and the event log."""
 
-    __slots__ = ("checker", "stats", "events")
+    __slots__ = ("checker", "stats", "events", "partitions")
 
-    def __init__(self, checker: TxnChecker, stats: TxnStats, events: list):
+    def __init__(self, checker: TxnChecker, stats: TxnStats, events: list, partitions: int):
         self.checker = checker
         self.stats = stats
         self.events = events
+        self.partitions = partitions
 
     def observe(self, node: int, event: str, value: Any, t: float) -> None:
+        node %= self.partitions  # a replicated partition's host speaks for its group
         if event == "commit":
             self.checker.commit(node, value, t)
+        elif event == "commit_replay":  # a group's new leader vouching for a replicated commit
+            if (node, value.tid) not in self.checker.commits:
+                self.checker.commit(node, value, t)
+        elif event == "replicated":
+            self.stats.replicated(t, *value)
         elif event == "lock_wait":
             self.stats.waited(t, value)
         elif event == "in_doubt":
@@ -95,15 +102,18 @@ class TransactionWorld(World):
     def __init__(self, cfg: Any, seed: int):
         super().__init__(cfg, seed)
         P = cfg.cluster.partitions
+        self.partitions = P
+        n = P * cfg.group_size()
         w = cfg.workload
         self.bank = w.type == "bank"
         initial = w.initial_balance if self.bank else 0
         self.checker = TxnChecker(initial, w.accounts if self.bank else None, P)
         self.stats = TxnStats(cfg.warmup, cfg.duration, self.checker)
-        self._build(P, w.clients, lambda: Store(initial), _Observer(self.checker, self.stats, self.metrics.events))
+        self._build(n, w.clients, lambda: Store(initial),
+                    _Observer(self.checker, self.stats, self.metrics.events, P))
         generator = generator_for(w, P)
         rate = self.client_rate()
-        self.clients = [TxnClient(self.sim, self.net, P + c, P, w, generator, self.stats, self.metrics,
+        self.clients = [TxnClient(self.sim, self.net, n + c, P, w, generator, self.stats, self.metrics,
                                   rate, cfg.duration) for c in range(w.clients)]
         self.drained = 0.0
 
@@ -112,17 +122,30 @@ class TransactionWorld(World):
         return {"coordinator": Role(self._coordinators, passing=True),
                 "participant": Role(self._participants, passing=True)}
 
+    def _serving(self) -> list[Any]:
+        """The host running each partition now (None: none alive does): the partition's node,
+        or the leader of its replicated group."""
+        if len(self.hosts) == self.partitions:
+            return [h if h.alive else None for h in self.hosts]
+        serving: list[Any] = [None] * self.partitions
+        for h in self.hosts:
+            if h.alive and h.replica.leading() and serving[h.node_id % self.partitions] is None:
+                serving[h.node_id % self.partitions] = h
+        return serving
+
     def _coordinators(self) -> list[int]:
         """Nodes between prepare and decision of a transaction for which another node has
-        already prepared (so that crashing one now leaves a participant in doubt)."""
-        hosts = self.hosts
+        already prepared (so that crashing one now leaves a participant in doubt); for
+        replicated partitions, the coordinating group's leader."""
+        serving = self._serving()
         found = set()
-        for h in hosts:
-            if h.alive:
+        for g, h in enumerate(serving):
+            if h is not None:
                 for tid, c in h.replica.in_doubt():
-                    if (c != h.node_id and c not in found and hosts[c].alive
-                            and hosts[c].replica.collecting_votes(tid)):
-                        found.add(c)
+                    lead = serving[c]
+                    if (c != g and lead is not None and lead.node_id not in found
+                            and lead.replica.collecting_votes(tid)):
+                        found.add(lead.node_id)
         return sorted(found)
 
     def _participants(self) -> list[int]:
@@ -130,9 +153,9 @@ class TransactionWorld(World):
         two-phase commit at that moment (every node coordinates the transactions homed on it:
         crashing one that is would leave its own participants blocked too -- those already
         prepared, and those its Prepares are about to reach -- and mix the two kinds of crash)."""
-        return [h.node_id for h in self.hosts
-                if h.alive and not h.replica.coordinating()
-                and any(c != h.node_id for _, c in h.replica.in_doubt())]
+        return [h.node_id for g, h in enumerate(self._serving())
+                if h is not None and not h.replica.coordinating()
+                and any(c != g for _, c in h.replica.in_doubt())]
 
     # -- the run ----------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -164,9 +187,9 @@ class TransactionWorld(World):
         sim.at(now + QUIESCENT_POLL, self._quiescent)
         if now - self._last_quiescent < QUIESCENT_GAP:
             return
-        hosts = self.hosts
+        hosts = self._serving()
         for h in hosts:  # the cheap test first: a two-phase commit is being coordinated
-            if not h.alive or h.replica.coordinating():
+            if h is None or h.replica.coordinating():
                 return
         if all(h.replica.settled() for h in hosts):
             self._last_quiescent = now
@@ -185,15 +208,19 @@ class TransactionWorld(World):
         while sim.now < end:
             sim.run(min(sim.now + 0.02, end))
             if all(c.in_flight == 0 for c in self.clients) and all(
-                    h.alive and h.replica.idle() for h in self.hosts):
+                    h.alive and h.replica.idle() for h in self.hosts) and all(
+                    h is not None for h in self._serving()):
                 break
         for host in self.hosts:
             host.settle(math.inf)
         self.drained = sim.now - start
 
     def _check(self) -> dict[str, Any]:
-        in_doubt = {(h.node_id, tid) for h in self.hosts if h.alive for tid, _ in h.replica.in_doubt()}
-        stores = [h.replica.committed() if h.alive else Store(self.checker.initial) for h in self.hosts]
+        serving = self._serving()
+        in_doubt = {(g, tid) for g, h in enumerate(serving) if h is not None
+                    for tid, _ in h.replica.in_doubt()}
+        stores = [h.replica.committed() if h is not None else Store(self.checker.initial)
+                  for h in serving]
         verdicts = self.checker.verdicts(stores, in_doubt)
         safety = combine(*verdicts)
         committed = len(self.checker.first)
