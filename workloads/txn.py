@@ -288,8 +288,10 @@ class TxnClient(PacedClient):
         tx.touched.add(p)
         prior, epoch = tx.ran.get(p) or (0, 0)
         now = self.sim.now
+        home = tx.ops[0][1] % self.P
         self.net.send(self.endpoint, p, OpRequest(self.endpoint, tx.tid, tx.ts, tx.idx, kind, key,
-                                                  arg, self.vsize, prior, epoch, tx.snapshot), now, 0)
+                                                  arg, self.vsize, prior, epoch, tx.snapshot, home),
+                      now, 0)
         self._arm(tx)
 
     def _arm(self, tx: _Txn) -> None:
