@@ -332,7 +332,9 @@ class StepwiseNode(TransactionNode):
                 return  # still in use here: the client may yet commit
             self._decide(ctx, tid, False, ())
             outcome = FAILURE
-        if src != self.id:
+        if src == self.id:  # the home's own part (decided before a crash, settled after it)
+            self._settle_here(ctx, tid, outcome == COMMITTED)
+        else:
             ctx.send(src, Settle(tid, outcome == COMMITTED))
 
     def _acknowledged(self, ctx: Context, src: int, tid: int) -> None:
