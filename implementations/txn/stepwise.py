@@ -380,6 +380,11 @@ class StepwiseNode(TransactionNode):
     def in_doubt(self) -> list[tuple[int, int]]:
         return [(tid, part.home) for tid, part in self.parts.items()]
 
+    def collecting_votes(self, tid: int) -> bool:
+        """Asked of ``tid``'s home (another partition holds a part of it): not decided yet, so
+        crashing this node now leaves that part unsettled until it is back."""
+        return tid not in self.decided
+
     def coordinating(self) -> bool:
         return bool(self.confirming)
 
