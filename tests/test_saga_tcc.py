@@ -194,6 +194,14 @@ def test_saga_and_tcc_keep_their_promise_under_loss_duplication_and_crashes(make
     assert (r["dirty_reads_per_1k_txn"] > 0) is (protocol == "saga"), r["dirty_reads_per_1k_txn"]
 
 
+def test_forward_recovery_carries_a_saga_on_where_backward_recovery_compensates(make_suite):
+    backward = row(make_suite, "protocol=saga")
+    forward = row(make_suite, "protocol=saga", "protocols.saga.recovery=forward")
+    assert backward["safety"] == forward["safety"] == "ok", (backward["safety"], forward["safety"])
+    assert backward["aborts_timeout"] > 0 and backward["dirty_reads_per_1k_txn"] > 0
+    assert forward["aborts_timeout"] == 0 and forward["dirty_reads_per_1k_txn"] == 0
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_tcc_without_idempotent_confirm_is_caught_under_duplication(make_suite, seed):
     r = row(make_suite, "protocol=tcc", "protocols.tcc.idempotent=false", f"seed={seed}",

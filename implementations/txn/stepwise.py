@@ -320,8 +320,11 @@ class StepwiseNode(TransactionNode):
         tid = req.tid
         outcome = self.decided.get(tid)
         if outcome is None:  # the commit request never arrived, or was lost in a crash
-            self._decide(ctx, tid, False, ())
-            outcome = FAILURE
+            # every step has run (the client asks only once all were answered): forward
+            # recovery completes the transaction, backward recovery undoes it
+            forward = self.resends_operations()
+            self._decide(ctx, tid, forward, req.participants if forward else ())
+            outcome = COMMITTED if forward else FAILURE
         ctx.reply(req, Outcome(tid, outcome))
 
     def _asked(self, ctx: Context, src: int, tid: int) -> None:

@@ -335,6 +335,11 @@ class TransactionNode(Node):
         commit is applied here fully or not at all."""
         return not self.coordinating() and not self.in_doubt()
 
+    def resends_operations(self) -> bool:
+        """Whether clients re-send an operation that timed out (the same attempt: the partition
+        answers a duplicate) instead of aborting the attempt -- forward recovery."""
+        return False
+
     def unsettled(self) -> list[str]:
         """What is still half done here, one line each (an applied step neither confirmed nor
         undone, an amount still frozen, a decision not yet delivered): read after the drain to

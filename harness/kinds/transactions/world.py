@@ -152,6 +152,9 @@ class TransactionWorld(World):
         cfg, sim = self.cfg, self.sim
         self._start()
         self.checker.isolation = self.hosts[0].replica.isolation()
+        if self.hosts[0].replica.resends_operations():
+            for client in self.clients:
+                client.resend = True
         if self.bank:
             self._last_quiescent = -math.inf
             sim.at(QUIESCENT_POLL, self._quiescent)
