@@ -81,6 +81,10 @@ COMPILED = (
     "implementations/mvcc/node.py",
     "implementations/tso/ordering.py",
     "implementations/tso/node.py",
+    "implementations/txn/settling.py",
+    "implementations/txn/stepwise.py",
+    "implementations/saga/node.py",
+    "implementations/tcc/node.py",
 )
 
 

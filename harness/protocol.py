@@ -64,6 +64,9 @@ class ProtocolSpec:
     # consensus: no node ever reports leading (``became_leader``), so the run has no leadership
     # columns rather than a leader never elected (harness.kinds.consensus)
     leaderless: bool = False
+    # transactions: the workload types it can run (empty: every one); Saga and TCC undo a step by
+    # moving its amount back, which only the bank's operations define
+    workloads: tuple[str, ...] = ()
 
 
 ENTRY_POINTS = "distbench.protocols"

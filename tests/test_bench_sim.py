@@ -44,9 +44,20 @@ cluster: {{partitions: 4}}
 workload: {{type: ycsb, clients: 32, keys: 10000, ops: 8, multi_partition: 0.2,
            distribution: {{type: zipfian, theta: 0.6}}}}
 """
-# every built-in protocol: its kind's workload above
+BANK = """
+name: bench-{protocol}4
+kind: transactions
+protocol: {protocol}
+duration: 3s
+warmup: 1s
+cluster: {{partitions: 4}}
+workload: {{type: bank, clients: 32, accounts: 10000, multi_partition: 0.5,
+           distribution: {{type: zipfian, theta: 0.6}}}}
+"""
+# every built-in protocol: its kind's workload above (Saga and TCC run only the bank)
 CONSENSUS_PROTOCOLS = ["raft", "multipaxos", "zab"]
 TRANSACTION_PROTOCOLS = ["2pl-waitdie", "occ", "tso", "mvcc-si"]
+BANK_PROTOCOLS = ["saga", "tcc"]
 
 RESULTS: dict[str, float] = {}
 
@@ -87,10 +98,11 @@ def test_reference_loop_messages_per_second(benchmark):
     benchmark.extra_info["messages_per_wall_s"] = round(n / wall)
 
 
-@pytest.mark.parametrize("workload", CONSENSUS_PROTOCOLS + TRANSACTION_PROTOCOLS)
+@pytest.mark.parametrize("workload", CONSENSUS_PROTOCOLS + TRANSACTION_PROTOCOLS + BANK_PROTOCOLS)
 def test_messages_per_second(benchmark, make_suite, workload):
-    if workload in TRANSACTION_PROTOCOLS:
-        (spec,) = make_suite(TRANSACTIONS.format(protocol=workload)).runs()
+    if workload in TRANSACTION_PROTOCOLS or workload in BANK_PROTOCOLS:
+        text = TRANSACTIONS if workload in TRANSACTION_PROTOCOLS else BANK
+        (spec,) = make_suite(text.format(protocol=workload)).runs()
         world = TransactionWorld(spec.config, spec.seed)
     else:
         (spec,) = make_suite(CONSENSUS.format(protocol=workload)).runs()

@@ -187,7 +187,7 @@ EXEC, COMMIT, BACKOFF = 0, 1, 2
 class _Txn:
     __slots__ = ("seq", "ops", "invoke", "ts", "attempt", "tid", "idx", "touched", "parts",
                  "phase", "conflict", "commit_sent", "last_value", "step", "inquiries", "aborts",
-                 "ran", "seen", "wrote", "snapshot", "funds")
+                 "ran", "seen", "wrote", "snapshot", "funds", "resends")
 
     def __init__(self, seq: int, ops: list, invoke: float, ts: int):
         self.seq = seq
@@ -211,6 +211,7 @@ class _Txn:
         self.wrote: list[int] = []           # keys written
         self.snapshot = 0                    # the attempt's timestamp (0: none)
         self.funds = 0                       # the sum of the values it read
+        self.resends = 0                     # operations re-sent after a timeout (forward recovery)
 
 
 class TxnClient(PacedClient):
@@ -232,6 +233,7 @@ class TxnClient(PacedClient):
         self.metrics = metrics
         self.rate = rate
         self.horizon = horizon  # the end of the measured run
+        self.resend = False  # re-send a timed-out operation instead of aborting (forward recovery)
         self.rng = sim.rng(f"client/{endpoint}")
         self.vsize = getattr(workload, "value_size", 8)
         self.seq = 0
@@ -271,6 +273,7 @@ class TxnClient(PacedClient):
         tx.wrote = []
         tx.snapshot = 0
         tx.funds = 0
+        tx.resends = 0
         tx.phase = EXEC
         tx.conflict = False
         tx.inquiries = 0
@@ -288,8 +291,10 @@ class TxnClient(PacedClient):
         tx.touched.add(p)
         prior, epoch = tx.ran.get(p) or (0, 0)
         now = self.sim.now
+        home = tx.ops[0][1] % self.P
         self.net.send(self.endpoint, p, OpRequest(self.endpoint, tx.tid, tx.ts, tx.idx, kind, key,
-                                                  arg, self.vsize, prior, epoch, tx.snapshot), now, 0)
+                                                  arg, self.vsize, prior, epoch, tx.snapshot, home),
+                      now, 0)
         self._arm(tx)
 
     def _arm(self, tx: _Txn) -> None:
@@ -357,6 +362,10 @@ class TxnClient(PacedClient):
         tid = item[0]
         tx = self.by_tid[tid]
         if tx.phase == EXEC:
+            if self.resend and tx.resends < self.w.retries:
+                tx.resends += 1
+                self._send_op(tx)  # the same operation of the same attempt
+                return
             self._aborted(tx, TIMEOUT, False, -1)
             return
         tx.inquiries += 1

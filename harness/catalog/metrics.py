@@ -203,6 +203,16 @@ METRICS: tuple[Metric, ...] = (
        "serialization-graph cycles (strongly connected groups of committed transactions) per "
        "1000 committed transactions: the anomalies snapshot isolation allows",
        kind=TRANSACTIONS),
+    _M("dirty_reads_per_1k_txn", "dirty reads", "per 1k txn", LOWER, CONSISTENCY,
+       "Saga, TCC: reads of a value that held another transaction's step later undone (one per "
+       "read and undone transaction) per 1000 committed transactions", kind=TRANSACTIONS),
+    _M("lost_updates_per_1k_txn", "lost updates", "per 1k txn", LOWER, CONSISTENCY,
+       "Saga, TCC: updates made on top of another transaction's step later undone (each one a "
+       "compensation restoring the earlier value would erase) per 1000 committed transactions",
+       kind=TRANSACTIONS),
+    _M("invariant_exposure_ms", "time the bank total was wrong", "ms", LOWER, CONSISTENCY,
+       "Saga, TCC: time within the window during which the committed balances did not add up to "
+       "the initial total", kind=TRANSACTIONS),
     _M("quiescent_checks", "quiescent balance checks", "count", None, OTHER,
        "bank workload: total-balance checks at a quiescent point", headline=False, kind=TRANSACTIONS),
     _M("drain_s", "drain after the run", "s", None, OTHER,

@@ -34,6 +34,11 @@ def family_blurb(family: str, kind: str) -> str:
         return ("Time unavailable: the commit gaps longer than metrics.unavailable_gap anywhere in the "
                 "window, each attributed to the fault or heal before it (a crashed or cut-off "
                 "partition stalls every transaction that needs it).")
+    if family == CONSISTENCY and kind == "transactions":
+        return ("The isolation anomalies of the protocols that promise only atomicity in the end "
+                "(Saga, TCC), measured, never failed: dirty reads (reads of a value holding a "
+                "step later undone) and lost updates (updates made on top of such a step), per "
+                "1000 committed transactions, and the time the bank's total balance was wrong.")
     return FAMILY_BLURB[family]
 
 

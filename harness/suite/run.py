@@ -258,6 +258,12 @@ class RunConfig(Section):
                           "(one node per partition; cluster.nodes sizes a consensus cluster)",
                            show(self.cluster.nodes))
         single = P == 1 or w.multi_partition < 1  # some transactions stay on one partition
+        spec = lookup_protocol(self.protocol)
+        if spec is not None and spec.workloads and w.type not in spec.workloads:
+            raise Problem(("workload", "type"), f"expected a workload {spec.name} can undo "
+                          f"({', '.join(spec.workloads)}: each operation moves an amount, undone by "
+                          "moving it back)", f"{show(w.type)}, whose writes overwrite values and "
+                          "have no compensation")
         if P > 1 and w.multi_partition > 0 and w.partitions_per_txn > P:
             raise Problem(("workload", "partitions_per_txn"), f"expected at most cluster.partitions ({P})",
                           show(w.partitions_per_txn))

@@ -12,7 +12,8 @@ from pydantic import Field
 from harness.units import Duration, PositiveDuration
 from harness.protocol import Options
 
-__all__ = ["LockTimeoutOptions", "DeadlockDetectOptions", "CommitOptions", "setting"]
+__all__ = ["LockTimeoutOptions", "DeadlockDetectOptions", "CommitOptions", "SettlingOptions",
+           "setting"]
 
 
 class LockTimeoutOptions(Options):
@@ -62,6 +63,19 @@ class CommitOptions(Options):
     idle_timeout: Duration = Field(
         0.5, description="A participant aborts an unprepared transaction it has not heard of "
                          "for this long (a client gone, an abort request lost).")
+
+
+class SettlingOptions(Options):
+    """How the protocols that apply operations at once (``saga``, ``tcc``) settle them: see
+    :mod:`implementations.txn.stepwise`."""
+
+    idle_timeout: Duration = Field(
+        0.5, description="A partition whose part of a transaction has heard nothing for this long "
+                         "asks the home partition what became of it; a home asked about a "
+                         "transaction it has not decided, and quiet there too, undoes it.")
+    retransmit: Duration = Field(
+        0.02, description="Re-send interval of a confirmation (to partitions that have not "
+                          "acknowledged it) and of a quiet part's question.")
 
 
 _DEFAULTS = {name: f.default for model in (LockTimeoutOptions, CommitOptions)

@@ -37,8 +37,9 @@ Timestamps
     one answer 0, and a zero timestamp costs no bytes on the wire.
 
 Isolation
-    Each node says what it promises (:meth:`TransactionNode.isolation`): ``serializable`` or
-    ``snapshot isolation``. The checker judges a run against that promise.
+    Each node says what it promises (:meth:`TransactionNode.isolation`): ``serializable``,
+    ``snapshot isolation`` or ``atomic in the end``. The checker judges a run against that
+    promise.
 
 Transaction ids
     ``make_tid(client, seq, attempt)``: one id per *attempt*; the client's logical transaction is
@@ -65,7 +66,7 @@ __all__ = [
     "TIMEOUT", "FAILURE", "REASONS", "make_tid", "tid_client", "tid_seq", "tid_attempt",
     "tid_logical", "tid_str", "MAX_ATTEMPTS", "OpRequest", "OpReply", "CommitRequest",
     "AbortRequest", "Inquiry", "Outcome", "Store", "CommitObs", "TransactionNode",
-    "SERIALIZABLE", "SNAPSHOT_ISOLATION", "ISOLATION_LEVELS",
+    "SERIALIZABLE", "SNAPSHOT_ISOLATION", "ATOMIC_IN_THE_END", "ISOLATION_LEVELS",
 ]
 
 # -- operations ----------------------------------------------------------------------------------
@@ -84,9 +85,12 @@ knows the transaction, a coordinator that forgot it, a vote that never came)."""
 
 # -- isolation promises ---------------------------------------------------------------------------
 SERIALIZABLE, SNAPSHOT_ISOLATION = "serializable", "snapshot isolation"
-ISOLATION_LEVELS = (SERIALIZABLE, SNAPSHOT_ISOLATION)
+ATOMIC_IN_THE_END = "atomic in the end"
+ISOLATION_LEVELS = (SERIALIZABLE, SNAPSHOT_ISOLATION, ATOMIC_IN_THE_END)
 """What a protocol promises (:meth:`TransactionNode.isolation`): every run is judged against it
-(``harness.checkers.serializability``)."""
+(``harness.checkers.serializability``). ``ATOMIC_IN_THE_END`` (Saga, TCC) promises no isolation:
+only that once the run quiesces every transaction is fully applied or fully undone at every
+partition, and that no amount is lost or made (``harness.checkers.settlement``)."""
 
 # -- transaction ids -----------------------------------------------------------------------------
 _SEQ_BITS, _ATTEMPT_BITS = 28, 12
@@ -131,13 +135,16 @@ class OpRequest(Message):
     """client -> the key's partition: operation ``index`` of attempt ``tid``. ``prior``: how many
     earlier operations of this attempt ran at this partition; ``epoch``: the partition epoch
     that answered them (0 when none); ``snapshot``: the attempt's timestamp, from the first
-    reply (0: none yet, or the protocol uses none)."""
+    reply (0: none yet, or the protocol uses none); ``home``: the attempt's home partition
+    (where it will ask to commit), which a partition that applies operations at once (Saga,
+    TCC) asks what became of an attempt gone quiet (carried in the header's bytes)."""
 
     __slots__ = ("client", "tid", "ts", "index", "kind", "key", "arg", "vsize", "prior", "epoch",
-                 "snapshot")
+                 "snapshot", "home")
 
     def __init__(self, client: int, tid: int, ts: int, index: int, kind: int, key: int, arg: int,
-                 value_size: int = 8, prior: int = 0, epoch: int = 0, snapshot: int = 0):
+                 value_size: int = 8, prior: int = 0, epoch: int = 0, snapshot: int = 0,
+                 home: int = -1):
         self.client = client
         self.tid = tid
         self.ts = ts
@@ -149,6 +156,7 @@ class OpRequest(Message):
         self.prior = prior
         self.epoch = epoch
         self.snapshot = snapshot
+        self.home = home
         self.size = _H + 40 + (value_size if kind != READ else 0) + (8 if snapshot else 0)
 
     def __repr__(self) -> str:
@@ -326,3 +334,14 @@ class TransactionNode(Node):
         """No commit half done here: nothing prepared, nothing being coordinated, so every
         commit is applied here fully or not at all."""
         return not self.coordinating() and not self.in_doubt()
+
+    def resends_operations(self) -> bool:
+        """Whether clients re-send an operation that timed out (the same attempt: the partition
+        answers a duplicate) instead of aborting the attempt -- forward recovery."""
+        return False
+
+    def unsettled(self) -> list[str]:
+        """What is still half done here, one line each (an applied step neither confirmed nor
+        undone, an amount still frozen, a decision not yet delivered): read after the drain to
+        judge an ``ATOMIC_IN_THE_END`` promise. Protocols that promise isolation answer []."""
+        return []

@@ -31,6 +31,9 @@ Columns (besides the kind-neutral ones of :class:`~harness.metrics.Metrics`; see
     world looks for one every QUIESCENT_POLL and checks at most every QUIESCENT_GAP);
     write_skew_per_1k_txn (the serializability checker's anomaly count per 1000 committed
     transactions of the whole run; the safety verdict judges the protocol's own promise).
+    A protocol that promises atomicity in the end (Saga, TCC) is judged by
+    :mod:`harness.checkers.settlement` instead and adds its anomalies: dirty_reads_per_1k_txn,
+    lost_updates_per_1k_txn and invariant_exposure_ms.
 """
 
 from __future__ import annotations
@@ -40,9 +43,10 @@ from typing import Any
 
 from harness.checkers.consensus import combine
 from harness.checkers.serializability import TxnChecker
+from harness.checkers.settlement import Settlement
 from harness.engine.world import World
 from harness.faults.nemesis import Role
-from harness.kinds.transactions.contract import SERIALIZABLE, Store, tid_str
+from harness.kinds.transactions.contract import ATOMIC_IN_THE_END, SERIALIZABLE, Store, tid_str
 from harness.kinds.transactions.stats import TxnStats
 from workloads.txn import TxnClient, generator_for
 
@@ -57,13 +61,15 @@ QUIESCENT_GAP = 0.01      # ... and the least time between two balance checks
 class _Observer:
     """Routes the partitions' observations to the checker, the counters and the event log."""
 
-    __slots__ = ("checker", "stats", "events", "partitions")
+    __slots__ = ("checker", "stats", "events", "partitions", "settlement")
 
-    def __init__(self, checker: TxnChecker, stats: TxnStats, events: list, partitions: int):
+    def __init__(self, checker: TxnChecker, stats: TxnStats, events: list, partitions: int,
+                 settlement: Settlement):
         self.checker = checker
         self.stats = stats
         self.events = events
         self.partitions = partitions
+        self.settlement = settlement
 
     def observe(self, node: int, event: str, value: Any, t: float) -> None:
         node %= self.partitions  # a replicated partition's host speaks for its group
@@ -76,6 +82,12 @@ class _Observer:
             self.stats.replicated(t, *value)
         elif event == "lock_wait":
             self.stats.waited(t, value)
+        elif event == "moved":
+            self.settlement.moved(t, value)
+        elif event == "settled":
+            self.settlement.settled(node, value[0], value[1], t)
+        elif event == "undone_seen":
+            self.settlement.undone_seen(*value)
         elif event == "in_doubt":
             tid, start, overdue, end = value
             self.stats.doubted(start, overdue, end)
@@ -109,8 +121,9 @@ class TransactionWorld(World):
         initial = w.initial_balance if self.bank else 0
         self.checker = TxnChecker(initial, w.accounts if self.bank else None, P)
         self.stats = TxnStats(cfg.warmup, cfg.duration, self.checker)
+        self.settlement = Settlement(cfg.warmup, cfg.duration)
         self._build(n, w.clients, lambda: Store(initial),
-                    _Observer(self.checker, self.stats, self.metrics.events, P))
+                    _Observer(self.checker, self.stats, self.metrics.events, P, self.settlement))
         generator = generator_for(w, P)
         rate = self.client_rate()
         self.clients = [TxnClient(self.sim, self.net, n + c, P, w, generator, self.stats, self.metrics,
@@ -162,6 +175,9 @@ class TransactionWorld(World):
         cfg, sim = self.cfg, self.sim
         self._start()
         self.checker.isolation = self.hosts[0].replica.isolation()
+        if self.hosts[0].replica.resends_operations():
+            for client in self.clients:
+                client.resend = True
         if self.bank:
             self._last_quiescent = -math.inf
             sim.at(QUIESCENT_POLL, self._quiescent)
@@ -169,6 +185,8 @@ class TransactionWorld(World):
         row = self._close()
         self._drain()
         row.update(self.stats.columns())
+        if self.checker.isolation == ATOMIC_IN_THE_END:
+            row.update(self.settlement.columns(len(self.checker.acked_tids)))
         row.update(self._check())
         row["drain_s"] = self.drained
         row["sim_events"] = sim.events_processed
@@ -222,10 +240,16 @@ class TransactionWorld(World):
         stores = [h.replica.committed() if h is not None else Store(self.checker.initial)
                   for h in serving]
         verdicts = self.checker.verdicts(stores, in_doubt)
+        if self.checker.isolation == ATOMIC_IN_THE_END:
+            unsettled = [(h.node_id, what) for h in self.hosts if h.alive for what in h.replica.unsettled()]
+            verdicts += self.settlement.verdicts(self.checker.acked_tids, unsettled)
         safety = combine(*verdicts)
         committed = len(self.checker.first)
         detail = (f"{committed} committed transactions, {len(self.checker.commits)} partition "
                   f"commits checked")
+        if self.checker.isolation == ATOMIC_IN_THE_END:
+            detail = (f"{len(self.checker.acked_tids)} committed transactions, "
+                      f"{len(self.settlement.outcomes)} settled at every partition")
         if self.bank:
             detail += f"; bank total checked at {len(self.checker.quiescent)} quiescent points"
         if self.checker.isolation != SERIALIZABLE:
