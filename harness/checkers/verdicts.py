@@ -20,7 +20,7 @@ import re
 # (class, pattern of the detail) in the order they are tried; each pattern matches the texts
 # one check of harness/checkers writes.
 CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((name, re.compile(pattern)) for name, pattern in (
-    ("election safety", r"^two leaders in term "),
+    ("election safety", r"^(two leaders in term |node \d+ acted as leader of term )"),
     ("log agreement", r"^(index \d+: node \d+ applied|node \d+ applied (invalid )?index )"),
     ("durability", r"^(acknowledged write .* is not in the applied log|durability: )"),
     ("linearizability", r"but no linearization allows it"),
