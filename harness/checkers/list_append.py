@@ -18,7 +18,8 @@ A cycle is G0 (``ww`` only), G1c (``ww`` and ``wr``), G-single (one ``rw``) or G
 G0 and G1c are searched first, as Elle does, so the weakest anomaly present is the one named.
 Without a cycle there can still be G1a (a read saw a value of a failed transaction), G1b (a read
 saw a value its transaction later followed with another append to the key, an intermediate
-state) or a duplicated element. Cycle search reuses :mod:`harness.checkers.serializability`.
+state), an ``internal`` inconsistency (a transaction's read that does not reflect its own
+appends, or holds one it makes only later) or a duplicated element. Cycle search reuses :mod:`harness.checkers.serializability`.
 """
 
 from __future__ import annotations
@@ -150,6 +151,10 @@ def check(txns: list[Txn]) -> Verdict:
     """Judge the transactions against serializability."""
     writer = {(k, v): t for t in txns for f, k, v in t.ops if f == "append"}
     committed = [t for t in txns if t.type == "ok"]
+    for t in committed:
+        wrong = _internal(t)
+        if wrong:
+            return _invalid(txns, "internal", wrong)
     reads = [(t, k, v) for t in committed for f, k, v in t.ops if f == "r" and v is not None]
     for t, k, values in reads:
         if len(set(values)) != len(values):
@@ -180,6 +185,34 @@ def check(txns: list[Txn]) -> Verdict:
     live = {id(t) for t in committed} | {id(writer[kv]) for kv in seen if kv in writer}
     edges = _edges(txns, writer, orders, reads, live)
     return _cycles(txns, edges)
+
+
+def _internal(t: Txn) -> str:
+    """What ``t`` read of a key against its own appends, "" if consistent: a read after its
+    appends ends with them (and equals its earlier read plus them, if it read before); a read
+    holds none of the values it appends later."""
+    known: dict[Any, tuple] = {}     # key -> the list as t last knew it whole
+    since: dict[Any, tuple] = {}     # key -> t's appends after that (or since it began)
+    later = defaultdict(set)         # key -> values t appends from here on
+    for f, k, v in t.ops:
+        if f == "append":
+            later[k].add(v)
+    for f, k, v in t.ops:
+        if f == "append":
+            since[k] = since.get(k, ()) + (v,)
+            later[k].discard(v)
+            continue
+        if v is None:
+            continue
+        mine = since.get(k, ())
+        expected = known[k] + mine if k in known else None
+        if (expected is not None and v != expected) or v[len(v) - len(mine):] != mine or len(v) < len(mine):
+            want = _list(expected) if expected is not None else "[... " + " ".join(map(str, mine)) + "]"
+            return f"{t} read key {k} as {_list(v)} after its own appends, expected {want}"
+        if later[k] & set(v):
+            return f"{t} read key {k} as {_list(v)}, holding a value it appends only later"
+        known[k], since[k] = v, ()
+    return ""
 
 
 def _edges(txns: list[Txn], writer: dict, orders: dict, reads: list, live: set[int]
