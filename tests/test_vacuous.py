@@ -84,3 +84,16 @@ def test_the_report_says_a_run_was_vacuous(tmp_path):
     assert f"Vacuous for 1 of {len(runs)} runs" in text and "all " not in text.split("\n")[0]
     header, counts = doc.safety_counts()
     assert "vacuous" in header and sum(int(r[header.index("vacuous")]) for r in counts) == 1
+
+
+def test_run_warns_of_vacuous_runs_and_still_exits_0(suite_file, tmp_path):
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    path = suite_file(CONSENSUS + "faults:\n  schedule: [{at: 0s, action: crash, target: [1, 2], for: 5s}]\n")
+    result = CliRunner().invoke(main, ["run", str(path), "--out", str(tmp_path / "o"), "--no-report",
+                                       "-q", "-j", "1"])
+    assert result.exit_code == 0, result.output
+    assert ("distbench: warning: 1 run(s) passed with a check that had nothing to judge, e.g. "
+            "r0000-s1 (raft): ok (vacuous: 0 operations committed; no leader ever reported)") in result.output

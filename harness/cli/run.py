@@ -194,6 +194,11 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
     if unknown:
         click.echo(f"distbench: warning: {len(unknown)} run(s) with safety 'unknown' "
                    "(linearizability budget exhausted; raise checkers.budget)", err=True)
+    vacuous = [r for r in rows if str(r.get("safety", "")).startswith("ok (vacuous")]
+    if vacuous:
+        click.echo(f"distbench: warning: {len(vacuous)} run(s) passed with a check that had nothing "
+                   f"to judge, e.g. {vacuous[0]['run_id']} ({vacuous[0]['protocol']}): "
+                   f"{vacuous[0]['safety']}", err=True)
     if bad:
         for r in bad:
             click.echo(f"distbench: SAFETY {r['run_id']} ({r['protocol']}): {r['safety']}", err=True)
