@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Callable
+from typing import Callable, Mapping
 
 from pydantic import BaseModel, ConfigDict
 
@@ -67,6 +67,12 @@ class ProtocolSpec:
     # transactions: the workload types it can run (empty: every one); Saga and TCC undo a step by
     # moving its amount back, which only the bank's operations define
     workloads: tuple[str, ...] = ()
+    # consensus: the messages only a leader sends, each with the attribute holding the term (or
+    # ballot) it leads, e.g. ``{AppendEntries: "term"}``. A node that sends one in a term it never
+    # reported leading (``became_leader``) violates election safety, so leadership is not taken on
+    # the protocol's word alone. Name only messages no follower sends: a follower that answers a
+    # client after committing (ZooKeeper's ZAB) makes no leadership claim.
+    leader_only: Mapping[type, str] = field(default_factory=dict)
 
 
 ENTRY_POINTS = "distbench.protocols"
@@ -82,7 +88,8 @@ class UnknownProtocol(KeyError):
 
 def register(name: str, *, kind: str, options: type[Options] = Options,
              description: str = "", aliases: tuple[str, ...] = (),
-             leaderless: bool = False) -> Callable[[type], type]:
+             leaderless: bool = False, leader_only: Mapping[type, str] | None = None
+             ) -> Callable[[type], type]:
     """Class decorator: make ``cls`` available to suites in this process as ``protocol: <name>``
     (or an alias). A package makes a protocol available everywhere with an entry point instead.
 
@@ -92,7 +99,7 @@ def register(name: str, *, kind: str, options: type[Options] = Options,
     def wrap(cls: type) -> type:
         _REGISTRY[name] = ProtocolSpec(name, kind, cls, options,
                                        description or (cls.__doc__ or "").strip().split("\n")[0], aliases,
-                                       leaderless)
+                                       leaderless, dict(leader_only or {}))
         _IN_PROCESS.add(name)
         return cls
 

@@ -109,6 +109,9 @@ def test_the_generator_never_loops_forever():
     ("faults: {schedule: [{at: 100ms, isolate: 0, for: 10ms}]}\n",
      "faults.schedule.0.action: expected no isolate with cluster.partitions: 1 (it cuts links "
      "between partitions, and there is only one)"),
+    ("cluster: {partitions: 4}\nworkload: {type: bank, accounts: 40, multi_partition: 0.5, partitions_per_txn: 3}\n",
+     "workload.partitions_per_txn: expected 2 with the bank workload (every bank transaction "
+     "touches two accounts, so at most two partitions: more would run as 2), got 3"),
     ("cluster: {nodes: 5}\n",
      "cluster.nodes: expected cluster.partitions in a transactions suite (one node per partition; "
      "cluster.nodes sizes a consensus cluster), got 5"),

@@ -96,7 +96,8 @@ def test_a_node_written_against_the_contract_alone_runs_and_is_checked():
                      "duration": "400ms", "warmup": "50ms", "cluster": {"partitions": 2},
                      "workload": {"type": "bank", "clients": 6, "accounts": 40,
                                   "multi_partition": 0.0}})
-    assert row["safety"] == "ok", row["safety_detail"]
+    # a serial node commits each transaction on its home partition only: atomicity has nothing to judge
+    assert row["safety"] == "ok (vacuous: no multi-partition transaction committed)", row["safety_detail"]
     assert row["ops_committed"] > 0 and row["quiescent_checks"] > 0
 
 

@@ -1,6 +1,7 @@
 """Streaming safety checkers for replication protocols, fed by the runtime during a run.
 
-* :class:`ElectionSafety` -- at most one leader per term (Raft) / ballot (Multi-Paxos).
+* :class:`ElectionSafety` -- at most one leader per term (Raft) / ballot (Multi-Paxos), and only
+  a node that reported leading a term sends the messages only its leader sends.
 * :class:`LogAgreement` -- State Machine Safety: no two nodes apply different commands at the
   same log index, and no node skips an index.
 * :class:`Durability` -- every acknowledged write is in the agreed applied sequence at the end.
@@ -48,6 +49,15 @@ class ElectionSafety:
         elif seen[0] != node and not self._violation:
             self._violation = (f"two leaders in term {term}: node {seen[0]} (t={seen[1]:.6f}s) "
                                f"and node {node} (t={t:.6f}s)")
+
+    def claimed(self, term: int, node: int, what: str, t: float) -> None:
+        """``node`` sent ``what``, a message only the leader of ``term`` sends, at time ``t``:
+        a violation unless it reported leading ``term`` (deleting a protocol's ``became_leader``
+        call must not switch this check off)."""
+        seen = self._leaders.get(term)
+        if (seen is None or seen[0] != node) and not self._violation:
+            self._violation = (f"node {node} acted as leader of term {term} (sent {what} at "
+                               f"t={t:.6f}s) but never reported leading it")
 
     @property
     def terms(self) -> int:
@@ -224,6 +234,9 @@ class ReplicaObserver:
     def leader(self, node: int, term: int, t: float) -> None:
         self.election.observe(term, node, t)
         self.metrics.leader(node, term, t)
+
+    def claimed(self, node: int, term: int, what: str, t: float) -> None:
+        self.election.claimed(term, node, what, t)
 
     def applied(self, node: int, index: int, command: Any, t: float) -> None:
         self.log.applied(node, index, -1 if command is None else command.uid, t)

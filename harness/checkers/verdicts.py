@@ -6,6 +6,11 @@ A run's ``safety`` column carries the first violation's text (see
 name the same class, whatever the keys, times and transactions in them. ``distbench shrink``
 keeps a smaller run only when it fails the same check as the run it shrinks. A violation whose
 text no pattern here knows is of class ``violation``.
+
+A run that passed without exercising a check (nothing committed, no leader ever reported, no
+read completed, no multi-partition transaction) is not a plain ``ok``: its cell says which check
+had nothing to judge, ``ok (vacuous: 0 operations committed)``, so that a test asserting
+``safety == "ok"`` does not count it as a pass, and a report lists it.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import re
 # (class, pattern of the detail) in the order they are tried; each pattern matches the texts
 # one check of harness/checkers writes.
 CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((name, re.compile(pattern)) for name, pattern in (
-    ("election safety", r"^two leaders in term "),
+    ("election safety", r"^(two leaders in term |node \d+ acted as leader of term )"),
     ("log agreement", r"^(index \d+: node \d+ applied|node \d+ applied (invalid )?index )"),
     ("durability", r"^(acknowledged write .* is not in the applied log|durability: )"),
     ("linearizability", r"but no linearization allows it"),
@@ -28,6 +33,20 @@ CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((name, re.compile(patte
     ("serializability", r"^(not serializable: |lost update: |\S+ (read key|replaced version) .*which never committed)"),
 ))
 VIOLATION, ERROR = "violation", "error"
+VACUOUS = "ok (vacuous: "
+
+
+def qualify(safety: str, unexercised: list[str]) -> str:
+    """``safety`` as it stands, except an ``ok`` that some check had nothing to judge for:
+    ``ok (vacuous: <what was missing, joined by "; ">)``."""
+    if safety != "ok" or not unexercised:
+        return safety
+    return f"{VACUOUS}{'; '.join(unexercised)})"
+
+
+def vacuous(safety: str) -> bool:
+    """Whether a ``safety`` cell is an ``ok`` that some check had nothing to judge for."""
+    return safety.startswith(VACUOUS)
 
 
 def failed(safety: str) -> bool:

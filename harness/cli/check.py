@@ -13,9 +13,10 @@ from harness.cli.common import fail, parse_limit
 
 @click.command(name="check")
 @click.argument("history_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--model", required=True, type=click.Choice(["register", "cas-register", "kv"]),
+@click.option("--model", required=True, type=click.Choice(["register", "cas-register", "kv", "list-append"]),
               help="The object the history is of: one register (read, write), one cas-register "
-                   "(and cas [expected new]), or a register per key (kv).")
+                   "(and cas [expected new]), a register per key (kv), or transactions of appends "
+                   "to and reads of lists (list-append, Elle's; checked for serializability).")
 @click.option("--format", "fmt", default="auto", show_default=True,
               type=click.Choice(["auto", "jepsen-edn", "porcupine", "distbench"]),
               help="jepsen-edn (Jepsen's history.edn), porcupine (the Jepsen log Porcupine reads) "
@@ -35,6 +36,8 @@ def check_(history_file: Path, model: str, fmt: str, time_limit: str, html_out: 
     limit = parse_limit(time_limit, "--time-limit", parse_duration, None)
     if html_out is not None and html_out.exists():
         fail(f"--html: {html_out} exists; name a new file")
+    if model == "list-append":
+        _check_list_append(history_file, fmt, html_out)
     try:
         imported = external.load(history_file, fmt, model)
     except HistoryError as exc:
@@ -62,6 +65,28 @@ def check_(history_file: Path, model: str, fmt: str, time_limit: str, html_out: 
         except OSError as exc:
             fail(f"--html: cannot write {html_out} ({exc.strerror or exc})")
         click.echo(f"timeline: {html_out}")
+    sys.exit(1)
+
+
+def _check_list_append(path: Path, fmt: str, html_out: Path | None) -> None:
+    """``check --model list-append``: the verdict of :mod:`harness.checkers.list_append`."""
+    from harness.checkers import formats, list_append
+    from harness.checkers.formats import HistoryError
+
+    if fmt not in ("auto", "jepsen-edn"):
+        fail(f"--format {fmt}: list-append histories are read as jepsen-edn")
+    if html_out is not None:
+        fail("--html: the timeline is drawn for register and kv histories, not list-append")
+    try:
+        txns = list_append.read(path, formats.read_text(path))
+    except HistoryError as exc:
+        fail(str(exc))
+    verdict = list_append.check(txns)
+    if verdict.valid:
+        click.echo(f"valid: {verdict.transactions} transactions are serializable (list-append)")
+        sys.exit(0)
+    click.echo(f"invalid: {verdict.transactions} transactions are not serializable (list-append): "
+               f"{verdict.anomaly}: {verdict.detail} (Tn: the transaction invoked at line n)")
     sys.exit(1)
 
 

@@ -200,6 +200,11 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
             click.echo(f"distbench: warning: {r['run_id']} ({r['protocol']}): its nodes wrote {junk[0]} "
                        f"malformed line(s) and {junk[1]} message(s) to unknown nodes (ignored; "
                        "malformed_messages, misaddressed_messages in runs.csv)", err=True)
+    vacuous = [r for r in rows if str(r.get("safety", "")).startswith("ok (vacuous")]
+    if vacuous:
+        click.echo(f"distbench: warning: {len(vacuous)} run(s) passed with a check that had nothing "
+                   f"to judge, e.g. {vacuous[0]['run_id']} ({vacuous[0]['protocol']}): "
+                   f"{vacuous[0]['safety']}", err=True)
     if bad:
         for r in bad:
             click.echo(f"distbench: SAFETY {r['run_id']} ({r['protocol']}): {r['safety']}", err=True)

@@ -42,11 +42,12 @@ from harness.message import Message
 CRASHED = Node()  # the replica of a crashed node: nothing calls it (the host checks ``alive``)
 
 INF = math.inf
+NO_TERM = -(1 << 63)  # no leadership claimed since the node (re)started
 
 
 class NodeHost(Context):
     def __init__(self, sim: Simulator, net: Network, node_id: int, nodes: tuple[int, ...], cluster: Any,
-                 make_replica: Callable[[], Node], observer: Any):
+                 make_replica: Callable[[], Node], observer: Any, leader_only: dict[type, str] | None = None):
         self.sim = sim
         self.net = net
         self.node_id = node_id
@@ -54,6 +55,10 @@ class NodeHost(Context):
         self.n = len(nodes)
         self.make_replica = make_replica
         self.observer = observer
+        # the protocol's leader-only messages (ProtocolSpec.leader_only) and the last term this
+        # node's sends of them claimed: each new claim is an observation (election safety)
+        self.leader_only: dict[type, str] = leader_only or {}
+        self._claimed = NO_TERM
         self.rng = sim.rng(f"node/{node_id}/protocol")
         self.cost_rng = sim.rng(f"node/{node_id}/cpu")
         self.cpu_message = cluster.cpu_per_message
@@ -100,7 +105,19 @@ class NodeHost(Context):
     def send(self, dst: int, msg: Message) -> None:
         self._t += (self.cpu_send + msg.size * self.cpu_byte) * self.slow
         depart = self._t if self._t > self._hold else self._hold
+        if self.leader_only:
+            field = self.leader_only.get(type(msg))
+            if field is not None:
+                self._claim(msg, field)
         self.net.send(self.node_id, dst, msg, depart, self.incarnation)
+
+    def _claim(self, msg: Message, field: str) -> None:
+        """``msg`` is one only a leader sends: the term in its ``field`` is a leadership claim,
+        observed (once per term) for election safety to hold against the node's reports."""
+        term = getattr(msg, field)
+        if term != self._claimed:
+            self._claimed = term
+            self._observe(self.observer.claimed, (term, type(msg).__name__))
 
     def reply(self, request: Any, result: Message) -> None:
         self.send(request.client, result)
@@ -308,6 +325,7 @@ class NodeHost(Context):
         self.pending.clear()
         self.settle(now)
         self._seen.clear()
+        self._claimed = NO_TERM
         self._hold = now
         self.timers.clear()
         self._peers.clear()

@@ -25,11 +25,12 @@ def derive_seed(seed: int, name: str) -> int:
 
 
 class Simulator:
-    __slots__ = ("now", "seed", "_heap", "_seq")
+    __slots__ = ("now", "seed", "running", "_heap", "_seq")
 
     def __init__(self, seed: int):
         self.now = 0.0
         self.seed = seed
+        self.running = False  # inside run(): a run's watchdog looks for a stall only then
         self._heap: list[tuple[float, int, Callable[[Any], None], Any]] = []
         self._seq = 0
 
@@ -65,6 +66,7 @@ class Simulator:
         gc.set_threshold(thresholds[0], thresholds[1], NO_FULL_COLLECTIONS)
         heap = self._heap
         pop = heapq.heappop
+        self.running = True
         try:
             while heap:
                 item = pop(heap)
@@ -75,6 +77,7 @@ class Simulator:
                 self.now = t
                 fn(arg)
         finally:
+            self.running = False
             gc.set_threshold(*thresholds)
         if self.now < until:
             self.now = until

@@ -41,7 +41,8 @@ class World:
         def factory(i: int) -> Callable[[], Any]:
             return lambda: spec.factory(i, nodes, replication, options, make_state())
 
-        self.hosts = [NodeHost(sim, self.net, i, nodes, cfg.cluster, factory(i), observer) for i in nodes]
+        self.hosts = [NodeHost(sim, self.net, i, nodes, cfg.cluster, factory(i), observer, dict(spec.leader_only))
+                      for i in nodes]
         self.nemesis = Nemesis(sim, self.net, self.hosts, cfg.faults, self.fault_roles(), self)
 
     # -- the nemesis: whom roles name, and what it tells the world ----------------------------

@@ -41,10 +41,13 @@ class ExecutorError(Exception):
 @dataclass(frozen=True)
 class Limits:
     """Per-run limits; None means none. ``time`` in wall-clock seconds, ``memory`` in bytes of
-    resident memory of the process running the run."""
+    resident memory of the process running the run. ``stall``: wall-clock seconds a simulated
+    run may go without finishing an event (a handler that never returns) or without its
+    simulated time moving (a livelock at one instant) before it is stopped."""
 
     time: float | None = None
     memory: float | None = None
+    stall: float | None = 5.0
 
 
 class RunLimitExceeded(BaseException):
@@ -68,7 +71,9 @@ def _fmt_seconds(s: float) -> str:
 
 class _Watchdog:
     """Beside one run, in its process: every 0.2 s, report its progress (simulated time, events)
-    and stop it (an exception raised in the run's thread) once it exceeds a limit."""
+    and stop it (an exception raised in the run's thread) once it exceeds a limit or stalls
+    inside the simulator: no event finished, or simulated time stood still, for ``stall``
+    seconds. It only reads the simulator's counters, so the run's hot path pays nothing."""
 
     PERIOD = 0.2
     REPORT_EVERY = 0.5
@@ -85,6 +90,9 @@ class _Watchdog:
         self._fired = False
         self._stop = threading.Event()
         self._tid = threading.get_ident()
+        self.protocol = spec.config.protocol
+        self._stall = limits.stall if spec.config.mode != "live" else None  # live time is real
+        self._marks = (-1, -1.0, 0.0, 0.0)  # events, simulated now, when each last moved
 
     def attach(self, world: Any) -> None:
         self.sim = getattr(world, "sim", None)
@@ -100,14 +108,16 @@ class _Watchdog:
             elapsed = time.monotonic() - started
             reason = ""
             if self.limits.time is not None and elapsed > self.limits.time:
-                reason = f"wall-clock limit of {_fmt_seconds(self.limits.time)} (--time-limit){self._where()}"
+                reason = f"exceeded wall-clock limit of {_fmt_seconds(self.limits.time)} (--time-limit){self._where()}"
             elif self.limits.memory is not None:
                 rss = _rss()
                 if rss > self.limits.memory:
                     from harness.execution.estimate import size
 
-                    reason = (f"memory limit of {size(self.limits.memory)} (--memory-limit; "
+                    reason = (f"exceeded memory limit of {size(self.limits.memory)} (--memory-limit; "
                               f"{size(rss)} resident){self._where()}")
+            if not reason and self._stall is not None and self.sim is not None:
+                reason = self._stalled(elapsed)
             if reason:
                 with self._lock:
                     if self._done:
@@ -126,8 +136,32 @@ class _Watchdog:
                 except Exception:  # noqa: BLE001 - progress is best effort
                     pass
 
+    def _stalled(self, elapsed: float) -> str:
+        """Why the run is stuck inside the simulator, or "": how long since an event last
+        finished and since simulated time last moved, against ``stall``."""
+        sim, stall = self.sim, self._stall
+        events, now, moved, advanced = self._marks
+        if not getattr(sim, "running", False):
+            self._marks = (-1, -1.0, elapsed, elapsed)
+            return ""
+        done, t = sim.events_processed, sim.now
+        if done != events:
+            events, moved = done, elapsed
+        if t != now:
+            now, advanced = t, elapsed
+        self._marks = (events, now, moved, advanced)
+        where = f"at simulated {t:.6g} s"
+        if elapsed - moved > stall:
+            return (f"stalled: a handler of protocol {self.protocol} has not returned for "
+                    f"{_fmt_seconds(stall)} of wall-clock {where}")
+        if elapsed - advanced > stall:
+            return (f"livelock: protocol {self.protocol} ran events for {_fmt_seconds(stall)} of "
+                    f"wall-clock without simulated time moving from {t:.6g} s")
+        return ""
+
     def __enter__(self) -> _Watchdog:
-        if self.limits.time is not None or self.limits.memory is not None or self.report is not None:
+        if (self.limits.time is not None or self.limits.memory is not None or self.report is not None
+                or self._stall is not None):
             threading.Thread(target=self._loop, daemon=True, name=f"watchdog-{self.run_id}").start()
         return self
 
@@ -150,13 +184,27 @@ def _safe_run(spec: Any, suite: str, limits: Limits = Limits(),
     try:
         with watchdog:
             return runner.run(spec, suite, on_world=watchdog.attach), None
-    except RunLimitExceeded:
+    except RunLimitExceeded as exc:
         watchdog.close()  # in case the exception arrived before the with block could close it
-        row = {**runner.identity(spec, suite), "safety": f"error: exceeded {watchdog.reason}"}
+        row = {**runner.identity(spec, suite), "safety": f"error: {watchdog.reason}{_handler(exc)}"}
         return runner.RunResult(row), None
     except Exception as exc:  # noqa: BLE001 - reported per run, never swallowed
         row = {**runner.identity(spec, suite), "safety": f"error: {type(exc).__name__}: {exc}"}
         return runner.RunResult(row), f"run {spec.run_id}:\n{traceback.format_exc()}"
+
+
+def _handler(exc: BaseException) -> str:
+    """``, in <Class>.<method> (file:line)``: the innermost protocol handler the watchdog's
+    exception interrupted, or "" if it landed elsewhere (or in compiled code)."""
+    from harness.contract import Node
+
+    found = ""
+    for frame, line in traceback.walk_tb(exc.__traceback__):
+        if isinstance(frame.f_locals.get("self"), Node):
+            code = frame.f_code
+            found = (f", in {type(frame.f_locals['self']).__name__}.{code.co_name} "
+                     f"({os.path.basename(code.co_filename)}:{line})")
+    return found
 
 
 # -- the local process pool ------------------------------------------------------------------

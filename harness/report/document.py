@@ -11,6 +11,7 @@ from .explain import Explanation, explanations
 from .load import CONTENDER, Results
 from harness.catalog.metrics import FAMILIES
 from harness.catalog.params import param_short
+from harness.checkers.verdicts import VACUOUS
 from .metrics import family_blurb, family_title
 from .likeness import like_for_like
 from .tables import SafetyRow, Table, bold_note, build_tables, findings, method_note, safety_rows
@@ -104,11 +105,28 @@ class Document:
             return f"checker details for {int(counts.sum())} runs below"
         return "; ".join(f"{d} in {k} run{'s' if k != 1 else ''}" for d, k in counts.items())
 
+    def unjudged(self) -> str:
+        """The runs with no violation that are not a plain ok, in words for a banner: how many
+        are unknown (a checker reached no verdict) and how many vacuous (a check had nothing to
+        judge); empty when there are none."""
+        rows = [r for r in self.safety if not r.violation]
+        empty = sum(1 for r in rows if r.verdict.startswith(VACUOUS))
+        n = len(self.res.runs)
+        parts = []
+        if len(rows) > empty:
+            parts.append(f"Safety unknown for {len(rows) - empty} of {n} runs (the checker did not reach a verdict).")
+        if empty:
+            parts.append(f"Vacuous for {empty} of {n} runs (a check had nothing to judge: nothing committed, "
+                         "no leader, no read or no multi-partition transaction).")
+        return " ".join(parts)
+
     def safety_counts(self) -> tuple[list[str], list[list[str]]]:
-        """A compact table: per contender, how many runs were ok, unknown, violated or raised."""
+        """A compact table: per contender, how many runs were ok, vacuous (ok with a check that
+        had nothing to judge), unknown, violated or raised."""
         runs = self.res.runs
         verdict = runs["safety"].astype(str).str.lower()
-        kinds = [("ok", verdict == "ok"), ("unknown", verdict.str.startswith("unknown")),
+        kinds = [("ok", verdict == "ok"), ("vacuous", verdict.str.startswith(VACUOUS)),
+                 ("unknown", verdict.str.startswith("unknown")),
                  ("violation", verdict.str.startswith("violation")), ("error", verdict.str.startswith("error"))]
         kinds = [(k, m) for k, m in kinds if k in ("ok", "violation") or m.any()]
         rows = []

@@ -162,17 +162,15 @@ def _safety(doc: Document) -> str:
                 f"safety checks{' (' + _e(remark) + ')' if remark else ''}.</div>")
         return text + (_safety_tables(doc) if doc.safety_details()[1] else "")
     bad = [r for r in rows if r.violation]
-    unknown = len(rows) - len(bad)
-    head = []
     if bad:
-        head.append(f'<div class="banner violation"><strong class="big">⚠ SAFETY VIOLATION in {len(bad)} of {n} '
-                    f"runs.</strong> A benchmark of an incorrect protocol is worthless: the numbers of "
-                    f"the affected cells are marked ⚠ below and must not be trusted."
-                    + (f" Safety of {unknown} more run(s) is unknown." if unknown else "") + "</div>")
+        head = (f'<div class="banner violation"><strong class="big">⚠ SAFETY VIOLATION in {len(bad)} of {n} '
+                f"runs.</strong> A benchmark of an incorrect protocol is worthless: the numbers of "
+                f"the affected cells are marked ⚠ below and must not be trusted."
+                + (f" {_e(doc.unjudged())}" if len(bad) < len(rows) else "") + "</div>")
     else:
-        head.append(f'<div class="banner unknown"><strong>Safety unknown</strong> for {unknown} of {n} '
-                    f"runs (the checker did not reach a verdict). No violation was found.</div>")
-    return head[0] + _safety_tables(doc)
+        head = (f'<div class="banner unknown"><strong>{_e(doc.unjudged())}</strong> '
+                f"No violation was found.</div>")
+    return head + _safety_tables(doc)
 
 
 def _safety_tables(doc: Document) -> str:

@@ -82,14 +82,12 @@ def _safety(doc: Document) -> str:
         text = f"✅ **Safety:** all {n} runs passed their safety checks{' (' + remark + ')' if remark else ''}."
         return text + ("\n\n" + _safety_tables(doc) if doc.safety_details()[1] else "")
     bad = [r for r in rows if r.violation]
-    unknown = len(rows) - len(bad)
     if bad:
         head = (f"> [!CAUTION]\n> **⚠ SAFETY VIOLATION in {len(bad)} of {n} runs.** A benchmark of an "
                 f"incorrect protocol is worthless: the affected cells are marked ⚠ below and must not be trusted."
-                + (f" Safety of {unknown} more run(s) is unknown." if unknown else ""))
+                + (f" {doc.unjudged()}" if len(bad) < len(rows) else ""))
     else:
-        head = (f"> [!WARNING]\n> **Safety unknown** for {unknown} of {n} runs (the checker did not reach "
-                f"a verdict). No violation was found.")
+        head = f"> [!WARNING]\n> **{doc.unjudged()}** No violation was found."
     return head + "\n\n" + _safety_tables(doc)
 
 

@@ -145,6 +145,10 @@ class BankWorkload(_TxnWorkload):
             raise Problem(("writecheck_ratio",),
                           "expected balance_ratio + amalgamate_ratio + writecheck_ratio <= 1",
                           f"{mix:g}")
+        if self.partitions_per_txn > 2:
+            raise Problem(("partitions_per_txn",), "expected 2 with the bank workload (every bank "
+                          "transaction touches two accounts, so at most two partitions: more would "
+                          "run as 2)", show(self.partitions_per_txn))
         return self
 
 

@@ -152,11 +152,14 @@ def check(protocol: str, scenario: Scenario, *overrides: str, seeds: int = SEEDS
 def _problem(result: runner.RunResult, scenario: Scenario, liveness: str | None, end: float) -> str:
     """Why this run fails the scenario, or ``""``."""
     row = result.row
-    if row["safety"] != "ok":
-        return f"safety {row['safety']}" + (f" ({row['safety_detail']})" if row.get("safety_detail") else "")
+    safety = f"safety {row['safety']}" + (f" ({row['safety_detail']})" if row.get("safety_detail") else "")
+    if not row["safety"].startswith("ok"):
+        return safety
     skipped = [e["detail"] for e in result.events if str(e["detail"]).startswith("skipped")]
-    if skipped:
+    if skipped:  # before a vacuous ok, which it may explain (no leader to target: none reported)
         return f"the fault was never injected ({skipped[0]}): the scenario tested nothing"
+    if row["safety"] != "ok":  # an ok that some check had nothing to judge for
+        return safety
     windows = []
     if liveness is not None:
         windows.append((scenario.healed + FAILOVER, end, "after every fault healed"))

@@ -1,6 +1,7 @@
 """Multi-Paxos with a stable leader, batching, pipelining, catch-up and no-op hole filling."""
 
 from harness.protocol import ProtocolSpec
+from implementations.multipaxos.messages import Accept, Heartbeat, LeaseHeartbeat
 from implementations.multipaxos.node import MultiPaxosNode
 from implementations.multipaxos.options import MultiPaxosOptions
 
@@ -8,4 +9,5 @@ from implementations.multipaxos.options import MultiPaxosOptions
 # a compiled class has no docstring.
 SPEC = ProtocolSpec("multipaxos", "consensus", MultiPaxosNode, MultiPaxosOptions,
                     "Multi-Paxos with a stable leader, batching, pipelining, catch-up and no-op "
-                    "hole filling.", aliases=("paxos",))
+                    "hole filling.", aliases=("paxos",),
+                    leader_only={Accept: "ballot", Heartbeat: "ballot", LeaseHeartbeat: "ballot"})

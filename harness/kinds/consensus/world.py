@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from harness import protocol
 from harness.checkers import anomalies
 from harness.checkers.consensus import (Durability, ElectionSafety, LogAgreement, ReplicaObserver,
@@ -13,15 +15,16 @@ from harness.checkers.consensus import (Durability, ElectionSafety, LogAgreement
 from harness.checkers.consistency import check_eventual, check_regular, check_sequential
 from harness.checkers.linearizability import check_linearizability
 from harness.checkers.registers import Reads, reads_of
+from harness.checkers.verdicts import qualify
 from harness.engine.world import World
 from harness.faults import CAUSES
 from harness.faults.nemesis import Role
-from harness.history import History
+from harness.history import OK, History
 from harness.kinds.consensus.contract import LINEARIZABLE, REGULAR, SEQUENTIAL, promise
 from harness.kinds.consensus.metrics import ConsensusMetrics
 from workloads.clients import KVClient
 from workloads.keys import KeyChooser
-from workloads.kv import KVStateMachine
+from workloads.kv import CAS, GET, KVStateMachine
 
 
 class ConsensusWorld(World):
@@ -111,7 +114,7 @@ class ConsensusWorld(World):
         judged = self._judge_history(model, reads, observed) if cfg.checkers.linearizability else None
         if judged is not None:
             verdicts.append(judged)
-        row["safety"] = combine(*verdicts)
+        row["safety"] = qualify(combine(*verdicts), self._unexercised(row, observed, judged is not None))
         if judged is None:
             row["safety_detail"] = ("linearizability" if model == LINEARIZABLE else model) + " not checked"
         else:
@@ -135,3 +138,19 @@ class ConsensusWorld(World):
         if model == REGULAR:
             return check_regular(self.history, reads)
         return check_eventual(self.history, reads)
+
+    def _unexercised(self, row: dict[str, Any], observed: bool, linearizability: bool) -> list[str]:
+        """The checks this run gave nothing to judge: no operation committed in the window; no
+        leader ever reported by a protocol that has one (election safety saw nothing); no read
+        or compare-and-set completed (any order of blind writes is linearizable)."""
+        missing = []
+        if row["ops_committed"] == 0:
+            missing.append("0 operations committed")
+        if observed and self.metrics.led and self.election.terms == 0:
+            missing.append("no leader ever reported")
+        if linearizability and row["ops_committed"]:
+            h = self.history
+            op, status = np.frombuffer(h.op, dtype=np.int8), np.frombuffer(h.status, dtype=np.int8)
+            if not np.any(((op == GET) | (op == CAS)) & (status == OK)):
+                missing.append("no read completed")
+        return missing

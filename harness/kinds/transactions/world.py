@@ -44,6 +44,7 @@ from typing import Any
 from harness.checkers.consensus import combine
 from harness.checkers.serializability import TxnChecker
 from harness.checkers.settlement import Settlement
+from harness.checkers.verdicts import qualify
 from harness.engine.world import World
 from harness.faults.nemesis import Role
 from harness.kinds.transactions.contract import ATOMIC_IN_THE_END, SERIALIZABLE, Store, tid_str
@@ -255,8 +256,20 @@ class TransactionWorld(World):
         if self.checker.isolation != SERIALIZABLE:
             detail += f"; judged against {self.checker.isolation}"
         skew = self.checker.write_skew * 1000 / committed if committed else 0.0
+        safety = qualify(safety, self._unexercised(committed))
         if safety.startswith("unknown"):
             return {"safety": "unknown", "safety_detail": safety, "quiescent_checks": len(self.checker.quiescent),
                     "write_skew_per_1k_txn": skew}
-        return {"safety": safety, "safety_detail": detail if safety == "ok" else safety,
+        return {"safety": safety, "safety_detail": detail if safety.startswith("ok") else safety,
                 "quiescent_checks": len(self.checker.quiescent), "write_skew_per_1k_txn": skew}
+
+    def _unexercised(self, committed: int) -> list[str]:
+        """The checks this run gave nothing to judge: no transaction committed; none committed
+        across the partitions there are (atomicity had no two-phase commit to judge; with a
+        single partition there is none to have)."""
+        if not committed:
+            return ["0 transactions committed"]
+        if self.cfg.cluster.partitions > 1 and not any(
+                len(obs.participants) > 1 for obs in self.checker.commits.values()):
+            return ["no multi-partition transaction committed"]
+        return []
