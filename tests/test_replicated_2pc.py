@@ -157,7 +157,7 @@ def test_a_read_only_commit_waits_for_its_group():
             duration: 1s
             warmup: 200ms
             cluster: {partitions: 2}
-            workload: {type: ycsb, keys: 100, ops: 2, read_ratio: 1.0, multi_partition: 0.0}
+            workload: {type: ycsb, keys: 100, ops: 2, read_ratio: 1.0, multi_partition: 0.5}
             protocols: {2pc: {replication: raft}}
         """))
         (spec,) = load_suite(path).runs()

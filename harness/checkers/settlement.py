@@ -35,12 +35,15 @@ class Settlement:
     """Collects the partitions' settlements and balance changes of a run (window
     ``[warmup, end]``); :meth:`verdicts` judges the promise, :meth:`columns` the anomalies."""
 
-    __slots__ = ("warmup", "end", "outcomes", "mixed", "dirty_reads", "lost_updates", "moves")
+    __slots__ = ("warmup", "end", "outcomes", "spanned", "_first", "mixed", "dirty_reads", "lost_updates",
+                 "moves")
 
     def __init__(self, warmup: float, end: float):
         self.warmup = warmup
         self.end = end
         self.outcomes: dict[int, int] = {}  # tid -> CONFIRMED | UNDONE bits seen
+        self.spanned: set[int] = set()  # tids settled at two partitions or more
+        self._first: dict[int, int] = {}  # tid -> the partition it was first settled at
         self.mixed = ""
         self.dirty_reads = 0
         self.lost_updates = 0
@@ -49,6 +52,8 @@ class Settlement:
     def settled(self, node: int, tid: int, confirmed: bool, t: float) -> None:
         seen = self.outcomes.get(tid, 0) | (CONFIRMED if confirmed else UNDONE)
         self.outcomes[tid] = seen
+        if self._first.setdefault(tid, node) != node:
+            self.spanned.add(tid)
         if seen == CONFIRMED | UNDONE and not self.mixed:
             self.mixed = (f"atomicity in the end: {tid_str(tid)} confirmed at one partition and "
                           f"undone at another ({'confirmed' if confirmed else 'undone'} at "

@@ -8,6 +8,7 @@ The mechanisms it shares with Raft and Multi-Paxos are in ``implementations.repl
 """
 
 from harness.protocol import ProtocolSpec
+from implementations.zab.messages import Commit, Proposal
 from implementations.zab.node import ZabNode
 from implementations.zab.options import ZabOptions
 
@@ -15,4 +16,7 @@ from implementations.zab.options import ZabOptions
 # non-native class (docs/performance.md). The package metadata names it (pyproject.toml).
 SPEC = ProtocolSpec("zab", "consensus", ZabNode, ZabOptions,
                     "ZAB (ZooKeeper): fast leader election, discovery, sync, broadcast; reads "
-                    "at any server")
+                    "at any server",
+                    # only an established leader broadcasts (a follower's answer to its client
+                    # is no claim to lead)
+                    leader_only={Proposal: "epoch", Commit: "epoch"})

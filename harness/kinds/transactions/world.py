@@ -256,20 +256,24 @@ class TransactionWorld(World):
         if self.checker.isolation != SERIALIZABLE:
             detail += f"; judged against {self.checker.isolation}"
         skew = self.checker.write_skew * 1000 / committed if committed else 0.0
-        safety = qualify(safety, self._unexercised(committed))
+        if self.checker.isolation == ATOMIC_IN_THE_END:
+            spanned = bool(self.settlement.spanned)
+            committed = len(self.checker.acked_tids)
+        else:
+            spanned = any(len(obs.participants) > 1 for obs in self.checker.commits.values())
+        safety = qualify(safety, self._unexercised(committed, spanned))
         if safety.startswith("unknown"):
             return {"safety": "unknown", "safety_detail": safety, "quiescent_checks": len(self.checker.quiescent),
                     "write_skew_per_1k_txn": skew}
         return {"safety": safety, "safety_detail": detail if safety.startswith("ok") else safety,
                 "quiescent_checks": len(self.checker.quiescent), "write_skew_per_1k_txn": skew}
 
-    def _unexercised(self, committed: int) -> list[str]:
+    def _unexercised(self, committed: int, spanned: bool) -> list[str]:
         """The checks this run gave nothing to judge: no transaction committed; none committed
-        across the partitions there are (atomicity had no two-phase commit to judge; with a
-        single partition there is none to have)."""
+        (or, for Saga and TCC, settled) across partitions, where there are several (atomicity
+        had nothing to judge; with a single partition there is nothing to have)."""
         if not committed:
             return ["0 transactions committed"]
-        if self.cfg.cluster.partitions > 1 and not any(
-                len(obs.participants) > 1 for obs in self.checker.commits.values()):
+        if self.cfg.cluster.partitions > 1 and not spanned:
             return ["no multi-partition transaction committed"]
         return []
