@@ -15,7 +15,8 @@ model's name.
     ZooKeeper's guarantee, judged against the agreed log, which is the order of writes: every
     write acknowledged as a swap (or not) did so when the log is replayed; writes take effect in
     the log in an order that respects real time (linearizable writes); and each client's
-    operations, in the order it issued them, can be placed at non-decreasing points of the log:
+    operations can be placed at points of the log no earlier than those of its operations that
+    completed before they were invoked:
     a write at its index, a read at any point where its value is the key's current one. That
     rules out a read of a value older than one the same client already read or wrote (monotonic
     reads, read-your-writes), a read of a value written after the read completed, and a client's
@@ -25,6 +26,8 @@ Each is O(n log n) over the history, the sequential check plus a pass over the l
 """
 
 from __future__ import annotations
+
+import heapq
 
 from typing import Any
 
@@ -137,8 +140,10 @@ def _writes_in_real_time(h: History, at: list[int]) -> Verdict | None:
 
 def _sessions(h: History, reads: Reads, at: list[int], wrote: set[int],
               next_write: dict[int, int], first_write: dict[int, int]) -> Verdict:
-    """Place each client's operations, in issue order, at non-decreasing log points
-    (greedily at the earliest point each allows)."""
+    """Place each client's operations at log points that do not go back on what the client saw
+    before (greedily at the earliest point each allows): an operation comes after those of its
+    client that completed before it was invoked. (A client that pipelines -- an open loop --
+    orders only those; operations it has in flight together are concurrent, as two clients'.)"""
     inf = float("inf")
     window: dict[int, tuple[int, float]] = {}  # read op index -> (first, last) log point allowed
     for j in range(len(reads)):
@@ -152,10 +157,17 @@ def _sessions(h: History, reads: Reads, at: list[int], wrote: set[int],
                 where = "a cas that does not swap in" if at[w] else "a write that is not in"
                 return "violation", f"sequential: {_read(h, i)}, the value of {where} the agreed log"
             window[i] = (at[w], next_write.get(w, inf) - 1)
-    point: dict[int, tuple[int, int]] = {}  # client -> (log point reached, op that reached it)
-    for i in range(len(h)):
+    floor: dict[int, tuple[int, int]] = {}  # client -> (log point its completed ops reached, op)
+    done: dict[int, list[tuple[float, int, int]]] = {}  # client -> heap of (completed, point, op)
+    for i in range(len(h)):  # in invocation order
         c = h.client[i]
-        lo, by = point.get(c, (0, -1))
+        lo, by = floor.get(c, (0, -1))
+        finished = done.get(c)
+        while finished and finished[0][0] < h.t_invoke[i]:
+            _, reached, op_ = heapq.heappop(finished)
+            if reached > lo:
+                lo, by = reached, op_
+        floor[c] = (lo, by)
         if i in window:
             first, last = window[i]
             if max(lo, first) > last:
@@ -163,11 +175,15 @@ def _sessions(h: History, reads: Reads, at: list[int], wrote: set[int],
                                      f"{last + 1}, but the client's earlier "
                                      f"{OP_NAMES[h.op[by]]} of key {h.key[by]} already placed it "
                                      f"at index {lo}")
-            point[c] = (max(lo, first), by if lo >= first else i)
+            reached = max(lo, first)
         elif at[i]:
             if at[i] <= lo:
                 return "violation", (f"sequential: client {c}'s {OP_NAMES[h.op[i]]} of key "
                                      f"{h.key[i]} is at log index {at[i]}, before its earlier "
                                      f"{OP_NAMES[h.op[by]]} of key {h.key[by]} (index {lo})")
-            point[c] = (at[i], i)
+            reached = at[i]
+        else:
+            continue
+        if h.status[i] == OK:
+            heapq.heappush(done.setdefault(c, []), (h.t_return[i], reached, i))
     return "ok", f"{len(reads)} reads in per-client order against a log of {max(at, default=0)} entries"
