@@ -91,6 +91,18 @@ def test_sequential_catches_a_client_not_reading_its_own_write():
     assert status(check_sequential(build([put(1, 11, 0, 1, c=0), get(1, 0, 2, 3, c=1)]), [11])) == "ok"
 
 
+def test_sequential_orders_a_pipelining_clients_operations_only_by_completion():
+    """An open-loop client has operations in flight together: the log may take them in either
+    order, and a read need not see the write still in flight beside it. One invoked after the
+    other completed must come after it."""
+    overlapping = build([put(1, 11, 0, 3, c=0), put(2, 21, 1, 2, c=0)])
+    assert status(check_sequential(overlapping, [21, 11])) == "ok"
+    assert status(check_sequential(build([put(1, 11, 0, 3, c=0), get(1, 0, 1, 2, c=0)]), [11])) == "ok"
+    for later in (put(2, 21, 2, 3, c=0), get(1, 0, 2, 3, c=0)):
+        verdict = check_sequential(build([put(1, 11, 0, 1, c=0), later]), [21, 11] if later[1] else [11])
+        assert verdict[0] == "violation", verdict
+
+
 def test_sequential_catches_writes_out_of_real_time_order_in_the_log():
     h = build([put(1, 11, 0, 1, c=0), put(1, 12, 2, 3, c=1)])
     assert status(check_sequential(h, [11, 12])) == "ok"
