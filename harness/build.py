@@ -74,6 +74,11 @@ COMPILED = (
     "implementations/mvcc/node.py",
     "implementations/tso/ordering.py",
     "implementations/tso/node.py",
+    "implementations/quorum/ring.py",
+    "implementations/quorum/records.py",
+    "implementations/quorum/messages.py",
+    "implementations/quorum/coordinator.py",
+    "implementations/quorum/node.py",
 )
 
 
