@@ -43,6 +43,7 @@ from workloads.kv import CAS, GET, OK, KVStateMachine, Reply, Request
 __all__ = ["QuorumNode"]
 
 TICK = 1e-6  # the timestamp step of a coordinator whose clock has not moved (Cassandra: 1 us)
+INCARNATION = 1_000_000_000  # op ids of one incarnation: boot * this + a count
 EXPIRY = 3  # a coordinator forgets a request after this many replica timeouts
 
 
@@ -96,7 +97,7 @@ class QuorumNode(Node):
     def _op(self) -> int:
         """A fresh id for something this node waits on, unique across its restarts."""
         self.next_op += 1
-        return (self.boot << 40) | self.next_op
+        return self.boot * INCARNATION + self.next_op
 
     # -- the replica's side ------------------------------------------------------------------
     def _keep(self, version: Stored) -> bool:
