@@ -31,6 +31,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 from harness.kinds.consensus.contract import EVENTUAL, REGULAR
 from harness.protocol import Context, Node, ReplicationOptions
 from implementations.quorum.coordinator import PendingRead, PendingWrite, newer
@@ -47,6 +49,7 @@ INCARNATION = 1_000_000_000  # op ids of one incarnation: boot * this + a count
 EXPIRY = 3  # a coordinator forgets a request after this many replica timeouts
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # tests subclass it
 class QuorumNode(Node):
     """One node of the ring: a replica of the keys it holds and a coordinator of the requests
     it receives."""

@@ -104,10 +104,10 @@ class QuorumOptions(Options):
         was given), or None. N must fit the cluster; a quorum store has no compare-and-set."""
         nodes = cfg.cluster.nodes
         if self.replication_factor > nodes:
-            return (("protocols", "quorum", "replication_factor"),
+            return (("protocols", cfg.protocol, "replication_factor"),
                     f"expected at most cluster.nodes ({nodes})", str(self.replication_factor))
         if cfg.workload.cas_ratio > 0:
             return (("workload", "cas_ratio"),
-                    "expected 0 with protocol quorum (a quorum store has no compare-and-set; "
+                    f"expected 0 with protocol {cfg.protocol} (a quorum store has no compare-and-set; "
                     "Cassandra needs Paxos for it)", f"{cfg.workload.cas_ratio:g}")
         return None
