@@ -15,6 +15,8 @@ from harness.protocol import register
 from implementations.multipaxos.node import MultiPaxosNode
 from implementations.multipaxos.options import MultiPaxosOptions
 from implementations.raft.node import FOLLOWER, LEADER, RaftNode
+from implementations.quorum.node import QuorumNode
+from implementations.quorum.options import QuorumOptions
 from implementations.raft.options import RaftOptions
 from workloads.kv import GET, OK, PUT, Reply, Request
 
@@ -67,6 +69,20 @@ class Amnesia(RaftNode):
         super().start(ctx, [])
 
 
+@register("bug-quorum-short-write", kind="consensus", options=QuorumOptions, leaderless=True)
+class ShortWrite(QuorumNode):
+    """Acknowledges a write once one replica has it, whatever W says, while still promising
+    regular reads for R + W > N."""
+
+    def on_request(self, ctx, req):
+        super().on_request(ctx, req)
+        op = self.by_uid.get(req.uid)
+        write = self.writes.get(op)
+        if write is not None:
+            write.needed = 1
+            self._check_write(ctx, op, write)
+
+
 SUITE = """
 name: bugs
 protocol: raft
@@ -112,6 +128,17 @@ def test_checkers_catch_a_cluster_that_forgets_on_restart(make_suite):
     safety = run(make_suite, "bug-raft-amnesia", schedule)
     assert safety.startswith("violation"), safety
     assert run(make_suite, "raft", schedule) == "ok"
+
+
+def test_checkers_catch_a_quorum_write_acknowledged_by_fewer_than_w_in_a_faulted_sweep(make_suite):
+    """R = W = quorum promises regular reads; a write answered after one replica breaks it."""
+    pytest.importorskip("harness.checkers.consistency")  # judging by the protocol's promise
+    faults = "faults={crash: {mtbf: 400ms, mttr: 100ms}, partition: {mtbf: 400ms, duration: 150ms}}"
+    found = [run(make_suite, "bug-quorum-short-write", faults, "cluster.nodes=5", f"seed={s}")
+             for s in range(1, 6)]
+    assert any(v.startswith("violation") for v in found), found
+    assert {run(make_suite, "quorum", faults, "cluster.nodes=5", f"seed={s}")
+            for s in range(1, 6)} == {"ok"}
 
 
 def test_log_agreement_catches_raft_committing_old_terms_by_counting():

@@ -29,6 +29,7 @@ def node(node_id: int = 0, nodes: int = 3, **options) -> QuorumNode:
     ({"read_consistency": "one", "write_consistency": "one"}, EVENTUAL),
     ({"replication_factor": 5, "read_consistency": 2, "write_consistency": 4}, REGULAR),
     ({"sloppy_quorum": True}, EVENTUAL),                                   # fallbacks break R + W > N
+    ({"timestamps": "coordinator"}, EVENTUAL),                             # a retry is stamped anew
 ])
 def test_the_promise_follows_r_w_and_n(options, model):
     assert promise(node(nodes=5, **options)) == model
@@ -69,12 +70,12 @@ class Ctx(Context):
 
 
 def test_last_write_wins_by_the_coordinators_clock_so_a_slow_clock_loses_a_later_write():
-    """Node 1's clock is 5 s behind node 0's: its write, made after node 0's, carries an older
+    """With coordinator timestamps, node 1's clock is 5 s behind node 0's: its write, made after node 0's, carries an older
     stamp and loses on the replica (Cassandra's behaviour under skew)."""
-    replica = node(2, read_repair="none")
+    replica = node(2, read_repair="none", timestamps="coordinator")
     for coordinator, now, value in ((0, 10.0, 7), (1, 5.0, 8)):
         ctx = Ctx(coordinator, now)
-        node(coordinator).on_request(ctx, Request(100 + coordinator, 1, PUT, 4, value))
+        node(coordinator, timestamps="coordinator").on_request(ctx, Request(100 + coordinator, 1, PUT, 4, value))
         (mutation,) = [m for dst, m in ctx.sent if dst == 2]
         replica.on_message(Ctx(2, 11.0), coordinator, mutation)
     read = Ctx(2, 12.0)

@@ -21,12 +21,15 @@ OK, REDIRECT = 0, 1
 class Request(Message):
     """A client command. ``uid`` identifies it across retries (client id, sequence number);
     ``ack`` is the client's lowest still-unanswered sequence number, which lets the state machine
-    forget cached results below it (the Raft thesis' client session scheme)."""
+    forget cached results below it (the Raft thesis' client session scheme). ``ts`` is the
+    client's clock when it issued the command, the same on every retry: the timestamp a
+    Cassandra driver attaches to a statement (a quorum store may order writes by it); the
+    fixed fields' 40 bytes cover it."""
 
-    __slots__ = ("client", "seq", "op", "key", "value", "expected", "ack", "value_size", "uid")
+    __slots__ = ("client", "seq", "op", "key", "value", "expected", "ack", "value_size", "uid", "ts")
 
     def __init__(self, client: int, seq: int, op: int, key: int, value: int = 0,
-                 expected: int = 0, ack: int = 0, value_size: int = 0):
+                 expected: int = 0, ack: int = 0, value_size: int = 0, ts: float = 0.0):
         self.client = client
         self.seq = seq
         self.op = op
@@ -35,6 +38,7 @@ class Request(Message):
         self.expected = expected
         self.ack = ack
         self.uid = (client << 32) | seq
+        self.ts = ts
         self.value_size = value_size if op != GET else 0
         self.size = 40 + self.value_size
 

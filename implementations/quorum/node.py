@@ -3,10 +3,13 @@
 ring gives it and coordinates any client request it receives.
 
 Writes (``StorageProxy.mutate``; Dynamo section 4.5)
-    The coordinator stamps the value with its own clock (``ctx.now``, made strictly increasing
-    as Cassandra's ``AtomicMonotonicTimestampGenerator`` does) and its id, sends it to the key's
-    N replicas and answers the client once W of them have made it durable. A replica keeps a
-    version only if its stamp wins (last write wins, ties to the larger coordinator id).
+    The write is stamped (``timestamps``) with the client's timestamp and id, as Cassandra's
+    drivers do, or with the coordinator's own clock (``ctx.now``, made strictly increasing as
+    Cassandra's ``AtomicMonotonicTimestampGenerator`` does) and id. The coordinator sends it to
+    the key's N replicas and answers the client once W of them have made it durable. A replica
+    keeps a version only if its stamp wins (last write wins, ties to the larger id). A
+    coordinator's stamp is new on every retry, so a retried or late-delivered write can
+    overwrite a newer one: only client stamps keep a quorum store regular.
 Reads (Dynamo section 4.5; Cassandra's ``ReadCallback``)
     The coordinator asks all N replicas and, once R have answered, takes the newest version.
     With ``read_repair: blocking`` (Cassandra 4's ``BlockingReadRepair``) answers that disagree
@@ -20,9 +23,9 @@ Failures (``replica_timeout``)
     ``replica_timeout`` until acknowledged. A coordinator forgets a request three timeouts after
     it began; the client has retried by then.
 
-What it promises (:meth:`QuorumNode.consistency`): with R + W > N and a strict quorum every
-read meets every completed write, so reads are regular while clocks agree; otherwise (or under
-a sloppy quorum) only eventual consistency. A compare-and-set needs Paxos (Cassandra's
+What it promises (:meth:`QuorumNode.consistency`): with R + W > N, a strict quorum and client
+stamps every read meets every completed write, so reads are regular (while the clients' clocks
+agree); otherwise only eventual consistency. A compare-and-set needs Paxos (Cassandra's
 lightweight transactions), which this store does not run: the suite refuses CAS, and a CAS that
 arrives anyway is answered "not swapped".
 """
@@ -63,6 +66,7 @@ class QuorumNode(Node):
         self.blocking_repair = options.read_repair == "blocking"
         self.hinted_handoff = options.hinted_handoff
         self.sloppy = options.sloppy_quorum
+        self.client_stamps = options.timestamps == "client"
         self.timeout = options.replica_timeout
         self.ring = TokenRing(nodes, options.vnodes)
         self.sm = state_machine  # this node's values (and their sizes): the versions' payload
@@ -77,9 +81,11 @@ class QuorumNode(Node):
         self.sweeping = False
 
     def consistency(self) -> str:
-        """Regular with a strict quorum whose reads meet every write (R + W > N), else
-        eventual (``harness.kinds.consensus.contract``)."""
-        return REGULAR if self.r + self.w > self.n and not self.sloppy else EVENTUAL
+        """Regular with a strict quorum whose reads meet every write (R + W > N) and stamps
+        that a retry keeps (client timestamps), else eventual
+        (``harness.kinds.consensus.contract``)."""
+        strict = self.r + self.w > self.n and not self.sloppy
+        return REGULAR if strict and self.client_stamps else EVENTUAL
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self, ctx: Context, stable: list[Any]) -> None:
@@ -198,10 +204,13 @@ class QuorumNode(Node):
             self._check_read(ctx, op, read)
         else:
             now = ctx.now
-            self.last_ts = ts = now if now > self.last_ts else self.last_ts + TICK
-            version = Stored(req.key, req.value, req.value_size, ts, self.id)
+            if self.client_stamps:
+                version = Stored(req.key, req.value, req.value_size, req.ts, req.client)
+            else:
+                self.last_ts = ts = now if now > self.last_ts else self.last_ts + TICK
+                version = Stored(req.key, req.value, req.value_size, ts, self.id)
             write = self.writes[op] = PendingWrite(req, version, replicas, self.w, now)
-            mutation = Mutation(op, req.key, req.value, req.value_size, ts, self.id)
+            mutation = Mutation(op, req.key, req.value, req.value_size, version.ts, version.origin)
             for node in replicas:
                 if node != self.id:
                     ctx.send(node, mutation)

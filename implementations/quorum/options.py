@@ -46,6 +46,14 @@ class QuorumOptions(Options):
         "quorum",
         description="W: how many replicas acknowledge a write (after their fsync) before the "
                     "client is told it succeeded: one, quorum, all, or a number.")
+    timestamps: Literal["client", "coordinator"] = Field(
+        "client",
+        description="Whose clock stamps a write for last-write-wins: 'client', the client's "
+                    "when it issued the write, the same on every retry (what Cassandra's drivers "
+                    "do by default); 'coordinator', the clock of the node that receives it "
+                    "(Cassandra without a client timestamp), so that clock faults reorder "
+                    "writes and a retried or late-delivered write takes effect again, later. "
+                    "Only 'client' keeps the regular promise of R + W > N.")
     read_repair: Literal["blocking", "none"] = Field(
         "blocking",
         description="'blocking' (Cassandra 4's default): when the R answers of a read disagree, "
