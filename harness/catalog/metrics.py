@@ -11,9 +11,9 @@ from dataclasses import dataclass
 HIGHER, LOWER = "higher", "lower"
 CONSENSUS, TRANSACTIONS = "consensus", "transactions"
 
-THROUGHPUT, LATENCY, CONTENTION, AVAILABILITY, COST, OTHER = (
-    "Throughput", "Latency", "Contention", "Availability", "Cost", "Other metrics")
-FAMILIES = (THROUGHPUT, LATENCY, CONTENTION, AVAILABILITY, COST, OTHER)
+THROUGHPUT, LATENCY, CONSISTENCY, CONTENTION, AVAILABILITY, COST, OTHER = (
+    "Throughput", "Latency", "Consistency", "Contention", "Availability", "Cost", "Other metrics")
+FAMILIES = (THROUGHPUT, LATENCY, CONSISTENCY, CONTENTION, AVAILABILITY, COST, OTHER)
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,29 @@ METRICS: tuple[Metric, ...] = (
     _M("latency_p999_ms", "p99.9 latency", "ms", LOWER, LATENCY, "99.9th percentile latency"),
     _M("latency_max_ms", "max latency", "ms", LOWER, LATENCY, "the slowest completed operation",
        headline=False),
+    # Consistency anomalies of the client history (harness/checkers/anomalies.py says exactly how)
+    _M("stale_read_share", "stale reads", "%", LOWER, CONSISTENCY,
+       "reads returning a value older than a write that completed before the read began ÷ reads",
+       scale=100.0, kind=CONSENSUS),
+    _M("staleness_versions_mean", "mean staleness in versions", "writes", LOWER, CONSISTENCY,
+       "over stale reads: writes of the key the read missed (invoked after its value's write "
+       "completed, completed before the read began)", kind=CONSENSUS),
+    _M("staleness_versions_p99", "p99 staleness in versions", "writes", LOWER, CONSISTENCY,
+       "99th percentile of staleness_versions over stale reads", headline=False, kind=CONSENSUS),
+    _M("staleness_ms_mean", "mean staleness", "ms", LOWER, CONSISTENCY,
+       "over stale reads: how long before the read began its value had been overwritten",
+       kind=CONSENSUS),
+    _M("staleness_ms_p99", "p99 staleness", "ms", LOWER, CONSISTENCY,
+       "99th percentile of staleness_ms over stale reads", headline=False, kind=CONSENSUS),
+    _M("nonlinearizable_share", "non-linearizable reads", "%", LOWER, CONSISTENCY,
+       "reads no linearization can place (value not written before the read ended, or "
+       "overwritten in every linearization before it began) ÷ reads", scale=100.0, kind=CONSENSUS),
+    _M("monotonic_read_violations", "monotonic-read violations", "reads", LOWER, CONSISTENCY,
+       "reads returning a value older than one the same client had read from the key before",
+       kind=CONSENSUS),
+    _M("read_your_writes_violations", "read-your-writes violations", "reads", LOWER, CONSISTENCY,
+       "reads returning a value older than the same client's completed write of the key",
+       kind=CONSENSUS),
     _M("abort_rate", "abort rate", "%", LOWER, CONTENTION,
        "aborted attempts ÷ attempts (consensus: client attempts that timed out)", scale=100.0,
        threshold=0.10, floor=0.005),

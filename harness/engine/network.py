@@ -145,7 +145,8 @@ class Network:
                 self.table[src][client] = self._link(cfg, src, client, ())
                 self.table[client][src] = self._link(cfg, client, src, ())
         if self.streamed:
-            for src, row in enumerate(self.table):
+            # the table as it is, None where no link can be (compiled code checks each item read)
+            for src, row in enumerate(cast("list[list[Link | None]]", self.table)):
                 for dst, link in enumerate(row):
                     if link is not None and link.stream is not None:
                         link.stream.srtt = link.latency.mean + self.table[dst][src].latency.mean

@@ -7,7 +7,9 @@ its cost: ``retransmissions_per_op`` (re-sent after a whole retransmission inter
 ``transport_retransmissions_per_op`` (copies the stream transport re-sent),
 ``repairs_per_op`` (sent to fill a gap a replica reported), ``loss_blocked_share`` (follower
 time spent unable to acknowledge behind a lost message) — replication's, so consensus suites
-only — and ``unavailable_ms`` (time without a commit: where throughput went). The section knows
+only — ``unavailable_ms`` (time without a commit: where throughput went) and, for consensus
+suites, the anomaly shares (``stale_read_share``, ``nonlinearizable_share``): what a faster
+read path gave up. The section knows
 no protocol: message types are whatever the contenders report, and a contender without a column
 shows "—".
 """
@@ -25,8 +27,9 @@ from .tables import SIGNIFICANT, UNTESTED, capitalize, metric_rows
 
 PRACTICAL = 0.03  # a relative difference below this is not worth explaining
 DIFFERENCES = ("throughput_ops_s", "latency_p50_ms", "latency_p99_ms")
+ANOMALIES = ("stale_read_share", "nonlinearizable_share")  # rows only where some contender has any
 CAUSES = ("messages_per_op", "retransmissions_per_op", "transport_retransmissions_per_op",
-          "repairs_per_op", "loss_blocked_share", "unavailable_ms")
+          "repairs_per_op", "loss_blocked_share", "unavailable_ms", *ANOMALIES)
 BY_TYPE = "messages_per_op_by_type"
 
 
@@ -87,6 +90,8 @@ def _explain(res: Results, point: tuple[str, ...], differences: list[str]) -> Ex
     for key in [*kinds, *CAUSES]:
         if not any(key in row for row in means.values()):
             continue
+        if key in ANOMALIES and not any(row.get(key) for row in means.values()):
+            continue
         if key.startswith(BY_TYPE):
             label, scale, unit = f"{key.split(':', 1)[1]} messages", 1.0, ""
         else:
@@ -124,5 +129,10 @@ def blurb(kind: str) -> str:
                    "repairs (sent to fill a gap a replica reported after `replication.reorder_wait`) "
                    "and the share of follower time spent unable to acknowledge behind a lost message "
                    "(a replica that must accept in log order cannot acknowledge past a gap, and is "
-                   "out of the quorum meanwhile); last, the time without any commit, where "
-                   "throughput went.")
+                   "out of the quorum meanwhile); then the time without any commit, where "
+                   "throughput went. Last, the share of reads that were stale and that no "
+                   "linearization can place: a read served from one replica's local state (a "
+                   "ZooKeeper local read, a quorum read at `one`, a lease read past a drifted "
+                   "clock) saves the round trips to a quorum, and pays for it in these rows. A "
+                   "difference in throughput or latency that comes with non-zero shares is a "
+                   "trade of consistency for speed, not a faster protocol at equal guarantees.")

@@ -5,7 +5,7 @@ parameter *is* (label, unit, direction, quantity) is declared in :mod:`harness.c
 
 from __future__ import annotations
 
-from harness.catalog.metrics import AVAILABILITY, CONTENTION, COST, LATENCY, OTHER, THROUGHPUT
+from harness.catalog.metrics import AVAILABILITY, CONSISTENCY, CONTENTION, COST, LATENCY, OTHER, THROUGHPUT
 
 
 def family_title(family: str, kind: str) -> str:
@@ -40,6 +40,13 @@ def family_blurb(family: str, kind: str) -> str:
 FAMILY_BLURB = {
     THROUGHPUT: "Committed operations per second of simulated time.",
     LATENCY: "Client-observed latency from the intended send time (no coordinated omission).",
+    CONSISTENCY: ("What the reads returned, measured against linearizability whatever the protocol "
+                  "promises (a run fails safety only when it breaks its own promise): stale reads "
+                  "returned a value older than a write that completed before they began; staleness "
+                  "says by how many such writes and since how long; non-linearizable reads are "
+                  "those no linearization can place; the session columns count reads going back "
+                  "on what the same client had read or written. A column that is zero in every "
+                  "run is shown only under All metrics."),
     CONTENTION: "How often transactions abort and why.",
     AVAILABILITY: ("Leader changes, failover time (from a fault that hit the leader until a newer "
                    "leader was elected) and time unavailable (commit gaps anywhere in the window, each "

@@ -7,13 +7,17 @@ from __future__ import annotations
 from typing import Any
 
 from harness import protocol
+from harness.checkers import anomalies
 from harness.checkers.consensus import (Durability, ElectionSafety, LogAgreement, ReplicaObserver,
                                          combine)
+from harness.checkers.consistency import check_eventual, check_regular, check_sequential
 from harness.checkers.linearizability import check_linearizability
+from harness.checkers.registers import reads_of
 from harness.engine.world import World
 from harness.faults import CAUSES
 from harness.faults.nemesis import Role
 from harness.history import History
+from harness.kinds.consensus.contract import LINEARIZABLE, REGULAR, SEQUENTIAL, promise
 from harness.kinds.consensus.metrics import ConsensusMetrics
 from workloads.clients import KVClient
 from workloads.keys import KeyChooser
@@ -32,6 +36,11 @@ class ConsensusWorld(World):
         self.history = History()
         self.election, self.log, self.durability = ElectionSafety(), LogAgreement(), Durability()
         self._build(n, w.clients, KVStateMachine, ReplicaObserver(self.election, self.log, self.metrics))
+        # what the run is judged against, asked before any fault (a crashed replica says nothing;
+        # a live node process is not asked: it is judged as linearizable)
+        self.promised = promise(getattr(self.hosts[0], "replica", None))
+        spec = protocol.registry().get(cfg.protocol)
+        self.leaderless = spec is not None and spec.leaderless
         self.metrics.watch_cpu(lambda node, t: self.hosts[node].busy_at(t))
         keys = KeyChooser(w.distribution, w.keys)
         rate = self.client_rate()
@@ -86,20 +95,41 @@ class ConsensusWorld(World):
 
     def _judge(self, observed: bool = True) -> dict[str, Any]:
         """The row at the end of the window, with the verdicts: the checkers of the replicas'
-        observations (unless a live run has none) and linearizability of the client history."""
+        observations (unless a live run has none), the client history against the protocol's
+        promise, and the anomaly measures. A leaderless protocol that applied nothing keeps no
+        agreed log: log agreement and durability-in-the-log do not apply to it."""
         cfg = self.cfg
         row = self._close()
         self.history.finish()
-        lin = (check_linearizability(self.history, cfg.checkers.budget)
-               if cfg.checkers.linearizability else None)
-        verdicts = [self.election.verdict(), self.log.verdict(), self.durability.verdict(self.log)] \
-            if observed else []
-        if lin is not None:
-            verdicts.append(lin)
+        reads = reads_of(self.history)
+        model = getattr(self, "promised", LINEARIZABLE)
+        logged = observed and not (getattr(self, "leaderless", False) and len(self.log) == 0)
+        verdicts: list[Any] = [self.election.verdict()] if observed else []
+        if logged:
+            verdicts += [self.log.verdict(), self.durability.verdict(self.log)]
+        judged: Any = None
+        if not cfg.checkers.linearizability:
+            pass
+        elif model == LINEARIZABLE:
+            judged = check_linearizability(self.history, cfg.checkers.budget)
+        elif model == SEQUENTIAL:
+            judged = check_sequential(self.history, self.log.uids, reads) if observed else \
+                ("unknown", "sequential consistency is judged against the agreed log, not observed")
+        elif model == REGULAR:
+            judged = check_regular(self.history, reads)
+        else:
+            judged = check_eventual(self.history, reads)
+        if judged is not None:
+            verdicts.append(judged)
         row["safety"] = combine(*verdicts)
-        row["safety_detail"] = "" if lin is not None else "linearizability not checked"
+        if judged is None:
+            row["safety_detail"] = ("linearizability" if model == LINEARIZABLE else model) + " not checked"
+        else:
+            row["safety_detail"] = "" if model == LINEARIZABLE else \
+                f"judged as {model} (the protocol's promise)"
         if row["safety"].startswith("unknown"):
             row["safety_detail"] = row["safety"]
             row["safety"] = "unknown"
+        row.update(anomalies.measure(reads, cfg.warmup))
         row["sim_events"] = self.sim.events_processed
         return row
