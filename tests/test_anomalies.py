@@ -182,3 +182,46 @@ def test_stale_lease_reads_of_a_drifting_leader_are_measured(make_suite):
     confirmed = row("readindex")
     assert confirmed["safety"] == "ok"
     assert confirmed["stale_read_share"] == 0 and confirmed["nonlinearizable_share"] == 0
+
+
+def test_the_report_shows_the_anomalies_beside_throughput_and_latency(tmp_path):
+    """A Consistency section right after Latency when some run has anomalies, and the stale and
+    non-linearizable shares in "Where the difference comes from"; nothing of it when none has."""
+    import pandas as pd
+
+    from harness.report.document import build_document
+    from harness.report.load import load_results
+    from harness.report.markdown import render_markdown
+    from report_fixtures import make_results
+
+    d = make_results(tmp_path / "r", seeds=[1, 2, 3], optional_files=False)
+    df = pd.read_csv(d / "runs.csv")
+    raft = df["protocol"] == "raft"
+    df["throughput_ops_s"] = np.where(raft, 4000.0, 5000.0) + df["seed"]
+    for col in ("stale_read_share", "nonlinearizable_share", "monotonic_read_violations",
+                "read_your_writes_violations", "staleness_ms_mean"):
+        df[col] = 0.0
+    df.to_csv(d / "runs.csv", index=False)
+
+    def doc():
+        return build_document(load_results(d), charts=[])
+
+    quiet = doc()
+    assert "Consistency" not in [s[0] for s in quiet.sections()]
+    assert quiet.explained
+    assert not any(r[0] in ("Stale reads", "Non-linearizable reads") for e in quiet.explained
+                   for r in e.rows)
+
+    df["stale_read_share"] = np.where(raft, 0.0, 0.12)
+    df["nonlinearizable_share"] = np.where(raft, 0.0, 0.15)
+    df["staleness_ms_mean"] = np.where(raft, np.nan, 3.5)
+    df.to_csv(d / "runs.csv", index=False)
+    loud = doc()
+    families = [s[0] for s in loud.sections()]
+    assert families[families.index("Latency") + 1] == "Consistency"
+    e = loud.explained[0]
+    rows = {r[0]: dict(zip(loud.res.contenders, r[1:])) for r in e.rows}
+    assert rows["Stale reads"] == {"raft": "0.0 %", "multipaxos": "12.0 %"}
+    assert rows["Non-linearizable reads"] == {"raft": "0.0 %", "multipaxos": "15.0 %"}
+    md = render_markdown(loud, d / "report.md")
+    assert "## Consistency" in md and "| stale reads" in md.lower()

@@ -45,7 +45,7 @@ workload: {{type: ycsb, clients: 32, keys: 10000, ops: 8, multi_partition: 0.2,
            distribution: {{type: zipfian, theta: 0.6}}}}
 """
 # every built-in protocol: its kind's workload above
-CONSENSUS_PROTOCOLS = ["raft", "multipaxos", "quorum"]
+CONSENSUS_PROTOCOLS = ["raft", "multipaxos", "zab", "quorum"]
 TRANSACTION_PROTOCOLS = ["2pl-waitdie", "occ", "tso", "mvcc-si"]
 
 RESULTS: dict[str, float] = {}

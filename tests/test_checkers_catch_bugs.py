@@ -18,6 +18,8 @@ from implementations.raft.node import FOLLOWER, LEADER, RaftNode
 from implementations.quorum.node import QuorumNode
 from implementations.quorum.options import QuorumOptions
 from implementations.raft.options import RaftOptions
+from implementations.zab.node import ZabNode
+from implementations.zab.options import ZabOptions
 from workloads.kv import GET, OK, PUT, Reply, Request
 
 
@@ -67,6 +69,20 @@ class Amnesia(RaftNode):
 
     def start(self, ctx, stable):
         super().start(ctx, [])
+
+
+@register("bug-zab-no-quorum", kind="consensus", options=ZabOptions)
+class NoQuorumCommit(ZabNode):
+    """Commits every proposal as soon as the leader has logged it, without a quorum of ACKs."""
+
+    def quorum_index(self, followers):
+        return len(self.zxids) - 1
+
+    def on_request(self, ctx, req):
+        super().on_request(ctx, req)
+        lead = self.leadership
+        if lead is not None and lead.established:
+            lead.maybe_commit(ctx)
 
 
 @register("bug-quorum-short-write", kind="consensus", options=QuorumOptions, leaderless=True)
@@ -130,9 +146,18 @@ def test_checkers_catch_a_cluster_that_forgets_on_restart(make_suite):
     assert run(make_suite, "raft", schedule) == "ok"
 
 
+def test_checkers_catch_zab_committing_without_a_quorum_in_a_faulted_sweep(make_suite):
+    faults = "faults={crash: {mtbf: 400ms, mttr: 100ms}, partition: {mtbf: 400ms, duration: 150ms}}"
+    found = [run(make_suite, "bug-zab-no-quorum", faults, "protocols.bug-zab-no-quorum.read=sync",
+                 f"seed={s}")
+             for s in range(1, 6)]
+    assert any(v.startswith("violation") for v in found), found
+    assert {run(make_suite, "zab", faults, "protocols.zab.read=sync", f"seed={s}")
+            for s in range(1, 6)} == {"ok"}
+
+
 def test_checkers_catch_a_quorum_write_acknowledged_by_fewer_than_w_in_a_faulted_sweep(make_suite):
     """R = W = quorum promises regular reads; a write answered after one replica breaks it."""
-    pytest.importorskip("harness.checkers.consistency")  # judging by the protocol's promise
     faults = "faults={crash: {mtbf: 400ms, mttr: 100ms}, partition: {mtbf: 400ms, duration: 150ms}}"
     found = [run(make_suite, "bug-quorum-short-write", faults, "cluster.nodes=5", f"seed={s}")
              for s in range(1, 6)]

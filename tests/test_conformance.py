@@ -23,7 +23,7 @@ def built_in(kind: str) -> list[str]:
 @pytest.mark.parametrize("scenario", conformance.scenarios("consensus"))
 @pytest.mark.parametrize("protocol", built_in("consensus"))
 def test_built_in_consensus_protocols_conform(protocol, scenario):
-    conformance.check(protocol, scenario, seeds=SEEDS)
+    conformance.check(protocol, scenario, seeds=SEEDS)  # judged by its own promise
 
 
 @pytest.mark.parametrize("scenario", conformance.scenarios("transactions"))

@@ -1,6 +1,10 @@
 """The checkers of weaker consistency models: each catches a history built to break it and
 passes one that breaks only a stronger model."""
 
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+
 from harness.checkers import check_linearizability
 from harness.execution import runner
 from harness.kinds.consensus.contract import EVENTUAL, REGULAR
@@ -9,6 +13,7 @@ from implementations.raft.node import RaftNode
 from implementations.raft.options import RaftOptions
 from harness.checkers.consistency import check_eventual, check_regular, check_sequential
 from harness.history import INFO
+from test_anomalies import histories
 from test_linearizability import build, cas, get, put
 
 # Two writes of key 1 one after the other, then a read of the first value after both completed:
@@ -153,3 +158,36 @@ def test_a_run_fails_only_when_it_breaks_its_own_promise(make_suite):
     assert eventual["safety"] == "ok"
     assert eventual["safety_detail"] == "judged as eventual (the protocol's promise)"
     assert eventual["stale_read_share"] > 0
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(histories())
+def test_each_model_allows_what_a_stronger_one_allows(ops):
+    h = build(ops)
+    regular, eventual = check_regular(h)[0], check_eventual(h)[0]
+    if check_linearizability(h).status == "ok":
+        assert regular == "ok"
+    if regular == "ok":
+        assert eventual == "ok"
+
+
+GATE = Path(__file__).resolve().parent.parent / ".ci" / "gate" / "quickstart.yaml"
+
+
+def test_a_linearizable_raft_run_with_a_leader_crash_passes_every_weaker_model(make_suite):
+    suite = make_suite(GATE.read_text(), "seeds=1", "matrix={}",
+                       "duration=0.8s", "faults.schedule=[{at: 0.4s, action: crash, target: leader, for: 0.2s}]")
+    (spec,) = suite.runs()
+    worlds = []
+    assert runner.run(spec, suite.name, worlds.append).row["safety"] == "ok"
+    world = worlds[0]
+    assert status(check_sequential(world.history, world.log.uids)) == "ok"
+    assert status(check_regular(world.history)) == "ok"
+
+
+def test_sequential_catches_a_read_of_an_indeterminate_cas_that_does_not_swap_in_the_log():
+    h = build([put(1, 11, 0, 1, c=0), cas(1, 0, 12, False, 2, 3, status=INFO, c=1),
+               get(1, 12, 4, 5, c=2)])
+    verdict = check_sequential(h, [11, 12])
+    assert verdict[0] == "violation" and "does not swap" in verdict[1]
+    assert status(check_regular(h)) == "ok"  # no order of writes to go by: it may have swapped

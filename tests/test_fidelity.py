@@ -42,6 +42,18 @@ def test_saturated_leader_serves_one_command_per_leader_cost(make_suite, protoco
     assert r["leader_cpu_utilization"] > 0.97
 
 
+@pytest.mark.parametrize("n", [3, 5])
+def test_zab_leader_pays_a_commit_per_follower_and_replies_only_to_its_own_clients(make_suite, n):
+    """ZAB without batching, clients spread over the servers: per command the leader takes the
+    request (its own client's, or forwarded), sends n-1 proposals, takes n-1 ACKs, sends n-1
+    COMMITs (ZooKeeper's leader sends one per proposal; Raft carries the commit index on its
+    next AppendEntries) and answers only the 1/n of clients connected to it."""
+    r = row(make_suite, BOTTLENECK, "protocol=zab", f"cluster.nodes={n}", "workload.read_ratio=0")
+    model = 1 / (n * 20e-6 + (2 * (n - 1) + 1 / n) * 10e-6)
+    assert r["throughput_ops_s"] == pytest.approx(model, rel=0.02)
+    assert _by_type(r)["Commit"] == pytest.approx(n - 1, rel=0.01)
+
+
 def _by_type(r: dict) -> dict[str, float]:
     return {k: float(v) for k, v in (kv.split("=") for kv in r["messages_per_op_by_type"].split())}
 
@@ -207,3 +219,24 @@ def test_abort_rates_at_low_contention_match_the_first_order_model(make_suite, p
     model = abort_rate(protocol, a=2000 * 0.001, k=8, rho=0.5, d=2500)
     error = 3 * math.sqrt(model * (1 - model) / r["txn_attempts"])
     assert abs(r["abort_rate"] - model) < 0.10 * model + error, (r["abort_rate"], model)
+
+
+RELAYED = """
+name: relayed
+duration: 1s
+warmup: 0.2s
+cluster: {cpu_per_message: 0s, cpu_per_send: 0s, cpu_per_byte: 0s, fsync: 0s}
+network: {latency: 1ms}
+workload: {type: kv, clients: 1, timeout: 1s}
+"""
+
+
+@pytest.mark.parametrize("protocol", ["raft", "multipaxos"])
+def test_a_relay_adds_its_time_to_each_crossing(make_suite, protocol):
+    """``cluster.relay``: a message between nodes spends it in the relaying process (a live
+    run's harness), a client's half of it. One client, no CPU: a write is four 1 ms crossings,
+    two of them a client's, so 4 ms + 3 relays."""
+    plain = row(make_suite, RELAYED, f"protocol={protocol}")
+    relayed = row(make_suite, RELAYED, f"protocol={protocol}", "cluster.relay=500us")
+    assert plain["latency_p50_ms"] == pytest.approx(4.0, rel=0.01)
+    assert relayed["latency_p50_ms"] == pytest.approx(4.0 + 3 * 0.5, rel=0.01)

@@ -15,15 +15,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness import build
-from harness.live.codec import COMPILED_REFUSAL
 from harness.suite.errors import ConfigError
 from harness.suite.loading import load_suite
 
 DATA = Path(__file__).parent / "data"
 DISTBENCH = str(Path(sys.executable).parent / "distbench")
-pytestmark = [pytest.mark.skipif(not sys.platform.startswith("linux"), reason="live mode tests use /proc"),
-              pytest.mark.skipif(build.kind() == "compiled", reason=COMPILED_REFUSAL)]
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="live mode tests use /proc")
 
 
 def suite(tmp_path: Path, **changes) -> Path:
@@ -89,6 +86,8 @@ def test_a_node_that_acknowledges_before_replicating_is_not_linearizable(tmp_pat
     assert rows[0]["safety"].startswith("violation") and "lineariz" in rows[0]["safety"].lower()
     # its junk is counted, and the run went on
     assert rows[0]["malformed_messages"] == "3" and rows[0]["misaddressed_messages"] == "3"
+    assert "r0000-s1 (external): its nodes wrote 3 malformed line(s) and 3 message(s) to unknown " \
+        "nodes" in done.stderr
     assert "failover_ms_mean" not in rows[0]  # nothing observed from an external node
 
 
@@ -114,6 +113,11 @@ def test_a_node_that_never_answers_init_ends_the_run_in_one_line(tmp_path):
 @pytest.mark.parametrize("changes, message", [
     ({"protocol": "external", "live": {"command": ["./no-such-node"]}},
      "live.command: expected an executable program, got './no-such-node'"),
+    ({"protocol": "external", "live": {"command": [str(DATA / "live_broken_node.py")]}},  # not executable
+     "live.command: expected an executable program, got"),
+    ({"duration": "60s", "seeds": 20}, "live.budget: 20 live runs take about 21 min (duration, node "
+                                        "start-up), more than the budget of 10 min"),
+    ({"duration": "2s", "seeds": 3, "live": {"budget": "5s"}}, "live.budget: 3 live runs take about 15 s"),
     ({"protocol": "external"}, "live.command: expected the node program and its arguments"),
     ({"protocol": "external", "mode": "simulated", "live": {"command": ["true"]}}, "protocol: expected a registered"),
     ({"faults": {"schedule": [{"at": "1s", "action": "slow", "target": 0}]}}, "faults: expected no slow faults"),
@@ -124,6 +128,14 @@ def test_bad_live_suites_are_refused_in_one_line(tmp_path, changes, message):
     with pytest.raises(ConfigError) as info:
         load_suite(suite(tmp_path, **changes))
     assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_live_suite_over_its_budget_writes_nothing(tmp_path):
+    out = tmp_path / "out"
+    done = subprocess.run([DISTBENCH, "run", str(suite(tmp_path, seeds=2, live={"budget": "3s"})), "--out",
+                           str(out)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "live.budget" in done.stderr
+    assert not out.exists()
 
 
 def test_a_simulated_suite_records_no_live_settings(tmp_path):

@@ -7,9 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
-import yaml
 
-from harness import build
 from harness.faults.nemesis import Nemesis, Role
 from harness.engine.sim import Simulator
 from harness.suite.errors import ConfigError
@@ -137,11 +135,7 @@ def test_options_for_any_protocol_the_matrix_runs_are_accepted(suite_file):
 
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)
 def test_every_example_suite_validates(path):
-    if yaml.safe_load(path.read_text()).get("mode") == "live" and build.kind() == "compiled":
-        with pytest.raises(ConfigError, match="pure build"):  # live mode runs on the pure build
-            load_suite(path)
-    else:
-        load_suite(path)
+    load_suite(path)
 
 
 def test_a_role_targeted_fault_that_finds_no_holder_logs_a_skipped_event():

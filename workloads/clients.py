@@ -10,6 +10,10 @@ once, a REDIRECT without one (no leader known) is retried on the next node after
 back-off (``min(timeout, 10ms)``), and an attempt that times out is re-sent to the next node.
 Every send is an attempt; timed-out attempts count as aborts; after ``retries`` re-sends the
 operation is given up and recorded as indeterminate (``info``) in the history.
+
+A client whose server answers from its own state (ZAB) stays with it until it fails, then moves
+on; it tells the next server how far it has seen (``Request.seen``, the largest ``Reply.index``
+it received), so that a server further behind does not answer from an older state.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ class KVClient(PacedClient):
         self.outstanding: dict[int, _Op] = {}
         self.leader = self.rng.randrange(nodes)
         self.seen: dict[int, int] = {}
+        self.position = 0  # the largest Reply.index received
         self.backoff = min(workload.timeout, 0.010)
         self.timeouts = Timeouts(sim, workload.timeout, self._timeout, self._current)
         net.attach(endpoint, self._receive, [float("inf")])
@@ -77,7 +82,8 @@ class KVClient(PacedClient):
         value = (self.endpoint << 32) | seq if op != GET else 0
         expected = self.seen.get(key, 0) if op == CAS else 0
         now = self.sim.now
-        request = Request(self.endpoint, seq, op, key, value, expected, ack, self.value_size, ts=now)
+        request = Request(self.endpoint, seq, op, key, value, expected, ack, self.value_size,
+                          self.position, ts=now)
         index = self.history.invoke(self.endpoint, op, key, value, expected, now)
         self.outstanding[seq] = entry = _Op(index, request, now)
         self._send(entry)
@@ -96,6 +102,8 @@ class KVClient(PacedClient):
         if entry is None or reply.request is not entry.request:
             return  # a late or duplicated answer to an operation already finished
         if reply.status == OK:
+            if reply.index > self.position:
+                self.position = reply.index
             self._finish(entry, reply.value)
             return
         if src != entry.target:

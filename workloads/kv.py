@@ -21,15 +21,19 @@ OK, REDIRECT = 0, 1
 class Request(Message):
     """A client command. ``uid`` identifies it across retries (client id, sequence number);
     ``ack`` is the client's lowest still-unanswered sequence number, which lets the state machine
-    forget cached results below it (the Raft thesis' client session scheme). ``ts`` is the
-    client's clock when it issued the command, the same on every retry: the timestamp a
-    Cassandra driver attaches to a statement (a quorum store may order writes by it); the
-    fixed fields' 40 bytes cover it."""
+    forget cached results below it (the Raft thesis' client session scheme). ``seen`` is the
+    furthest position of the replicated history the client had observed when it issued the
+    command (ZooKeeper's lastZxidSeen: a server answering from its own state must not answer
+    from an earlier one). ``ts`` is the client's clock when it issued the command, the same on
+    every retry: the timestamp a Cassandra driver attaches to a statement (a quorum store may
+    order writes by it); the fixed fields' 40 bytes cover it."""
 
-    __slots__ = ("client", "seq", "op", "key", "value", "expected", "ack", "value_size", "uid", "ts")
+    __slots__ = ("client", "seq", "op", "key", "value", "expected", "ack", "value_size", "uid",
+                 "seen", "ts")
 
     def __init__(self, client: int, seq: int, op: int, key: int, value: int = 0,
-                 expected: int = 0, ack: int = 0, value_size: int = 0, ts: float = 0.0):
+                 expected: int = 0, ack: int = 0, value_size: int = 0, seen: int = 0,
+                 ts: float = 0.0):
         self.client = client
         self.seq = seq
         self.op = op
@@ -38,6 +42,7 @@ class Request(Message):
         self.expected = expected
         self.ack = ack
         self.uid = (client << 32) | seq
+        self.seen = seen
         self.ts = ts
         self.value_size = value_size if op != GET else 0
         self.size = 40 + self.value_size
@@ -48,9 +53,11 @@ class Request(Message):
 
 class Reply(Message):
     """The answer to a :class:`Request`: ``status`` OK with ``value`` (the read value, or for a
-    cas whether it swapped), or REDIRECT with a ``leader`` hint (None when unknown)."""
+    cas whether it swapped), or REDIRECT with a ``leader`` hint (None when unknown). ``index``:
+    the position of the replicated history the answer reflects, for protocols whose clients may
+    change servers (0: not said)."""
 
-    __slots__ = ("request", "status", "value", "leader")
+    __slots__ = ("request", "status", "value", "leader", "index")
 
     def __init__(self, request: Request, status: int, value: int | bool | None = None,
                  leader: int | None = None, value_size: int = 0):
@@ -58,6 +65,7 @@ class Reply(Message):
         self.status = status
         self.value = value
         self.leader = leader
+        self.index = 0
         self.size = 32 + (value_size if request.op == GET and status == OK else 0)
 
 

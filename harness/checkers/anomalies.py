@@ -60,28 +60,34 @@ def measure(reads: Reads, since: float) -> dict[str, float]:
 
 def _staleness(reads: Reads, stale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Versions missed and ms since overwritten, per stale read. The versions are counted key
-    by key over that key's ok writes sorted by invocation: a vector comparison per stale read,
-    so the cost grows with stale reads × writes of their key."""
+    by key, comparing the key's stale reads with its ok writes a block at a time: the cost grows
+    with stale reads × writes of their key, in numpy."""
     ms = (reads.t_inv[stale] - reads.stale_since[stale]) * 1e3
     versions = np.zeros(len(stale))
     if not len(stale):
         return versions, ms
     ok = np.flatnonzero(reads.w_ok)
-    by_key: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    order = np.lexsort((reads.w_inv[ok], reads.w_key[ok]))
-    ok = ok[order]
-    keys = reads.w_key[ok]
-    cuts = np.flatnonzero(np.diff(keys)) + 1
-    for part in np.split(ok, cuts):
-        if len(part):
-            by_key[int(reads.w_key[part[0]])] = (reads.w_inv[part], reads.w_ret[part])
-    for n, j in enumerate(stale):
-        inv, ret = by_key[int(reads.key[j])]
-        s = reads.src[j]
-        after = -np.inf if s < 0 else reads.w_ret[s]
-        first = np.searchsorted(inv, after, side="right")
-        versions[n] = np.count_nonzero(ret[first:] < reads.t_inv[j])
+    ok = ok[np.argsort(reads.w_key[ok], kind="stable")]
+    w_key = reads.w_key[ok]
+    src = reads.src[stale]
+    after = np.where(src >= 0, reads.w_ret[np.maximum(src, 0)], -np.inf)  # its write completed
+    before = reads.t_inv[stale]
+    r_key = reads.key[stale]
+    order = np.argsort(r_key, kind="stable")
+    cuts = np.flatnonzero(np.diff(r_key[order])) + 1
+    for mine in np.split(order, cuts):
+        k = r_key[mine[0]]
+        writes = ok[np.searchsorted(w_key, k, "left"):np.searchsorted(w_key, k, "right")]
+        inv, ret = reads.w_inv[writes], reads.w_ret[writes]
+        step = max(1, BLOCK // max(len(writes), 1))
+        for start in range(0, len(mine), step):
+            part = mine[start:start + step]
+            missed = (inv > after[part, None]) & (ret < before[part, None])
+            versions[part] = missed.sum(axis=1)
     return versions, ms
+
+
+BLOCK = 1 << 20  # comparisons per block of _staleness
 
 
 def _monotonic(reads: Reads) -> np.ndarray:

@@ -31,7 +31,8 @@ from typing import Any
 import numpy as np
 
 from harness.checkers.registers import INITIAL, NO_WRITE, Reads, reads_of
-from harness.history import CAS, GET, OK, OP_NAMES, History
+from harness.history import CAS, GET, OK, History
+from workloads.kv import OP_NAMES
 
 __all__ = ["check_eventual", "check_regular", "check_sequential"]
 
@@ -91,6 +92,7 @@ def check_sequential(history: History, log_uids: Any, reads: Reads | None = None
     first_write: dict[int, int] = {}  # key -> log index of its first write
     current: dict[int, int] = {}      # key -> value during the replay
     current_op: dict[int, int] = {}   # key -> op index of the write of that value
+    wrote: set[int] = set()           # op indices of the puts and cas that change the value
     for index, uid in enumerate(log_uids, 1):
         i = writer.get(uid)
         if i is None or at[i]:
@@ -103,6 +105,7 @@ def check_sequential(history: History, log_uids: Any, reads: Reads | None = None
                                  f"acknowledged as {'a swap' if h.result[i] else 'no swap'} but "
                                  f"at log index {index} it {'swaps' if swapped else 'does not swap'}")
         if swapped:
+            wrote.add(i)
             prev = current_op.get(k)
             if prev is None:
                 first_write[k] = index
@@ -112,7 +115,7 @@ def check_sequential(history: History, log_uids: Any, reads: Reads | None = None
     bad = _writes_in_real_time(h, at)
     if bad:
         return bad
-    return _sessions(h, reads, at, next_write, first_write)
+    return _sessions(h, reads, at, wrote, next_write, first_write)
 
 
 def _writes_in_real_time(h: History, at: list[int]) -> Verdict | None:
@@ -132,8 +135,8 @@ def _writes_in_real_time(h: History, at: list[int]) -> Verdict | None:
     return None
 
 
-def _sessions(h: History, reads: Reads, at: list[int], next_write: dict[int, int],
-              first_write: dict[int, int]) -> Verdict:
+def _sessions(h: History, reads: Reads, at: list[int], wrote: set[int],
+              next_write: dict[int, int], first_write: dict[int, int]) -> Verdict:
     """Place each client's operations, in issue order, at non-decreasing log points
     (greedily at the earliest point each allows)."""
     inf = float("inf")
@@ -145,9 +148,9 @@ def _sessions(h: History, reads: Reads, at: list[int], next_write: dict[int, int
             window[i] = (0, first_write.get(h.key[i], inf) - 1)
         else:
             w = int(reads.w_op[s])
-            if not at[w]:  # read a write the log never took
-                return "violation", (f"sequential: {_read(h, i)}, the value of a write that is "
-                                     "not in the agreed log")
+            if w not in wrote:  # read a write the log never took, or a cas that does not swap
+                where = "a cas that does not swap in" if at[w] else "a write that is not in"
+                return "violation", f"sequential: {_read(h, i)}, the value of {where} the agreed log"
             window[i] = (at[w], next_write.get(w, inf) - 1)
     point: dict[int, tuple[int, int]] = {}  # client -> (log point reached, op that reached it)
     for i in range(len(h)):

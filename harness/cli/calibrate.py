@@ -17,8 +17,9 @@ from harness.cli.common import fail
 @click.option("--quick", is_flag=True, help="A few hundred messages, one repetition: checks the "
                                             "machinery in a second or two, the figures are rough.")
 def calibrate(out: Path | None, quick: bool) -> None:
-    """Measure the live host's CPU per message received and sent, per byte, and the fsync time
-    on this machine, and print them as a suite's cluster cost model."""
+    """Measure the live host's CPU per message received and sent, per byte, the fsync time and
+    the time a message spends relayed through the harness on this machine, and print them as a
+    suite's cluster cost model."""
     from harness.live import calibrate as cal
 
     if out is not None and out.exists():

@@ -194,6 +194,12 @@ def run(config: str | None, out: Path | None, overrides: tuple[str, ...], seeds:
     if unknown:
         click.echo(f"distbench: warning: {len(unknown)} run(s) with safety 'unknown' "
                    "(linearizability budget exhausted; raise checkers.budget)", err=True)
+    for r in rows:  # a live run's nodes wrote what could not be routed: ignored, the run went on
+        junk = (int(float(r.get("malformed_messages") or 0)), int(float(r.get("misaddressed_messages") or 0)))
+        if any(junk):
+            click.echo(f"distbench: warning: {r['run_id']} ({r['protocol']}): its nodes wrote {junk[0]} "
+                       f"malformed line(s) and {junk[1]} message(s) to unknown nodes (ignored; "
+                       "malformed_messages, misaddressed_messages in runs.csv)", err=True)
     if bad:
         for r in bad:
             click.echo(f"distbench: SAFETY {r['run_id']} ({r['protocol']}): {r['safety']}", err=True)

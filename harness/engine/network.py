@@ -34,36 +34,42 @@ class Latencies:
     seed; blocks start small and double up to ``BLOCK`` so that hundreds of quiet client links
     stay cheap. The network takes a draw as ``draws.pop() if draws else refill()`` itself, on
     the hottest line of a run (a call per message measured 2-3% of a pure-Python run);
-    :meth:`next` does the same for anyone else."""
+    :meth:`next` does the same for anyone else. ``relay`` is added to every draw: the time a
+    message spends in a process that relays it (see :class:`Network`)."""
 
     __slots__ = ("draws", "_block", "_size", "mean")
 
-    def __init__(self, spec: Any, rng: random.Random):
+    def __init__(self, spec: Any, rng: random.Random, relay: float = 0.0):
         self.draws: list[float] = []
         self._size = 16
+        self.mean = mean_latency(spec) + relay
+        self._block: Callable[[int], list[float]] = self._law(spec, rng)
+        if relay:
+            law = self._block
+            self._block = lambda n: [x + relay for x in law(n)]
+
+    @staticmethod
+    def _law(spec: Any, rng: random.Random) -> Callable[[int], list[float]]:
+        """``n`` draws of the configured law at a time."""
         dist = spec.dist
-        self.mean = mean_latency(spec)
-        self._block: Callable[[int], list[float]]
         if dist == "constant":
             value = spec.value
-            self._block = lambda n: [value] * n
-            return
+            return lambda n: [value] * n
         gen = np.random.default_rng(rng.getrandbits(64))
         if dist == "uniform":
-            self._block = lambda n: gen.uniform(spec.low, spec.high, n).tolist()
-        elif dist == "normal":
+            return lambda n: gen.uniform(spec.low, spec.high, n).tolist()
+        if dist == "normal":
             def normal(n: int) -> list[float]:  # truncated at 0 by rejection, not by clamping
                 x = gen.normal(spec.mean, spec.std, n)
                 return x[x >= 0.0].tolist()
-            self._block = normal
-        elif dist == "exponential":
-            self._block = lambda n: gen.exponential(spec.mean, n).tolist()
-        elif dist == "lognormal":
-            self._block = lambda n: gen.lognormal(math.log(spec.median), spec.sigma, n).tolist()
-        elif dist == "pareto":  # classical Pareto with minimum ``scale``
-            self._block = lambda n: (spec.scale * (1.0 + gen.pareto(spec.shape, n))).tolist()
-        else:
-            raise ValueError(f"unknown latency distribution {dist!r}")
+            return normal
+        if dist == "exponential":
+            return lambda n: gen.exponential(spec.mean, n).tolist()
+        if dist == "lognormal":
+            return lambda n: gen.lognormal(math.log(spec.median), spec.sigma, n).tolist()
+        if dist == "pareto":  # classical Pareto with minimum ``scale``
+            return lambda n: (spec.scale * (1.0 + gen.pareto(spec.shape, n))).tolist()
+        raise ValueError(f"unknown latency distribution {dist!r}")
 
     def refill(self) -> float:
         """Draw the next block and return its first draw (``draws`` is empty)."""
@@ -115,9 +121,13 @@ class Link:
 
 
 class Network:
-    """Carries messages between endpoints. ``attach`` an endpoint's receive function first."""
+    """Carries messages between endpoints. ``attach`` an endpoint's receive function first.
 
-    def __init__(self, sim: Simulator, cfg: Any, nodes: int, clients: int):
+    ``relay`` (seconds, ``cluster.relay``) is the time a message between two nodes spends in a
+    process that relays it, as a live run's harness relays every one (two pipe hops and its
+    handling); a client's message crosses one pipe hop, half of it."""
+
+    def __init__(self, sim: Simulator, cfg: Any, nodes: int, clients: int, relay: float = 0.0):
         self.sim = sim
         self.rng = sim.rng("network")
         self.receivers: list[Callable[[int, Any], None] | None] = [None] * (nodes + clients)
@@ -140,10 +150,10 @@ class Network:
         for src in range(nodes):
             for dst in range(nodes):
                 if src != dst:
-                    self.table[src][dst] = self._link(cfg, src, dst, cfg.links)
+                    self.table[src][dst] = self._link(cfg, src, dst, cfg.links, relay)
             for client in range(nodes, nodes + clients):
-                self.table[src][client] = self._link(cfg, src, client, ())
-                self.table[client][src] = self._link(cfg, client, src, ())
+                self.table[src][client] = self._link(cfg, src, client, (), relay / 2.0)
+                self.table[client][src] = self._link(cfg, client, src, (), relay / 2.0)
         if self.streamed:
             # the table as it is, None where no link can be (compiled code checks each item read)
             for src, row in enumerate(cast("list[list[Link | None]]", self.table)):
@@ -151,7 +161,7 @@ class Network:
                     if link is not None and link.stream is not None:
                         link.stream.srtt = link.latency.mean + self.table[dst][src].latency.mean
 
-    def _link(self, cfg: Any, src: int, dst: int, overrides: Any) -> Link:
+    def _link(self, cfg: Any, src: int, dst: int, overrides: Any, relay: float) -> Link:
         latency, loss, dup, bw = cfg.latency, cfg.loss, cfg.duplicate, cfg.bandwidth
         for o in overrides:
             if _matches(o.src, src) and _matches(o.dst, dst):
@@ -160,7 +170,7 @@ class Network:
                 dup = o.duplicate if o.duplicate is not None else dup
                 bw = o.bandwidth if o.bandwidth is not None else bw
         rng = self.sim.rng(f"network/link/{src}-{dst}")
-        return Link(Latencies(latency, rng), loss, dup, bw, Stream() if self.streamed else None)
+        return Link(Latencies(latency, rng, relay), loss, dup, bw, Stream() if self.streamed else None)
 
     @property
     def messages(self) -> int:

@@ -32,7 +32,7 @@ class World:
         """The network, ``n`` nodes hosting the suite's protocol over ``make_state()``, and the
         nemesis; client endpoints are ``n .. n + clients - 1``."""
         cfg, sim = self.cfg, self.sim
-        self.net = Network(sim, cfg.network, n, clients)
+        self.net = Network(sim, cfg.network, n, clients, cfg.cluster.relay)
         spec = protocol.get(cfg.protocol)
         options = cfg.options_for(cfg.protocol)
         replication = cfg.replication_options()

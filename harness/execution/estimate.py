@@ -65,7 +65,7 @@ def _rate(cost: float) -> float:
 def estimate(cfg: Any) -> Estimate:
     """The cost of one run of config ``cfg`` (a :class:`harness.suite.run.RunConfig`)."""
     w, c = cfg.workload, cfg.cluster
-    hop = mean_latency(cfg.network.latency) + c.cpu_per_message + c.cpu_per_send
+    hop = mean_latency(cfg.network.latency) + c.relay + c.cpu_per_message + c.cpu_per_send
     size = getattr(w, "value_size", 64) + 64
     if cfg.kind == "transactions":
         per_txn = getattr(w, "ops", 2 if w.type == "bank" else 8)

@@ -1,5 +1,6 @@
 """``distbench calibrate``: this machine's costs, measured on the live host, as the simulator's
-cost model (``cluster.cpu_per_message``, ``cpu_per_send``, ``cpu_per_byte``, ``fsync``).
+cost model (``cluster.cpu_per_message``, ``cpu_per_send``, ``cpu_per_byte``, ``fsync``,
+``relay``).
 
 A ``distbench node`` process (the live host, as a live run starts it) is fed a known load on
 its stdin and its CPU time is read from the kernel when it exits (``os.wait4``: user + system,
@@ -13,6 +14,10 @@ node's CPU (Python's start-up) is subtracted:
 - *one at a time*: N messages each written once the previous one was answered, so the host
   wakes up for each as in a live run: what one costs, less its answer and bytes, is
   ``cpu_per_message`` (a wake-up, the pipe read, the line, JSON, dispatch);
+- ``relay``: the same one-at-a-time exchange timed on the wall clock, each answer parsed as the
+  harness parses a node's line: a round trip less the node's CPU for it is what a message spends
+  relayed by the harness of a live run (two pipe hops, two wake-ups, its JSON), which the
+  simulator adds to every message between nodes when it predicts a live run;
 - ``fsync``: a short line appended and ``os.fsync``-ed, timed on the wall clock, in the
   directory where live nodes keep their durable logs (the system's temporary directory).
 
@@ -69,9 +74,11 @@ def _message(i: int, pad: int, answered: bool) -> bytes:
     return _line({"src": "c1", "dest": "n0", "body": body})
 
 
-def node_cpu(lines: list[bytes], one_at_a_time: bool = False) -> float:
+def node_cpu(lines: list[bytes], one_at_a_time: bool = False) -> tuple[float, float]:
     """CPU seconds (user + system) of one ``distbench node raft`` process fed ``init``, then
-    ``lines`` (all at once, or each after the answer to the one before), until its stdin closes."""
+    ``lines`` (all at once, or each after the answer to the one before), until its stdin closes;
+    and the wall-clock seconds from the first of ``lines`` to the last answer (one at a time)."""
+    wall = 0.0
     init = _line({"src": "c0", "dest": "n0", "body": {"type": "init", "msg_id": 0, "node_id": "n0",
                                                      "node_ids": NODES}})
     with tempfile.TemporaryDirectory(prefix="distbench-calibrate-") as data:
@@ -85,11 +92,15 @@ def node_cpu(lines: list[bytes], one_at_a_time: bool = False) -> float:
             if one_at_a_time:
                 assert proc.stdout is not None
                 proc.stdin.write(init)
-                for line in [init[:0], *lines]:  # the init_ok first, then an answer to each line
-                    if line:
-                        proc.stdin.write(line)
-                    if not proc.stdout.readline():
+                proc.stdout.readline()  # init_ok
+                start = time.perf_counter()
+                for line in lines:
+                    proc.stdin.write(line)
+                    answer = proc.stdout.readline()
+                    if not answer:
                         break
+                    json.loads(answer)  # as the harness parses what a node writes
+                wall = time.perf_counter() - start
                 proc.stdout.close()
             else:
                 proc.stdin.write(init + b"".join(lines))
@@ -100,7 +111,7 @@ def node_cpu(lines: list[bytes], one_at_a_time: bool = False) -> float:
         proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise RuntimeError(f"distbench node exited with status {proc.returncode} while calibrating")
-    return usage.ru_utime + usage.ru_stime
+    return usage.ru_utime + usage.ru_stime, wall
 
 
 def _reply_size() -> int:
@@ -110,19 +121,21 @@ def _reply_size() -> int:
 
 
 def cpu_costs(n: int) -> dict[str, float]:
-    """One repetition: cpu_per_message, cpu_per_send and cpu_per_byte in seconds."""
+    """One repetition: cpu_per_message, cpu_per_send, cpu_per_byte and relay in seconds."""
     small, large = [_message(i, 0, False) for i in range(n)], [_message(i, LARGE, False) for i in range(n)]
     answered = [_message(i, 0, True) for i in range(n)]
-    idle = node_cpu([])
-    per_small = (node_cpu(small) - idle) / n
-    per_large = (node_cpu(large) - idle) / n
-    per_answered = (node_cpu(answered) - idle) / n
-    per_alone = (node_cpu(answered, one_at_a_time=True) - idle) / n
+    idle = node_cpu([])[0]
+    per_small = (node_cpu(small)[0] - idle) / n
+    per_large = (node_cpu(large)[0] - idle) / n
+    per_answered = (node_cpu(answered)[0] - idle) / n
+    cpu_alone, wall_alone = node_cpu(answered, one_at_a_time=True)
+    per_alone = (cpu_alone - idle) / n
     size_in, size_large, size_out = len(answered[0]), len(large[0]), _reply_size()
     per_byte = max(0.0, (per_large - per_small) / (size_large - len(small[0])))
     per_send = max(0.0, per_answered - per_small - per_byte * size_out)
     return {"cpu_per_message": max(0.0, per_alone - per_send - per_byte * (size_in + size_out)),
-            "cpu_per_send": per_send, "cpu_per_byte": per_byte}
+            "cpu_per_send": per_send, "cpu_per_byte": per_byte,
+            "relay": max(0.0, wall_alone / n - per_alone)}
 
 
 def fsync_times(count: int, where: Path) -> list[float]:

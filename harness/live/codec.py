@@ -9,6 +9,14 @@ what JSON cannot say, which is tagged: a tuple ``{"~t": [...]}``, a dict ``{"~d"
 ...]}`` (keys need not be strings), a set ``{"~s": [...]}``; a plain JSON object is always a
 nested object of a known class, named by its ``type``. Durable records use the same encoding.
 
+A decoded object is built by calling its class, as the protocol does, so that a compiled
+(mypyc) class, which always runs its ``__init__``, is rebuilt too. One rule makes that possible:
+a class's constructor parameters that are its fields take their values as sent (and store them
+unchanged); a parameter that is not a field must have a default; a field that is not a parameter
+(``size``, which ``__init__`` derives) is set to its value as sent once the object is built. A
+class that breaks the rule (protocol state the codec finds but no message carries) is refused,
+by name, when a body names it.
+
 Which classes a protocol may send is found from the protocol itself: the slotted classes of the
 modules its factory's module reaches through its globals, within its own top-level package and
 :mod:`workloads` (so ``raft`` knows ``AppendEntries`` and the client ``Request``, and 2PC's
@@ -19,25 +27,19 @@ envelope speak Maelstrom's ``lin-kv`` instead (:mod:`harness.live.linkv`).
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import sys
 from types import ModuleType
 from typing import Any
 
-from harness import build, protocol
+from harness import protocol
 
 RESERVED = ("type", "msg_id", "in_reply_to")
 
 
 class CodecError(ValueError):
     """A body or value the codec cannot encode or decode (the message says which and why)."""
-
-
-# Decoding builds a message without calling its __init__ (cls.__new__, then its fields): a
-# compiled (mypyc) class runs __init__ in __new__, so live mode needs the pure build.
-COMPILED_REFUSAL = ("live mode needs the pure build (pip install without DISTBENCH_COMPILE): its "
-                    "messages are rebuilt from JSON without their __init__, which compiled classes "
-                    "do not allow")
 
 
 def fields(cls: type) -> tuple[str, ...]:
@@ -50,6 +52,25 @@ def fields(cls: type) -> tuple[str, ...]:
             if not name.startswith("__") and name not in names:
                 names.append(name)
     return tuple(names)
+
+
+def rebuild_plan(cls: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """How the codec rebuilds ``cls``: the fields passed to its constructor by name, and the
+    fields set once it is built. Raises :class:`CodecError` (naming the parameter) for a class
+    whose constructor needs something that is not one of its fields."""
+    names = fields(cls)
+    try:
+        params = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError) as exc:
+        raise CodecError(f"{cls.__name__}: its constructor's parameters cannot be read ({exc})") from None
+    passed = []
+    for param in params:
+        if param.name in names and param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY):
+            passed.append(param.name)
+        elif param.default is param.empty and param.kind not in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            raise CodecError(f"{cls.__name__} cannot be rebuilt from its fields: its constructor's "
+                             f"parameter {param.name!r} is not a field and has no default")
+    return tuple(passed), tuple(name for name in names if name not in passed)
 
 
 def _closure(module: ModuleType) -> list[ModuleType]:
@@ -97,11 +118,15 @@ class Codec:
     def __init__(self, classes: dict[str, type]):
         self.classes = classes
         self._fields = {cls: fields(cls) for cls in classes.values()}
+        self._plans: dict[type, tuple[tuple[str, ...], tuple[str, ...]] | CodecError] = {}
+        for klass in classes.values():
+            try:
+                self._plans[klass] = rebuild_plan(klass)
+            except CodecError as exc:
+                self._plans[klass] = exc
 
     @classmethod
     def of(cls, name: str) -> Codec:
-        if build.kind() == "compiled":
-            raise CodecError(COMPILED_REFUSAL)
         return cls(classes_of(name))
 
     # -- bodies ------------------------------------------------------------------------------
@@ -121,11 +146,20 @@ class Codec:
         cls = self.classes.get(kind) if isinstance(kind, str) else None
         if cls is None:
             raise CodecError(f"unknown message type {kind!r}")
-        obj = cls.__new__(cls)
+        plan = self._plans[cls]
+        if isinstance(plan, CodecError):
+            raise plan
+        passed, derived = plan
         for name in self._fields[cls]:
             if name not in body:
                 raise CodecError(f"{kind}: missing field {name!r}")
-            setattr(obj, name, self.unvalue(body[name]))
+        values = {name: self.unvalue(body[name]) for name in self._fields[cls]}
+        try:  # a value of the wrong type: a compiled class says so here, a pure one maybe later
+            obj = cls(**{name: values[name] for name in passed})
+            for name in derived:
+                setattr(obj, name, values[name])
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise CodecError(f"{kind}: {exc}") from None
         return obj
 
     def _known(self, cls: type) -> tuple[str, ...]:

@@ -15,13 +15,16 @@ class LiveOptions(BaseModel):
     """``command``: the node binary and its arguments for ``protocol: external`` (it speaks
     Maelstrom's lin-kv on stdin/stdout); ``init_timeout``: how long a node may take to answer
     ``init`` before the run is abandoned; ``predict``: also run the same config simulated, with
-    the suite's ``cluster`` cost model, and record its figures beside the measured ones."""
+    the suite's ``cluster`` cost model, and record its figures beside the measured ones;
+    ``budget``: the wall-clock time the suite's live runs may take together (a suite whose matrix
+    needs more is refused before it starts, :mod:`harness.live.budget`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
     command: tuple[StrictStr, ...] | None = None
     init_timeout: PositiveDuration = "10s"
     predict: StrictBool = False
+    budget: PositiveDuration = "10min"
 
     @field_validator("command")
     @classmethod

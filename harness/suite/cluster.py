@@ -14,7 +14,9 @@ from harness.units import Bandwidth, Duration, PositiveDuration, Probability, fo
 
 
 class Cluster(Section):
-    """The machines and their cost model (see ``harness.engine.node``)."""
+    """The machines and their cost model (see ``harness.engine.node``); ``relay``: the time a
+    message between nodes spends in a process relaying it (a live run's harness), on top of the
+    network's latency (see ``harness.engine.network``)."""
 
     nodes: Annotated[int, Strict(), Field(ge=1, le=99)] = 3
     partitions: PosInt = 1
@@ -23,6 +25,7 @@ class Cluster(Section):
     cpu_per_byte: Duration = "2ns"
     cpu_dist: Literal["constant", "exponential"] = "constant"
     fsync: Duration = "200us"
+    relay: Duration = "0s"
     group_commit: StrictBool = True
     queue: Literal["fifo", "peer_first"] = "fifo"
 

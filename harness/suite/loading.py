@@ -17,6 +17,7 @@ from typing import Any, Sequence
 import yaml
 from pydantic import ValidationError
 
+from harness.live.budget import check_budget
 from harness.suite.errors import ConfigError, Problem, problem_from
 from harness.suite.keys import overlap, unknown_keys
 from harness.suite.matrix import (CONTENDER, check_bundle_keys, check_bundle_options, compare_key,
@@ -183,6 +184,9 @@ def load_suite(path: str | Path | None, overrides: Sequence[str] = (),
     _check_shadowed(data, {k: [labels[k][v[0]] if k in labels else v[0]] for k, v in matrix.items()
                            if k != CONTENDER}, source)
     _check_options_used(points, source)
+    live = [config for _, config in points if config.mode == "live" for _ in range(config.seeds)]
+    if live:
+        check_budget(live, source)
     base = points[0][1]
     ignored = unknown_keys(base.gate.ignore, (config.to_dict() for _, config in points))
     if ignored:

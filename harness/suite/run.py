@@ -9,14 +9,13 @@ from typing import Annotated, Any, Literal
 from pydantic import (Field, Strict, StrictBool, StrictStr, ValidationError, ValidationInfo,
                       field_validator, model_validator)
 
-from harness import build, protocol as _protocol
+from harness import protocol as _protocol
 from harness.catalog.metrics import METRICS, METRICS_BY_KEY
 from harness.checkers.linearizability import DEFAULT_BUDGET
 from harness.suite.cluster import Cluster, Network, Replication
 from harness.suite.errors import Problem, did_you_mean, problem_from
 from harness.suite.faults import Faults, rate_targets, written_step
 from harness.kinds import KINDS
-from harness.live.codec import COMPILED_REFUSAL
 from harness.live.options import EXTERNAL, LiveOptions
 from harness.suite.fields import NonNegInt, PosInt, Section
 from harness.suite.workloads import WORKLOADS, KVWorkload, Workload
@@ -313,9 +312,6 @@ class RunConfig(Section):
     def _live_fits(self) -> None:
         """Live mode runs consensus nodes as processes; ``protocol: external`` is a user's
         binary, run only live and only with ``live.command``."""
-        if self.mode == "live" and build.kind() == "compiled":
-            raise Problem(("mode",), "expected 'simulated' with the compiled build (" + COMPILED_REFUSAL + ")",
-                          show(self.mode))
         if self.protocol == EXTERNAL and self.mode != "live":
             raise Problem(("protocol",), "expected a registered protocol (external runs a program "
                           "of yours: add mode: live)", show(EXTERNAL))

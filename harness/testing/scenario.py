@@ -58,6 +58,8 @@ a command followed by 'quiet' prints only 'ok'
 """
 
 _HIDDEN = {"size", "__weakref__", "__dict__"}
+# fields most protocols leave at a default that means "not said": printed only when said
+_UNSAID = {"Reply": {"index": 0}}
 _STATE: dict[str, Callable[[int], Any]] = {"consensus": lambda _: KVStateMachine(), "transactions": Store}
 _ENUMS = {"consensus": {"status": ("ok", "redirect"), "op": KV_OPS},
           "transactions": {"reason": REASONS, "kind": TXN_OPS}}
@@ -217,7 +219,9 @@ class Scenario:
         return repr(value)
 
     def message_fields(self, msg: Any) -> str:
-        return " ".join(f"{f}={self.show(getattr(msg, f), f)}" for f in _fields(msg))
+        unsaid = _UNSAID.get(type(msg).__name__, {})
+        return " ".join(f"{f}={self.show(getattr(msg, f), f)}" for f in _fields(msg)
+                        if f not in unsaid or getattr(msg, f) != unsaid[f])
 
     def message(self, msg: Any) -> str:
         fields = self.message_fields(msg)

@@ -12,7 +12,7 @@ from harness.checkers.consensus import (Durability, ElectionSafety, LogAgreement
                                          combine)
 from harness.checkers.consistency import check_eventual, check_regular, check_sequential
 from harness.checkers.linearizability import check_linearizability
-from harness.checkers.registers import reads_of
+from harness.checkers.registers import Reads, reads_of
 from harness.engine.world import World
 from harness.faults import CAUSES
 from harness.faults.nemesis import Role
@@ -36,11 +36,12 @@ class ConsensusWorld(World):
         self.history = History()
         self.election, self.log, self.durability = ElectionSafety(), LogAgreement(), Durability()
         self._build(n, w.clients, KVStateMachine, ReplicaObserver(self.election, self.log, self.metrics))
-        # what the run is judged against, asked before any fault (a crashed replica says nothing;
-        # a live node process is not asked: it is judged as linearizable)
-        self.promised = promise(getattr(self.hosts[0], "replica", None))
-        spec = protocol.registry().get(cfg.protocol)
+        spec = protocol.registry().get(cfg.protocol)  # None: a program of the user's (live)
         self.leaderless = spec is not None and spec.leaderless
+        # what the run is judged against, asked of a node built as the run's are (a live run's
+        # nodes are processes): a program of the user's is judged as linearizable
+        self.promised = LINEARIZABLE if spec is None else promise(spec.factory(
+            0, tuple(range(n)), cfg.replication_options(), cfg.options_for(cfg.protocol), KVStateMachine()))
         self.metrics.watch_cpu(lambda node, t: self.hosts[node].busy_at(t))
         keys = KeyChooser(w.distribution, w.keys)
         rate = self.client_rate()
@@ -102,23 +103,12 @@ class ConsensusWorld(World):
         row = self._close()
         self.history.finish()
         reads = reads_of(self.history)
-        model = getattr(self, "promised", LINEARIZABLE)
-        logged = observed and not (getattr(self, "leaderless", False) and len(self.log) == 0)
+        model = self.promised
+        logged = observed and not (self.leaderless and len(self.log) == 0)
         verdicts: list[Any] = [self.election.verdict()] if observed else []
         if logged:
             verdicts += [self.log.verdict(), self.durability.verdict(self.log)]
-        judged: Any = None
-        if not cfg.checkers.linearizability:
-            pass
-        elif model == LINEARIZABLE:
-            judged = check_linearizability(self.history, cfg.checkers.budget)
-        elif model == SEQUENTIAL:
-            judged = check_sequential(self.history, self.log.uids, reads) if observed else \
-                ("unknown", "sequential consistency is judged against the agreed log, not observed")
-        elif model == REGULAR:
-            judged = check_regular(self.history, reads)
-        else:
-            judged = check_eventual(self.history, reads)
+        judged = self._judge_history(model, reads, observed) if cfg.checkers.linearizability else None
         if judged is not None:
             verdicts.append(judged)
         row["safety"] = combine(*verdicts)
@@ -133,3 +123,15 @@ class ConsensusWorld(World):
         row.update(anomalies.measure(reads, cfg.warmup))
         row["sim_events"] = self.sim.events_processed
         return row
+
+    def _judge_history(self, model: str, reads: Reads, observed: bool) -> Any:
+        """The client history's verdict against ``model``."""
+        if model == LINEARIZABLE:
+            return check_linearizability(self.history, self.cfg.checkers.budget)
+        if model == SEQUENTIAL:
+            if not observed:
+                return "unknown", "sequential consistency is judged against the agreed log, not observed"
+            return check_sequential(self.history, self.log.uids, reads)
+        if model == REGULAR:
+            return check_regular(self.history, reads)
+        return check_eventual(self.history, reads)
