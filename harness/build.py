@@ -85,6 +85,11 @@ COMPILED = (
     "implementations/txn/stepwise.py",
     "implementations/saga/node.py",
     "implementations/tcc/node.py",
+    "implementations/quorum/ring.py",
+    "implementations/quorum/records.py",
+    "implementations/quorum/messages.py",
+    "implementations/quorum/coordinator.py",
+    "implementations/quorum/node.py",
 )
 
 

@@ -55,7 +55,7 @@ workload: {{type: bank, clients: 32, accounts: 10000, multi_partition: 0.5,
            distribution: {{type: zipfian, theta: 0.6}}}}
 """
 # every built-in protocol: its kind's workload above (Saga and TCC run only the bank)
-CONSENSUS_PROTOCOLS = ["raft", "multipaxos", "zab"]
+CONSENSUS_PROTOCOLS = ["raft", "multipaxos", "zab", "quorum"]
 TRANSACTION_PROTOCOLS = ["2pl-waitdie", "occ", "tso", "mvcc-si"]
 BANK_PROTOCOLS = ["saga", "tcc"]
 

@@ -15,6 +15,8 @@ from harness.protocol import register
 from implementations.multipaxos.node import MultiPaxosNode
 from implementations.multipaxos.options import MultiPaxosOptions
 from implementations.raft.node import FOLLOWER, LEADER, RaftNode
+from implementations.quorum.node import QuorumNode
+from implementations.quorum.options import QuorumOptions
 from implementations.raft.options import RaftOptions
 from implementations.zab.node import ZabNode
 from implementations.zab.options import ZabOptions
@@ -83,6 +85,20 @@ class NoQuorumCommit(ZabNode):
             lead.maybe_commit(ctx)
 
 
+@register("bug-quorum-short-write", kind="consensus", options=QuorumOptions, leaderless=True)
+class ShortWrite(QuorumNode):
+    """Acknowledges a write once one replica has it, whatever W says, while still promising
+    regular reads for R + W > N."""
+
+    def on_request(self, ctx, req):
+        super().on_request(ctx, req)
+        op = self.by_uid.get(req.uid)
+        write = self.writes.get(op)
+        if write is not None:
+            write.needed = 1
+            self._check_write(ctx, op, write)
+
+
 SUITE = """
 name: bugs
 protocol: raft
@@ -137,6 +153,16 @@ def test_checkers_catch_zab_committing_without_a_quorum_in_a_faulted_sweep(make_
              for s in range(1, 6)]
     assert any(v.startswith("violation") for v in found), found
     assert {run(make_suite, "zab", faults, "protocols.zab.read=sync", f"seed={s}")
+            for s in range(1, 6)} == {"ok"}
+
+
+def test_checkers_catch_a_quorum_write_acknowledged_by_fewer_than_w_in_a_faulted_sweep(make_suite):
+    """R = W = quorum promises regular reads; a write answered after one replica breaks it."""
+    faults = "faults={crash: {mtbf: 400ms, mttr: 100ms}, partition: {mtbf: 400ms, duration: 150ms}}"
+    found = [run(make_suite, "bug-quorum-short-write", faults, "cluster.nodes=5", f"seed={s}")
+             for s in range(1, 6)]
+    assert any(v.startswith("violation") for v in found), found
+    assert {run(make_suite, "quorum", faults, "cluster.nodes=5", f"seed={s}")
             for s in range(1, 6)} == {"ok"}
 
 

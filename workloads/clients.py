@@ -81,9 +81,9 @@ class KVClient(PacedClient):
         ack = next(iter(self.outstanding), seq)  # keys are increasing: the first is the lowest
         value = (self.endpoint << 32) | seq if op != GET else 0
         expected = self.seen.get(key, 0) if op == CAS else 0
-        request = Request(self.endpoint, seq, op, key, value, expected, ack, self.value_size,
-                          self.position)
         now = self.sim.now
+        request = Request(self.endpoint, seq, op, key, value, expected, ack, self.value_size,
+                          self.position, ts=now)
         index = self.history.invoke(self.endpoint, op, key, value, expected, now)
         self.outstanding[seq] = entry = _Op(index, request, now)
         self._send(entry)

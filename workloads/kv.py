@@ -24,13 +24,16 @@ class Request(Message):
     forget cached results below it (the Raft thesis' client session scheme). ``seen`` is the
     furthest position of the replicated history the client had observed when it issued the
     command (ZooKeeper's lastZxidSeen: a server answering from its own state must not answer
-    from an earlier one)."""
+    from an earlier one). ``ts`` is the client's clock when it issued the command, the same on
+    every retry: the timestamp a Cassandra driver attaches to a statement (a quorum store may
+    order writes by it); the fixed fields' 40 bytes cover it."""
 
     __slots__ = ("client", "seq", "op", "key", "value", "expected", "ack", "value_size", "uid",
-                 "seen")
+                 "seen", "ts")
 
     def __init__(self, client: int, seq: int, op: int, key: int, value: int = 0,
-                 expected: int = 0, ack: int = 0, value_size: int = 0, seen: int = 0):
+                 expected: int = 0, ack: int = 0, value_size: int = 0, seen: int = 0,
+                 ts: float = 0.0):
         self.client = client
         self.seq = seq
         self.op = op
@@ -40,6 +43,7 @@ class Request(Message):
         self.ack = ack
         self.uid = (client << 32) | seq
         self.seen = seen
+        self.ts = ts
         self.value_size = value_size if op != GET else 0
         self.size = 40 + self.value_size
 

@@ -205,6 +205,12 @@ class RunConfig(Section):
                 raise Problem(("protocols", name, key), f"{expected} "
                               f"({format_duration(self.replication.election_timeout)})",
                               format_duration(got))
+        spec = lookup_protocol(self.protocol)  # options that rest on the run (given or default)
+        options = self.protocols.get(self.protocol) or (spec.options() if spec else None)
+        run_problem = getattr(options, "run_problem", None)
+        problem = run_problem(self) if run_problem else None
+        if problem:
+            raise Problem(*problem)
         nodes = (self.cluster.partitions * self.group_size() if self.kind == "transactions"
                  else self.cluster.nodes)
         for i, target in [(i, s.target) for i, s in enumerate(self.faults.schedule)]  + rate_targets(self.faults):

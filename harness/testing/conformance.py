@@ -36,6 +36,7 @@ from typing import Any, Literal
 import pytest
 import yaml
 
+from harness.protocol import registry
 from harness.suite.loading import load_suite
 from harness.execution import runner
 
@@ -74,10 +75,17 @@ class Scenario:
     minority: tuple[float, float] | None = None
 
     def suite(self, protocol: str, seeds: int) -> dict[str, Any]:
-        """The suite of this scenario for ``protocol``, as it would be written in YAML."""
+        """The suite of this scenario for ``protocol``, as it would be written in YAML. A fault
+        aimed at the leader hits node 0 of a leaderless protocol: any node serves there."""
         base = _BASE[self.kind]
+        settings = self.settings
+        spec = registry().get(protocol)
+        if spec is not None and spec.leaderless and "faults" in settings:
+            steps = [{**step, "target": 0} if step.get("target") == "leader" else step
+                     for step in settings["faults"].get("schedule", [])]
+            settings = {**settings, "faults": {**settings["faults"], "schedule": steps}}
         return {"name": f"conformance-{self.name}", **base, "protocol": protocol, "seeds": seeds,
-                **{k: {**base.get(k, {}), **v} if isinstance(v, dict) else v for k, v in self.settings.items()}}
+                **{k: {**base.get(k, {}), **v} if isinstance(v, dict) else v for k, v in settings.items()}}
 
 
 def _fault(action: str, at: str, target: str | list[int], length: str) -> dict[str, Any]:

@@ -408,7 +408,8 @@ class Scenario:
             key, _, value = spec.partition(":")
             s = _int(seq, "seq") if seq is not None else self.seqs.get(client, 0) + 1
             self.seqs[client] = max(self.seqs.get(client, 0), s)
-            req = Request(client, s, op, _int(key, name), _int(value or "0", name), value_size=100)
+            req = Request(client, s, op, _int(key, name), _int(value or "0", name), value_size=100,
+                          ts=self.cluster.now)
             self.names[id(req)] = name
             self.requests[name] = req
             out += self.step(lambda r=req: self.cluster.request(n, r))
