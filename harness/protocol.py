@@ -99,7 +99,7 @@ def register(name: str, *, kind: str, options: type[Options] = Options,
     def wrap(cls: type) -> type:
         _REGISTRY[name] = ProtocolSpec(name, kind, cls, options,
                                        description or (cls.__doc__ or "").strip().split("\n")[0], aliases,
-                                       leaderless, dict(leader_only or {}))
+                                       leaderless, leader_only=dict(leader_only or {}))
         _IN_PROCESS.add(name)
         return cls
 

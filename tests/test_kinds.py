@@ -99,7 +99,7 @@ def test_a_transactions_run_has_no_consensus_columns(make_suite):
         duration: 300ms
         warmup: 100ms
         cluster: {partitions: 2}
-        workload: {type: ycsb, clients: 4, keys: 100}
+        workload: {type: ycsb, clients: 4, keys: 100, multi_partition: 0.5}
     """)
     (spec,) = suite.runs()
     row = runner.run(spec, suite.name).row

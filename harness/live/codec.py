@@ -95,8 +95,10 @@ def classes_of(name: str) -> dict[str, type]:
     """The slotted classes protocol ``name`` may put on the wire or on disk, by class name."""
     spec = protocol.get(name)
     # The modules of the node class and of its bases outside distbench's harness: a variant
-    # registered in a test or a notebook speaks its base protocol's messages.
-    starts = {klass.__module__ for klass in spec.factory.__mro__
+    # registered in a test or a notebook speaks its base protocol's messages. (A factory that is
+    # a function: its own module's.)
+    bases = getattr(spec.factory, "__mro__", (spec.factory,))
+    starts = {klass.__module__ for klass in bases
               if klass.__module__.split(".")[0] not in ("builtins", "harness", "mypy_extensions")}
     found: dict[str, type] = {}
     modules = {mod.__name__: mod for start in sorted(starts)
