@@ -229,3 +229,21 @@ def test_replies_map_to_lin_kv_and_back():
 def test_client_names():
     assert [linkv.client_name(e, 3) for e in (3, 4)] == ["c1", "c2"]
     assert [linkv.client_endpoint(c, 3) for c in ("c1", "c2", "n1", "cx")] == [3, 4, None, None]
+
+
+class Positional(Message):
+    """A message whose constructor takes its fields by position only, as the signature of a
+    compiled class may say."""
+
+    __slots__ = ("a", "b")
+
+    def __init__(self, a: int, b: int = 0, /):
+        self.a = a
+        self.b = b
+        self.size = 8
+
+
+def test_a_constructor_that_takes_its_fields_by_position_only_is_called_so():
+    codec = Codec({"Positional": Positional})
+    back = codec.message(json.loads(json.dumps(codec.body(Positional(3, 4)))))
+    assert (back.a, back.b) == (3, 4)

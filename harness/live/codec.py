@@ -64,13 +64,30 @@ def rebuild_plan(cls: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
     except (TypeError, ValueError) as exc:
         raise CodecError(f"{cls.__name__}: its constructor's parameters cannot be read ({exc})") from None
     passed = []
+    skipped = False  # a positional-only parameter left to its default: none may follow it
     for param in params:
-        if param.name in names and param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY):
+        if param.name in names and param.kind is param.POSITIONAL_ONLY and skipped:
+            raise CodecError(f"{cls.__name__} cannot be rebuilt from its fields: its constructor's "
+                             f"positional parameter {param.name!r} follows one that is not a field")
+        if param.name in names and param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD,
+                                                  param.KEYWORD_ONLY):
             passed.append(param.name)
         elif param.default is param.empty and param.kind not in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             raise CodecError(f"{cls.__name__} cannot be rebuilt from its fields: its constructor's "
                              f"parameter {param.name!r} is not a field and has no default")
+        else:
+            skipped = skipped or param.kind is param.POSITIONAL_ONLY
     return tuple(passed), tuple(name for name in names if name not in passed)
+
+
+def _positional(cls: type) -> int:
+    """How many of its constructor's parameters must be passed by position (a compiled class's
+    signature may mark them so)."""
+    try:
+        params = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        return 0
+    return sum(1 for param in params if param.kind is param.POSITIONAL_ONLY)
 
 
 def _closure(module: ModuleType) -> list[ModuleType]:
@@ -121,6 +138,7 @@ class Codec:
         self.classes = classes
         self._fields = {cls: fields(cls) for cls in classes.values()}
         self._plans: dict[type, tuple[tuple[str, ...], tuple[str, ...]] | CodecError] = {}
+        self._positional = {klass: _positional(klass) for klass in classes.values()}
         for klass in classes.values():
             try:
                 self._plans[klass] = rebuild_plan(klass)
@@ -157,7 +175,8 @@ class Codec:
                 raise CodecError(f"{kind}: missing field {name!r}")
         values = {name: self.unvalue(body[name]) for name in self._fields[cls]}
         try:  # a value of the wrong type: a compiled class says so here, a pure one maybe later
-            obj = cls(**{name: values[name] for name in passed})
+            k = self._positional[cls]
+            obj = cls(*[values[name] for name in passed[:k]], **{name: values[name] for name in passed[k:]})
             for name in derived:
                 setattr(obj, name, values[name])
         except (TypeError, ValueError, AttributeError) as exc:
