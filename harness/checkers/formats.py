@@ -142,14 +142,20 @@ def _maps(path: Path, text: str) -> Iterator[tuple[int, str]]:
         raise HistoryError(f"{path}: line {line}: truncated: the outer [ or ( is not closed")
 
 
-def read_jepsen_edn(path: Path, text: str) -> list[Event]:
-    events = []
+def edn_operations(path: Path, text: str) -> Iterator[tuple[int, Any]]:
+    """Each top-level map of an EDN history: the line it starts on and a lookup of its keys by
+    name (``get("process")`` for ``:process``)."""
     for line, source in _maps(path, text):
         try:
             m = edn_format.loads(source)
         except Exception as exc:  # edn_format raises several kinds, all "not EDN"
             raise HistoryError(f"{path}: line {line}: not EDN ({exc})") from None
-        get = {(k.name if isinstance(k, Keyword) else str(k)): v for k, v in m.items()}.get
+        yield line, {(k.name if isinstance(k, Keyword) else str(k)): v for k, v in m.items()}.get
+
+
+def read_jepsen_edn(path: Path, text: str) -> list[Event]:
+    events = []
+    for line, get in edn_operations(path, text):
         process = get("process")
         if isinstance(process, Keyword):
             continue  # the nemesis and other non-client processes

@@ -32,7 +32,7 @@ from typing import Any
 import edn_format
 from edn_format import Keyword
 
-from harness.checkers.formats import HistoryError, _maps, _plain
+from harness.checkers.formats import HistoryError, _plain, edn_operations
 from harness.checkers.serializability import find_cycle, strong_components
 
 ANOMALY_ORDER = ("G0", "G1c", "G-single", "G2-item")
@@ -68,12 +68,7 @@ def read(path: Path, text: str) -> list[Txn]:
     txns: list[Txn] = []
     open_: dict[int, Txn] = {}
     appended: dict[tuple[Any, Any], int] = {}  # (key, value) -> the line that appended it
-    for line, source in _maps(path, text):
-        try:
-            m = edn_format.loads(source)
-        except Exception as exc:  # edn_format raises several kinds, all "not EDN"
-            raise HistoryError(f"{path}: line {line}: not EDN ({exc})") from None
-        get = {(k.name if isinstance(k, Keyword) else str(k)): v for k, v in m.items()}.get
+    for line, get in edn_operations(path, text):
         process, kind, f = get("process"), get("type"), get("f")
         if isinstance(process, Keyword):
             continue  # the nemesis
