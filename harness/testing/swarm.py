@@ -120,7 +120,10 @@ def _hazards(rng: random.Random, kind: str) -> list[dict[str, Any]]:
 
 
 def _network(rng: random.Random) -> dict[str, Any]:
-    network: dict[str, Any] = dict(_NETWORK)
+    """Loss and duplication on or off; over the stream transport (in order, losses re-sent below
+    the protocol) or datagrams (reordered, lost and duplicated messages reach the protocol, so
+    its own retransmission, reordering and deduplication paths run)."""
+    network: dict[str, Any] = {**_NETWORK, "transport": rng.choice(["stream", "datagram"])}
     if rng.random() < 0.5:
         network["loss"] = rng.choice([0.01, 0.05])
     if rng.random() < 0.5:
@@ -141,6 +144,8 @@ def _consensus(rng: random.Random, protocol: str, options: Any) -> tuple[dict[st
              "workload": {"type": "kv", "clients": rng.choice([4, 8]), "keys": rng.choice([3, 10]),
                           "read_ratio": rng.choice([0.2, 0.5, 0.8]), "timeout": "50ms", "retries": 50},
              "replication": {"batch_size": rng.choice([1, 64]), "pipeline": rng.choice([1, 8])}}
+    if rng.random() < 0.5:  # election timeouts drawn from 150-160 ms, not 150-300: split votes
+        suite["replication"]["election_timeout_max"] = "160ms"
     if chosen:
         suite["protocols"] = {protocol: chosen}
     return suite, chosen.get("read") == "lease"
