@@ -118,7 +118,8 @@ def _consensus(rng: random.Random, protocol: str, options: Any) -> tuple[dict[st
         chosen["check_quorum"] = rng.random() < 0.7
     suite = {"cluster": {"nodes": rng.choice([3, 5])},
              "workload": {"type": "kv", "clients": rng.choice([4, 8]), "keys": rng.choice([3, 10]),
-                          "read_ratio": rng.choice([0.2, 0.5, 0.8]), "timeout": "50ms", "retries": 50},
+                          "read_ratio": rng.choice([0.2, 0.5, 0.8]), "timeout": "50ms", "retries": 50,
+                          "routing": rng.choice(["leader", "any"])},
              "replication": {"batch_size": rng.choice([1, 64]), "pipeline": rng.choice([1, 8])}}
     if chosen:
         suite["protocols"] = {protocol: chosen}
