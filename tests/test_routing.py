@@ -10,7 +10,7 @@ from implementations.raft.node import LEADER, RaftNode
 from implementations.raft.options import RaftOptions
 from workloads.kv import GET, Request
 
-SEEDS = range(1, 21)
+SEEDS = range(1, 41)
 
 
 @register("bug-raft-unconfirmed-reads", kind="consensus", options=RaftOptions)
@@ -42,7 +42,7 @@ def test_the_swarm_catches_unconfirmed_reads_only_when_clients_reach_any_node():
     # The same draws (faults, features, operations) under both routings: following the leader,
     # every client leaves a cut-off leader (its writes time out) before a new leader is elected.
     assert _unsafe_seeds("bug-raft-unconfirmed-reads", "leader") == []
-    assert len(_unsafe_seeds("bug-raft-unconfirmed-reads", "any")) >= 3
+    assert len(_unsafe_seeds("bug-raft-unconfirmed-reads", "any")) >= 2
 
 
 def _destinations(make_suite, routing: str) -> set[int]:

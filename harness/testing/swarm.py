@@ -139,8 +139,7 @@ def _consensus(rng: random.Random, protocol: str, options: Any) -> tuple[dict[st
         chosen["check_quorum"] = rng.random() < 0.7
     suite = {"cluster": {"nodes": rng.choice([3, 5])},
              "workload": {"type": "kv", "clients": rng.choice([4, 8]), "keys": rng.choice([3, 10]),
-                          "read_ratio": rng.choice([0.2, 0.5, 0.8]), "timeout": "50ms", "retries": 50,
-                          "routing": rng.choice(["leader", "any"])},
+                          "read_ratio": rng.choice([0.2, 0.5, 0.8]), "timeout": "50ms", "retries": 50},
              "replication": {"batch_size": rng.choice([1, 64]), "pipeline": rng.choice([1, 8])}}
     if chosen:
         suite["protocols"] = {protocol: chosen}
@@ -181,6 +180,8 @@ def draw(protocol: str, seed: int) -> dict[str, Any]:
     options = spec.options()
     if spec.kind == "consensus":
         body, lease = _consensus(rng, protocol, options)
+        # clients to the leader or to any node, from a stream of its own: the seed's other draws stay
+        body["workload"]["routing"] = random.Random(f"swarm:{protocol}:{seed}:routing").choice(["leader", "any"])
     else:
         body, lease = _transactions(rng, protocol, options), False
     suite = {"name": f"swarm-{protocol}-{seed}", "kind": spec.kind, "protocol": protocol,
