@@ -26,6 +26,8 @@ def test_every_swarm_run_is_safe_and_recovers(protocol):
     ("raft", "protocols.raft.read", {"log", "readindex", "lease"}),
     ("raft", "protocols.raft.prevote", {True, False}),
     ("raft", "cluster.nodes", {3, 5}),
+    ("raft", "workload.routing", {"leader", "any"}),
+    ("multipaxos", "workload.routing", {"leader", "any"}),
     ("2pc", "protocols.2pc.participants", {"2pl", "occ"}),
     ("2pc", "protocols.2pc.one_phase", {True, False}),
     ("2pc", "protocols.2pc.termination", {"none", "cooperative"}),

@@ -185,6 +185,8 @@ def draw(protocol: str, seed: int) -> dict[str, Any]:
     options = spec.options()
     if spec.kind == "consensus":
         body, lease = _consensus(rng, protocol, options)
+        # clients to the leader or to any node, from a stream of its own: the seed's other draws stay
+        body["workload"]["routing"] = random.Random(f"swarm:{protocol}:{seed}:routing").choice(["leader", "any"])
     else:
         body, lease = _transactions(rng, protocol, options), False
     suite = {"name": f"swarm-{protocol}-{seed}", "kind": spec.kind, "protocol": protocol,
