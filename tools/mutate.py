@@ -302,10 +302,18 @@ def _run(file: str, index: int, args: argparse.Namespace, skip: list[str]) -> di
     return json.loads(lines[-1])
 
 
+def _commit() -> str:
+    """The checkout's commit (``+`` when it has changes): which oracle judged the mutants."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    return git("rev-parse", "--short", "HEAD") + ("+" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
 def iterate(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     """Every chosen mutant's verdict, in file order, ``args.jobs`` run at a time."""
     hand = judged()
     lo, hi = _lines(args.lines)
+    oracle_commit = _commit()
     for file in args.files:
         base = _run(file, -1, args, [])
         skip = base.get("failing", [])
@@ -315,7 +323,7 @@ def iterate(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
             chosen = [chosen[i * len(chosen) // args.sample] for i in range(args.sample)]
 
         def verdict(m: Mutant) -> dict[str, Any]:
-            head = {**asdict(m), "key": m.key, "population": len(population)}
+            head = {**asdict(m), "key": m.key, "population": len(population), "oracle": oracle_commit}
             if m.key in hand:
                 judgement, reason = hand[m.key]
                 return {**head, "verdict": judgement, "why": reason}
