@@ -21,6 +21,14 @@ Failure detection (``implementations.replication.liveness``, shared with Raft an
     ``check_quorum_period`` (ZooKeeper's leader checks its synced followers every tick). The
     leader pings every ``replication.heartbeat``.
 
+    A leadership that ends (the leader restarted, or went back to LOOKING) closes its
+    followers' connections in ZooKeeper (``Leader.shutdown`` shuts every ``LearnerHandler``; a
+    crash breaks the sockets), so each ``Follower.followLeader`` fails and the follower looks
+    again. Without connections, a follower that joined a leader (it received LEADERINFO) learns
+    the same from that leader's LOOKING notification and looks at once, rather than answering
+    it as FOLLOWING: such stale answers let a restarted server lead again on votes from
+    followers that never registered with it.
+
 Transport
     ZAB assumes FIFO channels (TCP). A follower accepts a proposal only if it follows on its
     history; one that does not (a broken connection, or the ``datagram`` transport's reordering)
@@ -66,7 +74,7 @@ class ZabNode(Node):
         # persistent state (mirrored in stable records)
         "accepted_epoch", "current_epoch", "zxids", "cmds",
         # volatile state
-        "state", "leader", "serving", "commit", "known_commit", "applied", "timer", "election", "reads",
+        "state", "leader", "joined", "serving", "commit", "known_commit", "applied", "timer", "election", "reads",
         "leadership",
     )
 
@@ -96,6 +104,7 @@ class ZabNode(Node):
 
         self.state = LOOKING
         self.leader: int | None = None
+        self.joined = False  # FOLLOWING: the leader sent LEADERINFO (ZooKeeper: connected to it)
         self.serving = False  # FOLLOWING after UPTODATE, or LEADING once established
         self.commit = 0
         self.known_commit = 0  # a follower: the leader's commit point, which it may not hold yet
@@ -143,6 +152,8 @@ class ZabNode(Node):
     def on_message(self, ctx: Context, src: int, msg: Any) -> None:
         t = type(msg)
         if t is Notification:
+            if self.joined and src == self.leader and msg.state == LOOKING:
+                self.look(ctx)  # its leadership ended: the connection to it is gone
             if self.state == LOOKING:
                 self.election.on_notification(ctx, src, msg)
             else:
@@ -261,6 +272,7 @@ class ZabNode(Node):
         ctx.cancel_timer("register")
         self.state = LOOKING
         self.leader = None
+        self.joined = False
         self.serving = False
         self.timer.reset(ctx)
         self.election.start(ctx)
@@ -311,6 +323,7 @@ class ZabNode(Node):
         if epoch < self.accepted_epoch:
             self.look(ctx)
             return
+        self.joined = True
         counted = epoch > self.accepted_epoch
         if counted:
             self.accepted_epoch = epoch
