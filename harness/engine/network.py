@@ -140,8 +140,9 @@ class Network:
         self.rto = cfg.rto
         self.retransmitted = 0  # copies the stream transport re-sent
         # told (src, dst, msg, depart) of every message sent: a fault triggered by what a node
-        # says (harness.faults.trigger); None, and no cost, otherwise
-        self.tap: Callable[[int, int, Message, float], None] | None = None
+        # says (harness.faults.trigger); it returns how long to hold the message (0: not at
+        # all); None, and no cost, otherwise
+        self.tap: Callable[[int, int, Message, float], float] | None = None
         # bound once: binding the method anew for every message costs an allocation
         self.deliver: Callable[[tuple], None] = self._deliver
         self.deliver_stream: Callable[[tuple], None] = self._deliver_stream
@@ -187,11 +188,23 @@ class Network:
 
     def send(self, src: int, dst: int, msg: Message, depart: float, incarnation: int) -> None:
         """Put ``msg`` on the wire at time ``depart``; it arrives after the link's delay unless lost."""
-        link = self.table[src][dst]
-        if self.tap is not None:
-            self.tap(src, dst, msg, depart)
         self.bytes += msg.size
         self.by_type[type(msg)] += 1
+        if self.tap is not None:
+            hold = self.tap(src, dst, msg, depart)
+            if hold > 0.0:  # a fault holds it (harness.faults.delay): it leaves that much later
+                self.sim.at(depart + hold, self._release, (src, dst, msg, incarnation))
+                return
+        self._transmit(src, dst, msg, depart, incarnation)
+
+    def _release(self, item: tuple[int, int, Message, int]) -> None:
+        """A held message leaves now, after whatever its sender sent meanwhile (unless its
+        sender crashed meanwhile: its output is lost with it)."""
+        src, dst, msg, incarnation = item
+        self._transmit(src, dst, msg, self.sim.now, incarnation)
+
+    def _transmit(self, src: int, dst: int, msg: Message, depart: float, incarnation: int) -> None:
+        link = self.table[src][dst]
         sim = self.sim
         if link.plain:  # the common case, with the same draws as below
             draws = link.draws

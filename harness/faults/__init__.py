@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from harness.faults.clock import Clock
 from harness.faults.crash import Crash
+from harness.faults.delay import Delay
 from harness.faults.kind import Action, Kind, Style
 from harness.faults.partition import Partition
 from harness.faults.pause import Pause
@@ -16,7 +17,7 @@ from harness.faults.slow import Slow
 
 # Every fault kind, in the order their rates start in a run (and so draw from the run's
 # ``faults`` random stream: a kind added at the end leaves existing suites' runs unchanged).
-KINDS: tuple[type[Kind], ...] = (Crash, Partition, Slow, Pause, Clock)
+KINDS: tuple[type[Kind], ...] = (Crash, Partition, Slow, Pause, Clock, Delay)
 
 ACTIONS: tuple[str, ...] = tuple(action for kind in KINDS for action in kind.actions)
 ACTION: dict[str, Action] = {action: spec for kind in KINDS for action, spec in kind.actions.items()}

@@ -36,11 +36,14 @@ class Action:
 
     ``heals``: it undoes the kind's faults (``restart``, ``heal``): no ``for``, and it is never
     skipped for want of a target. ``needs_for``: a fault of this action must say how long it
-    lasts. ``params``: the kind's step keys (``Kind.step``) this action takes."""
+    lasts. ``params``: the kind's step keys (``Kind.step``) this action takes. ``holds``: it
+    acts on a message, not a node: the network holds the message that fires it for ``for``
+    (``Kind.held`` is told of it); its ``target`` names the senders whose message it waits for."""
 
     heals: bool = False
     needs_for: bool = False
     params: tuple[str, ...] = ()
+    holds: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,10 @@ class Kind:
 
     def heal(self, action: str, step: Any) -> None:
         """Perform the scheduled heal ``step``."""
+        raise NotImplementedError
+
+    def held(self, step: Any, src: int, dst: int, msg: Any) -> None:
+        """The network holds ``msg`` (from ``src`` to ``dst``) for a ``holds`` action's ``step``."""
         raise NotImplementedError
 
     def drain(self) -> None:

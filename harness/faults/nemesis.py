@@ -75,12 +75,13 @@ class Nemesis:
         self.kinds = [kind(self) for kind in KINDS]
         self._by_action = {action: kind for kind in self.kinds for action in kind.actions}
         self._role_since: dict[str, float] = {}
+        self.triggers = Triggers(net, self.n, sim.at, self._triggered, self._hold)
 
     def start(self) -> None:
-        triggers = Triggers(self.net, self.n, self.sim.at, self._triggered)
         for step in self.cfg.schedule:
             if step.after is not None:
-                triggers.add(step)
+                holds = self._by_action[step.action].actions[step.action].holds
+                self.triggers.add(step, tuple(step.target) if holds and step.target != "any" else None)
             else:
                 self.sim.at(step.at, self._scheduled, step)
         for kind in self.kinds:
@@ -151,9 +152,19 @@ class Nemesis:
                                length * 1000 if length is not None else None)
 
     # -- the schedule ----------------------------------------------------------------------
-    def _triggered(self, step: Any, sender: int) -> None:
-        """A step's ``after`` message left ``sender``: hit it, or the step's named target."""
+    def _hold(self, step: Any) -> float:
+        """How long the network holds the message that fires ``step`` (0: it is not held)."""
+        holds = self._by_action[step.action].actions[step.action].holds
+        return step.for_ if holds and not self.stopped else 0.0
+
+    def _triggered(self, step: Any, sender: int, dst: int, msg: Any) -> None:
+        """A step's ``after`` message left ``sender``: hit it, or the step's named target (or,
+        for an action that holds the message, tell its kind the network holds it)."""
         if self.stopped:
+            return
+        kind = self._by_action[step.action]
+        if kind.actions[step.action].holds:
+            kind.held(step, sender, dst, msg)
             return
         nodes = [sender] if step.target == "any" else self.resolve(step.target)
         if not nodes:

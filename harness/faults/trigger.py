@@ -40,31 +40,40 @@ class Trigger:
 
 
 class Triggers:
-    """The schedule steps that wait for a message; ``fire(step, sender, t)`` injects one. Taps
-    the network while any is waiting, and lets go of it when the last has fired."""
+    """The schedule steps that wait for a message; ``fire(step, sender, dst, msg)`` injects one.
+    ``hold(step)`` is how long the step holds the message that fires it (a delay; 0 for other
+    faults). Taps the network while any is waiting, and lets go of it when the last has fired."""
 
     def __init__(self, net: Any, nodes: int, at: Callable[[float, Callable[..., None], Any], None],
-                 fire: Callable[[Any, int], None]):
+                 fire: Callable[[Any, int, int, Any], None], hold: Callable[[Any], float]):
         self.net = net
         self.nodes = nodes
         self.at = at
         self.fire = fire
-        self.waiting: list[tuple[Any, Trigger]] = []
+        self.hold = hold
+        self.waiting: list[tuple[Any, Trigger | None, tuple[int, ...] | None]] = []
 
-    def add(self, step: Any) -> None:
-        self.waiting.append((step, Trigger.parse(step.after)))
+    def add(self, step: Any, senders: tuple[int, ...] | None = None) -> None:
+        """Wait for the step's ``after`` message (any message when it has none) sent by one of
+        ``senders`` (any node when None)."""
+        trigger = Trigger.parse(step.after) if step.after is not None else None
+        self.waiting.append((step, trigger, senders))
         self.net.tap = self._sent
 
-    def _sent(self, src: int, dst: int, msg: Any, depart: float) -> None:
+    def _sent(self, src: int, dst: int, msg: Any, depart: float) -> float:
         if src >= self.nodes:  # a client's request: clients are not fault targets
-            return
+            return 0.0
+        held = 0.0
         for entry in list(self.waiting):
-            step, trigger = entry
-            if step.at <= depart and trigger.matches(msg):
+            step, trigger, senders = entry
+            if (step.at <= depart and (senders is None or src in senders)
+                    and (trigger is None or trigger.matches(msg))):
                 self.waiting.remove(entry)
-                self.at(depart, self._fire, (step, src))
+                held = max(held, self.hold(step))
+                self.at(depart, self._fire, (step, src, dst, msg))
         if not self.waiting:
             self.net.tap = None
+        return held
 
-    def _fire(self, item: tuple[Any, int]) -> None:
+    def _fire(self, item: tuple[Any, int, int, Any]) -> None:
         self.fire(*item)

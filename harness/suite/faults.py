@@ -28,7 +28,8 @@ class _Step(Section):
     after: str | None = Field(
         None, description="Wait, from 'at' on, for the first message of this type a node sends "
                           "('Vote', or with fields: 'Vote granted=True'); the fault hits the "
-                          "sender as the message leaves (or 'target', when one is named).")
+                          "sender as the message leaves (or 'target', when one is named); "
+                          "'delay' holds that message.")
 
     @model_validator(mode="before")
     @classmethod
@@ -56,6 +57,9 @@ class _Step(Section):
             if action.heals:
                 raise Problem(("after",), f"expected no 'after' with action {self.action} (a heal waits for nothing)",
                               self.after)
+            if action.holds and isinstance(self.target, str) and self.target != "any":
+                raise Problem(("target",), f"expected any or node ids as the senders of the message "
+                                           f"{self.action} waits for, not a role", self.target)
         if self.for_ is None and action.needs_for:
             raise Problem(("for",), f"expected 'for' with action {self.action} (how long it lasts)")
         for key in _faults.STEP:

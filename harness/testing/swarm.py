@@ -106,7 +106,11 @@ HAZARDS = {
                   {"action": "isolate", "after": "Accept", "for": "200ms"},
                   {"action": "isolate", "after": "AppendEntries", "for": "200ms"},
                   {"action": "pause", "target": "leader", "for": "300ms"},
-                  {"action": "isolate", "target": "leader", "for": "400ms"}],
+                  {"action": "isolate", "target": "leader", "for": "400ms"},
+                  # a vote request delivered after its election is over; an old leader's Accept
+                  # delivered after a newer ballot's Prepare
+                  {"action": "delay", "after": "RequestVote", "for": "300ms"},
+                  {"action": "delay", "after": "Accept", "for": "300ms"}],
     "transactions": [{"action": "crash", "after": "Prepare", "for": "100ms"},
                      {"action": "crash", "after": "Vote", "for": "100ms"},
                      {"action": "isolate", "after": "Decision", "for": "100ms"}],
