@@ -40,9 +40,12 @@ def _unsafe_seeds(protocol: str, routing: str) -> list[int]:
 
 def test_the_swarm_catches_unconfirmed_reads_only_when_clients_reach_any_node():
     # The same draws (faults, features, operations) under both routings: following the leader,
-    # every client leaves a cut-off leader (its writes time out) before a new leader is elected.
-    assert _unsafe_seeds("bug-raft-unconfirmed-reads", "leader") == []
-    assert len(_unsafe_seeds("bug-raft-unconfirmed-reads", "any")) >= 2
+    # every client leaves a cut-off leader (its writes time out) before a new leader is elected,
+    # so only a paused leader (answering the reads queued while it was stopped) shows them the
+    # bug; clients that reach any node also meet the cut-off one.
+    leader = set(_unsafe_seeds("bug-raft-unconfirmed-reads", "leader"))
+    anywhere = set(_unsafe_seeds("bug-raft-unconfirmed-reads", "any"))
+    assert len(anywhere - leader) >= 2 and len(anywhere) > len(leader), (leader, anywhere)
 
 
 def _destinations(make_suite, routing: str) -> set[int]:
@@ -57,7 +60,12 @@ workload: {{type: kv, clients: 4, keys: 5, routing: {routing}}}
 """).runs()
     world = ConsensusWorld(spec.config, spec.seed)
     sent: set[int] = set()
-    world.net.tap = lambda src, dst, msg, t: sent.add(dst) if isinstance(msg, Request) and t > 0.3 else None
+    def tap(src, dst, msg, t):
+        if isinstance(msg, Request) and t > 0.3:
+            sent.add(dst)
+        return 0.0  # hold nothing
+
+    world.net.tap = tap
     world._start()
     world.sim.run(spec.config.duration)
     return sent
