@@ -52,15 +52,17 @@ class Outcome:
         return self.committed == 0
 
 
-def _faults(rng: random.Random, kind: str, lease: bool) -> dict[str, Any]:
-    """Each fault kind on or off (half the time), with rates that fit in a short run."""
+def _faults(rng: random.Random, kind: str, lease: bool, leader: bool = True) -> dict[str, Any]:
+    """Each fault kind on or off (half the time), with rates that fit in a short run; none aimed
+    at a leader in a protocol without one (``leader`` false)."""
     faults: dict[str, Any] = {}
     if rng.random() < 0.5:
-        target = rng.choice(["any", "leader"] if kind == "consensus" else ["any", "coordinator", "participant"])
+        targets = ["any", "leader"] if leader else ["any"]
+        target = rng.choice(targets if kind == "consensus" else ["any", "coordinator", "participant"])
         faults["crash"] = {"mtbf": rng.choice(["300ms", "600ms"]), "mttr": rng.choice(["50ms", "200ms"]),
                            "target": target}
     if rng.random() < 0.5:
-        shapes = ["random", "majority-minority"] + (["isolate-leader"] if kind == "consensus" else [])
+        shapes = ["random", "majority-minority"] + (["isolate-leader"] if kind == "consensus" and leader else [])
         faults["partition"] = {"mtbf": rng.choice(["300ms", "600ms"]), "duration": rng.choice(["100ms", "300ms"]),
                                "kind": rng.choice(shapes), "one_way": rng.random() < 0.3}
     if rng.random() < 0.4:
@@ -92,10 +94,12 @@ HAZARDS = {
 }
 
 
-def _hazards(rng: random.Random, kind: str) -> list[dict[str, Any]]:
-    """Up to two targeted steps, each at a random moment of the run."""
+def _hazards(rng: random.Random, kind: str, leader: bool = True) -> list[dict[str, Any]]:
+    """Up to two targeted steps, each at a random moment of the run (none aimed at a leader in a
+    protocol without one)."""
+    steps = [step for step in HAZARDS[kind] if leader or step.get("target") != "leader"]
     return [{"at": f"{rng.randint(3, 10) / 10}s", **step}
-            for step in rng.sample(HAZARDS[kind], rng.choice([0, 0, 1, 2]))]
+            for step in rng.sample(steps, rng.choice([0, 0, 1, 2]))]
 
 
 def _network(rng: random.Random) -> dict[str, Any]:
@@ -128,7 +132,8 @@ def _consensus(rng: random.Random, protocol: str, options: Any) -> tuple[dict[st
 def _transactions(rng: random.Random, protocol: str, options: Any) -> dict[str, Any]:
     fields = type(options).model_fields
     chosen: dict[str, Any] = {}
-    for name in ("participants", "deadlock", "validation", "termination", "detect"):
+    for name in ("participants", "deadlock", "validation", "termination", "detect", "recovery",
+                 "replication"):
         if name in fields:
             chosen[name] = rng.choice(list(fields[name].annotation.__args__))
     for name in ("one_phase", "serializable"):
@@ -140,7 +145,8 @@ def _transactions(rng: random.Random, protocol: str, options: Any) -> dict[str, 
     common = {"clients": rng.choice([4, 8]), "multi_partition": rng.choice([0.3, 0.8]),
               "timeout": "50ms", "retries": 50,
               "distribution": {"type": "zipfian", "theta": rng.choice([0.0, 0.99])}}
-    if rng.random() < 0.5:
+    bank_only = "ycsb" not in (registry.get(protocol).workloads or ("ycsb",))  # saga, tcc
+    if bank_only or rng.random() < 0.5:
         workload = {"type": "bank", "accounts": rng.choice([8, 60]), **common}
     else:
         workload = {"type": "ycsb", "keys": rng.choice([20, 200]), "ops": rng.choice([2, 4]),
@@ -152,6 +158,24 @@ def _transactions(rng: random.Random, protocol: str, options: Any) -> dict[str, 
     return suite
 
 
+def _store(rng: random.Random, options: Any) -> dict[str, Any]:
+    """A leaderless store's levels and repair (``quorum``): R and W each one, quorum or all, hinted
+    handoff and sloppy quorums on or off, client or coordinator timestamps. Every mix is drawn:
+    the store promises regular reads only with R + W > N, a strict quorum and client timestamps,
+    else eventual consistency, and the run is judged against that promise."""
+    fields = type(options).model_fields
+    chosen: dict[str, Any] = {}
+    for name in ("read_consistency", "write_consistency"):
+        if name in fields:
+            chosen[name] = rng.choice(["one", "quorum", "all"])
+    for name in ("hinted_handoff", "sloppy_quorum"):
+        if name in fields:
+            chosen[name] = rng.random() < 0.5
+    if "timestamps" in fields:
+        chosen["timestamps"] = rng.choice(list(fields["timestamps"].annotation.__args__))
+    return chosen
+
+
 def draw(protocol: str, seed: int) -> dict[str, Any]:
     """The swarm suite of ``protocol`` for ``seed``: the features and faults it drew, as YAML data."""
     spec = registry.get(protocol)
@@ -159,13 +183,16 @@ def draw(protocol: str, seed: int) -> dict[str, Any]:
     options = spec.options()
     if spec.kind == "consensus":
         body, lease = _consensus(rng, protocol, options)
+        store = _store(rng, options)
+        if store:
+            body.setdefault("protocols", {}).setdefault(protocol, {}).update(store)
     else:
         body, lease = _transactions(rng, protocol, options), False
     suite = {"name": f"swarm-{protocol}-{seed}", "kind": spec.kind, "protocol": protocol,
              "duration": DURATION, "warmup": "0.1s", "seed": seed, "seeds": 1,
              "network": _network(rng), **body}
-    faults = _faults(rng, spec.kind, lease)
-    schedule = _hazards(rng, spec.kind)
+    faults = _faults(rng, spec.kind, lease, not spec.leaderless)
+    schedule = _hazards(rng, spec.kind, not spec.leaderless)
     if schedule:
         faults["schedule"] = schedule
     if faults:
