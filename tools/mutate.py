@@ -3,14 +3,16 @@ catch a one-point bug in each protocol file?
 
 Usage::
 
-    python tools/mutate.py implementations/raft/node.py [--seeds 20] [--timeout 60]
+    python tools/mutate.py implementations/raft/node.py [--seeds 20] [--timeout 60] [--jobs 2]
                            [--lines 120-180] [--sample N] [--json OUT.json] [--list]
-    python tools/mutate.py --report OUT.json      # summarise again, with the current judgements
+    python tools/mutate.py --report docs/oracle/*.json [--markdown]
+                                                  # summarise again, with the current judgements
 
 Each mutant is one change at one point of a function body: a flipped comparison (``<`` to
 ``>=``), an off-by-one integer, a deleted call statement, a negated ``if``/``while``/ternary
 condition, a swapped boolean (``True``/``False``, ``and``/``or``), ``max``/``min`` swapped. It runs
-in a subprocess (with ``--timeout``), its module replaced at import by the mutated code, against
+in a subprocess (``--timeout`` seconds of CPU time, so that a loaded machine does not turn slow
+mutants into time-outs), its module replaced at import by the mutated code, against
 the swarm sweep of every protocol that uses the file (:mod:`harness.testing.swarm`; seeds that
 fail unmutated are left out) and then those protocols' scenario scripts. Verdicts: ``killed``
 (a checker found a violation, a run committed nothing, the run raised, or a script printed
@@ -19,7 +21,9 @@ otherwise), ``survived``,
 of anything to check, and the unmutated protocols commit in every seed. And, for the mutants judged by hand in ``tools/mutants.yaml`` (each with its
 reason), ``equivalent`` (changes nothing a run can observe) or ``liveness`` (can only slow the
 protocol down or stop it: no safety promise depends on the line). Judged mutants are not run.
-The score is (killed + timeout) over the safety-relevant mutants: all but the judged ones.
+The score is (killed + timeout) over the safety-relevant mutants: all but the judged ones. A
+``--sample`` judges part of a file: its score is an estimate, printed with its 95%
+Clopper-Pearson interval.
 
 Why no library: mutmut 3 rewrites every function into a trampoline and runs pytest in a copied
 tree, and cosmic-ray mutates the files of the working tree in place and needs a session
@@ -32,12 +36,15 @@ from __future__ import annotations
 
 import argparse
 import ast
+import resource
+import signal
 import importlib.abc
 import importlib.util
 import json
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -267,13 +274,23 @@ def _lines(text: str | None) -> tuple[int, int]:
     return int(lo), int(hi or lo)
 
 
+def _cpu_limit(seconds: float) -> Any:
+    """A child's limit of CPU seconds (SIGXCPU past it): wall-clock time would depend on the load."""
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_CPU, (int(seconds) + 1, int(seconds) + 2))
+    return limit
+
+
 def _run(file: str, index: int, args: argparse.Namespace, skip: list[str]) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--run-one", file, str(index),
            "--seeds", str(args.seeds), "--skip", ",".join(skip)]
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, cwd=ROOT)
+    try:  # the wall-clock bound only catches a child that waits without computing
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=20 * args.timeout, cwd=ROOT,
+                              preexec_fn=_cpu_limit(args.timeout))
     except subprocess.TimeoutExpired:
-        return {"verdict": "timeout", "why": f"no verdict within {args.timeout:g} s"}
+        return {"verdict": "timeout", "why": f"no verdict within {20 * args.timeout:g} s of wall-clock time"}
+    if done.returncode in (-signal.SIGXCPU, -signal.SIGKILL):
+        return {"verdict": "timeout", "why": f"no verdict within {args.timeout:g} s of CPU time"}
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
@@ -282,22 +299,28 @@ def _run(file: str, index: int, args: argparse.Namespace, skip: list[str]) -> di
 
 
 def iterate(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
+    """Every chosen mutant's verdict, in file order, ``args.jobs`` run at a time."""
     hand = judged()
     lo, hi = _lines(args.lines)
     for file in args.files:
         base = _run(file, -1, args, [])
         skip = base.get("failing", [])
-        chosen = [m for m in mutants(file) if lo <= m.line <= hi]
+        population = mutants(file)
+        chosen = [m for m in population if lo <= m.line <= hi]
         if args.sample and len(chosen) > args.sample:  # evenly spread over the file
             chosen = [chosen[i * len(chosen) // args.sample] for i in range(args.sample)]
-        for m in chosen:
+
+        def verdict(m: Mutant) -> dict[str, Any]:
+            head = {**asdict(m), "key": m.key, "population": len(population)}
             if m.key in hand:
                 judgement, reason = hand[m.key]
-                yield {**asdict(m), "key": m.key, "verdict": judgement, "why": reason}
-                continue
+                return {**head, "verdict": judgement, "why": reason}
             started = time.perf_counter()
             result = _run(file, m.index, args, skip)
-            yield {**asdict(m), "key": m.key, **result, "seconds": round(time.perf_counter() - started, 1)}
+            return {**head, **result, "seconds": round(time.perf_counter() - started, 1)}
+
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            yield from pool.map(verdict, chosen)
 
 
 def rejudged(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -307,18 +330,54 @@ def rejudged(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
             for r in results]
 
 
+def _score(mine: list[dict[str, Any]]) -> dict[str, Any]:
+    """One file's counts, its score and, when only a sample of its mutants was judged, the
+    score's 95% Clopper-Pearson interval."""
+    from scipy.stats import binomtest
+
+    count = {v: sum(r["verdict"] == v for r in mine) for v in ("killed", "survived", "timeout", *JUDGEMENTS)}
+    relevant = len(mine) - count["equivalent"] - count["liveness"]
+    caught = count["killed"] + count["timeout"]
+    population = max(int(r.get("population") or 0) for r in mine)
+    interval = None
+    if relevant and population > len(mine):
+        ci = binomtest(caught, relevant).proportion_ci(0.95, method="exact")
+        interval = (100.0 * ci.low, 100.0 * ci.high)
+    return {**count, "mutants": len(mine), "population": population, "relevant": relevant,
+            "score": 100.0 * caught / relevant if relevant else 100.0, "interval": interval}
+
+
+def _per_file(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {file: _score([r for r in results if r["file"] == file])
+            for file in dict.fromkeys(r["file"] for r in results)}
+
+
 def summary(results: list[dict[str, Any]]) -> str:
-    """Per file: counts of each verdict and the score (killed / mutants not equivalent)."""
+    """Per file: counts of each verdict and the score (killed / mutants not judged)."""
     out = []
-    for file in dict.fromkeys(r["file"] for r in results):
-        mine = [r for r in results if r["file"] == file]
-        count = {v: sum(r["verdict"] == v for r in mine) for v in ("killed", "survived", "timeout", *JUDGEMENTS)}
-        relevant = len(mine) - count["equivalent"] - count["liveness"]
-        score = 100.0 * (count["killed"] + count["timeout"]) / relevant if relevant else 100.0
-        out.append(f"{file}: {len(mine)} mutants, killed {count['killed']}, survived {count['survived']}, "
-                   f"timeout {count['timeout']}, equivalent {count['equivalent']}, liveness only "
-                   f"{count['liveness']}: score {score:.0f}% of {relevant} safety-relevant")
+    for file, s in _per_file(results).items():
+        judged_part = "all" if s["population"] <= s["mutants"] else f"a sample of {s['mutants']} of {s['population']}"
+        line = (f"{file}: {judged_part} mutants, killed {s['killed']}, survived {s['survived']}, "
+                f"timeout {s['timeout']}, equivalent {s['equivalent']}, liveness only {s['liveness']}: "
+                f"score {s['score']:.0f}% of {s['relevant']} safety-relevant")
+        if s["interval"]:
+            line += f" (95% interval {s['interval'][0]:.0f}-{s['interval'][1]:.0f}%)"
+        out.append(line)
     return "\n".join(out)
+
+
+def markdown(results: list[dict[str, Any]]) -> str:
+    """The per-file table of docs/oracle.md and the README."""
+    rows = ["| file | mutants judged | killed | time-out | survived | equivalent | liveness only | score (safety-relevant) |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for file, s in _per_file(results).items():
+        judged_part = f"{s['mutants']}" if s["population"] <= s["mutants"] else f"{s['mutants']} of {s['population']}"
+        score = f"{s['score']:.0f}% of {s['relevant']}"
+        if s["interval"]:
+            score += f" ({s['interval'][0]:.0f}–{s['interval'][1]:.0f}%)"
+        rows.append(f"| {file.removeprefix('implementations/')} | {judged_part} | {s['killed']} | {s['timeout']} | "
+                    f"{s['survived']} | {s['equivalent']} | {s['liveness']} | {score} |")
+    return "\n".join(rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -326,20 +385,23 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("files", nargs="*", help="protocol files, relative to the checkout")
     parser.add_argument("--seeds", type=int, default=20, help="swarm seeds per protocol (default 20)")
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per mutant (default 60)")
+    parser.add_argument("--timeout", type=float, default=60.0, help="CPU seconds per mutant (default 60)")
+    parser.add_argument("--jobs", type=int, default=1, help="mutants run at once (default 1)")
     parser.add_argument("--lines", help="only mutants on these lines (N or N-M)")
     parser.add_argument("--sample", type=int, help="only this many mutants per file, evenly spread")
     parser.add_argument("--list", action="store_true", help="list the mutants, run none")
     parser.add_argument("--json", type=Path, help="also write every mutant's verdict to this file")
-    parser.add_argument("--report", type=Path, metavar="JSON",
-                        help="run nothing: summarise a --json file again, with the current judgements")
+    parser.add_argument("--report", type=Path, nargs="+", metavar="JSON",
+                        help="run nothing: summarise --json files again, with the current judgements")
+    parser.add_argument("--markdown", action="store_true", help="with --report: print the per-file table")
     parser.add_argument("--run-one", nargs=2, metavar=("FILE", "INDEX"), help=argparse.SUPPRESS)
     parser.add_argument("--skip", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.run_one:
         return _child(args)
     if args.report:
-        print(summary(rejudged(json.loads(args.report.read_text("utf-8")))))
+        results = rejudged([r for path in args.report for r in json.loads(path.read_text("utf-8"))])
+        print(markdown(results) if args.markdown else summary(results))
         return 0
     sys.path.insert(0, str(ROOT))
     from harness import build
