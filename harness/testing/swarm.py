@@ -80,7 +80,15 @@ def _faults(rng: random.Random, kind: str, lease: bool, leader: bool = True) -> 
 # right after phase 1 (its first Accept), a leader paused past its lease or cut off for longer
 # than an election takes (it still has clients to answer); a coordinator crashing
 # right after asking for votes, a participant right after voting. A type a protocol never sends
-# never fires.
+# never fires, so a protocol whose messages differ has its own list, drawn instead of its kind's:
+# ZAB's follower crashing right after joining a new epoch or acknowledging a proposal, its leader
+# cut off right after synchronising a follower or proposing; a quorum coordinator crashing right
+# after sending its writes, a replica right after acknowledging one, a coordinator cut off right
+# after a read's answers; a saga's or TCC's home crashing right after settling, a part right
+# after acknowledging its settlement, a part cut off right after asking its home.
+_SETTLING = [{"action": "crash", "after": "Settle", "for": "100ms"},
+             {"action": "crash", "after": "SettleAck", "for": "100ms"},
+             {"action": "isolate", "after": "Ask", "for": "100ms"}]
 HAZARDS = {
     "consensus": [{"action": "crash", "after": "Vote granted=True", "for": "20ms"},
                   {"action": "crash", "after": "Promise", "for": "20ms"},
@@ -91,13 +99,22 @@ HAZARDS = {
     "transactions": [{"action": "crash", "after": "Prepare", "for": "100ms"},
                      {"action": "crash", "after": "Vote", "for": "100ms"},
                      {"action": "isolate", "after": "Decision", "for": "100ms"}],
+    "zab": [{"action": "crash", "after": "AckEpoch", "for": "20ms"},
+            {"action": "crash", "after": "Ack", "for": "20ms"},
+            {"action": "isolate", "after": "Sync", "for": "200ms"},
+            {"action": "isolate", "after": "Proposal", "for": "200ms"},
+            {"action": "pause", "target": "leader", "for": "300ms"},
+            {"action": "isolate", "target": "leader", "for": "400ms"}],
+    "quorum": [{"action": "crash", "after": "Mutation", "for": "50ms"},
+               {"action": "crash", "after": "MutationAck", "for": "50ms"},
+               {"action": "isolate", "after": "ReadResult", "for": "100ms"}],
+    "saga": _SETTLING, "tcc": _SETTLING,
 }
 
 
-def _hazards(rng: random.Random, kind: str, leader: bool = True) -> list[dict[str, Any]]:
-    """Up to two targeted steps, each at a random moment of the run (none aimed at a leader in a
-    protocol without one)."""
-    steps = [step for step in HAZARDS[kind] if leader or step.get("target") != "leader"]
+def _hazards(rng: random.Random, protocol: str, kind: str) -> list[dict[str, Any]]:
+    """Up to two targeted steps, each at a random moment of the run."""
+    steps = HAZARDS.get(protocol, HAZARDS[kind])
     return [{"at": f"{rng.randint(3, 10) / 10}s", **step}
             for step in rng.sample(steps, rng.choice([0, 0, 1, 2]))]
 
@@ -158,22 +175,28 @@ def _transactions(rng: random.Random, protocol: str, options: Any) -> dict[str, 
     return suite
 
 
+# R and W that meet on a replica whatever N is: one + all = N + 1, 2 (N // 2 + 1) > N.
+_MEETING = [("one", "all"), ("quorum", "quorum"), ("quorum", "all"), ("all", "one"),
+            ("all", "quorum"), ("all", "all")]
+
+
 def _store(rng: random.Random, options: Any) -> dict[str, Any]:
-    """A leaderless store's levels and repair (``quorum``): R and W each one, quorum or all, hinted
-    handoff and sloppy quorums on or off, client or coordinator timestamps. Every mix is drawn:
-    the store promises regular reads only with R + W > N, a strict quorum and client timestamps,
-    else eventual consistency, and the run is judged against that promise."""
+    """A leaderless store's levels and repair (``quorum``). Half the seeds draw a strict store
+    (R + W > N, no sloppy quorum, client timestamps), which promises regular reads; the other
+    half any mix of R and W (one, quorum, all), sloppy quorum and client or coordinator
+    timestamps, which may promise only eventual consistency. Hinted handoff either way. Each run
+    is judged against the promise of what it drew."""
     fields = type(options).model_fields
-    chosen: dict[str, Any] = {}
-    for name in ("read_consistency", "write_consistency"):
-        if name in fields:
-            chosen[name] = rng.choice(["one", "quorum", "all"])
-    for name in ("hinted_handoff", "sloppy_quorum"):
-        if name in fields:
-            chosen[name] = rng.random() < 0.5
-    if "timestamps" in fields:
-        chosen["timestamps"] = rng.choice(list(fields["timestamps"].annotation.__args__))
-    return chosen
+    if "read_consistency" not in fields:
+        return {}
+    strict = rng.random() < 0.5
+    if strict:
+        r, w = rng.choice(_MEETING)
+    else:
+        r, w = rng.choice(["one", "quorum", "all"]), rng.choice(["one", "quorum", "all"])
+    return {"read_consistency": r, "write_consistency": w, "hinted_handoff": rng.random() < 0.5,
+            "sloppy_quorum": not strict and rng.random() < 0.5,
+            "timestamps": "client" if strict else rng.choice(["client", "coordinator"])}
 
 
 def draw(protocol: str, seed: int) -> dict[str, Any]:
@@ -192,7 +215,7 @@ def draw(protocol: str, seed: int) -> dict[str, Any]:
              "duration": DURATION, "warmup": "0.1s", "seed": seed, "seeds": 1,
              "network": _network(rng), **body}
     faults = _faults(rng, spec.kind, lease, not spec.leaderless)
-    schedule = _hazards(rng, spec.kind, not spec.leaderless)
+    schedule = _hazards(rng, protocol, spec.kind)
     if schedule:
         faults["schedule"] = schedule
     if faults:
