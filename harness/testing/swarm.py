@@ -199,6 +199,18 @@ def _store(rng: random.Random, options: Any) -> dict[str, Any]:
             "timestamps": "client" if strict else rng.choice(["client", "coordinator"])}
 
 
+def _later(protocol: str, seed: int, options: Any) -> dict[str, Any]:
+    """Features added after the sweep's first seeds were judged, each drawn from a stream of its
+    own so that every other draw of a seed stays what it was: a short ``idle_timeout`` (a quiet
+    part asks its home mid-run in saga and tcc, a participant aborts an unprepared attempt in
+    2pc)."""
+    fields = type(options).model_fields
+    chosen: dict[str, Any] = {}
+    if "idle_timeout" in fields:
+        chosen["idle_timeout"] = random.Random(f"swarm:{protocol}:{seed}:idle_timeout").choice(["0.5s", "30ms"])
+    return chosen
+
+
 def draw(protocol: str, seed: int) -> dict[str, Any]:
     """The swarm suite of ``protocol`` for ``seed``: the features and faults it drew, as YAML data."""
     spec = registry.get(protocol)
@@ -214,6 +226,9 @@ def draw(protocol: str, seed: int) -> dict[str, Any]:
     suite = {"name": f"swarm-{protocol}-{seed}", "kind": spec.kind, "protocol": protocol,
              "duration": DURATION, "warmup": "0.1s", "seed": seed, "seeds": 1,
              "network": _network(rng), **body}
+    body.setdefault("protocols", {}).setdefault(protocol, {}).update(_later(protocol, seed, options))
+    if not body["protocols"][protocol]:
+        del body["protocols"]
     faults = _faults(rng, spec.kind, lease, not spec.leaderless)
     schedule = _hazards(rng, protocol, spec.kind)
     if schedule:
