@@ -43,6 +43,8 @@ def test_every_swarm_run_is_safe(protocol):
     ("saga", "protocols.saga.recovery", {"backward", "forward"}),
     ("saga", "workload.type", {"bank"}),  # saga and tcc refuse YCSB
     ("tcc", "workload.type", {"bank"}),
+    ("saga", "protocols.saga.idle_timeout", {"0.5s", "30ms"}),
+    ("2pc", "protocols.2pc.idle_timeout", {"0.5s", "30ms"}),
 ])
 def test_the_seeds_reach_every_value_of_each_feature(protocol, key, values):
     drawn = set()
@@ -96,3 +98,4 @@ def test_half_the_quorum_seeds_draw_a_store_that_promises_regular_reads():
                                  KVStateMachine()))
               for seed in SEEDS]
     assert len(SEEDS) / 3 < models.count(REGULAR) < len(SEEDS)
+
