@@ -99,3 +99,8 @@ def test_half_the_quorum_seeds_draw_a_store_that_promises_regular_reads():
               for seed in SEEDS]
     assert len(SEEDS) / 3 < models.count(REGULAR) < len(SEEDS)
 
+
+
+def test_some_zab_seeds_end_elections_without_a_finalize_wait():
+    drawn = [swarm.draw("zab", seed)["protocols"]["zab"].get("finalize_wait") for seed in SEEDS]
+    assert 0 < drawn.count("0s") < len(SEEDS)

@@ -203,11 +203,13 @@ def _later(protocol: str, seed: int, options: Any) -> dict[str, Any]:
     """Features added after the sweep's first seeds were judged, each drawn from a stream of its
     own so that every other draw of a seed stays what it was: a short ``idle_timeout`` (a quiet
     part asks its home mid-run in saga and tcc, a participant aborts an unprepared attempt in
-    2pc)."""
+    2pc); no ``finalize_wait`` in zab (an election ends as soon as a quorum agrees)."""
     fields = type(options).model_fields
     chosen: dict[str, Any] = {}
     if "idle_timeout" in fields:
         chosen["idle_timeout"] = random.Random(f"swarm:{protocol}:{seed}:idle_timeout").choice(["0.5s", "30ms"])
+    if "finalize_wait" in fields and random.Random(f"swarm:{protocol}:{seed}:finalize_wait").random() < 0.3:
+        chosen["finalize_wait"] = "0s"  # zab: an election ends as soon as a quorum agrees
     return chosen
 
 
