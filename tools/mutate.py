@@ -15,8 +15,8 @@ in a subprocess (``--timeout`` seconds of CPU time, so that a loaded machine doe
 mutants into time-outs), its module replaced at import by the mutated code, against
 the swarm sweep of every protocol that uses the file (:mod:`harness.testing.swarm`; seeds that
 fail unmutated are left out) and then those protocols' scenario scripts. Verdicts: ``killed``
-(a checker found a violation, a run committed nothing, the run raised, or a script printed
-otherwise), ``survived``,
+(a checker found a violation, a run committed nothing or did not recover once its faults
+healed, the run raised, or a script printed otherwise), ``survived``,
 ``timeout``. A sweep run that commits nothing kills a mutant too: its checkers passed for want
 of anything to check, and the unmutated protocols commit in every seed. And, for the mutants judged by hand in ``tools/mutants.yaml`` (each with its
 reason), ``equivalent`` (changes nothing a run can observe) or ``liveness`` (can only slow the
@@ -201,11 +201,13 @@ def _protocols(file: str) -> list[str]:
 
 
 def oracle(protocols: list[str], seeds: int, skip: set[str]) -> tuple[str, str]:
-    """Run the swarm sweep then the scenario scripts: ("killed", why) at the first failure,
-    else ("survived", "")."""
+    """Run the swarm sweep then the scenario scripts: ("killed", why) at the first safety
+    violation, else at the first liveness failure of the sweep (nothing committed, no recovery),
+    else at the first script that fails; else ("survived", "")."""
     from harness.testing import swarm
     from harness.testing.scenario import run_scenario
 
+    stalled = ""
     for protocol in protocols:
         for seed in range(1, seeds + 1):
             if f"{protocol}:{seed}" in skip:
@@ -216,8 +218,10 @@ def oracle(protocols: list[str], seeds: int, skip: set[str]) -> tuple[str, str]:
                 return "killed", f"{protocol} seed {seed}: {type(exc).__name__}: {exc}"[:300]
             if not outcome.safe:
                 return "killed", f"{protocol} seed {seed}: {outcome.safety}"[:300]
-            if outcome.vacuous:  # the unmutated protocol commits in every seed (tests/test_swarm.py)
-                return "killed", f"{protocol} seed {seed}: vacuous: 0 operations committed"
+            if outcome.verdict and not stalled:  # the unmutated protocols commit and recover in every seed
+                stalled = f"{protocol} seed {seed}: {outcome.verdict}"[:300]
+    if stalled:  # a liveness failure, named only if no seed shows a safety violation
+        return "killed", stalled
     for protocol in protocols:
         for script in sorted((ROOT / "tests" / "scenarios" / protocol).glob("*.txt")):
             try:
@@ -241,7 +245,7 @@ def _child(args: argparse.Namespace) -> int:
     if index < 0:  # the seeds that fail unmutated: no mutant is killed by them
         from harness.testing import swarm
         failing = [f"{p}:{o.seed}" for p in protocols for o in swarm.sweep(p, range(1, args.seeds + 1))
-                   if not o.safe or o.vacuous]
+                   if o.verdict]
         print(json.dumps({"failing": failing}))
         return 0
     verdict, why = oracle(protocols, args.seeds, set(args.skip.split(",")) if args.skip else set())
@@ -299,10 +303,18 @@ def _run(file: str, index: int, args: argparse.Namespace, skip: list[str]) -> di
     return json.loads(lines[-1])
 
 
+def _commit() -> str:
+    """The checkout's commit (``+`` when it has changes): which oracle judged the mutants."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    return git("rev-parse", "--short", "HEAD") + ("+" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
 def iterate(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     """Every chosen mutant's verdict, in file order, ``args.jobs`` run at a time."""
     hand = judged()
     lo, hi = _lines(args.lines)
+    oracle_commit = _commit()
     for file in args.files:
         base = _run(file, -1, args, [])
         skip = base.get("failing", [])
@@ -312,7 +324,7 @@ def iterate(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
             chosen = [chosen[i * len(chosen) // args.sample] for i in range(args.sample)]
 
         def verdict(m: Mutant) -> dict[str, Any]:
-            head = {**asdict(m), "key": m.key, "population": len(population)}
+            head = {**asdict(m), "key": m.key, "population": len(population), "oracle": oracle_commit}
             if m.key in hand:
                 judgement, reason = hand[m.key]
                 return {**head, "verdict": judgement, "why": reason}

@@ -11,6 +11,12 @@ back-off (``min(timeout, 10ms)``), and an attempt that times out is re-sent to t
 Every send is an attempt; timed-out attempts count as aborts; after ``retries`` re-sends the
 operation is given up and recorded as indeterminate (``info``) in the history.
 
+With ``routing: any`` the first attempt of every operation goes to a node drawn at random (from
+a stream of its own, so the operations drawn are the same as with ``leader``) and the client
+follows redirects and time-outs from there, as Jepsen's clients bound to every node do: a
+leader cut off from its peers still receives some of the operations while the others reach the
+new leader, so a deposed leader that answers is seen to answer.
+
 A client whose server answers from its own state (ZAB) stays with it until it fails, then moves
 on; it tells the next server how far it has seen (``Request.seen``, the largest ``Reply.index``
 it received), so that a server further behind does not answer from an older state.
@@ -63,6 +69,8 @@ class KVClient(PacedClient):
         self.seq = 0
         self.outstanding: dict[int, _Op] = {}
         self.leader = self.rng.randrange(nodes)
+        self.anywhere: bool = workload.routing == "any"
+        self.route = sim.rng(f"client/{endpoint}/route")  # drawn from only with routing any
         self.seen: dict[int, int] = {}
         self.position = 0  # the largest Reply.index received
         self.backoff = min(workload.timeout, 0.010)
@@ -89,6 +97,8 @@ class KVClient(PacedClient):
         self._send(entry)
 
     def _send(self, entry: _Op) -> None:
+        if self.anywhere and not entry.attempt:
+            self.leader = self.route.randrange(self.nodes)
         entry.attempt += 1
         now = self.sim.now
         self.recorder.attempt(now)

@@ -87,6 +87,12 @@ class Nemesis:
             rate = getattr(self.cfg, kind.name)
             if rate is not None:
                 kind.start(rate)
+        if self.cfg.until is not None:
+            self.sim.at(self.cfg.until, self._until)
+
+    def _until(self, _: Any = None) -> None:
+        """``faults.until``: the end of the faults; the run goes on, for the protocol to recover."""
+        self.stop()
 
     def stop(self) -> None:
         """No new faults from now on; heal, restore and restart everything (a run's drain)."""

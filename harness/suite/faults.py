@@ -68,8 +68,26 @@ class _Step(Section):
 
 ScheduledFault = create_model("ScheduledFault", __base__=_Step, **_faults.STEP)  # type: ignore[call-overload]
 
+class _Ending(Section):
+    """``until``: the moment the nemesis heals every fault and injects no more, so that a run
+    ends with a stretch in which the protocol must recover (as a Jepsen test heals its nemesis
+    before its final reads). Scheduled steps belong before it."""
+
+    until: PositiveDuration | None = None
+
+    @model_validator(mode="after")
+    def _steps_before_until(self) -> Any:
+        until = self.until
+        for i, step in enumerate(getattr(self, "schedule", ())):
+            if until is not None and step.at >= until:
+                raise Problem(("schedule", i, "at"), f"expected a time before faults.until "
+                              f"({format_duration(until)}): no fault is injected after it",
+                              format_duration(step.at))
+        return self
+
+
 Faults = create_model(  # type: ignore[call-overload]
-    "Faults", __base__=Section, __doc__="The nemesis: fault rates (renewal processes) and an explicit schedule.",
+    "Faults", __base__=_Ending, __doc__="The nemesis: fault rates (renewal processes) and an explicit schedule.",
     **{kind.name: (kind.rate | None, None) for kind in _faults.KINDS},
     schedule=(tuple[ScheduledFault, ...], ()))  # type: ignore[valid-type]
 

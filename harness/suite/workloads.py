@@ -48,6 +48,7 @@ class KVWorkload(Section):
     value_size: Size = 64
     timeout: PositiveDuration = "200ms"
     retries: NonNegInt = 10
+    routing: Literal["leader", "any"] = "leader"
 
     @model_validator(mode="after")
     def _consistent(self) -> KVWorkload:

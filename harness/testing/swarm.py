@@ -11,6 +11,12 @@ kinds, so that over a modest number of seeds every path is reached, alone and in
 verdict. Both are deterministic: the draw comes from ``random.Random(seed)``, the run from the
 seed. The features only take values a protocol promises to be safe under (no clock fault with
 lease reads: a lease trusts the clock by design).
+
+Every fault heals at ``UNTIL`` (``faults.until``) and the run goes on: a protocol must then
+recover: complete operations again between ``RECOVERED_BY`` and the end (and, for transactions,
+settle in the drain). A run that does not is ``recovered=False``: a liveness
+failure, as Jepsen's tests judge availability after healing the nemesis. Election timeouts are
+150-300 ms, so the 0.6 s allowed is twice the longest election.
 """
 
 from __future__ import annotations
@@ -27,7 +33,9 @@ from harness import protocol as registry
 from harness.execution import runner
 from harness.suite.loading import load_suite
 
-DURATION = "1.5s"
+DURATION = 2.0       # seconds simulated
+UNTIL = 1.0          # every fault heals here ...
+RECOVERED_BY = 1.6   # ... and from here on operations must complete again
 
 _NETWORK = {"latency": {"dist": "lognormal", "median": "500us", "sigma": 0.5}}
 
@@ -41,6 +49,7 @@ class Outcome:
     safety: str
     detail: str = ""
     committed: int = 0
+    recovered: bool = True
 
     @property
     def safe(self) -> bool:
@@ -50,6 +59,18 @@ class Outcome:
     def vacuous(self) -> bool:
         """Nothing committed: every checker passed for want of anything to check."""
         return self.committed == 0
+
+    @property
+    def verdict(self) -> str:
+        """What is wrong with the run, in a line; "" when nothing is."""
+        if not self.safe:
+            return self.safety
+        if self.vacuous:
+            return "vacuous: 0 operations committed"
+        if not self.recovered:
+            return (f"did not recover: nothing completed from {RECOVERED_BY:g} s on (or the drain did "
+                    f"not settle), after every fault healed at {UNTIL:g} s")
+        return ""
 
 
 def _faults(rng: random.Random, kind: str, lease: bool, leader: bool = True) -> dict[str, Any]:
@@ -115,12 +136,15 @@ HAZARDS = {
 def _hazards(rng: random.Random, protocol: str, kind: str) -> list[dict[str, Any]]:
     """Up to two targeted steps, each at a random moment of the run."""
     steps = HAZARDS.get(protocol, HAZARDS[kind])
-    return [{"at": f"{rng.randint(3, 10) / 10}s", **step}
+    return [{"at": f"{rng.randint(3, 9) / 10}s", **step}
             for step in rng.sample(steps, rng.choice([0, 0, 1, 2]))]
 
 
 def _network(rng: random.Random) -> dict[str, Any]:
-    network: dict[str, Any] = dict(_NETWORK)
+    """Loss and duplication on or off; over the stream transport (in order, losses re-sent below
+    the protocol) or datagrams (reordered, lost and duplicated messages reach the protocol, so
+    its own retransmission, reordering and deduplication paths run)."""
+    network: dict[str, Any] = {**_NETWORK, "transport": rng.choice(["stream", "datagram"])}
     if rng.random() < 0.5:
         network["loss"] = rng.choice([0.01, 0.05])
     if rng.random() < 0.5:
@@ -141,6 +165,8 @@ def _consensus(rng: random.Random, protocol: str, options: Any) -> tuple[dict[st
              "workload": {"type": "kv", "clients": rng.choice([4, 8]), "keys": rng.choice([3, 10]),
                           "read_ratio": rng.choice([0.2, 0.5, 0.8]), "timeout": "50ms", "retries": 50},
              "replication": {"batch_size": rng.choice([1, 64]), "pipeline": rng.choice([1, 8])}}
+    if rng.random() < 0.5:  # election timeouts drawn from 150-160 ms, not 150-300: split votes
+        suite["replication"]["election_timeout_max"] = "160ms"
     if chosen:
         suite["protocols"] = {protocol: chosen}
     return suite, chosen.get("read") == "lease"
@@ -223,20 +249,22 @@ def draw(protocol: str, seed: int) -> dict[str, Any]:
         store = _store(rng, options)
         if store:
             body.setdefault("protocols", {}).setdefault(protocol, {}).update(store)
+        # clients to the leader or to any node, from a stream of its own: the seed's other draws stay
+        body["workload"]["routing"] = random.Random(f"swarm:{protocol}:{seed}:routing").choice(["leader", "any"])
     else:
         body, lease = _transactions(rng, protocol, options), False
+    later = _later(protocol, seed, options)
+    if later:
+        body.setdefault("protocols", {}).setdefault(protocol, {}).update(later)
     suite = {"name": f"swarm-{protocol}-{seed}", "kind": spec.kind, "protocol": protocol,
-             "duration": DURATION, "warmup": "0.1s", "seed": seed, "seeds": 1,
+             "duration": f"{DURATION:g}s", "warmup": "0.1s", "seed": seed, "seeds": 1,
              "network": _network(rng), **body}
-    body.setdefault("protocols", {}).setdefault(protocol, {}).update(_later(protocol, seed, options))
-    if not body["protocols"][protocol]:
-        del body["protocols"]
     faults = _faults(rng, spec.kind, lease, not spec.leaderless)
     schedule = _hazards(rng, protocol, spec.kind)
     if schedule:
         faults["schedule"] = schedule
     if faults:
-        suite["faults"] = faults
+        suite["faults"] = {**faults, "until": f"{UNTIL:g}s"}
     return suite
 
 
@@ -250,12 +278,21 @@ def run_suite(data: dict[str, Any]) -> runner.RunResult:
     return runner.run(spec, suite.name)
 
 
+def recovered(result: runner.RunResult) -> bool:
+    """Did the run complete operations from RECOVERED_BY on (and settle its drain)?"""
+    from harness.kinds.transactions.world import DRAIN
+
+    tail = [b["throughput_ops_s"] for b in result.timeseries if b["time_s"] >= RECOVERED_BY - 1e-9]
+    return sum(tail) > 0 and float(result.row.get("drain_s") or 0.0) < DRAIN
+
+
 def sweep(protocol: str, seeds: Iterable[int]) -> list[Outcome]:
     """Run the swarm suite of every seed; each run's verdict, in seed order."""
     outcomes = []
     for seed in seeds:
         data = draw(protocol, seed)
-        row = run_suite(data).row
+        result = run_suite(data)
+        row = result.row
         outcomes.append(Outcome(seed, data, str(row["safety"]), str(row.get("safety_detail") or ""),
-                                int(row.get("ops_committed") or 0)))
+                                int(row.get("ops_committed") or 0), recovered(result)))
     return outcomes
