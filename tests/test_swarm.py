@@ -106,3 +106,8 @@ def test_half_the_quorum_seeds_draw_a_store_that_promises_regular_reads():
 def test_some_zab_seeds_end_elections_without_a_finalize_wait():
     drawn = [swarm.draw("zab", seed)["protocols"]["zab"].get("finalize_wait") for seed in SEEDS]
     assert 0 < drawn.count("0s") < len(SEEDS)
+
+
+def test_zab_always_runs_with_its_quorum_check():
+    # ZooKeeper's leader always gives up without a quorum: without it zab promises no recovery
+    assert all(swarm.draw("zab", seed)["protocols"]["zab"]["check_quorum"] for seed in SEEDS)
