@@ -164,3 +164,17 @@ def test_levels_that_cannot_be_met_are_refused_in_one_line(tmp_path, capsys, ext
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err, err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("op", [PUT, GET])
+def test_a_sloppy_coordinator_past_the_replicas_never_stands_in_for_one_itself(op):
+    """A coordinator that is not among a key's N replicas but next on the ring after them asks
+    the other nodes past the replicas to stand in, never itself (found by the swarm sweep: it
+    sent to itself, which no link allows)."""
+    coordinator = node(0, nodes=5, sloppy_quorum=True)
+    key = next(k for k in range(1000) if coordinator.ring.preference(k).index(0) == 3)
+    ctx = Ctx(0, 1.0)
+    coordinator.on_request(ctx, Request(100, 1, op, key, 7))
+    later = Ctx(0, 1.0 + 2 * coordinator.timeout)  # no replica answered: past replica_timeout
+    coordinator.on_timer(later, "sweep")
+    assert [dst for dst, _ in later.sent] == coordinator.ring.preference(key)[4:]

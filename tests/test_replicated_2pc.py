@@ -164,3 +164,32 @@ def test_a_read_only_commit_waits_for_its_group():
     row = runner.run(spec, "t").row
     assert row["safety"] == "ok" and row["ops_committed"] > 0
     assert row["replicate_commit_ms_mean"] > 0
+
+
+PAUSED_LEADER = """
+name: paused-leader
+kind: transactions
+protocol: 2pc
+seed: 13
+duration: 1.044s
+warmup: 100ms
+cluster: {partitions: 3}
+network: {latency: {dist: lognormal, median: 500us, sigma: 0.5}, loss: 0.01}
+protocols:
+  2pc: {participants: occ, deadlock: detect, termination: cooperative, replication: multipaxos}
+workload: {type: bank, clients: 8, distribution: {type: zipfian}, multi_partition: 0.3,
+           timeout: 50ms, retries: 50, accounts: 60}
+faults: {schedule: [{at: 787ms, action: pause, target: [7], for: 300ms}]}
+"""
+
+
+def test_a_commit_told_by_its_paused_leader_after_the_successor_vouched_for_it_counts_once(tmp_path):
+    """Found by the swarm sweep: group 1's leader (host 7) is paused after logging a commit; its
+    successor replays the commit (commit_replay); resumed, the old leader learns its record was
+    applied and tells of the commit too. One commit, not one applied twice."""
+    path = tmp_path / "suite.yaml"
+    path.write_text(PAUSED_LEADER)
+    (spec,) = load_suite(path).runs()
+    row = runner.run(spec, "t").row
+    assert row["safety"] == "ok", row["safety_detail"]
+    assert row["ops_committed"] > 100

@@ -54,9 +54,10 @@ JUDGED = ROOT / "tools" / "mutants.yaml"
 
 # Which protocols run a file of implementations/<package>/, and so judge its mutants.
 PROTOCOLS = {
-    "raft": ["raft"], "multipaxos": ["multipaxos"], "replication": ["raft", "multipaxos"],
-    "txn": ["2pc", "2pl", "occ", "mvcc-si", "tso"], "twopc": ["2pc"], "twopl": ["2pl", "2pc"],
+    "raft": ["raft"], "multipaxos": ["multipaxos"], "replication": ["raft", "multipaxos", "zab"],
+    "txn": ["2pc", "2pl", "occ", "mvcc-si", "tso", "saga", "tcc"], "twopc": ["2pc"], "twopl": ["2pl", "2pc"],
     "occ": ["occ", "2pc"], "mvcc": ["mvcc-si"], "tso": ["tso"],
+    "zab": ["zab"], "quorum": ["quorum"], "saga": ["saga"], "tcc": ["tcc"],
 }
 
 _FLIP = {ast.Lt: ast.GtE, ast.GtE: ast.Lt, ast.Gt: ast.LtE, ast.LtE: ast.Gt, ast.Eq: ast.NotEq,

@@ -73,15 +73,17 @@ class Outcome:
         return ""
 
 
-def _faults(rng: random.Random, kind: str, lease: bool) -> dict[str, Any]:
-    """Each fault kind on or off (half the time), with rates that fit in a short run."""
+def _faults(rng: random.Random, kind: str, lease: bool, leader: bool = True) -> dict[str, Any]:
+    """Each fault kind on or off (half the time), with rates that fit in a short run; none aimed
+    at a leader in a protocol without one (``leader`` false)."""
     faults: dict[str, Any] = {}
     if rng.random() < 0.5:
-        target = rng.choice(["any", "leader"] if kind == "consensus" else ["any", "coordinator", "participant"])
+        targets = ["any", "leader"] if leader else ["any"]
+        target = rng.choice(targets if kind == "consensus" else ["any", "coordinator", "participant"])
         faults["crash"] = {"mtbf": rng.choice(["300ms", "600ms"]), "mttr": rng.choice(["50ms", "200ms"]),
                            "target": target}
     if rng.random() < 0.5:
-        shapes = ["random", "majority-minority"] + (["isolate-leader"] if kind == "consensus" else [])
+        shapes = ["random", "majority-minority"] + (["isolate-leader"] if kind == "consensus" and leader else [])
         faults["partition"] = {"mtbf": rng.choice(["300ms", "600ms"]), "duration": rng.choice(["100ms", "300ms"]),
                                "kind": rng.choice(shapes), "one_way": rng.random() < 0.3}
     if rng.random() < 0.4:
@@ -99,7 +101,15 @@ def _faults(rng: random.Random, kind: str, lease: bool) -> dict[str, Any]:
 # right after phase 1 (its first Accept), a leader paused past its lease or cut off for longer
 # than an election takes (it still has clients to answer); a coordinator crashing
 # right after asking for votes, a participant right after voting. A type a protocol never sends
-# never fires.
+# never fires, so a protocol whose messages differ has its own list, drawn instead of its kind's:
+# ZAB's follower crashing right after joining a new epoch or acknowledging a proposal, its leader
+# cut off right after synchronising a follower or proposing; a quorum coordinator crashing right
+# after sending its writes, a replica right after acknowledging one, a coordinator cut off right
+# after a read's answers; a saga's or TCC's home crashing right after settling, a part right
+# after acknowledging its settlement, a part cut off right after asking its home.
+_SETTLING = [{"action": "crash", "after": "Settle", "for": "100ms"},
+             {"action": "crash", "after": "SettleAck", "for": "100ms"},
+             {"action": "isolate", "after": "Ask", "for": "100ms"}]
 HAZARDS = {
     "consensus": [{"action": "crash", "after": "Vote granted=True", "for": "20ms"},
                   {"action": "crash", "after": "Promise", "for": "20ms"},
@@ -114,13 +124,24 @@ HAZARDS = {
     "transactions": [{"action": "crash", "after": "Prepare", "for": "100ms"},
                      {"action": "crash", "after": "Vote", "for": "100ms"},
                      {"action": "isolate", "after": "Decision", "for": "100ms"}],
+    "zab": [{"action": "crash", "after": "AckEpoch", "for": "20ms"},
+            {"action": "crash", "after": "Ack", "for": "20ms"},
+            {"action": "isolate", "after": "Sync", "for": "200ms"},
+            {"action": "isolate", "after": "Proposal", "for": "200ms"},
+            {"action": "pause", "target": "leader", "for": "300ms"},
+            {"action": "isolate", "target": "leader", "for": "400ms"}],
+    "quorum": [{"action": "crash", "after": "Mutation", "for": "50ms"},
+               {"action": "crash", "after": "MutationAck", "for": "50ms"},
+               {"action": "isolate", "after": "ReadResult", "for": "100ms"}],
+    "saga": _SETTLING, "tcc": _SETTLING,
 }
 
 
-def _hazards(rng: random.Random, kind: str) -> list[dict[str, Any]]:
+def _hazards(rng: random.Random, protocol: str, kind: str) -> list[dict[str, Any]]:
     """Up to two targeted steps, each at a random moment of the run."""
+    steps = HAZARDS.get(protocol, HAZARDS[kind])
     return [{"at": f"{rng.randint(3, 9) / 10}s", **step}
-            for step in rng.sample(HAZARDS[kind], rng.choice([0, 0, 1, 2]))]
+            for step in rng.sample(steps, rng.choice([0, 0, 1, 2]))]
 
 
 def _network(rng: random.Random) -> dict[str, Any]:
@@ -158,7 +179,8 @@ def _consensus(rng: random.Random, protocol: str, options: Any) -> tuple[dict[st
 def _transactions(rng: random.Random, protocol: str, options: Any) -> dict[str, Any]:
     fields = type(options).model_fields
     chosen: dict[str, Any] = {}
-    for name in ("participants", "deadlock", "validation", "termination", "detect"):
+    for name in ("participants", "deadlock", "validation", "termination", "detect", "recovery",
+                 "replication"):
         if name in fields:
             chosen[name] = rng.choice(list(fields[name].annotation.__args__))
     for name in ("one_phase", "serializable"):
@@ -170,7 +192,8 @@ def _transactions(rng: random.Random, protocol: str, options: Any) -> dict[str, 
     common = {"clients": rng.choice([4, 8]), "multi_partition": rng.choice([0.3, 0.8]),
               "timeout": "50ms", "retries": 50,
               "distribution": {"type": "zipfian", "theta": rng.choice([0.0, 0.99])}}
-    if rng.random() < 0.5:
+    bank_only = "ycsb" not in (registry.get(protocol).workloads or ("ycsb",))  # saga, tcc
+    if bank_only or rng.random() < 0.5:
         workload = {"type": "bank", "accounts": rng.choice([8, 60]), **common}
     else:
         workload = {"type": "ycsb", "keys": rng.choice([20, 200]), "ops": rng.choice([2, 4]),
@@ -182,6 +205,51 @@ def _transactions(rng: random.Random, protocol: str, options: Any) -> dict[str, 
     return suite
 
 
+# R and W that meet on a replica whatever N is: one + all = N + 1, 2 (N // 2 + 1) > N.
+_MEETING = [("one", "all"), ("quorum", "quorum"), ("quorum", "all"), ("all", "one"),
+            ("all", "quorum"), ("all", "all")]
+
+
+def _store(rng: random.Random, options: Any) -> dict[str, Any]:
+    """A leaderless store's levels and repair (``quorum``). Half the seeds draw a strict store
+    (R + W > N, no sloppy quorum, client timestamps), which promises regular reads; the other
+    half any mix of R and W (one, quorum, all), sloppy quorum and client or coordinator
+    timestamps, which may promise only eventual consistency. Hinted handoff either way. Each run
+    is judged against the promise of what it drew."""
+    fields = type(options).model_fields
+    if "read_consistency" not in fields:
+        return {}
+    strict = rng.random() < 0.5
+    if strict:
+        r, w = rng.choice(_MEETING)
+    else:
+        r, w = rng.choice(["one", "quorum", "all"]), rng.choice(["one", "quorum", "all"])
+    return {"read_consistency": r, "write_consistency": w, "hinted_handoff": rng.random() < 0.5,
+            "sloppy_quorum": not strict and rng.random() < 0.5,
+            "timestamps": "client" if strict else rng.choice(["client", "coordinator"])}
+
+
+# Options a protocol needs to recover, whatever the seed drew: ZooKeeper's leader always gives up
+# without a quorum of followers (syncLimit), so ZAB without the quorum check promises no recovery:
+# a leader cut off one way keeps leading after the cut heals, beside the one the others elected,
+# and a third server finds no quorum naming either.
+_FIXED = {"zab": {"check_quorum": True}}
+
+
+def _later(protocol: str, seed: int, options: Any) -> dict[str, Any]:
+    """Features added after the sweep's first seeds were judged, each drawn from a stream of its
+    own so that every other draw of a seed stays what it was: a short ``idle_timeout`` (a quiet
+    part asks its home mid-run in saga and tcc, a participant aborts an unprepared attempt in
+    2pc); no ``finalize_wait`` in zab (an election ends as soon as a quorum agrees)."""
+    fields = type(options).model_fields
+    chosen: dict[str, Any] = {}
+    if "idle_timeout" in fields:
+        chosen["idle_timeout"] = random.Random(f"swarm:{protocol}:{seed}:idle_timeout").choice(["0.5s", "30ms"])
+    if "finalize_wait" in fields and random.Random(f"swarm:{protocol}:{seed}:finalize_wait").random() < 0.3:
+        chosen["finalize_wait"] = "0s"  # zab: an election ends as soon as a quorum agrees
+    return chosen
+
+
 def draw(protocol: str, seed: int) -> dict[str, Any]:
     """The swarm suite of ``protocol`` for ``seed``: the features and faults it drew, as YAML data."""
     spec = registry.get(protocol)
@@ -189,15 +257,21 @@ def draw(protocol: str, seed: int) -> dict[str, Any]:
     options = spec.options()
     if spec.kind == "consensus":
         body, lease = _consensus(rng, protocol, options)
+        store = _store(rng, options)
+        if store:
+            body.setdefault("protocols", {}).setdefault(protocol, {}).update(store)
         # clients to the leader or to any node, from a stream of its own: the seed's other draws stay
         body["workload"]["routing"] = random.Random(f"swarm:{protocol}:{seed}:routing").choice(["leader", "any"])
     else:
         body, lease = _transactions(rng, protocol, options), False
+    later = {**_later(protocol, seed, options), **_FIXED.get(protocol, {})}
+    if later:
+        body.setdefault("protocols", {}).setdefault(protocol, {}).update(later)
     suite = {"name": f"swarm-{protocol}-{seed}", "kind": spec.kind, "protocol": protocol,
              "duration": f"{DURATION:g}s", "warmup": "0.1s", "seed": seed, "seeds": 1,
              "network": _network(rng), **body}
-    faults = _faults(rng, spec.kind, lease)
-    schedule = _hazards(rng, spec.kind)
+    faults = _faults(rng, spec.kind, lease, not spec.leaderless)
+    schedule = _hazards(rng, protocol, spec.kind)
     if schedule:
         faults["schedule"] = schedule
     if faults:

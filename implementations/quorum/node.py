@@ -307,8 +307,10 @@ class QuorumNode(Node):
         self._check_write(ctx, op, write)
 
     def _fallbacks(self, key: int, used: list[int], count: int) -> list[int]:
-        """Up to ``count`` nodes past the key's N replicas on the ring, not in ``used``."""
-        return [node for node in self.ring.preference(key)[self.n:] if node not in used][:max(count, 0)]
+        """Up to ``count`` nodes past the key's N replicas on the ring, not in ``used`` and not this
+        coordinator (which, not a replica of the key, can be among them, and sends to others only)."""
+        return [node for node in self.ring.preference(key)[self.n:]
+                if node not in used and node != self.id][:max(count, 0)]
 
     def _forget(self, req: Request, op: int, pending: dict) -> None:
         del pending[op]
