@@ -100,7 +100,8 @@ def _faults(rng: random.Random, kind: str, lease: bool, leader: bool = True) -> 
 # crashing right after granting its vote, an acceptor right after its promise, a leader cut off
 # right after phase 1 (its first Accept), a leader paused past its lease or cut off for longer
 # than an election takes (it still has clients to answer); a coordinator crashing
-# right after asking for votes, a participant right after voting. A type a protocol never sends
+# right after asking for votes, a participant right after voting, a coordinator right after
+# sending a commit decision (its decision logged, its own commit not yet). A type a protocol never sends
 # never fires, so a protocol whose messages differ has its own list, drawn instead of its kind's:
 # ZAB's follower crashing right after joining a new epoch or acknowledging a proposal, its leader
 # cut off right after synchronising a follower or proposing; a quorum coordinator crashing right
@@ -123,7 +124,8 @@ HAZARDS = {
                   {"action": "delay", "after": "Accept", "for": "300ms"}],
     "transactions": [{"action": "crash", "after": "Prepare", "for": "100ms"},
                      {"action": "crash", "after": "Vote", "for": "100ms"},
-                     {"action": "isolate", "after": "Decision", "for": "100ms"}],
+                     {"action": "isolate", "after": "Decision", "for": "100ms"},
+                     {"action": "crash", "after": "Decision commit=true", "for": "100ms"}],
     "zab": [{"action": "crash", "after": "AckEpoch", "for": "20ms"},
             {"action": "crash", "after": "Ack", "for": "20ms"},
             {"action": "isolate", "after": "Sync", "for": "200ms"},
@@ -264,6 +266,10 @@ def draw(protocol: str, seed: int) -> dict[str, Any]:
         body["workload"]["routing"] = random.Random(f"swarm:{protocol}:{seed}:routing").choice(["leader", "any"])
     else:
         body, lease = _transactions(rng, protocol, options), False
+        workload = body["workload"]
+        if workload["type"] == "bank" and workload["accounts"] >= 3 * body["cluster"]["partitions"]:
+            # WriteCheck transactions read an account and then write it: 2PL's lock upgrades
+            workload["writecheck_ratio"] = random.Random(f"swarm:{protocol}:{seed}:writecheck").choice([0.0, 0.3])
     later = {**_later(protocol, seed, options), **_FIXED.get(protocol, {})}
     if later:
         body.setdefault("protocols", {}).setdefault(protocol, {}).update(later)
