@@ -148,12 +148,14 @@ def test_checkers_catch_a_cluster_that_forgets_on_restart(make_suite):
 
 def test_checkers_catch_zab_committing_without_a_quorum_in_a_faulted_sweep(make_suite):
     faults = "faults={crash: {mtbf: 400ms, mttr: 100ms}, partition: {mtbf: 400ms, duration: 150ms}}"
+    # caught in 3 of these 10 seeds (6, 8, 9) since a follower looks again on its leader's new
+    # election (before that change, in 3 of the first 5)
     found = [run(make_suite, "bug-zab-no-quorum", faults, "protocols.bug-zab-no-quorum.read=sync",
                  f"seed={s}")
-             for s in range(1, 6)]
+             for s in range(1, 11)]
     assert any(v.startswith("violation") for v in found), found
     assert {run(make_suite, "zab", faults, "protocols.zab.read=sync", f"seed={s}")
-            for s in range(1, 6)} == {"ok"}
+            for s in range(1, 11)} == {"ok"}
 
 
 def test_checkers_catch_a_quorum_write_acknowledged_by_fewer_than_w_in_a_faulted_sweep(make_suite):
