@@ -111,13 +111,14 @@ def _faults(rng: random.Random, kind: str, lease: bool, leader: bool = True) -> 
 _SETTLING = [{"action": "crash", "after": "Settle", "for": "100ms"},
              {"action": "crash", "after": "SettleAck", "for": "100ms"},
              {"action": "isolate", "after": "Ask", "for": "100ms"}]
+_LEADER = [{"action": "pause", "target": "leader", "for": "300ms"},   # past its lease
+           {"action": "isolate", "target": "leader", "for": "400ms"}]  # longer than an election
 HAZARDS = {
     "consensus": [{"action": "crash", "after": "Vote granted=True", "for": "20ms"},
                   {"action": "crash", "after": "Promise", "for": "20ms"},
                   {"action": "isolate", "after": "Accept", "for": "200ms"},
                   {"action": "isolate", "after": "AppendEntries", "for": "200ms"},
-                  {"action": "pause", "target": "leader", "for": "300ms"},
-                  {"action": "isolate", "target": "leader", "for": "400ms"},
+                  *_LEADER,
                   # a vote request delivered after its election is over; an old leader's Accept
                   # delivered after a newer ballot's Prepare
                   {"action": "delay", "after": "RequestVote", "for": "300ms"},
@@ -130,8 +131,7 @@ HAZARDS = {
             {"action": "crash", "after": "Ack", "for": "20ms"},
             {"action": "isolate", "after": "Sync", "for": "200ms"},
             {"action": "isolate", "after": "Proposal", "for": "200ms"},
-            {"action": "pause", "target": "leader", "for": "300ms"},
-            {"action": "isolate", "target": "leader", "for": "400ms"}],
+            *_LEADER],
     "quorum": [{"action": "crash", "after": "Mutation", "for": "50ms"},
                {"action": "crash", "after": "MutationAck", "for": "50ms"},
                {"action": "isolate", "after": "ReadResult", "for": "100ms"}],
