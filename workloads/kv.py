@@ -41,10 +41,12 @@ class Request(Message):
         self.value = value
         self.expected = expected
         self.ack = ack
+        # assigned in the order of __slots__: a compiled class lists its attributes in the order
+        # they are first assigned, and scenario scripts print a message's fields in that order
+        self.value_size = value_size if op != GET else 0
         self.uid = (client << 32) | seq
         self.seen = seen
         self.ts = ts
-        self.value_size = value_size if op != GET else 0
         self.size = 40 + self.value_size
 
     def __repr__(self) -> str:
