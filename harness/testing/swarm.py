@@ -167,10 +167,11 @@ def _consensus(rng: random.Random, protocol: str, options: Any) -> tuple[dict[st
         chosen["prevote"] = rng.random() < 0.5
     if "check_quorum" in fields and chosen.get("read") != "lease":
         chosen["check_quorum"] = rng.random() < 0.7
-    suite = {"cluster": {"nodes": rng.choice([3, 5])},
-             "workload": {"type": "kv", "clients": rng.choice([4, 8]), "keys": rng.choice([3, 10]),
-                          "read_ratio": rng.choice([0.2, 0.5, 0.8]), "timeout": "50ms", "retries": 50},
-             "replication": {"batch_size": rng.choice([1, 64]), "pipeline": rng.choice([1, 8])}}
+    suite: dict[str, Any] = {"cluster": {"nodes": rng.choice([3, 5])},
+                             "workload": {"type": "kv", "clients": rng.choice([4, 8]), "keys": rng.choice([3, 10]),
+                                          "read_ratio": rng.choice([0.2, 0.5, 0.8]), "timeout": "50ms",
+                                          "retries": 50},
+                             "replication": {"batch_size": rng.choice([1, 64]), "pipeline": rng.choice([1, 8])}}
     if rng.random() < 0.5:  # election timeouts drawn from 150-160 ms, not 150-300: split votes
         suite["replication"]["election_timeout_max"] = "160ms"
     if chosen:
@@ -238,6 +239,12 @@ def _store(rng: random.Random, options: Any) -> dict[str, Any]:
 _FIXED = {"zab": {"check_quorum": True}}
 
 
+def _stream(protocol: str, seed: int, feature: str) -> random.Random:
+    """The random stream of one feature added after the first seeds were judged: drawing it
+    leaves every other draw of the seed as it was."""
+    return random.Random(f"swarm:{protocol}:{seed}:{feature}")
+
+
 def _later(protocol: str, seed: int, options: Any) -> dict[str, Any]:
     """Features added after the sweep's first seeds were judged, each drawn from a stream of its
     own so that every other draw of a seed stays what it was: a short ``idle_timeout`` (a quiet
@@ -246,8 +253,8 @@ def _later(protocol: str, seed: int, options: Any) -> dict[str, Any]:
     fields = type(options).model_fields
     chosen: dict[str, Any] = {}
     if "idle_timeout" in fields:
-        chosen["idle_timeout"] = random.Random(f"swarm:{protocol}:{seed}:idle_timeout").choice(["0.5s", "30ms"])
-    if "finalize_wait" in fields and random.Random(f"swarm:{protocol}:{seed}:finalize_wait").random() < 0.3:
+        chosen["idle_timeout"] = _stream(protocol, seed, "idle_timeout").choice(["0.5s", "30ms"])
+    if "finalize_wait" in fields and _stream(protocol, seed, "finalize_wait").random() < 0.3:
         chosen["finalize_wait"] = "0s"  # zab: an election ends as soon as a quorum agrees
     return chosen
 
@@ -263,13 +270,13 @@ def draw(protocol: str, seed: int) -> dict[str, Any]:
         if store:
             body.setdefault("protocols", {}).setdefault(protocol, {}).update(store)
         # clients to the leader or to any node, from a stream of its own: the seed's other draws stay
-        body["workload"]["routing"] = random.Random(f"swarm:{protocol}:{seed}:routing").choice(["leader", "any"])
+        body["workload"]["routing"] = _stream(protocol, seed, "routing").choice(["leader", "any"])
     else:
         body, lease = _transactions(rng, protocol, options), False
         workload = body["workload"]
         if workload["type"] == "bank" and workload["accounts"] >= 3 * body["cluster"]["partitions"]:
             # WriteCheck transactions read an account and then write it: 2PL's lock upgrades
-            workload["writecheck_ratio"] = random.Random(f"swarm:{protocol}:{seed}:writecheck").choice([0.0, 0.3])
+            workload["writecheck_ratio"] = _stream(protocol, seed, "writecheck").choice([0.0, 0.3])
     later = {**_later(protocol, seed, options), **_FIXED.get(protocol, {})}
     if later:
         body.setdefault("protocols", {}).setdefault(protocol, {}).update(later)
